@@ -1,0 +1,62 @@
+"""genai-trace: tracing for GenAI applications on top of OpenTelemetry.
+
+Example:
+    >>> import genai_trace
+    >>> from genai_trace import SpanType
+    >>> @genai_trace.trace(span_type=SpanType.LLM)
+    ... def complete(prompt: str) -> str:
+    ...     return "Hello!"
+"""
+
+from __future__ import annotations
+
+from genai_trace._api import (
+    configure,
+    disable,
+    enable,
+    flush,
+    get_last_trace_id,
+    get_trace,
+    is_enabled,
+    shutdown,
+    stats,
+)
+from genai_trace._config import Config
+from genai_trace._decorator import trace
+from genai_trace._errors import TracingError
+from genai_trace._fluent import get_current_span, start_span, update_current_trace
+from genai_trace._model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
+from genai_trace._runtime import __version__
+from genai_trace._scope import context
+from genai_trace._semconv import SpanType
+from genai_trace._span import GenAISpan
+from genai_trace.exporters._base import ExportResult, TraceExporter
+
+__all__ = [
+    "Config",
+    "ExportResult",
+    "GenAISpan",
+    "SpanEvent",
+    "SpanRecord",
+    "SpanType",
+    "TokenUsage",
+    "Trace",
+    "TraceExporter",
+    "TraceInfo",
+    "TracingError",
+    "__version__",
+    "configure",
+    "context",
+    "disable",
+    "enable",
+    "flush",
+    "get_current_span",
+    "get_last_trace_id",
+    "get_trace",
+    "is_enabled",
+    "shutdown",
+    "start_span",
+    "stats",
+    "trace",
+    "update_current_trace",
+]

@@ -1,0 +1,260 @@
+"""TraceAssembler: a SpanProcessor that gathers each trace's spans until the trace is whole.
+
+A trace is whole in this process when every span started in it has ended: spans are counted
+open at ``on_start`` and closed at ``on_end``, so a child still running on a thread delays
+export instead of being lost. ``on_start``/``on_end`` run on the app's thread and do a dict
+lookup and an append under one short lock; building the trace happens on the export worker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from opentelemetry import context as context_api
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import format_trace_id
+
+from genai_trace import _semconv as sc
+from genai_trace._errors import log_internal_error
+from genai_trace._pipeline import PendingTrace
+from genai_trace._scope import SCOPE_KEY, TraceScope
+from genai_trace._trace_builder import TraceUpdates
+
+
+class _TraceBuffer:
+    """One trace being assembled. Every field is guarded by the assembler's lock."""
+
+    __slots__ = ("created", "dropped", "ended", "has_genai_span", "open", "root", "updates")
+
+    def __init__(self, root: Span) -> None:
+        self.root = root
+        self.open: dict[int, Span] = {}
+        self.ended: list[ReadableSpan] = []
+        self.created = time.monotonic()
+        self.updates: TraceUpdates | None = None
+        self.has_genai_span = False
+        self.dropped = 0
+
+
+class TraceAssembler(SpanProcessor):
+    """Buffers spans per trace id and submits each trace once it is whole.
+
+    Bounded: at most ``max_traces`` traces in assembly (the oldest is submitted incomplete
+    to make room), at most ``max_spans`` spans kept per trace (more are dropped and counted),
+    and a trace open longer than ``timeout_s`` is submitted incomplete by :meth:`sweep`.
+    """
+
+    def __init__(self) -> None:
+        self._submit: Callable[[PendingTrace], None] = lambda pending: None
+        self.max_traces = 10_000
+        self.max_spans = 50_000
+        self.timeout_s = 300.0
+        self.enabled = False
+        self.last_trace_id: str | None = None
+        self.evicted = 0
+        self.timed_out = 0
+        self.dropped_spans = 0
+        self._reset()
+
+    def configure(
+        self,
+        submit: Callable[[PendingTrace], None],
+        *,
+        max_traces: int,
+        max_spans: int,
+        timeout_s: float,
+    ) -> None:
+        """Point the assembler at a pipeline and set its bounds; enables it."""
+        self._submit = submit
+        self.max_traces = max_traces
+        self.max_spans = max_spans
+        self.timeout_s = timeout_s
+        self.enabled = True
+
+    def _reset(self) -> None:
+        # Guards _buffers and every _TraceBuffer in it. Held for dict/list operations only:
+        # no I/O, no user code, no span methods (which take the span's own lock).
+        self._lock = threading.Lock()
+        self._buffers: dict[int, _TraceBuffer] = {}
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's traces (the parent exports them)."""
+        self._reset()
+
+    # --- SpanProcessor -------------------------------------------------------------
+
+    def on_start(self, span: Span, parent_context: context_api.Context | None = None) -> None:
+        """Count the span open in its trace; apply the enclosing ``context()`` values."""
+        if not self.enabled:
+            return
+        try:
+            scope = context_api.get_value(SCOPE_KEY, parent_context)
+            if isinstance(scope, TraceScope) and scope.attributes:
+                _apply_scope(span, scope)
+            attributes = span.attributes
+            is_genai = attributes is not None and sc.SPAN_TYPE in attributes
+            context = span.get_span_context()
+            evicted = None
+            with self._lock:
+                buffer = self._buffers.get(context.trace_id)
+                if buffer is None:
+                    if len(self._buffers) >= self.max_traces:
+                        evicted = self._buffers.pop(next(iter(self._buffers)))
+                    buffer = self._buffers[context.trace_id] = _TraceBuffer(span)
+                buffer.open[context.span_id] = span
+                if is_genai:
+                    buffer.has_genai_span = True
+            if evicted is not None:
+                self.evicted += 1
+                self._submit_buffer(evicted, "evicted")
+        except Exception:
+            log_internal_error("TraceAssembler.on_start")
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Add the finished span; submit the trace when no span of it is open any more."""
+        if not self.enabled:
+            return
+        try:
+            context = span.get_span_context()
+            if context is None:
+                return
+            attributes = span.attributes
+            is_genai = attributes is not None and sc.SPAN_TYPE in attributes
+            complete = orphan = None
+            with self._lock:
+                buffer = self._buffers.get(context.trace_id)
+                if buffer is None:
+                    orphan = span  # its trace was already exported (timeout) or never seen
+                else:
+                    buffer.open.pop(context.span_id, None)
+                    if len(buffer.ended) < self.max_spans:
+                        buffer.ended.append(span)
+                    else:
+                        buffer.dropped += 1
+                    if is_genai:
+                        buffer.has_genai_span = True
+                    if not buffer.open:
+                        complete = self._buffers.pop(context.trace_id)
+            if complete is not None:
+                self._submit_buffer(complete, None)
+            elif orphan is not None:
+                self._submit(PendingTrace([orphan], None, "late_span", 0, is_genai))
+        except Exception:
+            log_internal_error("TraceAssembler.on_end")
+
+    def shutdown(self) -> None:
+        """Submit every trace still in assembly, marked incomplete (the process is ending)."""
+        self.flush_open("shutdown")
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        """Nothing is held here that ``genai_trace.flush`` does not already drain."""
+        return True
+
+    # --- called by genai-trace ----------------------------------------------------------
+
+    def sweep(self, now: float | None = None) -> int:
+        """Submit traces open longer than ``timeout_s`` as incomplete; return how many."""
+        now = time.monotonic() if now is None else now
+        expired: list[_TraceBuffer] = []
+        with self._lock:
+            # Buffers are in creation order, so the expired ones are a prefix.
+            for buffer in self._buffers.values():
+                if now - buffer.created < self.timeout_s:
+                    break
+                expired.append(buffer)
+            for buffer in expired:
+                del self._buffers[buffer.root.get_span_context().trace_id]
+        for buffer in expired:
+            self.timed_out += 1
+            self._submit_buffer(buffer, "timeout")
+        return len(expired)
+
+    def flush_open(self, reason: str) -> int:
+        """Submit every trace in assembly now, marked incomplete with ``reason``."""
+        with self._lock:
+            buffers = list(self._buffers.values())
+            self._buffers.clear()
+        for buffer in buffers:
+            self._submit_buffer(buffer, reason)
+        return len(buffers)
+
+    def update_trace(self, trace_id: int, apply: Callable[[TraceUpdates], None]) -> Span | None:
+        """Apply ``apply`` to the trace's pending updates; return its root span.
+
+        Returns ``None`` when the trace is not in assembly (already exported, or unknown).
+        """
+        with self._lock:
+            buffer = self._buffers.get(trace_id)
+            if buffer is None:
+                return None
+            if buffer.updates is None:
+                buffer.updates = TraceUpdates()
+            apply(buffer.updates)
+            buffer.has_genai_span = True
+            return buffer.root
+
+    def mark_genai(self, trace_id: int) -> None:
+        """Keep this trace: a foreign span of it was given GenAI meaning."""
+        with self._lock:
+            buffer = self._buffers.get(trace_id)
+            if buffer is not None:
+                buffer.has_genai_span = True
+
+    def open_trace_count(self) -> int:
+        """Traces in assembly right now."""
+        with self._lock:
+            return len(self._buffers)
+
+    def _submit_buffer(self, buffer: _TraceBuffer, reason: str | None) -> None:
+        spans = buffer.ended
+        if reason is not None:
+            # Still-open spans go out as they are now, unfinished, so nothing is lost.
+            spans = spans + [_snapshot(s) for s in list(buffer.open.values())]
+        elif buffer.dropped:
+            reason = "span_limit"
+        elif _parent_missing(buffer.root):
+            reason = "late_span"
+        if buffer.dropped:
+            self.dropped_spans += buffer.dropped
+        if not spans:
+            return
+        if reason is None and buffer.has_genai_span:
+            self.last_trace_id = format_trace_id(buffer.root.get_span_context().trace_id)
+        self._submit(
+            PendingTrace(spans, buffer.updates, reason, buffer.dropped, buffer.has_genai_span)
+        )
+
+
+def _apply_scope(span: Span, scope: TraceScope) -> None:
+    # A value the span was started with wins over the enclosing scope's.
+    existing = span.attributes or {}
+    missing: dict[str, Any] = {k: v for k, v in scope.attributes.items() if k not in existing}
+    if missing:
+        span.set_attributes(missing)
+
+
+def _parent_missing(root: Span) -> bool:
+    """A local root whose parent is a local span: its trace was exported before it started."""
+    parent = root.parent
+    return parent is not None and not parent.is_remote
+
+
+def _snapshot(span: Span) -> ReadableSpan:
+    """A read-only copy of a span that has not ended (``end_time`` stays ``None``)."""
+    return ReadableSpan(
+        name=span.name,
+        context=span.get_span_context(),
+        parent=span.parent,
+        resource=span.resource,
+        attributes=dict(span.attributes or {}),
+        events=tuple(span.events),
+        links=tuple(span.links),
+        kind=span.kind,
+        status=span.status,
+        start_time=span.start_time,
+        end_time=span.end_time,
+        instrumentation_scope=span.instrumentation_scope,
+    )

@@ -1,0 +1,362 @@
+"""The fluent API: ``@trace``, ``start_span``, ``get_current_span``, ``update_current_trace``.
+
+Decorator and context manager share one code path, :class:`SpanScope`: open a span with its
+inputs already serialized (snapshot semantics), make it current, and on the way out record
+outputs or the exception, end the span and restore the previous context.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+from opentelemetry import context as context_api
+from opentelemetry import trace as trace_api
+from opentelemetry.trace import Status, StatusCode
+
+from genai_trace import _runtime
+from genai_trace import _semconv as sc
+from genai_trace._capture import attribute_value, safe_repr, to_text
+from genai_trace._errors import log_internal_error, warn_once
+from genai_trace._scope import Tags, normalize_tags, tag_attributes
+from genai_trace._span import GenAISpan
+from genai_trace._trace_builder import TraceUpdates
+
+_NOTHING: Any = object()
+
+
+class SpanScope:
+    """One open span and the context token that made it current.
+
+    Every method swallows internal errors (logged once): the user's code must run on.
+    """
+
+    __slots__ = ("_start_ns", "_token", "span")
+
+    def __init__(self, span: trace_api.Span, parent: context_api.Context | None) -> None:
+        self.span = span
+        self._start_ns = time.monotonic_ns()
+        self._token: object | None = context_api.attach(trace_api.set_span_in_context(span, parent))
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        attributes: dict[str, Any],
+        inputs: Any = _NOTHING,
+        parent: context_api.Context | None = None,
+    ) -> SpanScope | None:
+        """Start a span as a child of the current one and make it current.
+
+        ``inputs`` are serialized now, before the user's code can mutate them. Returns
+        ``None`` when tracing is off or failed (the caller runs the user's code untraced).
+        """
+        try:
+            rt = _runtime.get()
+            if rt is None:
+                return None
+            if inputs is not _NOTHING:
+                text, mime = to_text(inputs, rt.config.max_payload_chars)
+                attributes[sc.INPUT_VALUE] = text
+                attributes[sc.INPUT_MIME_TYPE] = mime
+            span = rt.tracer.start_span(name, context=parent, attributes=attributes)
+            return cls(span, parent)
+        except Exception:
+            log_internal_error("opening a span")
+            return None
+
+    def suspend(self) -> None:
+        """Stop being the current span (a generator yields to its consumer)."""
+        token, self._token = self._token, None
+        if token is not None:
+            _detach(token)
+
+    def resume(self) -> None:
+        """Become the current span again (the consumer asked for the next item)."""
+        if self._token is None:
+            self._token = context_api.attach(trace_api.set_span_in_context(self.span))
+
+    def mark_first_item(self) -> None:
+        """Record how long the first yielded item took."""
+        elapsed_ms = (time.monotonic_ns() - self._start_ns) / 1e6
+        try:
+            self.span.set_attribute(sc.TIME_TO_FIRST_ITEM_MS, round(elapsed_ms, 3))
+        except Exception:
+            log_internal_error("recording time to first item")
+
+    def finish(self, outputs: Any = _NOTHING, event: str | None = None) -> None:
+        """Record ``outputs`` (unless omitted), end the span, restore the context."""
+        try:
+            if outputs is not _NOTHING:
+                text, mime = to_text(outputs, _runtime.max_payload_chars())
+                self.span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime})
+            if event is not None:
+                self.span.add_event(event)
+            self.span.end()
+        except Exception:
+            log_internal_error("closing a span")
+        finally:
+            self.suspend()
+
+    def fail(self, exc: BaseException) -> None:
+        """Record the user's exception (status ERROR, ``exception`` event), end the span."""
+        try:
+            record_error(self.span, exc)
+            self.span.end()
+        except Exception:
+            log_internal_error("recording an exception")
+        finally:
+            self.suspend()
+
+
+def record_error(span: trace_api.Span, exc: BaseException) -> None:
+    """Status ERROR with ``Type: message``, and an ``exception`` event with the stack trace."""
+    message = _exception_text(exc)
+    try:
+        span.record_exception(exc, escaped=True)
+    except Exception:  # a hostile __str__ broke the SDK's event: add a safe one
+        span.add_event(
+            "exception",
+            {"exception.type": type(exc).__qualname__, "exception.message": message},
+        )
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
+
+
+def _exception_text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return safe_repr(exc)
+
+
+def _detach(token: object) -> None:
+    try:
+        context_api.detach(token)  # type: ignore[arg-type]  # token came from attach
+    except Exception:
+        log_internal_error("restoring the context")
+
+
+class start_span:  # a function to its users; a class for a cheap `with`
+    """Open a span around a block: ``with genai_trace.start_span("retrieve") as span:``.
+
+    The span is a child of the current span and is current inside the block. An exception
+    leaving the block is recorded (status ERROR, ``exception`` event) and propagates.
+    Works with ``async with`` too.
+
+    Args:
+        name: The span's name.
+        span_type: A :class:`SpanType` or a custom string.
+        inputs: What the block receives; serialized at entry.
+        attributes: Extra span attributes; structured values are stored as JSON.
+
+    Example:
+        >>> with genai_trace.start_span("retrieve", span_type=SpanType.RETRIEVER,
+        ...                             inputs={"query": q}) as span:
+        ...     docs = index.search(q)
+        ...     span.set_outputs(docs)
+    """
+
+    __slots__ = ("_attributes", "_inputs", "_name", "_scope")
+
+    def __init__(
+        self,
+        name: str,
+        span_type: sc.SpanType | str = sc.SpanType.CHAIN,
+        inputs: Any = None,
+        attributes: Mapping[str, Any] | None = None,
+    ) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"start_span() name must be a str, got {name!r}")
+        self._name = name
+        self._attributes = static_attributes(span_type, attributes)
+        self._inputs = _NOTHING if inputs is None else inputs
+        self._scope: SpanScope | None = None
+
+    def __enter__(self) -> GenAISpan:
+        if _runtime.disabled:
+            return GenAISpan(trace_api.INVALID_SPAN)
+        self._scope = SpanScope.open(self._name, dict(self._attributes), self._inputs)
+        if self._scope is None:
+            return GenAISpan(trace_api.INVALID_SPAN)
+        return GenAISpan(self._scope.span)
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        scope, self._scope = self._scope, None
+        if scope is None:
+            return
+        if exc is None:
+            scope.finish()
+        else:
+            scope.fail(exc)
+
+    async def __aenter__(self) -> GenAISpan:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)
+
+
+def static_attributes(
+    span_type: sc.SpanType | str, attributes: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The attributes fixed when a span is declared: its type and the user's extras."""
+    if not isinstance(span_type, (str, sc.SpanType)):
+        raise TypeError(f"span_type must be a SpanType or a str, got {span_type!r}")
+    if attributes is not None and not isinstance(attributes, Mapping):
+        raise TypeError(f"attributes must be a mapping, got {attributes!r}")
+    static: dict[str, Any] = {}
+    for key, value in (attributes or {}).items():
+        if value is not None:
+            static[str(key)] = attribute_value(value, _runtime.max_payload_chars())
+    static.update(sc.span_type_attributes(span_type))
+    return static
+
+
+def get_current_span() -> GenAISpan:
+    """The current span, whoever started it, as a :class:`GenAISpan`.
+
+    Outside any span this is a non-recording placeholder whose methods do nothing.
+
+    Example:
+        >>> # inside a FastAPI handler instrumented by OpenTelemetry:
+        >>> span = genai_trace.get_current_span()
+        >>> span.set_span_type(SpanType.CHAIN)
+        >>> span.set_inputs(request_body)
+    """
+    return GenAISpan(trace_api.get_current_span())
+
+
+def update_current_trace(
+    request_preview: str | None = None,
+    response_preview: str | None = None,
+    tags: Tags | None = None,
+    metadata: Mapping[str, Any] | None = None,
+    session_id: str | None = None,
+    user_id: str | None = None,
+    client_request_id: str | None = None,
+) -> None:
+    """Set trace-level facts from any span of the current trace.
+
+    Values given here win over the defaults computed from the root span (the Request and
+    Response previews are the root's inputs and outputs otherwise). Tags and metadata merge
+    with earlier ones.
+
+    Example:
+        >>> @genai_trace.trace
+        ... def answer(question: str) -> str:
+        ...     genai_trace.update_current_trace(
+        ...         request_preview=question[:200], tags={"team": "search"}, user_id="ada"
+        ...     )
+        ...     ...
+
+    Raises:
+        TypeError: a value of the wrong type (previews and ids are strings, metadata a
+            mapping, tags a mapping or a list of strings).
+    """
+    for field_name, value in (
+        ("request_preview", request_preview),
+        ("response_preview", response_preview),
+        ("session_id", session_id),
+        ("user_id", user_id),
+        ("client_request_id", client_request_id),
+    ):
+        if value is not None and not isinstance(value, str):
+            raise TypeError(f"update_current_trace({field_name}=...) must be a str, got {value!r}")
+    if metadata is not None and not isinstance(metadata, Mapping):
+        raise TypeError(f"update_current_trace(metadata=...) must be a mapping, got {metadata!r}")
+    new_tags = normalize_tags(tags)
+    if _runtime.disabled:
+        return
+    context = trace_api.get_current_span().get_span_context()
+    if not context.is_valid:
+        warn_once(
+            "update outside trace",
+            "genai_trace: update_current_trace() was called outside any span; nothing updated",
+        )
+        return
+    try:
+        _update_trace(
+            context.trace_id,
+            request_preview,
+            response_preview,
+            new_tags,
+            dict(metadata) if metadata else {},
+            session_id,
+            user_id,
+            client_request_id,
+        )
+    except Exception:
+        log_internal_error("update_current_trace")
+
+
+def _update_trace(
+    trace_id: int,
+    request_preview: str | None,
+    response_preview: str | None,
+    tags: dict[str, str],
+    metadata: dict[str, Any],
+    session_id: str | None,
+    user_id: str | None,
+    client_request_id: str | None,
+) -> None:
+    rt = _runtime.get()
+    if rt is None:
+        return
+    merged: dict[str, Any] = {}
+
+    def apply(updates: TraceUpdates) -> None:
+        if request_preview is not None:
+            updates.request_preview = request_preview
+        if response_preview is not None:
+            updates.response_preview = response_preview
+        if session_id is not None:
+            updates.session_id = session_id
+        if user_id is not None:
+            updates.user_id = user_id
+        if client_request_id is not None:
+            updates.client_request_id = client_request_id
+        updates.tags.update(tags)
+        updates.metadata.update(metadata)
+        merged["tags"] = dict(updates.tags)
+        merged["metadata"] = dict(updates.metadata)
+
+    root = rt.assembler.update_trace(trace_id, apply)
+    if root is None:
+        warn_once(
+            "update after end",
+            "genai_trace: update_current_trace() was called after its trace was exported; "
+            "nothing updated",
+        )
+        return
+    if not root.is_recording():
+        return
+    # Mirror onto the live root span, so the app's own exporters see the same facts.
+    limit = rt.config.max_payload_chars
+    mirror: dict[str, Any] = {}
+    if request_preview is not None:
+        mirror[sc.TRACE_REQUEST_PREVIEW] = attribute_value(request_preview, limit)
+    if response_preview is not None:
+        mirror[sc.TRACE_RESPONSE_PREVIEW] = attribute_value(response_preview, limit)
+    if session_id is not None:
+        mirror[sc.SESSION_ID] = session_id
+    if user_id is not None:
+        mirror[sc.USER_ID] = user_id
+    if client_request_id is not None:
+        mirror[sc.TRACE_CLIENT_REQUEST_ID] = client_request_id
+    if tags:
+        mirror.update(tag_attributes(merged["tags"]))
+    if metadata:
+        mirror[sc.METADATA] = attribute_value(merged["metadata"], limit)
+    root.set_attributes(mirror)

@@ -1,0 +1,164 @@
+"""The trace data model: immutable records of a whole trace, its facts and its spans."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+TraceState = Literal["OK", "ERROR", "IN_PROGRESS"]
+SpanStatus = Literal["OK", "ERROR", "UNSET"]
+
+
+@dataclass(frozen=True)
+class TokenUsage:
+    """Token counts of one LLM call, or summed over a trace."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+
+    def __add__(self, other: TokenUsage) -> TokenUsage:
+        return TokenUsage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.total_tokens + other.total_tokens,
+        )
+
+
+@dataclass(frozen=True)
+class SpanEvent:
+    """Something that happened at a point in a span's life (an exception, first token...)."""
+
+    name: str
+    timestamp_ns: int
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SpanRecord:
+    """One finished (or, in an incomplete trace, unfinished) span of a trace."""
+
+    trace_id: str
+    """32 hex digits."""
+    span_id: str
+    """16 hex digits."""
+    parent_id: str | None
+    """The parent's span id; ``None`` for a root. Set for a local root whose parent is remote."""
+    name: str
+    span_type: str
+    """A :class:`~genai_trace.SpanType` value, a custom string, or ``UNKNOWN``."""
+    start_time_ns: int
+    end_time_ns: int | None
+    """``None`` when the span had not ended when its trace was exported."""
+    status: SpanStatus
+    status_message: str | None
+    inputs: Any
+    outputs: Any
+    attributes: Mapping[str, Any]
+    """Every OTel attribute of the span, as recorded."""
+    events: tuple[SpanEvent, ...] = ()
+    token_usage: TokenUsage | None = None
+    model: str | None = None
+    parent_is_remote: bool = False
+    """The parent lives in another process (the trace was continued from a carrier)."""
+
+    @property
+    def duration_ms(self) -> float | None:
+        """Milliseconds from start to end, ``None`` while unfinished."""
+        if self.end_time_ns is None:
+            return None
+        return (self.end_time_ns - self.start_time_ns) / 1e6
+
+
+@dataclass(frozen=True)
+class TraceInfo:
+    """Trace-level facts, computed once the trace is whole."""
+
+    trace_id: str
+    name: str
+    state: TraceState
+    start_time_ns: int
+    end_time_ns: int | None
+    request_preview: str | None
+    response_preview: str | None
+    span_count: int
+    client_request_id: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+    session_id: str | None = None
+    user_id: str | None = None
+    token_usage: TokenUsage | None = None
+    complete: bool = True
+    """``False`` when exported before every span ended (timeout, limits, shutdown)."""
+    incomplete_reason: str | None = None
+    """Why ``complete`` is ``False``: ``timeout``, ``evicted``, ``span_limit``, ``late_span``,
+    ``shutdown``."""
+    dropped_spans: int = 0
+    """Spans of this trace dropped by ``max_spans_per_trace``."""
+
+    @property
+    def duration_ms(self) -> float | None:
+        """Milliseconds from the first span's start to the last span's end."""
+        if self.end_time_ns is None:
+            return None
+        return (self.end_time_ns - self.start_time_ns) / 1e6
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A whole trace: its facts (``info``) and its spans, parents before children.
+
+    Example:
+        >>> trace = genai_trace.get_trace(genai_trace.get_last_trace_id())
+        >>> for span, depth in trace.walk():
+        ...     print("  " * depth + span.name, span.duration_ms)
+    """
+
+    info: TraceInfo
+    spans: tuple[SpanRecord, ...]
+
+    @property
+    def root(self) -> SpanRecord | None:
+        """The span with no parent in this trace (the earliest, if there are several)."""
+        ids = {s.span_id for s in self.spans}
+        for span in self.spans:
+            if span.parent_id is None or span.parent_id not in ids:
+                return span
+        return None
+
+    def get_span(self, name_or_id: str) -> SpanRecord | None:
+        """Return the first span with this span id or, failing that, this name."""
+        for span in self.spans:
+            if span.span_id == name_or_id:
+                return span
+        for span in self.spans:
+            if span.name == name_or_id:
+                return span
+        return None
+
+    def children(self, span_id: str) -> list[SpanRecord]:
+        """Return the direct children of ``span_id``, in start order."""
+        return [s for s in self.spans if s.parent_id == span_id]
+
+    def walk(self) -> Iterator[tuple[SpanRecord, int]]:
+        """Yield ``(span, depth)`` depth-first from each root, children in start order."""
+        ids = {s.span_id for s in self.spans}
+        by_parent: dict[str | None, list[SpanRecord]] = {}
+        for span in self.spans:
+            parent = span.parent_id if span.parent_id in ids else None
+            by_parent.setdefault(parent, []).append(span)
+        stack = [(s, 0) for s in reversed(by_parent.get(None, []))]
+        while stack:
+            span, depth = stack.pop()
+            yield span, depth
+            stack.extend((c, depth + 1) for c in reversed(by_parent.get(span.span_id, [])))
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return plain data (JSON-ready apart from non-JSON inputs the user recorded)."""
+        return asdict(self)
+
+    def to_json(self, indent: int | None = None) -> str:
+        """Return the trace as JSON text."""
+        return json.dumps(self.to_dict(), indent=indent, default=str, ensure_ascii=False)

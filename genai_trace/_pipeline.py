@@ -1,0 +1,225 @@
+"""From completed span buffers to exporters: build traces off the hot path, fan out.
+
+::
+
+    assembler ──PendingTrace──▶ build worker ──Trace──▶ recent traces, listeners
+                                                 └────▶ Destination(exporter) x N,
+                                                        each with its own queue and thread
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from genai_trace._errors import log_internal_error, warn_once
+from genai_trace._model import Trace
+from genai_trace._trace_builder import TraceUpdates, build_trace, is_genai_span
+from genai_trace._worker import QueueWorker
+from genai_trace.exporters._base import ExportResult
+
+if TYPE_CHECKING:
+    from genai_trace.exporters._base import TraceExporter
+
+TraceListener = Callable[[Trace, int], None]
+"""Called on the build worker with each trace and the monotonic ns it completed at."""
+
+
+@dataclass
+class PendingTrace:
+    """A trace's spans as the assembler hands them over, not yet built."""
+
+    spans: list[ReadableSpan]
+    updates: TraceUpdates | None
+    incomplete_reason: str | None = None
+    dropped_spans: int = 0
+    has_genai_span: bool = False
+    completed_ns: int = field(default_factory=time.monotonic_ns)
+
+
+class Destination:
+    """One exporter behind its own bounded queue and thread, so it delays no other."""
+
+    def __init__(self, exporter: TraceExporter, max_queue: int) -> None:
+        self.exporter = exporter
+        self.name = f"genai_trace export: {type(exporter).__name__}"
+        self.exported = 0
+        self.failed = 0
+        self._worker: QueueWorker[Trace] = QueueWorker(
+            self.name, self._export, max_queue=max_queue, max_batch=256
+        )
+
+    @property
+    def dropped(self) -> int:
+        """Traces dropped because this destination's queue was full."""
+        return self._worker.dropped
+
+    def put(self, trace: Trace) -> None:
+        """Queue a trace for this destination; a full queue drops and counts it."""
+        if not self._worker.put(trace):
+            warn_once(
+                f"queue full {self.name}",
+                "genai_trace: the queue of %s is full, traces are being dropped "
+                "(the exporter is slower than the app); see genai_trace.stats()",
+                self.name,
+            )
+
+    def flush(self, timeout_s: float | None) -> bool:
+        """Wait until every queued trace was handed to the exporter."""
+        return self._worker.flush(timeout_s)
+
+    def shutdown(self, timeout_s: float | None) -> None:
+        """Export what is queued (bounded by ``timeout_s``), then shut the exporter down."""
+        self._worker.shutdown(timeout_s)
+        try:
+            self.exporter.shutdown()
+        except Exception:
+            log_internal_error(f"{self.name} shutdown")
+
+    def _export(self, traces: list[Trace]) -> None:
+        try:
+            result = self.exporter.export(traces)
+        except Exception:
+            log_internal_error(self.name)
+            result = ExportResult.FAILURE
+        if result is ExportResult.SUCCESS:
+            self.exported += len(traces)
+        else:
+            self.failed += len(traces)
+
+
+class RecentTraces:
+    """The last N traces, by trace id and by client request id, for ``get_trace``."""
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        # Guards both maps: the build worker writes, any app thread reads.
+        self._lock = threading.Lock()
+        self._by_id: OrderedDict[str, Trace] = OrderedDict()
+        self._by_request_id: dict[str, str] = {}
+
+    def add(self, trace: Trace) -> None:
+        """Remember ``trace`` (a later part of the same trace id is merged in)."""
+        if self._capacity == 0:
+            return
+        with self._lock:
+            previous = self._by_id.pop(trace.info.trace_id, None)
+            if previous is not None:
+                trace = Trace(info=previous.info, spans=previous.spans + trace.spans)
+            self._by_id[trace.info.trace_id] = trace
+            if trace.info.client_request_id:
+                self._by_request_id[trace.info.client_request_id] = trace.info.trace_id
+            while len(self._by_id) > self._capacity:
+                _, old = self._by_id.popitem(last=False)
+                if old.info.client_request_id:
+                    self._by_request_id.pop(old.info.client_request_id, None)
+
+    def get(self, trace_id_or_request_id: str) -> Trace | None:
+        """Look a trace up by its trace id, else by its client request id."""
+        with self._lock:
+            trace = self._by_id.get(trace_id_or_request_id)
+            if trace is None:
+                trace_id = self._by_request_id.get(trace_id_or_request_id)
+                trace = self._by_id.get(trace_id) if trace_id else None
+            return trace
+
+
+class ExportPipeline:
+    """Builds whole traces on a worker thread and hands them to every destination."""
+
+    def __init__(
+        self,
+        exporters: Sequence[TraceExporter],
+        *,
+        queue_size: int,
+        recent_traces: int,
+        keep_all_traces: bool,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        self.destinations = [Destination(e, queue_size) for e in exporters]
+        self.recent = RecentTraces(recent_traces)
+        self.keep_all_traces = keep_all_traces
+        self.built = 0
+        self.skipped_non_genai = 0
+        # Copy-on-write tuple: the worker iterates it without a lock.
+        self._listeners: tuple[TraceListener, ...] = ()
+        self._listeners_lock = threading.Lock()
+        self._worker: QueueWorker[PendingTrace] = QueueWorker(
+            "genai_trace build", self._build, max_queue=queue_size, on_tick=on_tick
+        )
+
+    @property
+    def dropped(self) -> int:
+        """Completed traces dropped before they were built (the build queue was full)."""
+        return self._worker.dropped
+
+    def submit(self, pending: PendingTrace) -> None:
+        """Called on the app's thread when a trace completes: queue it, never block."""
+        if not self._worker.put(pending):
+            warn_once(
+                "build queue full",
+                "genai_trace: the export queue is full, traces are being dropped; "
+                "raise export_queue_size or see genai_trace.stats()",
+            )
+
+    def add_listener(self, listener: TraceListener) -> None:
+        """Call ``listener`` with every trace built from now on."""
+        with self._listeners_lock:
+            self._listeners = (*self._listeners, listener)
+
+    def remove_listener(self, listener: TraceListener) -> None:
+        """Stop calling ``listener``."""
+        with self._listeners_lock:
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Build and export everything completed so far; ``False`` if time ran out."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        ok = self._worker.flush(timeout_s)
+        for destination in self.destinations:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ok = destination.flush(left) and ok
+        return ok
+
+    def shutdown(self, timeout_s: float | None = None) -> None:
+        """Flush within ``timeout_s``, then stop every thread and exporter. Idempotent."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        self._worker.shutdown(timeout_s)
+        for destination in self.destinations:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            destination.shutdown(left)
+
+    def _build(self, batch: list[PendingTrace]) -> None:
+        for pending in batch:
+            if not (
+                self.keep_all_traces
+                or pending.has_genai_span
+                or any(is_genai_span(s.attributes) for s in pending.spans)
+            ):
+                self.skipped_non_genai += 1
+                continue
+            try:
+                trace = build_trace(
+                    pending.spans,
+                    pending.updates,
+                    pending.incomplete_reason,
+                    pending.dropped_spans,
+                )
+            except Exception:
+                log_internal_error("building a trace")
+                continue
+            self.built += 1
+            self.recent.add(trace)
+            for listener in self._listeners:
+                try:
+                    listener(trace, pending.completed_ns)
+                except Exception:
+                    log_internal_error("trace listener")
+            for destination in self.destinations:
+                destination.put(trace)

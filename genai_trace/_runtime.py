@@ -1,0 +1,262 @@
+"""The live tracing runtime: which TracerProvider, our tracer, the assembler and the pipeline.
+
+Configured lazily at the first span (or by ``configure``), never at import, so an app that
+sets up OpenTelemetry after importing genai-trace still owns its provider.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Tracer, TracerProvider
+
+from genai_trace import _config
+from genai_trace._assembler import TraceAssembler
+from genai_trace._errors import log_internal_error, logger, warn_once
+from genai_trace._ids import GenAIIdGenerator
+from genai_trace._pipeline import ExportPipeline
+
+if TYPE_CHECKING:
+    from genai_trace.exporters._base import TraceExporter
+
+__version__ = "0.1.0"
+PROJECT_NAME_ATTRIBUTE = "openinference.project.name"
+
+
+class Runtime:
+    """Everything one configuration set up. Replaced whole by ``configure``."""
+
+    def __init__(self, config: _config.Config) -> None:
+        self.config = config
+        self.id_generator = GenAIIdGenerator()
+        self.provider, self.owns_provider = _choose_provider(config, self.id_generator)
+        self.pipeline = ExportPipeline(
+            _default_exporters(config) if config.exporters is None else config.exporters,
+            queue_size=config.export_queue_size,
+            recent_traces=config.recent_traces,
+            keep_all_traces=config.keep_all_traces,
+            on_tick=self._tick,
+        )
+        self.assembler = _assembler_for(self.provider)
+        self.assembler.configure(
+            self.pipeline.submit,
+            max_traces=config.max_buffered_traces,
+            max_spans=config.max_spans_per_trace,
+            timeout_s=config.trace_timeout_s,
+        )
+        self.tracer = self.provider.get_tracer("genai_trace", __version__)
+        if isinstance(self.tracer, Tracer):
+            # Our spans draw ids from our generator (immune to the app's random.seed, able to
+            # take a caller's trace id) even on a provider the app configured.
+            self.tracer.id_generator = self.id_generator
+        if config.instrument_threads:
+            _instrument_threads()
+
+    def _tick(self) -> None:
+        self.assembler.sweep()
+
+    def flush(self, timeout_s: float | None) -> bool:
+        return self.pipeline.flush(timeout_s)
+
+    def shutdown(self, timeout_s: float | None) -> None:
+        """Export open traces marked incomplete, flush, stop threads. The provider stays."""
+        self.assembler.flush_open("shutdown")
+        self.assembler.enabled = False
+        self.pipeline.shutdown(timeout_s)
+
+
+# One assembler per provider, kept across configurations: a provider's processors can be
+# added but never removed, so reconfiguring re-points the existing one.
+_assemblers: weakref.WeakKeyDictionary[TracerProvider, TraceAssembler] = weakref.WeakKeyDictionary()
+
+
+def _assembler_for(provider: TracerProvider) -> TraceAssembler:
+    assembler = _assemblers.get(provider)
+    if assembler is None:
+        assembler = _assemblers[provider] = TraceAssembler()
+        provider.add_span_processor(assembler)
+    return assembler
+
+
+# The hot path reads these two module globals without a lock.
+_runtime: Runtime | None = None
+disabled: bool = False
+# Guards creation and replacement of _runtime.
+_lock = threading.RLock()
+_shut_down = False
+_atexit_registered = False
+
+
+def current() -> Runtime | None:
+    """The runtime if one was set up, without setting one up."""
+    return _runtime
+
+
+def get() -> Runtime | None:
+    """The runtime, set up from the environment at first use; ``None`` when shut down."""
+    rt = _runtime
+    if rt is not None:
+        return rt
+    return _configure_lazily()
+
+
+def _configure_lazily() -> Runtime | None:
+    global _runtime, disabled
+    with _lock:
+        if _runtime is not None or _shut_down:
+            return _runtime
+        try:
+            config = _config.resolve({})
+        except (TypeError, ValueError) as exc:
+            warn_once("bad env config", "genai_trace: %s; using the defaults", exc)
+            config = _config.Config()
+        try:
+            _install(config)
+        except Exception:
+            log_internal_error("configure from the environment")
+            return None
+        return _runtime
+
+
+def configure(**settings: Any) -> _config.Config:
+    """Validate ``settings`` and rebuild the runtime with them (``genai_trace.configure``)."""
+    global _shut_down
+    config = _config.resolve(settings)
+    if config.tracer_provider is not None and not isinstance(
+        config.tracer_provider, TracerProvider
+    ):
+        raise TypeError(
+            "tracer_provider must be an opentelemetry.sdk.trace.TracerProvider, "
+            f"got {type(config.tracer_provider).__name__}"
+        )
+    with _lock:
+        old = _runtime
+        if old is not None:
+            old.shutdown(config.exit_flush_timeout_s)
+        _shut_down = False
+        _install(config)
+    return config
+
+
+def _install(config: _config.Config) -> None:
+    global _runtime, disabled, _atexit_registered
+    _runtime = Runtime(config)
+    disabled = config.disabled
+    if not _atexit_registered:
+        atexit.register(_at_exit)
+        _atexit_registered = True
+
+
+def shutdown(timeout_s: float | None = None) -> None:
+    """Flush and stop; later spans are not recorded until ``configure`` is called. Idempotent."""
+    global _runtime, _shut_down
+    with _lock:
+        rt, _runtime = _runtime, None
+        _shut_down = True
+    if rt is not None:
+        rt.shutdown(rt.config.exit_flush_timeout_s if timeout_s is None else timeout_s)
+
+
+def set_disabled(value: bool) -> None:
+    """Turn recording off (decorated functions are called directly) or back on."""
+    global disabled
+    disabled = value
+
+
+def max_payload_chars() -> int:
+    """The payload cap of the current configuration (the default before any)."""
+    rt = _runtime
+    return rt.config.max_payload_chars if rt is not None else _config.Config.max_payload_chars
+
+
+def _at_exit() -> None:
+    rt = _runtime
+    if rt is None:
+        return
+    try:
+        if not rt.flush(rt.config.exit_flush_timeout_s):
+            logger.warning(
+                "genai_trace: pending traces were not all exported within %.1fs at exit",
+                rt.config.exit_flush_timeout_s,
+            )
+        shutdown(rt.config.exit_flush_timeout_s)
+    except Exception:
+        log_internal_error("flush at exit")
+
+
+def _after_fork_in_child() -> None:
+    rt = _runtime
+    if rt is not None:
+        rt.assembler.reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _choose_provider(
+    config: _config.Config, id_generator: GenAIIdGenerator
+) -> tuple[TracerProvider, bool]:
+    """DESIGN decision 1: join the app's SDK provider, or create and register one."""
+    if config.tracer_provider is not None:
+        return config.tracer_provider, False
+    current_provider = trace_api.get_tracer_provider()
+    if isinstance(current_provider, TracerProvider):
+        return current_provider, False
+    provider = TracerProvider(resource=_resource(config), id_generator=id_generator)
+    if isinstance(current_provider, trace_api.ProxyTracerProvider):
+        trace_api.set_tracer_provider(provider)
+        if trace_api.get_tracer_provider() is provider:
+            return provider, True
+    # The global provider is not an SDK one (a vendor's, or already replaced): stay isolated.
+    warn_once(
+        "foreign provider",
+        "genai_trace: the global TracerProvider (%s) is not an OpenTelemetry SDK provider; "
+        "genai-trace uses a provider of its own, so other instrumentations will not nest "
+        "with its spans. Pass configure(tracer_provider=...) to choose one.",
+        type(trace_api.get_tracer_provider()).__name__,
+    )
+    return provider, True
+
+
+def _resource(config: _config.Config) -> Resource:
+    attributes: dict[str, str] = {}
+    if config.service_name:
+        attributes["service.name"] = config.service_name
+    if config.project_name:
+        attributes[PROJECT_NAME_ATTRIBUTE] = config.project_name
+    # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME.
+    return Resource.create(attributes)
+
+
+def _default_exporters(config: _config.Config) -> list[TraceExporter]:
+    """Where traces go when ``exporters`` is not given.
+
+    For now nothing beyond the in-memory buffer of recent traces.
+    """
+    return []
+
+
+def _instrument_threads() -> None:
+    try:
+        from opentelemetry.instrumentation.threading import ThreadingInstrumentor
+    except ImportError:
+        warn_once(
+            "no threading instrumentation",
+            "genai_trace: opentelemetry-instrumentation-threading is not installed, so spans "
+            "started in threads will not nest under the span that started the thread; "
+            "pip install opentelemetry-instrumentation-threading",
+        )
+        return
+    try:
+        instrumentor = ThreadingInstrumentor()
+        if not instrumentor.is_instrumented_by_opentelemetry:
+            instrumentor.instrument()
+    except Exception:
+        log_internal_error("threading instrumentation")

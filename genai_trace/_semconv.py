@@ -1,0 +1,128 @@
+"""Span types and every attribute key genai-trace reads or writes, in one place.
+
+Live spans carry the open conventions that backends render natively: OpenInference
+(``openinference.span.kind``, ``input.value`` ...) and the OpenTelemetry GenAI conventions
+(``gen_ai.*``). Keys under ``genai_trace.`` hold what neither convention has a name for.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+
+
+class SpanType(str, Enum):
+    """What a span does in a GenAI application.
+
+    Any other string is accepted wherever a ``SpanType`` is, as a custom type.
+
+    Example:
+        >>> @genai_trace.trace(span_type=SpanType.RETRIEVER)
+        ... def search(query: str) -> list[str]: ...
+    """
+
+    CHAIN = "CHAIN"
+    LLM = "LLM"
+    CHAT_MODEL = "CHAT_MODEL"
+    RETRIEVER = "RETRIEVER"
+    TOOL = "TOOL"
+    AGENT = "AGENT"
+    EMBEDDING = "EMBEDDING"
+    RERANKER = "RERANKER"
+    PARSER = "PARSER"
+    MEMORY = "MEMORY"
+    GUARDRAIL = "GUARDRAIL"
+    EVALUATOR = "EVALUATOR"
+    WORKFLOW = "WORKFLOW"
+    TASK = "TASK"
+    UNKNOWN = "UNKNOWN"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+# --- OpenInference ---------------------------------------------------------------------
+OPENINFERENCE_SPAN_KIND = "openinference.span.kind"
+INPUT_VALUE = "input.value"
+INPUT_MIME_TYPE = "input.mime_type"
+OUTPUT_VALUE = "output.value"
+OUTPUT_MIME_TYPE = "output.mime_type"
+SESSION_ID = "session.id"
+USER_ID = "user.id"
+METADATA = "metadata"
+TAG_TAGS = "tag.tags"
+LLM_MODEL_NAME = "llm.model_name"
+LLM_TOKEN_COUNT_PROMPT = "llm.token_count.prompt"
+LLM_TOKEN_COUNT_COMPLETION = "llm.token_count.completion"
+LLM_TOKEN_COUNT_TOTAL = "llm.token_count.total"
+
+MIME_JSON = "application/json"
+MIME_TEXT = "text/plain"
+
+# --- OpenTelemetry GenAI ---------------------------------------------------------------
+GEN_AI_PREFIX = "gen_ai."
+GEN_AI_OPERATION_NAME = "gen_ai.operation.name"
+GEN_AI_REQUEST_MODEL = "gen_ai.request.model"
+GEN_AI_RESPONSE_MODEL = "gen_ai.response.model"
+GEN_AI_USAGE_INPUT_TOKENS = "gen_ai.usage.input_tokens"
+GEN_AI_USAGE_OUTPUT_TOKENS = "gen_ai.usage.output_tokens"
+
+# --- genai-trace's own ----------------------------------------------------------------
+SPAN_TYPE = "genai_trace.span.type"
+"""The exact span type, kept where the OpenInference kind cannot say it (CHAT_MODEL, custom)."""
+TIME_TO_FIRST_ITEM_MS = "genai_trace.time_to_first_item_ms"
+"""Generators: milliseconds from the span's start to the first yielded item."""
+TAG_PREFIX = "genai_trace.tag."
+"""One attribute per tag, ``genai_trace.tag.<key> = <value>``, so tags round-trip exactly."""
+TRACE_REQUEST_PREVIEW = "genai_trace.trace.request_preview"
+TRACE_RESPONSE_PREVIEW = "genai_trace.trace.response_preview"
+TRACE_CLIENT_REQUEST_ID = "genai_trace.trace.client_request_id"
+
+GENERATOR_CLOSED_EVENT = "genai_trace.generator_closed"
+"""Event on a generator span whose consumer stopped before it was exhausted."""
+
+# OpenInference has fewer kinds than we have types; the exact type also goes to SPAN_TYPE.
+_OPENINFERENCE_KIND_OF: dict[str, str] = {
+    "CHAIN": "CHAIN",
+    "LLM": "LLM",
+    "CHAT_MODEL": "LLM",
+    "RETRIEVER": "RETRIEVER",
+    "TOOL": "TOOL",
+    "AGENT": "AGENT",
+    "EMBEDDING": "EMBEDDING",
+    "RERANKER": "RERANKER",
+    "PARSER": "CHAIN",
+    "MEMORY": "CHAIN",
+    "GUARDRAIL": "GUARDRAIL",
+    "EVALUATOR": "EVALUATOR",
+    "WORKFLOW": "CHAIN",
+    "TASK": "CHAIN",
+    "UNKNOWN": "UNKNOWN",
+}
+
+# What an OTel GenAI span's operation means as a span type.
+SPAN_TYPE_OF_GEN_AI_OPERATION: dict[str, str] = {
+    "chat": "CHAT_MODEL",
+    "text_completion": "LLM",
+    "generate_content": "LLM",
+    "embeddings": "EMBEDDING",
+    "execute_tool": "TOOL",
+    "invoke_agent": "AGENT",
+    "create_agent": "AGENT",
+    "retrieval": "RETRIEVER",
+}
+
+LLM_SPAN_TYPES = frozenset({"LLM", "CHAT_MODEL"})
+
+
+def span_type_value(span_type: SpanType | str) -> str:
+    """Return the string stored for a span type (the enum's value, or the custom string)."""
+    if isinstance(span_type, SpanType):
+        return span_type.value
+    return str(span_type)
+
+
+def span_type_attributes(span_type: SpanType | str) -> dict[str, str]:
+    """Return the attributes that mark a span as being of ``span_type``."""
+    value = span_type_value(span_type)
+    kind = _OPENINFERENCE_KIND_OF.get(value, "UNKNOWN")
+    return {OPENINFERENCE_SPAN_KIND: kind, SPAN_TYPE: value}

@@ -1,0 +1,201 @@
+"""GenAISpan: the GenAI view of any OpenTelemetry span, ours or another library's."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry import trace as trace_api
+from opentelemetry.trace import Status, StatusCode
+
+from genai_trace import _runtime
+from genai_trace import _semconv as sc
+from genai_trace._capture import attribute_value, safe_repr, to_text
+from genai_trace._errors import log_internal_error
+from genai_trace._ids import format_span_id, format_trace_id
+
+_STATUS_CODES = {"OK": StatusCode.OK, "ERROR": StatusCode.ERROR, "UNSET": StatusCode.UNSET}
+
+
+class GenAISpan:
+    """A span with GenAI meaning: type, inputs, outputs, token usage.
+
+    Wraps any OTel span, so it also annotates spans that other instrumentations started.
+    No method raises into your code: a failure is logged once and the span carries less.
+
+    Example:
+        >>> with genai_trace.start_span("retrieve", span_type=SpanType.RETRIEVER) as span:
+        ...     span.set_inputs({"query": "otlp"})
+        ...     span.set_outputs(["doc-1", "doc-2"])
+    """
+
+    __slots__ = ("_span",)
+
+    def __init__(self, span: trace_api.Span) -> None:
+        self._span = span
+
+    # --- identity ----------------------------------------------------------------------
+
+    @property
+    def otel_span(self) -> trace_api.Span:
+        """The OpenTelemetry span underneath."""
+        return self._span
+
+    @property
+    def trace_id(self) -> str:
+        """32 hex digits (all zeros for a non-recording placeholder)."""
+        return format_trace_id(self._span.get_span_context().trace_id)
+
+    @property
+    def span_id(self) -> str:
+        """16 hex digits."""
+        return format_span_id(self._span.get_span_context().span_id)
+
+    @property
+    def parent_id(self) -> str | None:
+        """The parent's span id, ``None`` for a root."""
+        parent = getattr(self._span, "parent", None)
+        return format_span_id(parent.span_id) if parent is not None else None
+
+    @property
+    def name(self) -> str:
+        """The span's current name ("" for a non-recording span)."""
+        return str(getattr(self._span, "name", ""))
+
+    @property
+    def span_type(self) -> str:
+        """The span type recorded on the span, ``UNKNOWN`` when none is."""
+        attributes = getattr(self._span, "attributes", None) or {}
+        from genai_trace._trace_builder import span_type_of
+
+        return span_type_of(attributes)
+
+    def is_recording(self) -> bool:
+        """Whether the span still takes data (not ended, and sampled)."""
+        return self._span.is_recording()
+
+    # --- GenAI meaning -----------------------------------------------------------------
+
+    def set_inputs(self, inputs: Any) -> None:
+        """Record what the step received (strings as text, anything else as JSON)."""
+        self._set_payload(sc.INPUT_VALUE, sc.INPUT_MIME_TYPE, inputs)
+
+    def set_outputs(self, outputs: Any) -> None:
+        """Record what the step produced."""
+        self._set_payload(sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE, outputs)
+
+    def set_span_type(self, span_type: sc.SpanType | str) -> None:
+        """Set the span's type; also marks a foreign span's trace as a GenAI trace."""
+        try:
+            self._span.set_attributes(sc.span_type_attributes(span_type))
+            rt = _runtime.current()
+            if rt is not None:
+                rt.assembler.mark_genai(self._span.get_span_context().trace_id)
+        except Exception:
+            log_internal_error("GenAISpan.set_span_type")
+
+    def set_token_usage(
+        self,
+        input_tokens: int | None = None,
+        output_tokens: int | None = None,
+        total_tokens: int | None = None,
+    ) -> None:
+        """Record an LLM call's token usage (counted once in the trace's totals)."""
+        attributes: dict[str, int] = {}
+        if input_tokens is not None:
+            attributes[sc.LLM_TOKEN_COUNT_PROMPT] = int(input_tokens)
+            attributes[sc.GEN_AI_USAGE_INPUT_TOKENS] = int(input_tokens)
+        if output_tokens is not None:
+            attributes[sc.LLM_TOKEN_COUNT_COMPLETION] = int(output_tokens)
+            attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = int(output_tokens)
+        if total_tokens is None and input_tokens is not None and output_tokens is not None:
+            total_tokens = input_tokens + output_tokens
+        if total_tokens is not None:
+            attributes[sc.LLM_TOKEN_COUNT_TOTAL] = int(total_tokens)
+        self.set_attributes(attributes)
+
+    # --- plain OTel operations, made safe -----------------------------------------------
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute; a dict or other structured value is stored as JSON text."""
+        self.set_attributes({key: value})
+
+    def set_attributes(self, attributes: Mapping[str, Any]) -> None:
+        """Set several attributes at once."""
+        try:
+            self._span.set_attributes(_clean_attributes(attributes))
+        except Exception:
+            log_internal_error("GenAISpan.set_attributes")
+
+    def add_event(
+        self,
+        name: str,
+        attributes: Mapping[str, Any] | None = None,
+        timestamp_ns: int | None = None,
+    ) -> None:
+        """Add a point-in-time event."""
+        try:
+            self._span.add_event(
+                name, _clean_attributes(attributes) if attributes else None, timestamp_ns
+            )
+        except Exception:
+            log_internal_error("GenAISpan.add_event")
+
+    def record_exception(self, exception: BaseException) -> None:
+        """Add an ``exception`` event (type, message, stack trace); status is unchanged."""
+        try:
+            self._span.record_exception(exception)
+        except Exception:
+            log_internal_error("GenAISpan.record_exception")
+
+    def set_status(self, status: str | StatusCode, description: str | None = None) -> None:
+        """Set the status: ``"OK"``, ``"ERROR"`` (with a description) or ``"UNSET"``."""
+        try:
+            code = _STATUS_CODES[status.upper()] if isinstance(status, str) else status
+        except KeyError:
+            raise ValueError(f"status must be 'OK', 'ERROR' or 'UNSET', got {status!r}") from None
+        try:
+            self._span.set_status(Status(code, description if code is StatusCode.ERROR else None))
+        except Exception:
+            log_internal_error("GenAISpan.set_status")
+
+    def update_name(self, name: str) -> None:
+        """Rename the span."""
+        try:
+            self._span.update_name(name)
+        except Exception:
+            log_internal_error("GenAISpan.update_name")
+
+    def end(self, end_time_ns: int | None = None) -> None:
+        """End the span (spans from ``start_span``/``@trace`` end on their own)."""
+        try:
+            self._span.end(end_time_ns)
+        except Exception:
+            log_internal_error("GenAISpan.end")
+
+    def _set_payload(self, value_key: str, mime_key: str, value: Any) -> None:
+        try:
+            text, mime = to_text(value, _runtime.max_payload_chars())
+            self._span.set_attributes({value_key: text, mime_key: mime})
+        except Exception:
+            log_internal_error("GenAISpan." + value_key)
+
+    def __repr__(self) -> str:
+        return f"GenAISpan(name={self.name!r}, trace_id={self.trace_id}, span_id={self.span_id})"
+
+
+def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    limit = _runtime.max_payload_chars()
+    cleaned: dict[str, Any] = {}
+    for key, value in attributes.items():
+        if value is None:
+            continue
+        name = key if isinstance(key, str) else safe_repr(key, 200)
+        cleaned[name] = attribute_value(value, limit)
+    return cleaned
+
+
+def metadata_attribute(metadata: Mapping[str, Any]) -> str:
+    """The ``metadata`` attribute's JSON text (OpenInference convention: a JSON object)."""
+    return json.dumps(dict(metadata), default=safe_repr, ensure_ascii=False)

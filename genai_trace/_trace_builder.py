@@ -1,0 +1,389 @@
+"""Finished OTel spans to a whole :class:`Trace`: span records, previews, totals, facts.
+
+Pure functions over plain data; runs on the export worker, never on the caller's thread.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import StatusCode
+
+from genai_trace import _semconv as sc
+from genai_trace._capture import from_text, to_json, truncate_text
+from genai_trace._ids import format_span_id, format_trace_id
+from genai_trace._model import SpanEvent, SpanRecord, SpanStatus, TokenUsage, Trace, TraceInfo
+
+PREVIEW_MAX_CHARS = 1000
+
+_OPENINFERENCE_KINDS = ("LLM", "CHAIN", "RETRIEVER", "TOOL", "AGENT", "EMBEDDING", "RERANKER",
+                        "GUARDRAIL", "EVALUATOR", "UNKNOWN")  # fmt: skip
+
+
+@dataclass
+class TraceUpdates:
+    """Trace-level facts set while the trace ran (``update_current_trace``); they win."""
+
+    request_preview: str | None = None
+    response_preview: str | None = None
+    client_request_id: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def is_genai_span(attributes: Mapping[str, Any] | None) -> bool:
+    """Whether a span carries GenAI meaning: a span type, or any ``gen_ai.*`` attribute."""
+    if not attributes:
+        return False
+    if sc.SPAN_TYPE in attributes or sc.OPENINFERENCE_SPAN_KIND in attributes:
+        return True
+    return any(key.startswith(sc.GEN_AI_PREFIX) for key in attributes)
+
+
+def build_trace(
+    spans: Sequence[ReadableSpan],
+    updates: TraceUpdates | None = None,
+    incomplete_reason: str | None = None,
+    dropped_spans: int = 0,
+) -> Trace:
+    """Build the whole trace from its OTel spans (at least one)."""
+    ordered = sorted(spans, key=lambda s: s.start_time or 0)
+    records = _parents_first([span_record(s) for s in ordered])
+    updates = updates or TraceUpdates()
+    ids = {r.span_id for r in records}
+    root = next(r for r in records if r.parent_id is None or r.parent_id not in ids)
+    ends = [r.end_time_ns for r in records if r.end_time_ns is not None]
+    if root.end_time_ns is None:
+        state = "IN_PROGRESS"
+    elif root.status == "ERROR":
+        state = "ERROR"
+    else:
+        state = "OK"
+    info = TraceInfo(
+        trace_id=root.trace_id,
+        name=root.name,
+        state=state,  # type: ignore[arg-type]  # one of the three literals above
+        start_time_ns=min(r.start_time_ns for r in records),
+        end_time_ns=max(ends) if ends and root.end_time_ns is not None else None,
+        request_preview=_first(
+            updates.request_preview,
+            _str_attr(root, sc.TRACE_REQUEST_PREVIEW),
+            request_preview(root.inputs),
+        ),
+        response_preview=_first(
+            updates.response_preview,
+            _str_attr(root, sc.TRACE_RESPONSE_PREVIEW),
+            response_preview(root.outputs),
+        ),
+        span_count=len(records),
+        client_request_id=_first(
+            updates.client_request_id, _str_attr(root, sc.TRACE_CLIENT_REQUEST_ID)
+        ),
+        tags={**_collect_tags(records), **updates.tags},
+        metadata={**_collect_metadata(records), **updates.metadata},
+        session_id=_first(updates.session_id, *(_str_attr(r, sc.SESSION_ID) for r in records)),
+        user_id=_first(updates.user_id, *(_str_attr(r, sc.USER_ID) for r in records)),
+        token_usage=total_token_usage(records),
+        complete=incomplete_reason is None,
+        incomplete_reason=incomplete_reason,
+        dropped_spans=dropped_spans,
+    )
+    return Trace(info=info, spans=tuple(records))
+
+
+def span_record(span: ReadableSpan) -> SpanRecord:
+    """Convert one OTel span into a :class:`SpanRecord`, decoding inputs and outputs."""
+    attributes = dict(span.attributes or {})
+    context = span.context
+    parent = span.parent
+    span_type = span_type_of(attributes)
+    inputs = _decode_io(attributes, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE, "gen_ai.input.messages")
+    outputs = _decode_io(attributes, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE, "gen_ai.output.messages")
+    usage = token_usage_of(attributes)
+    if usage is None and span_type in sc.LLM_SPAN_TYPES:
+        usage = usage_from_output(outputs)
+    status_code = span.status.status_code
+    status: SpanStatus = (
+        "ERROR"
+        if status_code is StatusCode.ERROR
+        else "OK"
+        if status_code is StatusCode.OK
+        else "UNSET"
+    )
+    return SpanRecord(
+        trace_id=format_trace_id(context.trace_id) if context else "",
+        span_id=format_span_id(context.span_id) if context else "",
+        parent_id=format_span_id(parent.span_id) if parent is not None else None,
+        name=span.name,
+        span_type=span_type,
+        start_time_ns=span.start_time or 0,
+        end_time_ns=span.end_time,
+        status=status,
+        status_message=span.status.description,
+        inputs=inputs,
+        outputs=outputs,
+        attributes=attributes,
+        events=tuple(SpanEvent(e.name, e.timestamp, dict(e.attributes or {})) for e in span.events),
+        token_usage=usage,
+        model=_first(
+            _str(attributes.get(sc.GEN_AI_RESPONSE_MODEL)),
+            _str(attributes.get(sc.GEN_AI_REQUEST_MODEL)),
+            _str(attributes.get(sc.LLM_MODEL_NAME)),
+        ),
+        parent_is_remote=bool(parent is not None and parent.is_remote),
+    )
+
+
+def span_type_of(attributes: Mapping[str, Any]) -> str:
+    """Our span type, else the OpenInference kind, else the GenAI operation, else UNKNOWN."""
+    explicit = attributes.get(sc.SPAN_TYPE)
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    kind = attributes.get(sc.OPENINFERENCE_SPAN_KIND)
+    if isinstance(kind, str) and kind.upper() in _OPENINFERENCE_KINDS:
+        return kind.upper()
+    operation = attributes.get(sc.GEN_AI_OPERATION_NAME)
+    if isinstance(operation, str):
+        return sc.SPAN_TYPE_OF_GEN_AI_OPERATION.get(operation, "UNKNOWN")
+    return "UNKNOWN"
+
+
+def token_usage_of(attributes: Mapping[str, Any]) -> TokenUsage | None:
+    """Token usage from OpenInference or GenAI attributes, ``None`` when neither is there."""
+    for input_key, output_key, total_key in (
+        (sc.LLM_TOKEN_COUNT_PROMPT, sc.LLM_TOKEN_COUNT_COMPLETION, sc.LLM_TOKEN_COUNT_TOTAL),
+        (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS, None),
+    ):
+        input_tokens = _int(attributes.get(input_key))
+        output_tokens = _int(attributes.get(output_key))
+        if input_tokens is None and output_tokens is None:
+            continue
+        total = _int(attributes.get(total_key)) if total_key else None
+        return _usage(input_tokens, output_tokens, total)
+    return None
+
+
+def usage_from_output(outputs: Any) -> TokenUsage | None:
+    """Token usage from an OpenAI-style response recorded as an output (``usage`` key)."""
+    usage = outputs.get("usage") if isinstance(outputs, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    input_tokens = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
+    output_tokens = _int(usage.get("completion_tokens", usage.get("output_tokens")))
+    if input_tokens is None and output_tokens is None:
+        return None
+    return _usage(input_tokens, output_tokens, _int(usage.get("total_tokens")))
+
+
+def total_token_usage(records: Sequence[SpanRecord]) -> TokenUsage | None:
+    """Sum usage over spans that carry it, skipping a span whose descendant also does.
+
+    A manual LLM span that wraps an instrumented client call would otherwise count the
+    same tokens twice.
+    """
+    with_usage = {r.span_id: r for r in records if r.token_usage is not None}
+    if not with_usage:
+        return None
+    parent_of = {r.span_id: r.parent_id for r in records}
+    covered: set[str] = set()
+    for span_id in with_usage:
+        parent = parent_of.get(span_id)
+        seen = 0
+        while parent is not None and seen < len(records):
+            covered.add(parent)
+            parent = parent_of.get(parent)
+            seen += 1
+    total = TokenUsage()
+    for span_id, record in with_usage.items():
+        if span_id not in covered and record.token_usage is not None:
+            total = total + record.token_usage
+    return total
+
+
+# --- previews --------------------------------------------------------------------------
+
+
+def request_preview(inputs: Any) -> str | None:
+    """Text for a trace's Request column.
+
+    A chat's last user message, a lone string argument, or compact JSON.
+    """
+    if inputs is None:
+        return None
+    if isinstance(inputs, str):
+        return truncate_text(inputs, PREVIEW_MAX_CHARS)
+    messages = _find_messages(inputs)
+    if messages:
+        for message in reversed(messages):
+            if message.get("role") == "user":
+                return truncate_text(_content_text(message), PREVIEW_MAX_CHARS)
+    if isinstance(inputs, dict) and len(inputs) == 1:
+        (only,) = inputs.values()
+        if isinstance(only, str):
+            return truncate_text(only, PREVIEW_MAX_CHARS)
+    return to_json(inputs, PREVIEW_MAX_CHARS)
+
+
+def response_preview(outputs: Any) -> str | None:
+    """Text for a trace's Response column.
+
+    The assistant's text where the output is chat-shaped, the string itself, or compact JSON.
+    """
+    if outputs is None:
+        return None
+    if isinstance(outputs, str):
+        return truncate_text(outputs, PREVIEW_MAX_CHARS)
+    text = _assistant_text(outputs)
+    if text is not None:
+        return truncate_text(text, PREVIEW_MAX_CHARS)
+    return to_json(outputs, PREVIEW_MAX_CHARS)
+
+
+def _assistant_text(outputs: Any) -> str | None:
+    if isinstance(outputs, dict):
+        choices = outputs.get("choices")  # OpenAI chat completion
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            message = choices[0].get("message")
+            if isinstance(message, dict):
+                return _content_text(message)
+        if isinstance(outputs.get("output_text"), str):  # OpenAI Responses API
+            return str(outputs["output_text"])
+        if outputs.get("role") == "assistant":
+            return _content_text(outputs)
+    if isinstance(outputs, list):
+        for item in reversed(outputs):
+            if isinstance(item, dict) and item.get("role") == "assistant":
+                return _content_text(item)
+    return None
+
+
+def _find_messages(inputs: Any) -> list[dict[str, Any]] | None:
+    if _is_messages(inputs):
+        return list(inputs)
+    if isinstance(inputs, dict):
+        if _is_messages(inputs.get("messages")):
+            return list(inputs["messages"])
+        for value in inputs.values():
+            if _is_messages(value):
+                return list(value)
+    return None
+
+
+def _is_messages(value: Any) -> bool:
+    return (
+        isinstance(value, list)
+        and bool(value)
+        and all(isinstance(m, dict) and "role" in m for m in value)
+    )
+
+
+def _content_text(message: Mapping[str, Any]) -> str:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts: [{"type": "text", "text": "..."}]
+        texts = [p.get("text") for p in content if isinstance(p, dict)]
+        joined = "\n".join(t for t in texts if isinstance(t, str))
+        if joined:
+            return joined
+    parts = message.get("parts")  # OTel GenAI message shape
+    if isinstance(parts, list):
+        texts = [p.get("content") for p in parts if isinstance(p, dict)]
+        return "\n".join(t for t in texts if isinstance(t, str))
+    return "" if content is None else to_json(content, PREVIEW_MAX_CHARS)
+
+
+# --- small helpers ---------------------------------------------------------------------
+
+
+def _parents_first(records: list[SpanRecord]) -> list[SpanRecord]:
+    """Order spans so each parent comes before its children (start order otherwise)."""
+    ids = {r.span_id for r in records}
+    children: dict[str | None, list[SpanRecord]] = {}
+    for record in records:
+        key = record.parent_id if record.parent_id in ids else None
+        children.setdefault(key, []).append(record)
+    out: list[SpanRecord] = []
+    stack = list(reversed(children.get(None, [])))
+    while stack:
+        record = stack.pop()
+        out.append(record)
+        stack.extend(reversed(children.get(record.span_id, [])))
+    if len(out) != len(records):  # a parent cycle cannot happen in OTel; keep every span anyway
+        seen = {r.span_id for r in out}
+        out.extend(r for r in records if r.span_id not in seen)
+    return out
+
+
+def _decode_io(
+    attributes: Mapping[str, Any], value_key: str, mime_key: str, gen_ai_key: str
+) -> Any:
+    if value_key in attributes:
+        return from_text(attributes[value_key], attributes.get(mime_key))
+    if gen_ai_key in attributes:
+        raw = attributes[gen_ai_key]
+        try:
+            return json.loads(raw) if isinstance(raw, str) else raw
+        except ValueError:
+            return raw
+    return None
+
+
+def _collect_tags(records: Iterable[SpanRecord]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for record in records:
+        for key, value in record.attributes.items():
+            if key.startswith(sc.TAG_PREFIX):
+                tags[key[len(sc.TAG_PREFIX) :]] = str(value)
+    return tags
+
+
+def _collect_metadata(records: Iterable[SpanRecord]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {}
+    for record in records:
+        raw = record.attributes.get(sc.METADATA)
+        if isinstance(raw, str):
+            try:
+                decoded = json.loads(raw)
+            except ValueError:
+                continue
+            if isinstance(decoded, dict):
+                metadata.update(decoded)
+    return metadata
+
+
+def _usage(input_tokens: int | None, output_tokens: int | None, total: int | None) -> TokenUsage:
+    input_tokens = input_tokens or 0
+    output_tokens = output_tokens or 0
+    return TokenUsage(input_tokens, output_tokens, total or input_tokens + output_tokens)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _str_attr(record: SpanRecord, key: str) -> str | None:
+    return _str(record.attributes.get(key))
+
+
+def _first(*values: str | None) -> str | None:
+    for value in values:
+        if value is not None:
+            return value
+    return None

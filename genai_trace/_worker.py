@@ -1,0 +1,164 @@
+"""A bounded queue drained in batches by one daemon thread; the building block of export."""
+
+from __future__ import annotations
+
+import os
+import threading
+import weakref
+from collections import deque
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+from genai_trace._errors import log_internal_error
+
+T = TypeVar("T")
+
+_WORKERS: weakref.WeakSet[QueueWorker[object]] = weakref.WeakSet()
+
+
+class _FlushMarker:
+    """Put in the queue by ``flush``; the worker sets it once everything before it is done."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class QueueWorker(Generic[T]):
+    """Producers ``put`` items without blocking; one thread hands them to ``handle`` in batches.
+
+    The queue is bounded: past ``max_queue`` items ``put`` drops the item, counts it and
+    returns ``False``. The thread wakes every ``delay_s`` seconds, or sooner once
+    ``wake_at`` items wait, so a producer pays no thread hand-off per item.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        handle: Callable[[list[T]], None],
+        *,
+        max_queue: int,
+        max_batch: int = 512,
+        delay_s: float = 0.2,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._handle = handle
+        self._max_queue = max_queue
+        self._max_batch = max_batch
+        self._wake_at = max(1, min(max_batch, max_queue // 2))
+        self._delay_s = delay_s
+        self._on_tick = on_tick
+        self.dropped = 0
+        self._reset()
+        _WORKERS.add(self)  # type: ignore[arg-type]  # the set only needs reset_after_fork
+
+    def _reset(self) -> None:
+        # deque append/popleft are atomic under the GIL: producers never take a lock.
+        self._queue: deque[T | _FlushMarker] = deque()
+        self._wake = threading.Event()
+        # Guards thread start/stop and the drop counter; never held while handling items.
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopped = False
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: forget the parent's queue (the parent exports it) and thread."""
+        self._reset()
+
+    def put(self, item: T) -> bool:
+        """Queue ``item``; ``False`` when the queue is full or the worker was shut down."""
+        if self._stopped or len(self._queue) >= self._max_queue:
+            with self._lock:
+                self.dropped += 1
+            return False
+        self._queue.append(item)
+        if self._thread is None:
+            self._start()
+        if len(self._queue) >= self._wake_at:
+            self._wake.set()
+        return True
+
+    def __len__(self) -> int:
+        return sum(1 for item in list(self._queue) if not isinstance(item, _FlushMarker))
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Wait until every item put before this call was handled; ``False`` on timeout."""
+        if self._thread is None or not self._thread.is_alive():
+            if self._queue and not self._stopped:
+                self._drain()  # no thread (never started, or after fork): do it here
+            return not self._queue
+        marker = _FlushMarker()
+        self._queue.append(marker)
+        self._wake.set()
+        return marker.done.wait(timeout_s)
+
+    def shutdown(self, timeout_s: float | None = None) -> bool:
+        """Handle what is queued (within ``timeout_s``), then stop the thread. Idempotent."""
+        with self._lock:
+            if self._stopped:
+                return True
+            self._stopped = True
+            thread = self._thread
+        self._wake.set()
+        if thread is None:
+            self._drain()
+            return True
+        thread.join(timeout_s)
+        return not thread.is_alive()
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._stopped:
+                return
+            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait(self._delay_s)
+            self._wake.clear()
+            self._drain()
+            if self._on_tick is not None:
+                try:
+                    self._on_tick()
+                except Exception:
+                    log_internal_error(f"{self.name} tick")
+            if self._stopped and not self._queue:
+                return
+
+    def _drain(self) -> None:
+        batch: list[T] = []
+        while self._queue:
+            try:
+                item = self._queue.popleft()
+            except IndexError:  # drained concurrently by a flush on a thread-less worker
+                break
+            if isinstance(item, _FlushMarker):
+                self._handle_batch(batch)
+                batch = []
+                item.done.set()
+                continue
+            batch.append(item)
+            if len(batch) >= self._max_batch:
+                self._handle_batch(batch)
+                batch = []
+        self._handle_batch(batch)
+
+    def _handle_batch(self, batch: list[T]) -> None:
+        if not batch:
+            return
+        try:
+            self._handle(batch)
+        except Exception:
+            log_internal_error(self.name)
+
+
+def _reset_workers_after_fork() -> None:
+    for worker in list(_WORKERS):
+        worker.reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_workers_after_fork)

@@ -1,0 +1,44 @@
+"""An exporter that keeps traces in a list, for tests and notebooks."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from genai_trace._model import Trace
+from genai_trace.exporters._base import ExportResult
+
+
+class InMemoryTraceExporter:
+    """Keeps every exported trace in memory, in export order.
+
+    Example:
+        >>> exporter = InMemoryTraceExporter()
+        >>> genai_trace.configure(exporters=[exporter])
+        >>> ...; genai_trace.flush()
+        >>> [t.info.name for t in exporter.get_finished_traces()]
+    """
+
+    def __init__(self) -> None:
+        # Guards _traces: export runs on a worker thread while tests read from theirs.
+        self._lock = threading.Lock()
+        self._traces: list[Trace] = []
+
+    def export(self, traces: Sequence[Trace]) -> ExportResult:
+        """Append ``traces``."""
+        with self._lock:
+            self._traces.extend(traces)
+        return ExportResult.SUCCESS
+
+    def get_finished_traces(self) -> list[Trace]:
+        """Return a copy of the traces exported so far."""
+        with self._lock:
+            return list(self._traces)
+
+    def clear(self) -> None:
+        """Forget the traces exported so far."""
+        with self._lock:
+            self._traces.clear()
+
+    def shutdown(self) -> None:
+        """Nothing to release."""
