@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The test command: set up .venv with the project and its dev tools on a fresh machine,
+# then run lint, type checks and the test suite. Extra arguments go to pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+python=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$python" -m venv .venv
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[dev]" -c constraints/ci.txt
+.venv/bin/python -m pip check
+
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+.venv/bin/python -m pytest "$@"
