@@ -1,0 +1,160 @@
+"""Scenarios for raw OpenTelemetry (the floor) and for genai-trace itself.
+
+Each function takes the :class:`Plan` and returns the result dict for one table row.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+from bench import _workload
+from bench._sinks import NoopSpanExporter, NoopTraceExporter
+from bench._timing import Plan, calls_made, summary, time_calls
+
+
+def _otel_tracer() -> tuple[Any, Callable[[], object]]:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(NoopSpanExporter()))
+    return provider.get_tracer("bench.floor"), provider.force_flush
+
+
+def _floor_decorator(tracer: Any) -> _workload.Decorator:
+    """What a careful user writes by hand: one span, inputs and outputs as JSON attributes."""
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        name = func.__name__
+        names = tuple(inspect.signature(func).parameters)  # bound once, like @trace does
+
+        @functools.wraps(func)
+        def wrapper(*args: Any) -> Any:
+            with tracer.start_as_current_span(name) as span:
+                span.set_attribute("input.value", json.dumps(dict(zip(names, args, strict=True))))
+                result = func(*args)
+                span.set_attribute("output.value", json.dumps(result))
+                return result
+
+        return wrapper
+
+    return decorate
+
+
+def floor(plan: Plan, shape: str = "1") -> dict[str, object]:
+    tracer, flush = _otel_tracer()
+    make, spans = _workload.SHAPES[shape]
+    plan = plan.for_spans(spans)
+    result = summary(time_calls(make(_floor_decorator(tracer)), plan, flush), spans)
+    flush()
+    result["spans_expected"] = calls_made(plan) * spans
+    result["spans_exported"] = NoopSpanExporter.exported
+    return result
+
+
+def _configure_genai(exporter: NoopTraceExporter | None = None) -> NoopTraceExporter:
+    import genai_trace
+
+    exporter = exporter or NoopTraceExporter()
+    genai_trace.configure(exporters=[exporter])
+    return exporter
+
+
+def _genai_flush() -> None:
+    import genai_trace
+
+    genai_trace.flush(30)
+
+
+def decorator(plan: Plan, shape: str = "1") -> dict[str, object]:
+    import genai_trace
+
+    exporter = _configure_genai()
+    make, spans = _workload.SHAPES[shape]
+    plan = plan.for_spans(spans)
+    result = summary(time_calls(make(genai_trace.trace), plan, _genai_flush), spans)
+    _genai_flush()
+    result["spans_expected"] = calls_made(plan) * spans
+    result["spans_exported"] = exporter.spans
+    return result
+
+
+def start_span(plan: Plan) -> dict[str, object]:
+    import genai_trace
+
+    exporter = _configure_genai()
+    question = _workload.QUESTION
+
+    def call() -> object:
+        with genai_trace.start_span(
+            "answer", inputs={"question": question, "top_k": 3, "temperature": 0.2}
+        ) as span:
+            result = {"answer": "It drops the span.", "sources": [1, 2, 3], "score": 0.92}
+            span.set_outputs(result)
+        return result
+
+    result = summary(time_calls(call, plan, _genai_flush), 1)
+    _genai_flush()
+    result["spans_expected"] = calls_made(plan)
+    result["spans_exported"] = exporter.spans
+    return result
+
+
+def disabled(plan: Plan) -> dict[str, object]:
+    """Added cost of a decorated function while tracing is off, against the bare function."""
+    import genai_trace
+
+    _configure_genai()
+    genai_trace.disable()
+
+    def answer(question: str, top_k: int, temperature: float) -> dict[str, Any]:
+        return {"answer": "It drops the span.", "sources": [1, 2, 3], "score": 0.92}
+
+    traced = genai_trace.trace(answer)
+    q = _workload.QUESTION
+    # These calls take tens of ns: time 10x more of them, or timer and loop noise dominate.
+    many = Plan(plan.calls * 10, plan.reps, plan.warmup, 0)
+    bare_ns = time_calls(lambda: answer(q, 3, 0.2), many)
+    traced_ns = time_calls(lambda: traced(q, 3, 0.2), many)
+    added = [t - b for t, b in zip(traced_ns, bare_ns, strict=True)]
+    return {
+        "spans_per_call": 0,
+        "bare_ns": statistics.median(bare_ns),
+        "traced_ns": statistics.median(traced_ns),
+        "added_ns": statistics.median(traced_ns) - statistics.median(bare_ns),
+        "reps_added_ns": added,
+    }
+
+
+def no_loss(plan: Plan) -> dict[str, object]:
+    """One thread calls a traced function flat out; does every trace reach the exporter?"""
+    import genai_trace
+
+    exporter = _configure_genai()
+    # The default pipeline, untouched: the question is whether its queues keep up.
+    calls = plan.flat_out_calls
+    call = _workload.single(genai_trace.trace)
+    start = time.perf_counter_ns()
+    for _ in range(calls):
+        call()
+    produced_ns = time.perf_counter_ns() - start
+    flushed = genai_trace.flush(60)
+    total_ns = time.perf_counter_ns() - start
+    stats = genai_trace.stats()
+    return {
+        "spans_per_call": 1,
+        "produced": calls,
+        "exported": exporter.traces,
+        "lost": calls - exporter.traces,
+        "flush_ok": flushed,
+        "spans_per_s_calling": calls / (produced_ns / 1e9),
+        "spans_per_s_end_to_end": exporter.spans / (total_ns / 1e9),
+        "us_per_span": produced_ns / calls / 1000,
+        "stats": stats,
+    }
