@@ -53,7 +53,7 @@ class TraceAssembler(SpanProcessor):
         self.max_spans = 50_000
         self.timeout_s = 300.0
         self.enabled = False
-        self.last_trace_id: str | None = None
+        self._last_trace_id = 0
         self.evicted = 0
         self.timed_out = 0
         self.dropped_spans = 0
@@ -95,7 +95,7 @@ class TraceAssembler(SpanProcessor):
             if isinstance(scope, TraceScope) and scope.attributes:
                 _apply_scope(span, scope)
             attributes = span.attributes
-            is_genai = attributes is not None and sc.SPAN_TYPE in attributes
+            is_genai = attributes is not None and sc.OPENINFERENCE_SPAN_KIND in attributes
             context = span.get_span_context()
             evicted = None
             with self._lock:
@@ -121,8 +121,6 @@ class TraceAssembler(SpanProcessor):
             context = span.get_span_context()
             if context is None:
                 return
-            attributes = span.attributes
-            is_genai = attributes is not None and sc.SPAN_TYPE in attributes
             complete = orphan = None
             with self._lock:
                 buffer = self._buffers.get(context.trace_id)
@@ -134,14 +132,14 @@ class TraceAssembler(SpanProcessor):
                         buffer.ended.append(span)
                     else:
                         buffer.dropped += 1
-                    if is_genai:
+                    if not buffer.has_genai_span and _marked_genai(span):
                         buffer.has_genai_span = True
                     if not buffer.open:
                         complete = self._buffers.pop(context.trace_id)
             if complete is not None:
                 self._submit_buffer(complete, None)
             elif orphan is not None:
-                self._submit(PendingTrace([orphan], None, "late_span", 0, is_genai))
+                self._submit(PendingTrace([orphan], None, "late_span", 0, _marked_genai(orphan)))
         except Exception:
             log_internal_error("TraceAssembler.on_end")
 
@@ -154,6 +152,11 @@ class TraceAssembler(SpanProcessor):
         return True
 
     # --- called by genai-trace ----------------------------------------------------------
+
+    @property
+    def last_trace_id(self) -> str | None:
+        """The last complete GenAI trace's id (formatted only when asked: off the hot path)."""
+        return format_trace_id(self._last_trace_id) if self._last_trace_id else None
 
     def sweep(self, now: float | None = None) -> int:
         """Submit traces open longer than ``timeout_s`` as incomplete; return how many."""
@@ -222,10 +225,16 @@ class TraceAssembler(SpanProcessor):
         if not spans:
             return
         if reason is None and buffer.has_genai_span:
-            self.last_trace_id = format_trace_id(buffer.root.get_span_context().trace_id)
+            self._last_trace_id = buffer.root.get_span_context().trace_id
         self._submit(
             PendingTrace(spans, buffer.updates, reason, buffer.dropped, buffer.has_genai_span)
         )
+
+
+def _marked_genai(span: ReadableSpan) -> bool:
+    """A span given a type after it started (``GenAISpan.set_span_type`` on a foreign span)."""
+    attributes = span.attributes
+    return attributes is not None and sc.OPENINFERENCE_SPAN_KIND in attributes
 
 
 def _apply_scope(span: Span, scope: TraceScope) -> None:

@@ -33,11 +33,13 @@ class SpanScope:
     Every method swallows internal errors (logged once): the user's code must run on.
     """
 
-    __slots__ = ("_start_ns", "_token", "span")
+    __slots__ = ("_limit", "_token", "span")
 
-    def __init__(self, span: trace_api.Span, parent: context_api.Context | None) -> None:
+    def __init__(
+        self, span: trace_api.Span, parent: context_api.Context | None, limit: int
+    ) -> None:
         self.span = span
-        self._start_ns = time.monotonic_ns()
+        self._limit = limit
         self._token: object | None = context_api.attach(trace_api.set_span_in_context(span, parent))
 
     @classmethod
@@ -57,12 +59,14 @@ class SpanScope:
             rt = _runtime.get()
             if rt is None:
                 return None
+            limit = rt.config.max_payload_chars
             if inputs is not _NOTHING:
-                text, mime = to_text(inputs, rt.config.max_payload_chars)
+                text, mime = to_text(inputs, limit)
                 attributes[sc.INPUT_VALUE] = text
-                attributes[sc.INPUT_MIME_TYPE] = mime
+                if mime != sc.MIME_TEXT:  # text/plain is the convention's default
+                    attributes[sc.INPUT_MIME_TYPE] = mime
             span = rt.tracer.start_span(name, context=parent, attributes=attributes)
-            return cls(span, parent)
+            return cls(span, parent, limit)
         except Exception:
             log_internal_error("opening a span")
             return None
@@ -80,8 +84,9 @@ class SpanScope:
 
     def mark_first_item(self) -> None:
         """Record how long the first yielded item took."""
-        elapsed_ms = (time.monotonic_ns() - self._start_ns) / 1e6
         try:
+            started = getattr(self.span, "start_time", None) or time.time_ns()
+            elapsed_ms = (time.time_ns() - started) / 1e6
             self.span.set_attribute(sc.TIME_TO_FIRST_ITEM_MS, round(elapsed_ms, 3))
         except Exception:
             log_internal_error("recording time to first item")
@@ -90,8 +95,11 @@ class SpanScope:
         """Record ``outputs`` (unless omitted), end the span, restore the context."""
         try:
             if outputs is not _NOTHING:
-                text, mime = to_text(outputs, _runtime.max_payload_chars())
-                self.span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime})
+                text, mime = to_text(outputs, self._limit)
+                if mime == sc.MIME_TEXT:  # text/plain is the convention's default
+                    self.span.set_attribute(sc.OUTPUT_VALUE, text)
+                else:
+                    self.span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime})
             if event is not None:
                 self.span.add_event(event)
             self.span.end()

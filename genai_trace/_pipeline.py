@@ -13,7 +13,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -31,16 +30,35 @@ TraceListener = Callable[[Trace, int], None]
 """Called on the build worker with each trace and the monotonic ns it completed at."""
 
 
-@dataclass
 class PendingTrace:
-    """A trace's spans as the assembler hands them over, not yet built."""
+    """A trace's spans as the assembler hands them over, not yet built.
 
-    spans: list[ReadableSpan]
-    updates: TraceUpdates | None
-    incomplete_reason: str | None = None
-    dropped_spans: int = 0
-    has_genai_span: bool = False
-    completed_ns: int = field(default_factory=time.monotonic_ns)
+    A plain slotted class, not a dataclass: one is made per trace on the app's thread.
+    """
+
+    __slots__ = (
+        "completed_ns",
+        "dropped_spans",
+        "has_genai_span",
+        "incomplete_reason",
+        "spans",
+        "updates",
+    )
+
+    def __init__(
+        self,
+        spans: list[ReadableSpan],
+        updates: TraceUpdates | None,
+        incomplete_reason: str | None = None,
+        dropped_spans: int = 0,
+        has_genai_span: bool = False,
+    ) -> None:
+        self.spans = spans
+        self.updates = updates
+        self.incomplete_reason = incomplete_reason
+        self.dropped_spans = dropped_spans
+        self.has_genai_span = has_genai_span
+        self.completed_ns = time.monotonic_ns()
 
 
 class Destination:
@@ -48,7 +66,8 @@ class Destination:
 
     def __init__(self, exporter: TraceExporter, max_queue: int) -> None:
         self.exporter = exporter
-        self.name = f"genai_trace export: {type(exporter).__name__}"
+        label = getattr(exporter, "name", None) or type(exporter).__name__
+        self.name = f"genai_trace export: {label}"
         self.exported = 0
         self.failed = 0
         self._worker: QueueWorker[Trace] = QueueWorker(

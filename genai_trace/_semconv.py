@@ -122,7 +122,13 @@ def span_type_value(span_type: SpanType | str) -> str:
 
 
 def span_type_attributes(span_type: SpanType | str) -> dict[str, str]:
-    """Return the attributes that mark a span as being of ``span_type``."""
+    """Return the attributes that mark a span as being of ``span_type``.
+
+    ``genai_trace.span.type`` is written only where the OpenInference kind cannot say the
+    type (CHAT_MODEL, PARSER, custom types...): one attribute less on most spans.
+    """
     value = span_type_value(span_type)
     kind = _OPENINFERENCE_KIND_OF.get(value, "UNKNOWN")
+    if kind == value:
+        return {OPENINFERENCE_SPAN_KIND: kind}
     return {OPENINFERENCE_SPAN_KIND: kind, SPAN_TYPE: value}

@@ -88,7 +88,10 @@ class GenAISpan:
     def set_span_type(self, span_type: sc.SpanType | str) -> None:
         """Set the span's type; also marks a foreign span's trace as a GenAI trace."""
         try:
-            self._span.set_attributes(sc.span_type_attributes(span_type))
+            attributes = sc.span_type_attributes(span_type)
+            # Always the exact type here: it may replace a custom type set at the start.
+            attributes[sc.SPAN_TYPE] = sc.span_type_value(span_type)
+            self._span.set_attributes(attributes)
             rt = _runtime.current()
             if rt is not None:
                 rt.assembler.mark_genai(self._span.get_span_context().trace_id)
