@@ -9,6 +9,8 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]" -c constraints/ci.txt
 .venv/bin/python -m pip check
+# Real OTLP backends (Phoenix, MLflow, the rotel collector), each in its own venv.
+bash scripts/setup_backends.sh
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
