@@ -1,21 +1,30 @@
 """Values to safe span text: serialize, truncate, decode. Pure functions, no OTel.
 
 Every function here accepts anything (cycles, objects whose ``__repr__`` raises, NaN,
-non-string keys, bytes, huge strings) and returns valid output without raising. Payloads
-over the size cap are cut with their JSON structure kept and a marker saying how much went.
+non-string keys, bytes, huge strings, nesting thousands deep) and returns valid output
+without raising. Payloads over the size cap are cut with their JSON structure kept and a
+marker saying how much went.
+
+Two encoders share the work. The fast path is orjson (or the standard library) over the
+whole value; it handles the common case of small, well-formed payloads. Everything else
+(odd values, cycles, deep nesting, payloads over the cap) goes through ``_Writer``, a
+budgeted writer that converts and cuts in one pass. It stops as soon as the budget is
+spent, so its cost follows the size of the output, not of the input.
 """
 
 from __future__ import annotations
 
 import base64
+import collections
 import dataclasses
 import datetime
 import decimal
 import enum
 import json
+import json.encoder
 import math
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 from genai_trace._semconv import MIME_JSON, MIME_TEXT
@@ -29,98 +38,172 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
 MAX_DEPTH = 64
 """Nesting deeper than this is replaced by a marker (deep nesting is almost always a bug)."""
 
-_PRIMITIVES = (str, int, float, bool, type(None))
+_TOO_DEEP = f"...[truncated: nesting deeper than {MAX_DEPTH}]"
+_CYCLE = "...[cycle]"
+_MAX_CONVERSIONS = 8
+"""How many ``model_dump``/``tolist``-style conversions one value may go through."""
+_INT_MIN = -(2**63)
+_INT_MAX = 2**64 - 1  # orjson's range: signed 64-bit below zero, unsigned above
+_SEQUENCES = (list, tuple, set, frozenset, collections.deque)
+
+# Quotes and escapes a str as JSON without calling any method a str subclass may override.
+_quote: Callable[[str], str] = json.encoder.encode_basestring
 
 
 def truncation_marker(cut: int, unit: str) -> str:
-    """Return the marker left where ``cut`` ``unit`` (chars, items, keys) were removed."""
+    """Return the marker left where ``cut`` ``unit`` (chars, items, keys) were removed.
+
+    >>> truncation_marker(1200, "chars")
+    '...[truncated 1200 chars]'
+    """
     return f"...[truncated {cut} {unit}]"
 
 
 def safe_repr(value: object, limit: int = 1000) -> str:
-    """Return ``repr(value)``, or a stand-in when ``__repr__`` raises; never raises."""
+    """Return ``repr(value)`` cut to ``limit`` characters, or a stand-in; never raises."""
     try:
         text = repr(value)
+        if type(text) is not str:  # pragma: no cover - repr() enforces str already
+            text = str.__str__(text)
     except Exception as exc:  # a hostile __repr__ must not reach the caller
         try:
             type_name = type(value).__qualname__
-        except Exception:
+        except Exception:  # pragma: no cover - type() of anything has a __qualname__
             type_name = "object"
         text = f"<unrepresentable {type_name}: __repr__ raised {type(exc).__name__}>"
-    if len(text) > limit:
-        text = text[:limit] + truncation_marker(len(text) - limit, "chars")
-    return text
+    return truncate_text(text, limit)
 
 
 def truncate_text(text: str, max_chars: int) -> str:
-    """Cut ``text`` to at most ``max_chars`` characters, ending in a marker when cut."""
+    """Cut ``text`` to at most ``max_chars`` characters, ending in a marker when cut.
+
+    The marker counts against the cap, so the result is never longer than ``max_chars``.
+    Below the marker's own length only the start of the marker fits.
+
+    >>> truncate_text("abcdefghij" * 5, 30)
+    'abcdefg...[truncated 43 chars]'
+    """
     if len(text) <= max_chars:
         return text
-    marker = truncation_marker(len(text) - max_chars, "chars")
-    # The marker counts against the budget, so the result never exceeds the cap.
-    keep = max(0, max_chars - len(marker))
-    marker = truncation_marker(len(text) - keep, "chars")
-    return text[:keep] + marker
+    max_chars = max(0, max_chars)
+    keep = _keep_for(len(text), max_chars)
+    if keep < 0:
+        return truncation_marker(len(text), "chars")[:max_chars]
+    return text[:keep] + truncation_marker(len(text) - keep, "chars")
+
+
+def _keep_for(total: int, room: int) -> int:
+    """The most of ``total`` characters that fit in ``room`` beside their marker (-1: none)."""
+    keep = room - len(truncation_marker(total, "chars"))
+    # Fewer characters cut than the first guess may mean a shorter count: use the room.
+    while keep + 1 < total and keep + 1 + len(truncation_marker(total - keep - 1, "chars")) <= room:
+        keep += 1
+    return max(keep, -1)
 
 
 def to_text(value: object, max_chars: int) -> tuple[str, str]:
     """Serialize ``value`` for a span: ``(text, mime_type)``.
 
-    Strings stay plain text (never JSON-quoted); everything else becomes JSON text.
+    Strings (and ``str`` subclasses such as ``str`` enums) stay plain text, never
+    JSON-quoted; everything else becomes JSON text. Never raises.
 
     >>> to_text("hi", 100)
     ('hi', 'text/plain')
     >>> to_text({"a": [1, 2]}, 100)
     ('{"a":[1,2]}', 'application/json')
     """
-    if type(value) is str:
-        return truncate_text(value, max_chars), MIME_TEXT
+    if isinstance(value, str):
+        return truncate_text(str.__str__(value), max_chars), MIME_TEXT
     return to_json(value, max_chars), MIME_JSON
 
 
 def to_json(value: object, max_chars: int) -> str:
-    """Return ``value`` as compact JSON text of at most ``max_chars`` characters."""
-    text = _fast_dumps(value)
-    if text is None:
-        text = _dumps(_to_safe(value, 0, set()))
-    if len(text) <= max_chars:
-        return text
-    return _truncated_json(value, max_chars)
+    """Return ``value`` as compact JSON text of at most ``max_chars`` characters.
+
+    The result is always valid JSON when ``max_chars`` is at least 2 (below that nothing
+    fits and the result is empty). Over the cap, dicts stay dicts and lists stay lists:
+    what does not fit is replaced by a marker item, key or string suffix. Never raises.
+    """
+    fast: str | None = None
+    try:
+        fast = _fast_dumps(value)
+        if fast is not None and len(fast) <= max_chars:
+            return fast
+        writer = _Writer()
+        # Where the fast path wrote it all, it is known not to fit whole.
+        if writer.value(value, max_chars, 0, strict=False, try_whole=fast is None) is not None:
+            return "".join(writer.out)
+    except Exception:  # RecursionError near the stack limit, a mutating container...
+        pass
+    total = f"{len(fast)} chars of JSON" if fast is not None else "JSON"
+    marker = f"...[truncated {total}]"
+    if max_chars < 2:
+        return ""
+    return '"' + marker[: max_chars - 2] + '"'
 
 
 def from_text(text: object, mime_type: object) -> Any:
-    """Decode what :func:`to_text` wrote back into a Python value."""
-    if mime_type == MIME_JSON and isinstance(text, str):
-        try:
-            return json.loads(text)
-        except ValueError:
-            return text
-    return text
+    """Decode what :func:`to_text` wrote back into a Python value.
+
+    JSON text (``application/json``) is parsed; text that does not parse, and text of any
+    other type, comes back unchanged. Never raises.
+    """
+    if not isinstance(text, str) or not isinstance(mime_type, str):
+        return text
+    if mime_type.partition(";")[0].strip().lower() != MIME_JSON:
+        return text
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):  # foreign spans may carry anything
+        return text
 
 
 def attribute_value(value: object, max_chars: int) -> Any:
-    """Return ``value`` as a valid OTel attribute value.
+    """Return ``value`` as a valid OTel attribute value of at most ``max_chars`` characters.
 
-    Primitives and homogeneous lists of primitives pass through; anything else becomes JSON
-    text, so a user's dict still lands on the span instead of being dropped by the SDK.
+    Primitives and homogeneous lists of primitives pass through (``str``/``int``/``float``
+    subclasses such as enums as their plain value); anything else becomes JSON text, so a
+    user's dict still lands on the span instead of being dropped by the SDK. Ints outside
+    64 bits become their digits, as OTLP cannot carry them.
     """
-    if isinstance(value, str):
-        return truncate_text(value, max_chars)
-    if isinstance(value, (bool, int, float)):
-        return value
-    if isinstance(value, (list, tuple)) and value:
-        first_type = type(value[0])
-        if first_type in (str, bool, int, float) and all(type(v) is first_type for v in value):
+    try:
+        if isinstance(value, str):
+            return truncate_text(str.__str__(value), max_chars)
+        if isinstance(value, bool):
+            return value is True
+        if isinstance(value, int):
+            number = int.__int__(value)
+            if -(2**63) <= number < 2**63:
+                return number
+            return truncate_text(_int_text(number), max_chars)
+        if isinstance(value, float):
+            return float.__float__(value)
+        if isinstance(value, (list, tuple)) and value and _fits_as_list(value, max_chars):
             return list(value)
+    except Exception:  # pragma: no cover - the checks above call no user code
+        pass
     return to_json(value, max_chars)
 
 
-# --- JSON encoding -------------------------------------------------------------------
+def _fits_as_list(values: list[Any] | tuple[Any, ...], max_chars: int) -> bool:
+    first_type = type(values[0])
+    if first_type not in (str, bool, int, float):
+        return False
+    if not all(type(v) is first_type for v in values):
+        return False
+    if first_type is str:
+        return sum(len(v) + 3 for v in values) <= max_chars
+    if first_type is int and not all(-(2**63) <= v < 2**63 for v in values):
+        return False
+    return len(values) * 2 <= max_chars
+
+
+# --- fast path -----------------------------------------------------------------------
 
 
 def _default(value: Any) -> Any:
     """Turn a value the encoder does not know into one it does (the encoder's fallback)."""
-    if isinstance(value, (set, frozenset)):
+    if isinstance(value, (set, frozenset, collections.deque)):
         return list(value)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _bytes_to_text(bytes(value))
@@ -132,11 +215,16 @@ def _default(value: Any) -> Any:
         return str(value)
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, Mapping):
+        return dict(value.items())
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: getattr(value, f.name, None) for f in dataclasses.fields(value)}
     model_dump = getattr(value, "model_dump", None)  # pydantic v2
     if callable(model_dump):
-        return model_dump(mode="json")
+        try:
+            return model_dump(mode="json")
+        except TypeError:  # a model_dump-alike without the mode argument
+            return model_dump()
     as_dict = getattr(value, "dict", None)  # pydantic v1
     if callable(as_dict) and hasattr(value, "__fields__"):
         return as_dict()
@@ -160,7 +248,7 @@ if _orjson is not None:
         try:
             encoded: bytes = _orjson.dumps(value, default=_default, option=_ORJSON_OPTIONS)
             return encoded.decode()
-        except Exception:  # cycles, unsupported keys, a raising model_dump: take the slow path
+        except Exception:  # cycles, depth past 254, big ints, odd keys: take the slow path
             return None
 
 else:  # pragma: no cover - exercised where orjson is absent
@@ -170,116 +258,221 @@ else:  # pragma: no cover - exercised where orjson is absent
             return json.dumps(
                 value, default=_default, ensure_ascii=False, allow_nan=False, separators=(",", ":")
             )
-        except Exception:
+        except Exception:  # includes RecursionError on deep nesting
             return None
 
 
-def _dumps(safe: object) -> str:
-    return json.dumps(safe, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+# --- the budgeted writer -------------------------------------------------------------
+#
+# ``_Writer.value(value, budget, ...)`` appends JSON text of at most ``budget`` characters
+# and returns ``(chars written, complete)``, or ``None`` with nothing appended when not even
+# a marker fits. A container is first written whole ("strict": no cuts, stop at the first
+# thing that does not fit); only if that fails is it written again with cuts, each item
+# leaving room for the closing bracket and for the marker that stands in for the items
+# after it. So work is linear in the output per level of nesting on the cut path, never in
+# the input, and recursion is bounded by MAX_DEPTH.
+
+_Written = tuple[int, bool]
+
+
+class _Writer:
+    __slots__ = ("active", "out")
+
+    def __init__(self) -> None:
+        self.out: list[str] = []
+        self.active: set[int] = set()
+        """Ids of the containers on the current path and of what conversions came from."""
+
+    def value(
+        self, value: object, budget: int, depth: int, strict: bool, try_whole: bool = True
+    ) -> _Written | None:
+        """Write ``value``; ``try_whole=False`` skips the strict attempt known to fail."""
+        # Holding the objects whose ids are in ``active`` keeps a temporary (a model_dump
+        # result) alive, so its id cannot be reused by another object meanwhile.
+        holders: list[object] = []
+        try:
+            for _ in range(_MAX_CONVERSIONS):
+                atom = _atom(value)
+                if atom is not None:
+                    return self._put(atom, budget)
+                if isinstance(value, str):
+                    return self._str(str.__str__(value), budget, strict)
+                if isinstance(value, int):  # past orjson's range: its digits, as a string
+                    return self._str(_int_text(int.__int__(value)), budget, strict)
+                if id(value) in self.active:
+                    return self._put(_quote(_CYCLE), budget)
+                if isinstance(value, (Mapping, *_SEQUENCES)):
+                    if depth >= MAX_DEPTH:
+                        return self._put(_quote(_TOO_DEEP), budget)
+                    self.active.add(id(value))
+                    holders.append(value)
+                    is_dict = isinstance(value, Mapping)
+                    entries = _items(value) if isinstance(value, Mapping) else list(value)
+                    if strict or try_whole:
+                        written = self._container(entries, is_dict, budget, depth, strict=True)
+                        if written is not None or strict:
+                            return written
+                    return self._container(entries, is_dict, budget, depth, strict=False)
+                try:
+                    converted = _default(value)
+                except Exception:
+                    converted = safe_repr(value)
+                if converted is value:
+                    break
+                self.active.add(id(value))
+                holders.append(value)
+                value = converted
+            return self._str(safe_repr(value), budget, strict)
+        finally:
+            for holder in holders:
+                self.active.discard(id(holder))
+
+    def _put(self, text: str, budget: int) -> _Written | None:
+        if len(text) > budget:
+            return None
+        self.out.append(text)
+        return len(text), True
+
+    def _str(self, text: str, budget: int, strict: bool) -> _Written | None:
+        if len(text) + 2 <= budget:  # escaping only ever lengthens, so only then can it fit
+            quoted = _quote(text)
+            if len(quoted) <= budget:
+                self.out.append(quoted)
+                return len(quoted), True
+        if strict:
+            return None
+        quoted_cut = _cut_string(text, budget)
+        if quoted_cut is None:
+            return None
+        self.out.append(quoted_cut)
+        return len(quoted_cut), False
+
+    def _container(
+        self, entries: Collection[Any], is_dict: bool, budget: int, depth: int, strict: bool
+    ) -> _Written | None:
+        opening, closing = ("{", "}") if is_dict else ("[", "]")
+        unit = "keys" if is_dict else "items"
+        n = len(entries)
+        if n == 0:
+            return self._put(opening + closing, budget)
+        start = len(self.out)
+        self.out.append(opening)
+        used = 2  # both brackets
+        for index, entry in enumerate(entries):
+            rest = n - index - 1
+            reserve = 0 if strict or not rest else len(_marker_entry(rest, unit, is_dict, True))
+            head = "," if index else ""
+            item = entry
+            if is_dict:
+                key, item = entry
+                head += _quote(_safe_key(key)) + ":"
+            mark = len(self.out)
+            self.out.append(head)
+            room = budget - used - len(head) - reserve
+            written = self.value(item, room, depth + 1, strict) if room > 0 else None
+            if written is None:
+                del self.out[mark:]
+                marker = _marker_entry(n - index, unit, is_dict, index > 0)
+                if strict or used + len(marker) > budget:  # only possible at the first item
+                    del self.out[start:]
+                    return None
+                self.out.append(marker + closing)
+                return used + len(marker), False
+            size, complete = written
+            used += len(head) + size
+            if not complete:
+                if rest:
+                    marker = _marker_entry(rest, unit, is_dict, True)
+                    self.out.append(marker)
+                    used += len(marker)
+                self.out.append(closing)
+                return used, False
+        self.out.append(closing)
+        return used, True
+
+
+def _marker_entry(count: int, unit: str, is_dict: bool, comma: bool) -> str:
+    """The item (or ``"..."`` key) that stands in for ``count`` cut items or keys."""
+    return (
+        ("," if comma else "")
+        + ('"...":' if is_dict else "")
+        + _quote(truncation_marker(count, unit))
+    )
+
+
+def _cut_string(text: str, budget: int) -> str | None:
+    """``text`` as a JSON string of at most ``budget`` chars, cut with a marker; or None."""
+    keep = min(len(text) - 1, _keep_for(len(text), budget - 2))
+    if keep < 0:
+        return None
+    quoted = _quote(text[:keep] + truncation_marker(len(text) - keep, "chars"))
+    if len(quoted) <= budget:
+        return quoted
+    # Escapes in the kept part: the longest prefix that fits, found by bisection (the
+    # length of prefix plus marker never shrinks as the prefix grows).
+    low, high = 0, keep - 1
+    while low <= high:
+        middle = (low + high) // 2
+        size = len(_quote(text[:middle])) + len(truncation_marker(len(text) - middle, "chars"))
+        if size <= budget:
+            low = middle + 1
+        else:
+            high = middle - 1
+    if high < 0:
+        return None
+    return _quote(text[:high] + truncation_marker(len(text) - high, "chars"))
+
+
+def _atom(value: object) -> str | None:
+    """JSON text of ``None``, a bool, an int in orjson's range or a float; else ``None``."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        number = int.__int__(value)
+        return int.__repr__(number) if _INT_MIN <= number <= _INT_MAX else None
+    if isinstance(value, float):
+        real = float.__float__(value)
+        return float.__repr__(real) if math.isfinite(real) else "null"  # as orjson does
+    return None
+
+
+def _int_text(number: int) -> str:
+    try:
+        return int.__repr__(number)
+    except ValueError:  # past sys.get_int_max_str_digits()
+        return f"<int of {number.bit_length()} bits>"
+
+
+def _items(mapping: Mapping[Any, Any]) -> Collection[tuple[Any, Any]]:
+    if isinstance(mapping, dict):
+        return dict.items(mapping)  # a view: iterated as far as the budget goes, not copied
+    try:
+        return list(mapping.items())
+    except Exception:
+        return [("...", safe_repr(mapping))]
 
 
 def _safe_key(key: object) -> str:
-    if isinstance(key, str):
-        return key
-    if isinstance(key, (int, float, bool)) or key is None:
-        return json.dumps(key)
-    return safe_repr(key, limit=200)
-
-
-def _to_safe(value: object, depth: int, active: set[int]) -> object:
-    """Return a structure of dict/list/str/int/float/bool/None that ``json`` always encodes.
-
-    ``active`` holds the ids of the containers on the current path, to detect cycles.
-    """
-    if isinstance(value, _PRIMITIVES):
-        if isinstance(value, float) and not math.isfinite(value):
-            return str(value)  # NaN and infinities are not JSON
-        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2**63:
-            return str(value)
-        return value
-    if depth >= MAX_DEPTH:
-        return f"...[truncated: nesting deeper than {MAX_DEPTH}]"
-    marker = id(value)
-    if marker in active:
-        return "...[cycle]"
-    active.add(marker)
+    """The JSON object key orjson would write for ``key`` (a repr where it has none)."""
     try:
-        if isinstance(value, Mapping):
-            try:
-                items = list(value.items())
-            except Exception:
-                return safe_repr(value)
-            return {_safe_key(k): _to_safe(v, depth + 1, active) for k, v in items}
-        if isinstance(value, (list, tuple, set, frozenset)):
-            return [_to_safe(v, depth + 1, active) for v in list(value)]
-        try:
-            converted = _default(value)
-        except Exception:
-            return safe_repr(value)
-        if converted is value or isinstance(converted, str):
-            return converted if isinstance(converted, str) else safe_repr(value)
-        return _to_safe(converted, depth + 1, active)
-    finally:
-        active.discard(marker)
-
-
-# --- structure-keeping truncation ----------------------------------------------------
-
-
-def _truncated_json(value: object, max_chars: int) -> str:
-    safe = _to_safe(value, 0, set())
-    budget = max_chars
-    # Shrinking the budget converges in a few rounds: each round re-fits with less room.
-    for _ in range(8):
-        text = _dumps(_fit(safe, budget))
-        if len(text) <= max_chars:
-            return text
-        budget = int(budget * max_chars / len(text) * 0.9)
-        if budget < 32:
+        for _ in range(2):
+            if isinstance(key, str):
+                return str.__str__(key)
+            if isinstance(key, int) and not isinstance(key, bool):
+                return _int_text(int.__int__(key))
+            atom = _atom(key)
+            if atom is not None:
+                return atom
+            if isinstance(key, enum.Enum):
+                key = key.value
+                continue
+            if isinstance(key, (datetime.date, datetime.time)):
+                return key.isoformat()
+            if isinstance(key, uuid.UUID):
+                return str(key)
             break
-    total = len(_dumps(safe))
-    return _dumps(truncation_marker(total, "chars of JSON"))[:max_chars]
-
-
-def _size(value: object) -> int:
-    return len(_dumps(value))
-
-
-def _fit(value: object, budget: int) -> object:
-    """Return ``value`` cut so that its JSON takes roughly ``budget`` characters."""
-    if isinstance(value, str):
-        return truncate_text(value, max(budget - 2, 16)) if len(value) + 2 > budget else value
-    if isinstance(value, list):
-        return _fit_list(value, budget)
-    if isinstance(value, dict):
-        return _fit_dict(value, budget)
-    return value
-
-
-def _fit_list(items: list[object], budget: int) -> list[object]:
-    out: list[object] = []
-    used = 2
-    for index, item in enumerate(items):
-        left = budget - used
-        if left < 24:
-            out.append(truncation_marker(len(items) - index, "items"))
-            return out
-        fitted = _fit(item, left)
-        used += _size(fitted) + 1
-        out.append(fitted)
-    return out
-
-
-def _fit_dict(mapping: dict[str, object], budget: int) -> dict[str, object]:
-    out: dict[str, object] = {}
-    used = 2
-    keys = list(mapping)
-    for index, key in enumerate(keys):
-        left = budget - used - len(key) - 4
-        if left < 24:
-            out["..."] = truncation_marker(len(keys) - index, "keys")
-            return out
-        fitted = _fit(mapping[key], left)
-        used += len(key) + 4 + _size(fitted)
-        out[key] = fitted
-    return out
+    except Exception:
+        pass
+    return safe_repr(key, limit=200)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
+
+from genai_trace._capture import safe_repr
 
 TraceState = Literal["OK", "ERROR", "IN_PROGRESS"]
 SpanStatus = Literal["OK", "ERROR", "UNSET"]
@@ -121,12 +123,12 @@ class Trace:
 
     @property
     def root(self) -> SpanRecord | None:
-        """The span with no parent in this trace (the earliest, if there are several)."""
-        ids = {s.span_id for s in self.spans}
-        for span in self.spans:
-            if span.parent_id is None or span.parent_id not in ids:
-                return span
-        return None
+        """The local root (no parent, or a remote one).
+
+        In a partial trace without it, the first span whose parent is missing; ``None`` only
+        for a trace without spans.
+        """
+        return find_root(self.spans)
 
     def get_span(self, name_or_id: str) -> SpanRecord | None:
         """Return the first span with this span id or, failing that, this name."""
@@ -160,5 +162,17 @@ class Trace:
         return asdict(self)
 
     def to_json(self, indent: int | None = None) -> str:
-        """Return the trace as JSON text."""
-        return json.dumps(self.to_dict(), indent=indent, default=str, ensure_ascii=False)
+        """Return the trace as JSON text (values JSON cannot hold as their ``repr``)."""
+        return json.dumps(self.to_dict(), indent=indent, default=safe_repr, ensure_ascii=False)
+
+
+def find_root(spans: Sequence[SpanRecord]) -> SpanRecord | None:
+    """The root among ``spans`` (parents first): the local root, else the first orphan."""
+    for span in spans:
+        if span.parent_id is None or span.parent_is_remote:
+            return span
+    ids = {s.span_id for s in spans}
+    for span in spans:
+        if span.parent_id not in ids:
+            return span
+    return spans[0] if spans else None

@@ -5,8 +5,7 @@ Pure functions over plain data; runs on the export worker, never on the caller's
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,7 +15,15 @@ from opentelemetry.trace import StatusCode
 from genai_trace import _semconv as sc
 from genai_trace._capture import from_text, to_json, truncate_text
 from genai_trace._ids import format_span_id, format_trace_id
-from genai_trace._model import SpanEvent, SpanRecord, SpanStatus, TokenUsage, Trace, TraceInfo
+from genai_trace._model import (
+    SpanEvent,
+    SpanRecord,
+    SpanStatus,
+    TokenUsage,
+    Trace,
+    TraceInfo,
+    find_root,
+)
 
 PREVIEW_MAX_CHARS = 1000
 
@@ -52,12 +59,22 @@ def build_trace(
     incomplete_reason: str | None = None,
     dropped_spans: int = 0,
 ) -> Trace:
-    """Build the whole trace from its OTel spans (at least one)."""
+    """Build the whole trace from its OTel spans (at least one).
+
+    Spans come out parents first, siblings in start order. The root is the local root (no
+    parent, or a remote one); in a partial trace without it, the earliest span whose parent
+    is missing. Facts set through ``updates`` win over the root's attributes, which win over
+    what is computed from the spans.
+
+    Raises:
+        ValueError: ``spans`` is empty.
+    """
+    if not spans:
+        raise ValueError("build_trace() needs at least one span")
     ordered = sorted(spans, key=lambda s: s.start_time or 0)
     records = _parents_first([span_record(s) for s in ordered])
     updates = updates or TraceUpdates()
-    ids = {r.span_id for r in records}
-    root = next(r for r in records if r.parent_id is None or r.parent_id not in ids)
+    root = root_of(records)
     ends = [r.end_time_ns for r in records if r.end_time_ns is not None]
     if root.end_time_ns is None:
         state = "IN_PROGRESS"
@@ -71,15 +88,15 @@ def build_trace(
         state=state,  # type: ignore[arg-type]  # one of the three literals above
         start_time_ns=min(r.start_time_ns for r in records),
         end_time_ns=max(ends) if ends and root.end_time_ns is not None else None,
-        request_preview=_first(
+        request_preview=_preview(
             updates.request_preview,
             _str_attr(root, sc.TRACE_REQUEST_PREVIEW),
-            request_preview(root.inputs),
+            lambda: request_preview(root.inputs),
         ),
-        response_preview=_first(
+        response_preview=_preview(
             updates.response_preview,
             _str_attr(root, sc.TRACE_RESPONSE_PREVIEW),
-            response_preview(root.outputs),
+            lambda: response_preview(root.outputs),
         ),
         span_count=len(records),
         client_request_id=_first(
@@ -95,6 +112,23 @@ def build_trace(
         dropped_spans=dropped_spans,
     )
     return Trace(info=info, spans=tuple(records))
+
+
+def root_of(records: Sequence[SpanRecord]) -> SpanRecord:
+    """The trace's root among ``records`` (parents first): the local root if it is there."""
+    root = find_root(records)
+    if root is None:
+        raise ValueError("a trace needs at least one span")
+    return root
+
+
+def _preview(
+    update: str | None, attribute: str | None, compute: Callable[[], str | None]
+) -> str | None:
+    chosen = _first(update, attribute)
+    if chosen is None:
+        return compute()
+    return truncate_text(chosen, PREVIEW_MAX_CHARS)
 
 
 def span_record(span: ReadableSpan) -> SpanRecord:
@@ -119,7 +153,9 @@ def span_record(span: ReadableSpan) -> SpanRecord:
     return SpanRecord(
         trace_id=format_trace_id(context.trace_id) if context else "",
         span_id=format_span_id(context.span_id) if context else "",
-        parent_id=format_span_id(parent.span_id) if parent is not None else None,
+        parent_id=format_span_id(parent.span_id)
+        if parent is not None and parent.is_valid
+        else None,
         name=span.name,
         span_type=span_type,
         start_time_ns=span.start_time or 0,
@@ -136,7 +172,7 @@ def span_record(span: ReadableSpan) -> SpanRecord:
             _str(attributes.get(sc.GEN_AI_REQUEST_MODEL)),
             _str(attributes.get(sc.LLM_MODEL_NAME)),
         ),
-        parent_is_remote=bool(parent is not None and parent.is_remote),
+        parent_is_remote=bool(parent is not None and parent.is_valid and parent.is_remote),
     )
 
 
@@ -146,11 +182,11 @@ def span_type_of(attributes: Mapping[str, Any]) -> str:
     if isinstance(explicit, str) and explicit:
         return explicit
     kind = attributes.get(sc.OPENINFERENCE_SPAN_KIND)
-    if isinstance(kind, str) and kind.upper() in _OPENINFERENCE_KINDS:
+    if isinstance(kind, str) and kind.upper() in _OPENINFERENCE_KINDS and kind.upper() != "UNKNOWN":
         return kind.upper()
     operation = attributes.get(sc.GEN_AI_OPERATION_NAME)
-    if isinstance(operation, str):
-        return sc.SPAN_TYPE_OF_GEN_AI_OPERATION.get(operation, "UNKNOWN")
+    if isinstance(operation, str) and operation in sc.SPAN_TYPE_OF_GEN_AI_OPERATION:
+        return sc.SPAN_TYPE_OF_GEN_AI_OPERATION[operation]
     return "UNKNOWN"
 
 
@@ -162,9 +198,9 @@ def token_usage_of(attributes: Mapping[str, Any]) -> TokenUsage | None:
     ):
         input_tokens = _int(attributes.get(input_key))
         output_tokens = _int(attributes.get(output_key))
-        if input_tokens is None and output_tokens is None:
-            continue
         total = _int(attributes.get(total_key)) if total_key else None
+        if input_tokens is None and output_tokens is None and total is None:
+            continue
         return _usage(input_tokens, output_tokens, total)
     return None
 
@@ -174,11 +210,12 @@ def usage_from_output(outputs: Any) -> TokenUsage | None:
     usage = outputs.get("usage") if isinstance(outputs, dict) else None
     if not isinstance(usage, dict):
         return None
-    input_tokens = _int(usage.get("prompt_tokens", usage.get("input_tokens")))
-    output_tokens = _int(usage.get("completion_tokens", usage.get("output_tokens")))
-    if input_tokens is None and output_tokens is None:
+    input_tokens = _first_int(usage.get("prompt_tokens"), usage.get("input_tokens"))
+    output_tokens = _first_int(usage.get("completion_tokens"), usage.get("output_tokens"))
+    total = _int(usage.get("total_tokens"))
+    if input_tokens is None and output_tokens is None and total is None:
         return None
-    return _usage(input_tokens, output_tokens, _int(usage.get("total_tokens")))
+    return _usage(input_tokens, output_tokens, total)
 
 
 def total_token_usage(records: Sequence[SpanRecord]) -> TokenUsage | None:
@@ -191,14 +228,13 @@ def total_token_usage(records: Sequence[SpanRecord]) -> TokenUsage | None:
     if not with_usage:
         return None
     parent_of = {r.span_id: r.parent_id for r in records}
-    covered: set[str] = set()
+    covered: set[str] = set()  # ancestors of a span with usage
     for span_id in with_usage:
         parent = parent_of.get(span_id)
-        seen = 0
-        while parent is not None and seen < len(records):
+        # Above a covered span everything is covered already: linear overall, cycle-proof.
+        while parent is not None and parent not in covered:
             covered.add(parent)
             parent = parent_of.get(parent)
-            seen += 1
     total = TokenUsage()
     for span_id, record in with_usage.items():
         if span_id not in covered and record.token_usage is not None:
@@ -222,12 +258,9 @@ def request_preview(inputs: Any) -> str | None:
     if messages:
         for message in reversed(messages):
             if message.get("role") == "user":
-                return truncate_text(_content_text(message), PREVIEW_MAX_CHARS)
-    if isinstance(inputs, dict) and len(inputs) == 1:
-        (only,) = inputs.values()
-        if isinstance(only, str):
-            return truncate_text(only, PREVIEW_MAX_CHARS)
-    return to_json(inputs, PREVIEW_MAX_CHARS)
+                text = _content_text(message) or to_json(message, PREVIEW_MAX_CHARS)
+                return truncate_text(text, PREVIEW_MAX_CHARS)
+    return _plain_preview(inputs)
 
 
 def response_preview(outputs: Any) -> str | None:
@@ -242,24 +275,44 @@ def response_preview(outputs: Any) -> str | None:
     text = _assistant_text(outputs)
     if text is not None:
         return truncate_text(text, PREVIEW_MAX_CHARS)
-    return to_json(outputs, PREVIEW_MAX_CHARS)
+    return _plain_preview(outputs)
+
+
+def _plain_preview(value: Any) -> str:
+    """A dict holding one string gives that string; anything else, compact JSON."""
+    if isinstance(value, dict) and len(value) == 1:
+        (only,) = value.values()
+        if isinstance(only, str):
+            return truncate_text(only, PREVIEW_MAX_CHARS)
+    return to_json(value, PREVIEW_MAX_CHARS)
 
 
 def _assistant_text(outputs: Any) -> str | None:
+    """The assistant's text in a chat-shaped output, ``None`` when it is not chat-shaped."""
+    message: Any = None
     if isinstance(outputs, dict):
         choices = outputs.get("choices")  # OpenAI chat completion
+        output = outputs.get("output")  # OpenAI Responses API, as model_dump() gives it
         if isinstance(choices, list) and choices and isinstance(choices[0], dict):
             message = choices[0].get("message")
-            if isinstance(message, dict):
-                return _content_text(message)
-        if isinstance(outputs.get("output_text"), str):  # OpenAI Responses API
+        elif isinstance(outputs.get("output_text"), str):  # Responses API convenience
             return str(outputs["output_text"])
-        if outputs.get("role") == "assistant":
-            return _content_text(outputs)
-    if isinstance(outputs, list):
-        for item in reversed(outputs):
-            if isinstance(item, dict) and item.get("role") == "assistant":
-                return _content_text(item)
+        elif outputs.get("role") == "assistant":  # Anthropic message, a bare message
+            message = outputs
+        elif isinstance(output, list):
+            message = _last_assistant(output)
+    elif isinstance(outputs, list):  # a message list (OTel GenAI output messages)
+        message = _last_assistant(outputs)
+    if not isinstance(message, dict):
+        return None
+    text = _content_text(message)
+    return text if text else to_json(message, PREVIEW_MAX_CHARS)  # tool calls, no text
+
+
+def _last_assistant(items: list[Any]) -> dict[str, Any] | None:
+    for item in reversed(items):
+        if isinstance(item, dict) and item.get("role") == "assistant":
+            return item
     return None
 
 
@@ -328,10 +381,9 @@ def _decode_io(
         return from_text(attributes[value_key], attributes.get(mime_key))
     if gen_ai_key in attributes:
         raw = attributes[gen_ai_key]
-        try:
-            return json.loads(raw) if isinstance(raw, str) else raw
-        except ValueError:
-            return raw
+        if isinstance(raw, (list, tuple)):  # one JSON message per item
+            return [from_text(item, sc.MIME_JSON) for item in raw]
+        return from_text(raw, sc.MIME_JSON)
     return None
 
 
@@ -349,10 +401,7 @@ def _collect_metadata(records: Iterable[SpanRecord]) -> dict[str, Any]:
     for record in records:
         raw = record.attributes.get(sc.METADATA)
         if isinstance(raw, str):
-            try:
-                decoded = json.loads(raw)
-            except ValueError:
-                continue
+            decoded = from_text(raw, sc.MIME_JSON)
             if isinstance(decoded, dict):
                 metadata.update(decoded)
     return metadata
@@ -371,6 +420,14 @@ def _int(value: Any) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
+    return None
+
+
+def _first_int(*values: Any) -> int | None:
+    for value in values:
+        number = _int(value)
+        if number is not None:
+            return number
     return None
 
 
