@@ -18,14 +18,28 @@ from genai_trace._api import (
     get_last_trace_id,
     get_trace,
     is_enabled,
+    search_traces,
     shutdown,
     stats,
+)
+from genai_trace._client import (
+    AlreadyEndedError,
+    DuplicateTraceError,
+    MalformedIdError,
+    OpenSpansError,
+    RootSpanError,
+    SpanNotFoundError,
+    TraceClient,
+    TraceNotFoundError,
+    TraceTimedOutError,
+    WrongTraceError,
 )
 from genai_trace._config import Config
 from genai_trace._decorator import trace
 from genai_trace._errors import TracingError
 from genai_trace._fluent import get_current_span, start_span, update_current_trace
 from genai_trace._model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
+from genai_trace._propagation import extract, inject, use_span
 from genai_trace._runtime import __version__
 from genai_trace._scope import context
 from genai_trace._semconv import SpanType
@@ -33,30 +47,44 @@ from genai_trace._span import GenAISpan
 from genai_trace.exporters._base import ExportResult, TraceExporter
 
 __all__ = [
+    "AlreadyEndedError",
     "Config",
+    "DuplicateTraceError",
     "ExportResult",
     "GenAISpan",
+    "MalformedIdError",
+    "OpenSpansError",
+    "RootSpanError",
     "SpanEvent",
+    "SpanNotFoundError",
     "SpanRecord",
     "SpanType",
     "TokenUsage",
     "Trace",
+    "TraceClient",
     "TraceExporter",
     "TraceInfo",
+    "TraceNotFoundError",
+    "TraceTimedOutError",
     "TracingError",
+    "WrongTraceError",
     "__version__",
     "configure",
     "context",
     "disable",
     "enable",
+    "extract",
     "flush",
     "get_current_span",
     "get_last_trace_id",
     "get_trace",
+    "inject",
     "is_enabled",
+    "search_traces",
     "shutdown",
     "start_span",
     "stats",
     "trace",
     "update_current_trace",
+    "use_span",
 ]

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from genai_trace import _runtime
 from genai_trace._config import Config
-from genai_trace._model import Trace
+from genai_trace._model import Trace, TraceInfo
+from genai_trace._semconv import SpanType
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
     from genai_trace.exporters._base import TraceExporter
+    from genai_trace.exporters.sqlite import SQLiteTraceStore
 
 _LOOKUP_FLUSH_TIMEOUT_S = 5.0
 
@@ -103,10 +107,10 @@ def get_last_trace_id() -> str | None:
 
 
 def get_trace(trace_id: str) -> Trace | None:
-    """Return a recent trace by trace id (32 hex) or client request id, else ``None``.
+    """Return a trace by trace id (32 hex) or client request id, else ``None``.
 
     Looks in the bounded buffer of recent traces (``recent_traces``), flushing first when
-    the trace has completed but not yet been built.
+    the trace has completed but not yet been built, then in the local store.
     """
     if not isinstance(trace_id, str):
         raise TypeError(f"get_trace() takes a trace id string, got {trace_id!r}")
@@ -117,7 +121,104 @@ def get_trace(trace_id: str) -> Trace | None:
     if found is None:
         rt.flush(_LOOKUP_FLUSH_TIMEOUT_S)
         found = rt.pipeline.recent.get(trace_id)
+    if found is None:
+        store = _local_store(rt)
+        if store.path.exists():
+            found = store.get(trace_id)
     return found
+
+
+def search_traces(
+    *,
+    start_time: datetime.datetime | float | None = None,
+    end_time: datetime.datetime | float | None = None,
+    state: str | None = None,
+    name: str | None = None,
+    span_type: SpanType | str | None = None,
+    tags: Mapping[str, str | None] | Iterable[str] | None = None,
+    session_id: str | None = None,
+    user_id: str | None = None,
+    text: str | None = None,
+    order_by: str = "start_time",
+    descending: bool = True,
+    limit: int = 100,
+    db_path: str | os.PathLike[str] | None = None,
+) -> list[TraceInfo]:
+    """Search the local trace store; returns trace facts, newest first by default.
+
+    Pending traces are flushed first, so a trace that just completed is found. Use
+    :func:`get_trace` with a result's ``trace_id`` for its spans.
+
+    Args:
+        start_time: Traces that started at or after this (a datetime or epoch seconds).
+        end_time: Traces that started before this.
+        state: ``OK``, ``ERROR`` or ``IN_PROGRESS``.
+        name: The root span's name.
+        span_type: Traces holding at least one span of this type.
+        tags: ``{"key": "value"}`` pairs (a value of ``None``, or a bare string in a list,
+            matches any value of the key); all must match.
+        session_id: The session.
+        user_id: The user.
+        text: Case-insensitive substring of the request or response preview.
+        order_by: ``start_time``, ``duration``, ``tokens`` or ``name``.
+        descending: Largest (newest) first.
+        limit: At most this many results.
+        db_path: Another store than the configured one.
+
+    Raises:
+        TraceStoreError: the store is missing, corrupt or not a trace store.
+        ValueError: an unknown ``order_by`` or a bad value.
+
+    Example:
+        >>> for info in genai_trace.search_traces(state="ERROR", span_type="LLM", limit=10):
+        ...     print(info.trace_id, info.request_preview)
+    """
+    from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceQuery
+
+    rt = _runtime.get()
+    if rt is not None:
+        rt.flush(_LOOKUP_FLUSH_TIMEOUT_S)
+    store = SQLiteTraceStore(db_path) if db_path is not None else _local_store(rt)
+    if isinstance(tags, Mapping):
+        tag_filter: dict[str, str | None] | None = dict(tags)
+    else:
+        tag_filter = {str(tag): None for tag in tags} if tags is not None else None
+    query = TraceQuery(
+        start_time_ns=_to_ns(start_time),
+        end_time_ns=_to_ns(end_time),
+        state=state,
+        name=name,
+        span_type=None if span_type is None else str(span_type),
+        tags=tag_filter,
+        session_id=session_id,
+        user_id=user_id,
+        text=text,
+        order_by=order_by,
+        descending=descending,
+        limit=limit,
+    )
+    return store.search(query)
+
+
+def _local_store(rt: _runtime.Runtime | None) -> SQLiteTraceStore:
+    """The store this process writes to: a configured one, else the configured path."""
+    from genai_trace.exporters.sqlite import SQLiteTraceStore
+
+    if rt is not None:
+        for destination in rt.pipeline.destinations:
+            if isinstance(destination.exporter, SQLiteTraceStore):
+                return destination.exporter
+    return SQLiteTraceStore(rt.config.db_path if rt is not None else Config.db_path)
+
+
+def _to_ns(moment: datetime.datetime | float | None) -> int | None:
+    if moment is None:
+        return None
+    if isinstance(moment, datetime.datetime):
+        return int(moment.timestamp() * 1e9)
+    if isinstance(moment, (int, float)) and not isinstance(moment, bool):
+        return int(moment * 1e9)
+    raise TypeError(f"expected a datetime or epoch seconds, got {moment!r}")
 
 
 def stats() -> dict[str, Any]:

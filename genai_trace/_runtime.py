@@ -128,13 +128,6 @@ def configure(**settings: Any) -> _config.Config:
     """Validate ``settings`` and rebuild the runtime with them (``genai_trace.configure``)."""
     global _shut_down
     config = _config.resolve(settings)
-    if config.tracer_provider is not None and not isinstance(
-        config.tracer_provider, TracerProvider
-    ):
-        raise TypeError(
-            "tracer_provider must be an opentelemetry.sdk.trace.TracerProvider, "
-            f"got {type(config.tracer_provider).__name__}"
-        )
     with _lock:
         old = _runtime
         if old is not None:
@@ -236,11 +229,43 @@ def _resource(config: _config.Config) -> Resource:
 
 
 def _default_exporters(config: _config.Config) -> list[TraceExporter]:
-    """Where traces go when ``exporters`` is not given.
+    """Where traces go when ``exporters`` is not given: the local store, and the console
+    and an OTLP backend when asked for."""
+    exporters: list[TraceExporter] = []
+    if config.local_store:
+        from genai_trace.exporters.sqlite import SQLiteTraceStore
 
-    For now nothing beyond the in-memory buffer of recent traces.
-    """
-    return []
+        exporters.append(SQLiteTraceStore(config.db_path))
+    if config.console:
+        from genai_trace.exporters.console import ConsoleTraceExporter
+
+        exporters.append(ConsoleTraceExporter())
+    if otlp_configured(config):
+        from genai_trace.exporters.otlp import OTLPTraceExporter
+
+        otlp: TraceExporter = OTLPTraceExporter(
+            config.otlp_endpoint,
+            protocol=config.otlp_protocol,
+            headers=config.otlp_headers,
+            dialect=config.otlp_dialect,
+            service_name=config.service_name,
+            project_name=config.project_name,
+        )
+        if config.otlp_sample_rate < 1.0:
+            from genai_trace.sampling import SampledExporter, TailSampler
+
+            otlp = SampledExporter(otlp, TailSampler(rate=config.otlp_sample_rate))
+        exporters.append(otlp)
+    return exporters
+
+
+def otlp_configured(config: _config.Config) -> bool:
+    """Whether an OTLP endpoint is set, by argument or by the standard variables."""
+    return bool(
+        config.otlp_endpoint
+        or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+        or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
 
 
 def _instrument_threads() -> None:

@@ -1,8 +1,40 @@
-"""Trace exporters: where complete traces go."""
+"""Trace exporters: where complete traces go.
+
+The heavier ones (SQLite, OTLP with its HTTP and gRPC clients) are imported on first use,
+so ``import genai_trace`` stays light.
+"""
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from genai_trace.exporters._base import ExportResult, TraceExporter
 from genai_trace.exporters.memory import InMemoryTraceExporter
 
-__all__ = ["ExportResult", "InMemoryTraceExporter", "TraceExporter"]
+if TYPE_CHECKING:
+    from genai_trace.exporters.console import ConsoleTraceExporter
+    from genai_trace.exporters.otlp import OTLPTraceExporter
+    from genai_trace.exporters.sqlite import SQLiteTraceStore
+
+_LAZY = {
+    "ConsoleTraceExporter": "genai_trace.exporters.console",
+    "OTLPTraceExporter": "genai_trace.exporters.otlp",
+    "SQLiteTraceStore": "genai_trace.exporters.sqlite",
+}
+
+__all__ = [
+    "ConsoleTraceExporter",
+    "ExportResult",
+    "InMemoryTraceExporter",
+    "OTLPTraceExporter",
+    "SQLiteTraceStore",
+    "TraceExporter",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'genai_trace.exporters' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)

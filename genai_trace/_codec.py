@@ -1,0 +1,87 @@
+"""Traces to JSON-ready dicts and back, for the local store, the CLI and exports.
+
+Generic over the dataclass fields of the model, so a field added to :mod:`_model` travels
+without touching this module.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from genai_trace._capture import safe_repr
+from genai_trace._model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
+
+T = TypeVar("T")
+
+
+def trace_to_dict(trace: Trace) -> dict[str, Any]:
+    """``{"info": {...}, "spans": [{...}, ...]}`` with plain JSON types only."""
+    return {"info": info_to_dict(trace.info), "spans": [span_to_dict(s) for s in trace.spans]}
+
+
+def info_to_dict(info: TraceInfo) -> dict[str, Any]:
+    """A ``TraceInfo`` as plain data (``duration_ms`` included for readers)."""
+    data = _plain(dataclasses.asdict(info))
+    data["duration_ms"] = info.duration_ms
+    return data  # type: ignore[no-any-return]  # _plain of a dict is a dict
+
+
+def span_to_dict(span: SpanRecord) -> dict[str, Any]:
+    """A ``SpanRecord`` as plain data."""
+    data = _plain(dataclasses.asdict(span))
+    data["duration_ms"] = span.duration_ms
+    return data  # type: ignore[no-any-return]
+
+
+def trace_from_dict(data: Mapping[str, Any]) -> Trace:
+    """Rebuild a :class:`Trace` from :func:`trace_to_dict` output."""
+    return Trace(
+        info=info_from_dict(data["info"]),
+        spans=tuple(span_from_dict(s) for s in data.get("spans", ())),
+    )
+
+
+def info_from_dict(data: Mapping[str, Any]) -> TraceInfo:
+    """Rebuild a :class:`TraceInfo`; unknown keys are ignored, missing ones take defaults."""
+    values = _known_fields(TraceInfo, data)
+    values["token_usage"] = _usage(values.get("token_usage"))
+    return TraceInfo(**values)
+
+
+def span_from_dict(data: Mapping[str, Any]) -> SpanRecord:
+    """Rebuild a :class:`SpanRecord`."""
+    values = _known_fields(SpanRecord, data)
+    values["token_usage"] = _usage(values.get("token_usage"))
+    values["events"] = tuple(
+        SpanEvent(e["name"], e["timestamp_ns"], e.get("attributes") or {})
+        for e in values.get("events") or ()
+    )
+    return SpanRecord(**values)
+
+
+def dumps(value: Any) -> str:
+    """Compact JSON that never fails (odd values become their repr)."""
+    return json.dumps(value, default=safe_repr, ensure_ascii=False, separators=(",", ":"))
+
+
+def _known_fields(cls: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _usage(value: Any) -> TokenUsage | None:
+    if isinstance(value, TokenUsage) or value is None:
+        return value
+    return TokenUsage(**_known_fields(TokenUsage, value))
+
+
+def _plain(value: Any) -> Any:
+    """Tuples to lists, mappings to dicts, recursively (attributes hold tuples)."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value

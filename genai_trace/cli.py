@@ -1,0 +1,371 @@
+"""``genai-trace``: read the local trace store from the command line.
+
+``list``, ``show``, ``tail``, ``export``, ``send`` and ``stats``; ``--db`` or ``GENAI_TRACE_DB``
+chooses the store (default ``.genai_trace/traces.db`` under the working directory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import re
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from genai_trace._codec import dumps, info_to_dict, trace_to_dict
+from genai_trace._model import TraceInfo
+from genai_trace._render import format_duration, format_time, one_line, render_trace
+from genai_trace.exporters.sqlite import (
+    DEFAULT_DB_PATH,
+    SQLiteTraceStore,
+    TraceQuery,
+    TraceStoreError,
+)
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_STATES = ("OK", "ERROR", "IN_PROGRESS")
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit status 1 or 2."""
+
+    def __init__(self, message: str, status: int = 1) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit status (0 ok, 1 not found, 2 usage or store)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    store = SQLiteTraceStore(args.db or os.environ.get("GENAI_TRACE_DB") or DEFAULT_DB_PATH)
+    out: TextIO = sys.stdout
+    try:
+        status: int = args.run(store, args, out)
+        return status
+    except TraceStoreError as exc:
+        print(f"genai-trace: {exc}", file=sys.stderr)
+        return 2
+    except CliError as exc:
+        print(f"genai-trace: {exc}", file=sys.stderr)
+        return exc.status
+    except BrokenPipeError:  # `genai-trace list | head`
+        return 0
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- commands ------------------------------------------------------------------------
+
+
+def _cmd_list(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+    rows = store.search(_query(args))
+    if args.json:
+        for info in rows:
+            out.write(dumps(info_to_dict(info)) + "\n")
+        return 0
+    width = shutil.get_terminal_size((160, 24)).columns if out.isatty() else 160
+    out.write(_table(rows, width) + "\n")
+    return 0
+
+
+def _cmd_show(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+    trace_id = store.last_trace_id() if args.last else args.trace_id
+    if trace_id is None:
+        raise CliError("give a trace id, or --last" if not args.last else "the store is empty")
+    trace = store.get(trace_id)
+    if trace is None:
+        raise CliError(f"no trace {trace_id!r} in {store.path} (ids are 32 hex digits)")
+    if args.json:
+        out.write(json.dumps(trace_to_dict(trace), indent=2, ensure_ascii=False, default=str))
+        out.write("\n")
+        return 0
+    color = _color(args, out)
+    lines = render_trace(trace, color=color, show_io=not args.no_io, io_chars=args.width)
+    out.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _cmd_tail(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+    deadline = None if args.timeout is None else time.monotonic() + args.timeout
+    last_seq = 0
+    if store.path.exists():
+        recent = store.search_with_seq(TraceQuery(limit=args.initial))
+        last_seq = max((seq for seq, _ in recent), default=0)
+        for _, info in reversed(recent):
+            out.write(_tail_line(info) + "\n")
+        out.flush()
+    else:  # every trace of a store that appears while we wait is new
+        while not _ready(store):
+            if deadline is not None and time.monotonic() > deadline:
+                raise CliError(f"no trace store appeared at {store.path}", 2)
+            time.sleep(args.interval)
+    shown = 0
+    while args.count is None or shown < args.count:
+        if deadline is not None and time.monotonic() > deadline:
+            break
+        time.sleep(args.interval)
+        fresh = store.search_with_seq(
+            TraceQuery(after_seq=last_seq, order_by="start_time", descending=False, limit=1000)
+        )
+        for seq, info in sorted(fresh, key=lambda pair: pair[0]):
+            last_seq = max(last_seq, seq)
+            out.write(_tail_line(info) + "\n")
+            shown += 1
+        out.flush()
+    return 0
+
+
+def _cmd_export(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+    infos = store.search(_query(args))
+    target = open(args.output, "w", encoding="utf-8") if args.output else out
+    try:
+        if args.format == "jsonl":
+            for info in infos:
+                trace = store.get(info.trace_id)
+                if trace is not None:
+                    target.write(dumps(trace_to_dict(trace)) + "\n")
+        else:
+            from genai_trace.exporters.otlp_json import traces_to_otlp_json
+
+            traces = [t for t in (store.get(i.trace_id) for i in infos) if t is not None]
+            target.write(json.dumps(traces_to_otlp_json(traces)) + "\n")
+    finally:
+        if target is not out:
+            target.close()
+    return 0
+
+
+def _cmd_send(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+    from genai_trace.exporters import ExportResult
+    from genai_trace.exporters.otlp import OTLPTraceExporter
+
+    headers = dict(_header(h) for h in args.header)
+    try:
+        exporter = OTLPTraceExporter(
+            args.endpoint, protocol=args.protocol, headers=headers, dialect=args.dialect
+        )
+    except ValueError as exc:
+        raise CliError(str(exc), 2) from None
+    sent = 0
+    try:
+        for info in store.search(_query(args)):
+            trace = store.get(info.trace_id)
+            if trace is None:
+                continue
+            if exporter.export([trace]) is not ExportResult.SUCCESS:
+                raise CliError(f"the backend at {args.endpoint} refused trace {info.trace_id}")
+            sent += 1
+    finally:
+        exporter.shutdown()
+    out.write(f"sent {sent} trace(s) to {args.endpoint}\n")
+    return 0
+
+
+def _cmd_stats(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+    stats = store.stats()
+    if args.json:
+        out.write(json.dumps(stats, indent=2) + "\n")
+        return 0
+    lines = [
+        f"store:      {store.path} ({stats['file_bytes'] / 1e6:.1f} MB)",
+        f"traces:     {stats['traces']} ({stats['incomplete']} incomplete), "
+        f"spans: {stats['spans']}",
+        "by state:   " + ", ".join(f"{k} {v}" for k, v in sorted(stats["by_state"].items())),
+        f"tokens:     {stats['total_tokens']}",
+        f"mean time:  {format_duration(stats['mean_duration_ms'])}",
+    ]
+    if stats["first_start_ns"] is not None:
+        lines.append(
+            f"time range: {format_time(stats['first_start_ns'])} .. "
+            f"{format_time(stats['last_start_ns'])}"
+        )
+    lines.append(
+        "span types: " + ", ".join(f"{k} {v}" for k, v in sorted(stats["by_span_type"].items()))
+    )
+    lines.append("top names:  " + ", ".join(f"{n} {c}" for n, c in stats["top_names"]))
+    out.write("\n".join(lines) + "\n")
+    return 0
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def _table(rows: list[TraceInfo], width: int) -> str:
+    fixed = 23 + 2 + 24 + 2 + 11 + 2 + 9 + 2 + 7 + 2
+    preview = max(16, (width - fixed - 2) // 2)
+    header = (
+        f"{'TIME':<23}  {'NAME':<24}  {'STATE':<11}  {'DURATION':>9}  {'TOKENS':>7}  "
+        f"{'REQUEST':<{preview}}  RESPONSE"
+    )
+    lines = [header]
+    for info in rows:
+        tokens = "" if info.token_usage is None else str(info.token_usage.total_tokens)
+        lines.append(
+            f"{format_time(info.start_time_ns):<23}  {one_line(info.name, 24):<24}  "
+            f"{info.state:<11}  {format_duration(info.duration_ms):>9}  {tokens:>7}  "
+            f"{one_line(info.request_preview, preview):<{preview}}  "
+            f"{one_line(info.response_preview, preview)}"
+        )
+    if not rows:
+        lines.append("(no traces match)")
+    return "\n".join(lines)
+
+
+def _ready(store: SQLiteTraceStore) -> bool:
+    """The store exists and its tables are created (a writer may be half-way through)."""
+    if not store.path.exists():
+        return False
+    try:
+        store.count()
+    except TraceStoreError:
+        return False
+    return True
+
+
+def _tail_line(info: TraceInfo) -> str:
+    tokens = "" if info.token_usage is None else f"  {info.token_usage.total_tokens} tok"
+    return (
+        f"{format_time(info.start_time_ns)}  {info.trace_id}  {info.name}  {info.state}  "
+        f"{format_duration(info.duration_ms)}{tokens}  {one_line(info.request_preview, 60)}"
+        f"  ->  {one_line(info.response_preview, 60)}"
+    )
+
+
+def _query(args: argparse.Namespace) -> TraceQuery:
+    tags = dict(_tag(t) for t in args.tag) if args.tag else None
+    return TraceQuery(
+        start_time_ns=_time_ns(args.since) if args.since else None,
+        end_time_ns=_time_ns(args.until) if args.until else None,
+        state=args.state,
+        name=args.name,
+        span_type=args.span_type,
+        tags=tags,
+        session_id=args.session,
+        user_id=args.user,
+        text=args.text,
+        order_by=args.order,
+        descending=not args.ascending,
+        limit=args.limit,
+    )
+
+
+def _time_ns(text: str) -> int:
+    """``15m``/``2h``/``1d`` ago, or an ISO date or time."""
+    match = _DURATION.match(text)
+    if match:
+        seconds = float(match.group(1)) * _SECONDS[match.group(2)]
+        return time.time_ns() - int(seconds * 1e9)
+    try:
+        moment = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(
+            f"bad time {text!r}: use 30s, 15m, 2h, 1d or an ISO date like 2026-11-28T10:00", 2
+        ) from None
+    return int(moment.timestamp() * 1e9)
+
+
+def _tag(text: str) -> tuple[str, str | None]:
+    key, sep, value = text.partition("=")
+    if not key:
+        raise CliError(f"bad tag filter {text!r}: use KEY or KEY=VALUE", 2)
+    return key, value if sep else None
+
+
+def _header(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise CliError(f"bad header {text!r}: use NAME=VALUE", 2)
+    return key.strip(), value.strip()
+
+
+def _color(args: argparse.Namespace, out: TextIO) -> bool:
+    if args.color is not None:
+        return bool(args.color)
+    return out.isatty() and "NO_COLOR" not in os.environ
+
+
+def _add_filters(parser: argparse.ArgumentParser, limit: int) -> None:
+    group = parser.add_argument_group("filters")
+    group.add_argument("--state", choices=_STATES, help="trace state")
+    group.add_argument("--name", help="root span name (exact)")
+    group.add_argument("--span-type", help="traces holding a span of this type (e.g. LLM)")
+    group.add_argument("--tag", action="append", help="KEY or KEY=VALUE; repeat to AND")
+    group.add_argument("--session", help="session id")
+    group.add_argument("--user", help="user id")
+    group.add_argument("--text", help="substring of the request or response preview")
+    group.add_argument("--since", help="start time: 30s, 15m, 2h, 1d ago, or an ISO date")
+    group.add_argument("--until", help="end of the start-time range (same forms)")
+    group.add_argument(
+        "--order", choices=("start_time", "duration", "tokens", "name"), default="start_time"
+    )
+    group.add_argument("--ascending", action="store_true", help="oldest/smallest first")
+    group.add_argument("--limit", type=_positive_int, default=limit, help=f"default {limit}")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="genai-trace", description="Read the local genai-trace store."
+    )
+    parser.add_argument("--db", help=f"the store (env GENAI_TRACE_DB; default {DEFAULT_DB_PATH})")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="a table of traces, newest first")
+    _add_filters(listing, 50)
+    listing.add_argument("--json", action="store_true", help="one JSON object per line")
+    listing.set_defaults(run=_cmd_list)
+
+    show = commands.add_parser("show", help="one trace as a tree of spans")
+    show.add_argument("trace_id", nargs="?", help="trace id or client request id")
+    show.add_argument("--last", action="store_true", help="the most recent trace")
+    show.add_argument("--json", action="store_true", help="the whole trace as JSON")
+    show.add_argument("--no-io", action="store_true", help="leave out inputs and outputs")
+    show.add_argument("--width", type=_positive_int, default=160, help="chars of each input")
+    show.add_argument("--color", action=argparse.BooleanOptionalAction, default=None)
+    show.set_defaults(run=_cmd_show)
+
+    tail = commands.add_parser("tail", help="follow new traces as they are stored")
+    tail.add_argument("--initial", type=int, default=10, help="recent traces shown first")
+    tail.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    tail.add_argument("--count", type=_positive_int, help="stop after this many new traces")
+    tail.add_argument("--timeout", type=float, help="stop after this many seconds")
+    tail.set_defaults(run=_cmd_tail)
+
+    export = commands.add_parser("export", help="traces as JSON lines or OTLP-JSON")
+    _add_filters(export, 1_000_000)
+    export.add_argument("--format", choices=("jsonl", "otlp-json"), default="jsonl")
+    export.add_argument("--output", "-o", help="file to write (default stdout)")
+    export.set_defaults(run=_cmd_export)
+
+    send = commands.add_parser("send", help="replay stored traces to an OTLP backend")
+    send.add_argument("--endpoint", required=True, help="e.g. http://127.0.0.1:6006")
+    send.add_argument("--protocol", choices=("http/protobuf", "grpc"), default="http/protobuf")
+    send.add_argument("--header", action="append", default=[], help="NAME=VALUE; repeatable")
+    send.add_argument("--dialect", choices=("default", "mlflow", "genai"), default="default")
+    _add_filters(send, 1_000_000)
+    send.set_defaults(run=_cmd_send)
+
+    stats = commands.add_parser("stats", help="counts, tokens, time range")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(run=_cmd_stats)
+    return parser
+
+
+if __name__ == "__main__":
+    sys.exit(main())

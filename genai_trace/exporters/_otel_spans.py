@@ -1,0 +1,64 @@
+"""Whole traces back to OpenTelemetry ``ReadableSpan``s, for OTLP and OTLP-JSON output."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+
+from genai_trace._model import SpanRecord, Trace
+
+UNFINISHED = "genai_trace.span.unfinished"
+"""Set on a span exported before it ended; its end time is the trace's last known time."""
+
+_SCOPE = InstrumentationScope("genai_trace")
+_STATUS = {"OK": StatusCode.OK, "ERROR": StatusCode.ERROR, "UNSET": StatusCode.UNSET}
+
+
+def to_otel_spans(
+    trace: Trace, attributes: Mapping[str, Mapping[str, Any]], resource: Resource
+) -> list[ReadableSpan]:
+    """One ``ReadableSpan`` per span, carrying ``attributes[span_id]`` (a dialect's output)."""
+    last_time = max(
+        [s.end_time_ns or s.start_time_ns for s in trace.spans] or [trace.info.start_time_ns]
+    )
+    return [
+        _otel_span(span, dict(attributes.get(span.span_id, span.attributes)), resource, last_time)
+        for span in trace.spans
+    ]
+
+
+def _otel_span(
+    span: SpanRecord, attributes: dict[str, Any], resource: Resource, last_time: int
+) -> ReadableSpan:
+    trace_id = int(span.trace_id, 16)
+    context = SpanContext(
+        trace_id, int(span.span_id, 16), is_remote=False, trace_flags=TraceFlags(1)
+    )
+    parent = None
+    if span.parent_id is not None:
+        parent = SpanContext(trace_id, int(span.parent_id, 16), is_remote=span.parent_is_remote)
+    end_time = span.end_time_ns
+    if end_time is None:
+        attributes[UNFINISHED] = True
+        end_time = max(last_time, span.start_time_ns)
+    status_code = _STATUS.get(span.status, StatusCode.UNSET)
+    return ReadableSpan(
+        name=span.name,
+        context=context,
+        parent=parent,
+        resource=resource,
+        attributes=attributes,
+        events=[Event(e.name, dict(e.attributes), timestamp=e.timestamp_ns) for e in span.events],
+        kind=SpanKind.INTERNAL,
+        status=Status(
+            status_code, span.status_message if status_code is StatusCode.ERROR else None
+        ),
+        start_time=span.start_time_ns,
+        end_time=end_time,
+        instrumentation_scope=_SCOPE,
+    )

@@ -1,0 +1,54 @@
+"""The default dialect: attributes as recorded, plus the trace-level facts on the root span."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from genai_trace import _semconv as sc
+from genai_trace._capture import to_json
+from genai_trace._model import Trace, TraceInfo
+from genai_trace._scope import tag_attributes
+
+TRACE_STATE = "genai_trace.trace.state"
+TRACE_SPAN_COUNT = "genai_trace.trace.span_count"
+TRACE_COMPLETE = "genai_trace.trace.complete"
+TRACE_INCOMPLETE_REASON = "genai_trace.trace.incomplete_reason"
+TRACE_INPUT_TOKENS = "genai_trace.trace.input_tokens"
+TRACE_OUTPUT_TOKENS = "genai_trace.trace.output_tokens"
+TRACE_TOTAL_TOKENS = "genai_trace.trace.total_tokens"
+
+
+def trace_level_attributes(info: TraceInfo) -> dict[str, Any]:
+    """The trace's facts as root-span attributes, with native types (never JSON in JSON)."""
+    attributes: dict[str, Any] = {
+        TRACE_STATE: info.state,
+        TRACE_SPAN_COUNT: info.span_count,
+        TRACE_COMPLETE: info.complete,
+    }
+    optional: dict[str, Any] = {
+        sc.TRACE_REQUEST_PREVIEW: info.request_preview,
+        sc.TRACE_RESPONSE_PREVIEW: info.response_preview,
+        sc.TRACE_CLIENT_REQUEST_ID: info.client_request_id,
+        sc.SESSION_ID: info.session_id,
+        sc.USER_ID: info.user_id,
+        TRACE_INCOMPLETE_REASON: info.incomplete_reason,
+    }
+    attributes.update({k: v for k, v in optional.items() if v is not None})
+    if info.token_usage is not None:
+        attributes[TRACE_INPUT_TOKENS] = info.token_usage.input_tokens
+        attributes[TRACE_OUTPUT_TOKENS] = info.token_usage.output_tokens
+        attributes[TRACE_TOTAL_TOKENS] = info.token_usage.total_tokens
+    if info.tags:
+        attributes.update(tag_attributes(dict(info.tags)))
+    if info.metadata:
+        attributes[sc.METADATA] = to_json(dict(info.metadata), 100_000)
+    return attributes
+
+
+def span_attributes(trace: Trace) -> dict[str, dict[str, Any]]:
+    """Every span's recorded attributes; the root also carries the trace-level facts."""
+    out = {span.span_id: dict(span.attributes) for span in trace.spans}
+    root = trace.root
+    if root is not None:
+        out[root.span_id].update(trace_level_attributes(trace.info))
+    return out

@@ -1,0 +1,287 @@
+"""OTLP exporter: whole traces to any OpenTelemetry backend, over HTTP/protobuf or gRPC.
+
+The official OTLP span exporters do the sending (retries with backoff on 429/503 and
+connection errors included); this class turns each whole trace into spans in the chosen
+dialect and sends a batch of traces together, in one request.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import urllib.parse
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExportResult
+from opentelemetry.util.re import parse_env_headers
+
+from genai_trace import _runtime
+from genai_trace._errors import log_internal_error, warn_once
+from genai_trace._model import Trace
+from genai_trace.exporters._base import ExportResult
+from genai_trace.exporters._otel_spans import to_otel_spans
+from genai_trace.exporters.dialects import Dialect, get_dialect
+from genai_trace.exporters.dialects import mlflow as mlflow_dialect
+
+PROTOCOLS = ("http/protobuf", "grpc")
+PROJECT_NAME = _runtime.PROJECT_NAME_ATTRIBUTE
+"""``openinference.project.name``: Phoenix files traces under the project it names."""
+
+_DEFAULT_HTTP_ENDPOINT = "http://localhost:4318"
+
+
+class OTLPTraceExporter:
+    """Sends whole traces to an OTLP endpoint, in one of the dialects.
+
+    Args:
+        endpoint: For HTTP, the base URL (``http://host:4318``; ``/v1/traces`` is added) or
+            the full traces URL; for gRPC, ``http://host:port`` (plaintext) or
+            ``https://host:port``/``host:port`` (TLS). ``None``
+            reads ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT``/``OTEL_EXPORTER_OTLP_ENDPOINT``.
+        protocol: ``http/protobuf`` or ``grpc``; ``None`` reads
+            ``OTEL_EXPORTER_OTLP_TRACES_PROTOCOL``/``OTEL_EXPORTER_OTLP_PROTOCOL``.
+        headers: Extra request headers (``OTEL_EXPORTER_OTLP_TRACES_HEADERS``/
+            ``OTEL_EXPORTER_OTLP_HEADERS`` when ``None``).
+        dialect: ``default`` (OpenInference and OTel GenAI keys), ``mlflow``, ``genai``
+            (OTel GenAI keys only), or a function ``Trace -> {span_id: attributes}``.
+        service_name: ``service.name`` on the resource. By default the resource is that of
+            the TracerProvider the spans came from (``configure(service_name=...)``,
+            ``OTEL_SERVICE_NAME``, ``OTEL_RESOURCE_ATTRIBUTES``).
+        project_name: ``openinference.project.name`` on the resource (Phoenix's project);
+            by default ``configure(project_name=...)``/``GENAI_TRACE_PROJECT``.
+        resource: The whole resource to send, instead of the provider's.
+        timeout_s: Per-request timeout in seconds.
+        mlflow_trace_info: With ``dialect="mlflow"``: also record each trace's info
+            (previews, tags, metadata, client request id) through MLflow's trace API
+            (``POST /api/3.0/mlflow/traces``, as MLflow's own client does), because
+            MLflow reads none of these from OTLP spans. ``True``: at the server of
+            ``endpoint``; a URL: at that MLflow server (when a collector sits in between);
+            ``False``: spans only.
+
+    Example:
+        >>> OTLPTraceExporter("http://127.0.0.1:6006", project_name="support-bot")  # Phoenix
+        >>> OTLPTraceExporter("http://127.0.0.1:5000", dialect="mlflow",
+        ...                   headers={"x-mlflow-experiment-id": "0"})              # MLflow
+        >>> OTLPTraceExporter("collector:4317", protocol="grpc")                 # a collector
+
+    Raises:
+        ValueError: an unknown protocol or dialect; ``dialect="mlflow"`` without an
+            ``x-mlflow-experiment-id`` header or with gRPC, unless ``mlflow_trace_info`` says
+            where MLflow is or is ``False``.
+    """
+
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        protocol: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        dialect: str | Dialect = "default",
+        service_name: str | None = None,
+        project_name: str | None = None,
+        resource: Resource | None = None,
+        timeout_s: float = 10.0,
+        mlflow_trace_info: bool | str = True,
+    ) -> None:
+        protocol = protocol or _env_protocol()
+        if protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
+        self.protocol = protocol
+        self.dialect = get_dialect(dialect)
+        self.endpoint = endpoint
+        self.service_name = service_name
+        self.project_name = project_name
+        self.name = f"OTLP {endpoint or 'from OTEL_EXPORTER_OTLP_*'}"
+        self._explicit_resource = resource
+        # Guards the cached resource and the runtime it was resolved for.
+        self._resource_lock = threading.Lock()
+        self._resource: tuple[object, Resource] | None = None
+        self._exporter = _span_exporter(protocol, endpoint, headers, timeout_s)
+        self._mlflow: _MlflowTraceInfo | None = None
+        if self.dialect is mlflow_dialect.span_attributes and mlflow_trace_info is not False:
+            self._mlflow = _MlflowTraceInfo.create(
+                protocol, endpoint, _resolve_headers(headers), timeout_s, mlflow_trace_info
+            )
+
+    @property
+    def resource(self) -> Resource:
+        """The resource sent with the spans (resolved against the live configuration)."""
+        runtime = _runtime.current()
+        with self._resource_lock:
+            if self._resource is not None and self._resource[0] is runtime:
+                return self._resource[1]
+        resolved = self._resolve_resource(runtime)
+        with self._resource_lock:
+            self._resource = (runtime, resolved)
+        return resolved
+
+    def _resolve_resource(self, runtime: Any) -> Resource:
+        if self._explicit_resource is not None:
+            base = self._explicit_resource
+        elif runtime is not None:
+            base = runtime.provider.resource
+        else:
+            base = Resource.create({})
+        overrides: dict[str, str] = {}
+        if self.service_name:
+            overrides[SERVICE_NAME] = self.service_name
+        project = self.project_name or (runtime.config.project_name if runtime else None)
+        if project:
+            overrides[PROJECT_NAME] = project
+        return base.merge(Resource(overrides)) if overrides else base
+
+    def export(self, traces: Sequence[Trace]) -> ExportResult:
+        """Send every span of ``traces`` in one request; with MLflow, then each trace's info."""
+        resource = self.resource
+        spans: list[ReadableSpan] = []
+        converted: list[Trace] = []
+        for trace in traces:
+            try:
+                spans.extend(to_otel_spans(trace, self.dialect(trace), resource))
+                converted.append(trace)
+            except Exception:
+                log_internal_error("OTLP conversion")
+        if not spans:
+            return ExportResult.SUCCESS if len(converted) == len(traces) else ExportResult.FAILURE
+        if self._exporter.export(spans) is not SpanExportResult.SUCCESS:
+            return ExportResult.FAILURE
+        if self._mlflow is not None and not self._mlflow.send(converted):
+            return ExportResult.FAILURE
+        return ExportResult.SUCCESS if len(converted) == len(traces) else ExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        """Close the connections."""
+        self._exporter.shutdown()
+        if self._mlflow is not None:
+            self._mlflow.close()
+
+
+class _MlflowTraceInfo:
+    """Posts trace infos to MLflow's StartTraceV3 endpoint, one request per trace."""
+
+    def __init__(
+        self, url: str, experiment_id: str, headers: Mapping[str, str], timeout_s: float
+    ) -> None:
+        import requests  # a dependency of the OTLP/HTTP exporter
+
+        self.url = url
+        self.experiment_id = experiment_id
+        self.timeout_s = timeout_s
+        self._session = requests.Session()
+        self._session.headers.update(headers)
+
+    @classmethod
+    def create(
+        cls,
+        protocol: str,
+        endpoint: str | None,
+        headers: Mapping[str, str],
+        timeout_s: float,
+        where: bool | str,
+    ) -> _MlflowTraceInfo:
+        experiment_id = next(
+            (v for k, v in headers.items() if k.lower() == mlflow_dialect.EXPERIMENT_ID_HEADER),
+            None,
+        )
+        if experiment_id is None:
+            raise ValueError(
+                "dialect='mlflow' needs the MLflow experiment: pass "
+                "headers={'x-mlflow-experiment-id': '<id>'} (or set it in "
+                "OTEL_EXPORTER_OTLP_HEADERS), or mlflow_trace_info=False to send spans only"
+            )
+        if isinstance(where, str):
+            base = where
+        elif protocol == "grpc":
+            raise ValueError(
+                "MLflow takes OTLP over HTTP only; with gRPC (to a collector) pass "
+                "mlflow_trace_info='http://<mlflow host>:<port>' or mlflow_trace_info=False"
+            )
+        else:
+            base = _origin(endpoint or _env_endpoint() or _DEFAULT_HTTP_ENDPOINT)
+        url = base.rstrip("/") + mlflow_dialect.START_TRACE_PATH
+        return cls(url, experiment_id, headers, timeout_s)
+
+    def send(self, traces: Sequence[Trace]) -> bool:
+        """Record each trace's info; ``False`` (after one warning) when any call failed."""
+        ok = True
+        for trace in traces:
+            body = mlflow_dialect.start_trace_request(trace, self.experiment_id)
+            try:
+                response = self._session.post(self.url, json=body, timeout=self.timeout_s)
+                with response:
+                    failed = response.status_code >= 300
+                    detail = f"HTTP {response.status_code}: {response.text[:300]}"
+            except Exception as exc:  # a network error must not leave the worker
+                failed, detail = True, repr(exc)
+            if failed:
+                ok = False
+                warn_once(
+                    f"mlflow trace info {self.url}",
+                    "genai_trace: MLflow did not record the trace info (previews, tags, "
+                    "metadata) at %s: %s",
+                    self.url,
+                    detail,
+                )
+        return ok
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _env_protocol() -> str:
+    return (
+        os.environ.get("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or os.environ.get("OTEL_EXPORTER_OTLP_PROTOCOL")
+        or "http/protobuf"
+    )
+
+
+def _env_endpoint() -> str | None:
+    return os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_ENDPOINT"
+    )
+
+
+def _resolve_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    if headers is not None:
+        return dict(headers)
+    raw = os.environ.get("OTEL_EXPORTER_OTLP_TRACES_HEADERS") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_HEADERS", ""
+    )
+    return dict(parse_env_headers(raw, liberal=True))
+
+
+def _origin(url: str) -> str:
+    """``scheme://host:port`` plus any path before ``/v1/traces``."""
+    parts = urllib.parse.urlsplit(url if "://" in url else "http://" + url)
+    path = parts.path.rstrip("/").removesuffix("/v1/traces")
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _span_exporter(
+    protocol: str, endpoint: str | None, headers: Mapping[str, str] | None, timeout_s: float
+) -> Any:
+    if protocol == "grpc":
+        try:
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter as GrpcSpanExporter,
+            )
+        except ImportError as exc:  # the exporter is a dependency, but grpcio may be absent
+            raise ImportError(
+                "OTLP over gRPC needs grpcio: pip install opentelemetry-exporter-otlp-proto-grpc"
+            ) from exc
+        # The OTel exporter reads the scheme: http:// is plaintext, https:// or none is TLS
+        # (unless OTEL_EXPORTER_OTLP_INSECURE=true).
+        return GrpcSpanExporter(
+            endpoint=endpoint, headers=dict(headers) if headers else None, timeout=timeout_s
+        )
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+    if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/traces"):
+        endpoint = endpoint.rstrip("/") + "/v1/traces"
+    return OTLPSpanExporter(
+        endpoint=endpoint, headers=dict(headers) if headers else None, timeout=timeout_s
+    )

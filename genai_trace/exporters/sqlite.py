@@ -1,0 +1,402 @@
+"""The local trace store: one SQLite file, the zero-config default destination.
+
+WAL mode, so readers (the CLI, another process) never block the writer; one transaction per
+exported batch, so a crash loses at most the batch being written. Indexed by start time,
+state, name, session, user, tag and span type, and read through :meth:`SQLiteTraceStore.search`
+(``genai_trace.search_traces``) and :meth:`SQLiteTraceStore.get`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from genai_trace._codec import dumps, info_from_dict, info_to_dict, span_from_dict, span_to_dict
+from genai_trace._errors import TracingError, log_internal_error, warn_once
+from genai_trace._model import Trace, TraceInfo
+from genai_trace.exporters._base import ExportResult
+
+DEFAULT_DB_PATH = os.path.join(".genai_trace", "traces.db")
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS traces (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    trace_id TEXT NOT NULL UNIQUE,
+    client_request_id TEXT,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER,
+    duration_ms REAL,
+    request_preview TEXT,
+    response_preview TEXT,
+    session_id TEXT,
+    user_id TEXT,
+    total_tokens INTEGER,
+    span_count INTEGER NOT NULL,
+    complete INTEGER NOT NULL,
+    info TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS traces_start ON traces (start_ns);
+CREATE INDEX IF NOT EXISTS traces_state ON traces (state, start_ns);
+CREATE INDEX IF NOT EXISTS traces_name ON traces (name, start_ns);
+CREATE INDEX IF NOT EXISTS traces_session ON traces (session_id, start_ns);
+CREATE INDEX IF NOT EXISTS traces_user ON traces (user_id, start_ns);
+CREATE INDEX IF NOT EXISTS traces_request_id ON traces (client_request_id);
+CREATE TABLE IF NOT EXISTS trace_tags (
+    trace_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (trace_id, key)
+);
+CREATE INDEX IF NOT EXISTS trace_tags_key ON trace_tags (key, value);
+CREATE TABLE IF NOT EXISTS spans (
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_id TEXT,
+    name TEXT NOT NULL,
+    span_type TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (trace_id, span_id)
+);
+CREATE INDEX IF NOT EXISTS spans_type ON spans (span_type, trace_id);
+"""
+
+_ORDER_COLUMNS = {
+    "start_time": "start_ns",
+    "duration": "duration_ms",
+    "tokens": "total_tokens",
+    "name": "name",
+}
+
+
+class TraceStoreError(TracingError):
+    """The store cannot be opened or read: missing, corrupt, locked, or not a trace store."""
+
+
+@dataclass(frozen=True)
+class TraceQuery:
+    """Filters for :meth:`SQLiteTraceStore.search`; every field is optional.
+
+    ``tags`` match key/value pairs (a value of ``None`` matches any value of the key).
+    ``text`` is a case-insensitive substring of the request or response preview.
+    ``order_by`` is one of ``start_time``, ``duration``, ``tokens``, ``name``.
+    """
+
+    start_time_ns: int | None = None
+    end_time_ns: int | None = None
+    state: str | None = None
+    name: str | None = None
+    span_type: str | None = None
+    tags: Mapping[str, str | None] | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    text: str | None = None
+    order_by: str = "start_time"
+    descending: bool = True
+    limit: int = 100
+    offset: int = 0
+    after_seq: int | None = None
+
+
+class SQLiteTraceStore:
+    """Exporter and reader of the local trace store.
+
+    As an exporter it creates the file (and its folder) on first write. As a reader it opens
+    an existing store read-only and raises :class:`TraceStoreError` with a clear message when
+    the file is missing, corrupt or not a trace store.
+
+    Example:
+        >>> store = SQLiteTraceStore(".genai_trace/traces.db")
+        >>> [info.name for info in store.search(TraceQuery(state="ERROR", limit=10))]
+    """
+
+    def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB_PATH) -> None:
+        self.path = Path(path)
+        # Guards _writer: export runs on one destination thread, but flush/shutdown may not.
+        self._lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
+
+    # --- exporter --------------------------------------------------------------------
+
+    def export(self, traces: Sequence[Trace]) -> ExportResult:
+        """Write ``traces`` in one transaction."""
+        try:
+            with self._lock:
+                connection = self._writer or self._open_writer()
+                with connection:
+                    for trace in traces:
+                        _insert(connection, trace)
+            return ExportResult.SUCCESS
+        except sqlite3.DatabaseError as exc:
+            warn_once(
+                f"sqlite {self.path}",
+                "genai_trace: cannot write the trace store %s (%s); traces for it are dropped",
+                self.path,
+                exc,
+            )
+            return ExportResult.FAILURE
+        except Exception:
+            log_internal_error("SQLiteTraceStore.export")
+            return ExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        """Close the writer connection."""
+        with self._lock:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+
+    def _open_writer(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.executescript(_SCHEMA)
+        connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        self._writer = connection
+        return connection
+
+    # --- reader ----------------------------------------------------------------------
+
+    @contextmanager
+    def _reader(self) -> Iterator[sqlite3.Connection]:
+        if not self.path.exists():
+            raise TraceStoreError(
+                f"no trace store at {self.path}: nothing has been traced there yet "
+                "(choose another with --db or GENAI_TRACE_DB)"
+            )
+        try:
+            connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+        except sqlite3.Error as exc:
+            raise TraceStoreError(f"cannot open the trace store {self.path}: {exc}") from exc
+        try:
+            yield connection
+        except sqlite3.DatabaseError as exc:
+            raise TraceStoreError(
+                f"cannot read the trace store {self.path} ({exc}); "
+                "is it a genai-trace store, and not corrupt?"
+            ) from exc
+        finally:
+            connection.close()
+
+    def search(self, query: TraceQuery | None = None) -> list[TraceInfo]:
+        """Trace facts matching ``query``, newest first by default."""
+        return [info for _, info in self.search_with_seq(query or TraceQuery())]
+
+    def search_with_seq(self, query: TraceQuery) -> list[tuple[int, TraceInfo]]:
+        """Like :meth:`search`, with each trace's insertion sequence (for ``tail``)."""
+        sql, params = _select(query)
+        with self._reader() as connection:
+            rows = connection.execute(sql, params).fetchall()
+        return [(seq, info_from_dict(json.loads(info))) for seq, info in rows]
+
+    def query_plan(self, query: TraceQuery) -> list[str]:
+        """SQLite's plan for ``query`` (to check a filter is served by an index)."""
+        sql, params = _select(query)
+        with self._reader() as connection:
+            rows = connection.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
+        return [str(row[-1]) for row in rows]
+
+    def count(self, query: TraceQuery | None = None) -> int:
+        """How many traces match ``query`` (all traces when ``None``)."""
+        where, params = _where(query or TraceQuery())
+        with self._reader() as connection:
+            (count,) = connection.execute(f"SELECT count(*) FROM traces {where}", params).fetchone()
+        return int(count)
+
+    def get(self, trace_id: str) -> Trace | None:
+        """The whole trace by trace id or client request id, ``None`` when not stored."""
+        with self._reader() as connection:
+            row = connection.execute(
+                "SELECT trace_id, info FROM traces WHERE trace_id = ? OR client_request_id = ? "
+                "ORDER BY trace_id = ? DESC LIMIT 1",
+                (trace_id, trace_id, trace_id),
+            ).fetchone()
+            if row is None:
+                return None
+            spans = connection.execute(
+                "SELECT data FROM spans WHERE trace_id = ? ORDER BY rowid", (row[0],)
+            ).fetchall()
+        return Trace(
+            info=info_from_dict(json.loads(row[1])),
+            spans=tuple(span_from_dict(json.loads(data)) for (data,) in spans),
+        )
+
+    def last_trace_id(self) -> str | None:
+        """The id of the most recently stored trace."""
+        with self._reader() as connection:
+            row = connection.execute("SELECT trace_id FROM traces ORDER BY seq DESC LIMIT 1")
+            found = row.fetchone()
+        return None if found is None else str(found[0])
+
+    def stats(self) -> dict[str, Any]:
+        """Counts by state, span type and name, token totals, time range, file size."""
+        with self._reader() as connection:
+            by_state = dict(connection.execute("SELECT state, count(*) FROM traces GROUP BY state"))
+            totals = connection.execute(
+                "SELECT count(*), sum(total_tokens), min(start_ns), max(start_ns), "
+                "avg(duration_ms), sum(span_count), sum(complete = 0) FROM traces"
+            ).fetchone()
+            by_type = dict(
+                connection.execute("SELECT span_type, count(*) FROM spans GROUP BY span_type")
+            )
+            top_names = connection.execute(
+                "SELECT name, count(*) AS n FROM traces GROUP BY name ORDER BY n DESC LIMIT 10"
+            ).fetchall()
+        return {
+            "traces": totals[0],
+            "spans": totals[5] or 0,
+            "incomplete": totals[6] or 0,
+            "total_tokens": totals[1] or 0,
+            "first_start_ns": totals[2],
+            "last_start_ns": totals[3],
+            "mean_duration_ms": totals[4],
+            "by_state": by_state,
+            "by_span_type": by_type,
+            "top_names": [list(pair) for pair in top_names],
+            "file_bytes": self.path.stat().st_size,
+        }
+
+
+def _select(query: TraceQuery) -> tuple[str, list[Any]]:
+    where, params = _where(query)
+    column = _ORDER_COLUMNS.get(query.order_by)
+    if column is None:
+        raise ValueError(
+            f"order_by must be one of {', '.join(_ORDER_COLUMNS)}, got {query.order_by!r}"
+        )
+    direction = "DESC" if query.descending else "ASC"
+    # Nullable columns sort their NULLs last; start_ns and name are never NULL, and a plain
+    # ORDER BY on them is served by their index instead of a sort of every row.
+    nulls_last = f"{column} IS NULL, " if column in ("duration_ms", "total_tokens") else ""
+    sql = (
+        f"SELECT seq, info FROM traces {where} "
+        f"ORDER BY {nulls_last}{column} {direction}, seq {direction} LIMIT ? OFFSET ?"
+    )
+    return sql, [*params, query.limit, query.offset]
+
+
+def _where(query: TraceQuery) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    for column, value in (
+        ("state", query.state),
+        ("name", query.name),
+        ("session_id", query.session_id),
+        ("user_id", query.user_id),
+    ):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if query.start_time_ns is not None:
+        clauses.append("start_ns >= ?")
+        params.append(query.start_time_ns)
+    if query.end_time_ns is not None:
+        clauses.append("start_ns < ?")
+        params.append(query.end_time_ns)
+    if query.after_seq is not None:
+        clauses.append("seq > ?")
+        params.append(query.after_seq)
+    if query.span_type is not None:
+        clauses.append("trace_id IN (SELECT trace_id FROM spans WHERE span_type = ?)")
+        params.append(query.span_type)
+    for key, value in (query.tags or {}).items():
+        if value is None:
+            clauses.append("trace_id IN (SELECT trace_id FROM trace_tags WHERE key = ?)")
+            params.append(key)
+        else:
+            clauses.append(
+                "trace_id IN (SELECT trace_id FROM trace_tags WHERE key = ? AND value = ?)"
+            )
+            params.extend((key, value))
+    if query.text:
+        clauses.append(
+            "(request_preview LIKE ? ESCAPE '\\' OR response_preview LIKE ? ESCAPE '\\')"
+        )
+        pattern = "%" + _escape_like(query.text) + "%"
+        params.extend((pattern, pattern))
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _insert(connection: sqlite3.Connection, trace: Trace) -> None:
+    info = trace.info
+    existing = connection.execute(
+        "SELECT info FROM traces WHERE trace_id = ?", (info.trace_id,)
+    ).fetchone()
+    if existing is not None:
+        info_data = _merge_part(json.loads(existing[0]), info)
+    else:
+        info_data = info_to_dict(info)
+    usage = info_data.get("token_usage") or {}
+    connection.execute(
+        "INSERT INTO traces (trace_id, client_request_id, name, state, start_ns, end_ns, "
+        "duration_ms, request_preview, response_preview, session_id, user_id, total_tokens, "
+        "span_count, complete, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (trace_id) DO UPDATE SET end_ns = excluded.end_ns, "
+        "duration_ms = excluded.duration_ms, total_tokens = excluded.total_tokens, "
+        "span_count = excluded.span_count, complete = excluded.complete, info = excluded.info",
+        (
+            info_data["trace_id"],
+            info_data.get("client_request_id"),
+            info_data["name"],
+            info_data["state"],
+            info_data["start_time_ns"],
+            info_data.get("end_time_ns"),
+            info_data.get("duration_ms"),
+            info_data.get("request_preview"),
+            info_data.get("response_preview"),
+            info_data.get("session_id"),
+            info_data.get("user_id"),
+            usage.get("total_tokens"),
+            info_data["span_count"],
+            1 if info_data.get("complete", True) else 0,
+            dumps(info_data),
+        ),
+    )
+    connection.executemany(
+        "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES (?, ?, ?)",
+        [(info.trace_id, k, v) for k, v in info.tags.items()],
+    )
+    connection.executemany(
+        "INSERT OR REPLACE INTO spans (trace_id, span_id, parent_id, name, span_type, start_ns, "
+        "data) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                span.trace_id,
+                span.span_id,
+                span.parent_id,
+                span.name,
+                span.span_type,
+                span.start_time_ns,
+                dumps(span_to_dict(span)),
+            )
+            for span in trace.spans
+        ],
+    )
+
+
+def _merge_part(stored: dict[str, Any], part: TraceInfo) -> dict[str, Any]:
+    """A later part of a stored trace (late spans): keep the first part's facts, add counts."""
+    merged = dict(stored)
+    merged["span_count"] = stored.get("span_count", 0) + part.span_count
+    merged["complete"] = False
+    merged["incomplete_reason"] = stored.get("incomplete_reason") or part.incomplete_reason
+    ends = [e for e in (stored.get("end_time_ns"), part.end_time_ns) if e is not None]
+    merged["end_time_ns"] = max(ends) if ends else None
+    if merged["end_time_ns"] is not None:
+        merged["duration_ms"] = (merged["end_time_ns"] - merged["start_time_ns"]) / 1e6
+    return merged

@@ -1,0 +1,205 @@
+"""The genai-trace command, run as a user runs it: a subprocess against a real store."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_sqlite_store import fill
+
+from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceQuery
+
+
+def cli(
+    *args: str, db: Path | None = None, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "GENAI_TRACE_DB"}
+    if db is not None:
+        env["GENAI_TRACE_DB"] = str(db)
+    return subprocess.run(
+        [sys.executable, "-m", "genai_trace.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        check=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "traces.db"
+    fill(SQLiteTraceStore(path))
+    return path
+
+
+def test_list_shows_a_table_of_traces(db: Path) -> None:
+    result = cli("list", db=db)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == [
+        "TIME",
+        "NAME",
+        "STATE",
+        "DURATION",
+        "TOKENS",
+        "REQUEST",
+        "RESPONSE",
+    ]
+    assert len(lines) == 5
+    assert lines[1].split()[2:4] == ["plain", "OK"]
+    fail_row = lines[2].split()
+    assert fail_row[2:4] == ["rag", "ERROR"]
+    alpha_row = lines[4].split()
+    assert alpha_row[2:4] == ["rag", "OK"]
+    assert alpha_row[5:] == ["ms", "15", "alpha", "answer:alpha"]
+
+
+def test_list_filters_and_json(db: Path) -> None:
+    result = cli("--db", str(db), "list", "--state", "ERROR", "--json")
+    assert result.returncode == 0, result.stderr
+    (row,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert (row["name"], row["state"], row["request_preview"]) == ("rag", "ERROR", "fail")
+    assert row["tags"] == {"env": "prod", "q": "fail"}
+    result = cli("list", "--tag", "q=beta", "--span-type", "LLM", "--since", "1h", db=db)
+    assert result.returncode == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 2 and "beta" in result.stdout
+
+
+def test_show_renders_the_span_tree(db: Path) -> None:
+    store = SQLiteTraceStore(db)
+    info = store.search()[1]  # the failed one
+    result = cli("show", info.trace_id, "--no-color", db=db)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("rag  ERROR  ")
+    assert f"trace {info.trace_id}" in lines[0]
+    tree = [line for line in lines[1:] if line.lstrip("│ ").startswith(("rag ", "├─", "└─"))]
+    assert [line.strip().split("  ")[:2] for line in tree] == [
+        ["rag", "CHAIN"],
+        ["├─ retrieve", "RETRIEVER"],
+        ["└─ generate", "LLM"],
+    ]
+    assert "ERROR RuntimeError: model overloaded" in result.stdout
+    assert 'in : {"q": "fail"}' in result.stdout
+
+
+def test_show_last_json_and_colours(db: Path) -> None:
+    result = cli("show", "--last", "--json", db=db)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["info"]["name"] == "plain"
+    assert data["spans"][0]["inputs"] == "hello 100%_done"
+    coloured = cli("show", "--last", "--color", db=db)
+    assert "\033[" in coloured.stdout
+
+
+def test_clear_errors(tmp_path: Path, db: Path) -> None:
+    missing = cli("list", db=tmp_path / "nope.db")
+    assert missing.returncode == 2
+    assert "no trace store at" in missing.stderr and "Traceback" not in missing.stderr
+    unknown = cli("show", "0" * 32, db=db)
+    assert unknown.returncode == 1
+    assert "no trace '00000000000000000000000000000000'" in unknown.stderr
+    bad_time = cli("list", "--since", "yesterday-ish", db=db)
+    assert bad_time.returncode == 2 and "bad time" in bad_time.stderr
+    bad_state = cli("list", "--state", "MAYBE", db=db)
+    assert bad_state.returncode == 2 and "invalid choice" in bad_state.stderr
+    bad_limit = cli("list", "--limit", "-3", db=db)
+    assert bad_limit.returncode == 2 and "positive" in bad_limit.stderr
+
+
+def test_export_jsonl_and_otlp_json(db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "traces.jsonl"
+    result = cli("export", "--output", str(out), "--state", "OK", db=db)
+    assert result.returncode == 0, result.stderr
+    traces = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [t["info"]["request_preview"] for t in traces] == ["hello 100%_done", "beta", "alpha"]
+    assert [s["name"] for s in traces[2]["spans"]] == ["rag", "retrieve", "generate"]
+
+    result = cli("export", "--format", "otlp-json", "--name", "rag", "--limit", "1", db=db)
+    assert result.returncode == 0, result.stderr
+    request = json.loads(result.stdout)
+    spans = request["resourceSpans"][0]["scopeSpans"][0]["spans"]
+    assert [s["name"] for s in spans] == ["rag", "retrieve", "generate"]
+    root = spans[0]
+    assert len(root["traceId"]) == 32 and len(root["spanId"]) == 16
+    assert spans[1]["parentSpanId"] == root["spanId"]
+    root_attributes = {a["key"]: a["value"] for a in root["attributes"]}
+    assert root_attributes["genai_trace.trace.state"] == {"stringValue": "ERROR"}
+    assert root_attributes["genai_trace.trace.request_preview"] == {"stringValue": "fail"}
+    assert root["status"]["code"] == 2
+
+
+def test_stats(db: Path) -> None:
+    result = cli("stats", db=db)
+    assert result.returncode == 0, result.stderr
+    assert "traces:     4 (0 incomplete), spans: 10" in result.stdout
+    assert "by state:   ERROR 1, OK 3" in result.stdout
+    data = json.loads(cli("stats", "--json", db=db).stdout)
+    assert data["by_span_type"]["LLM"] == 3
+
+
+def test_tail_follows_new_traces(tmp_path: Path) -> None:
+    db = tmp_path / "live.db"
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "genai_trace.cli", "--db", str(db), "tail", "--count", "1",
+         "--interval", "0.1", "--timeout", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(0.5)  # tail waits for the store to appear
+        writer = (
+            "import genai_trace\n"
+            "from genai_trace.exporters.sqlite import SQLiteTraceStore\n"
+            f"genai_trace.configure(exporters=[SQLiteTraceStore({str(db)!r})])\n"
+            "genai_trace.trace(lambda q: q.upper())('live question')\n"
+        )
+        subprocess.run([sys.executable, "-c", writer], check=True, timeout=60)
+        out, err = tail.communicate(timeout=60)
+    finally:
+        tail.kill()
+    assert tail.returncode == 0, err
+    (line,) = out.splitlines()
+    assert "<lambda>" in line and "live question  ->  LIVE QUESTION" in line
+
+
+def test_large_store_lists_by_index_without_reading_it_whole(tmp_path: Path) -> None:
+    """100,000 traces: list pages come from the start-time index, not a scan and sort."""
+    db = tmp_path / "big.db"
+    seed = SQLiteTraceStore(db)
+    fill(seed)
+    seed.shutdown()
+    with sqlite3.connect(db) as connection:
+        (template,) = connection.execute("SELECT info FROM traces LIMIT 1").fetchone()
+        rows = []
+        for i in range(100_000):
+            info = json.loads(template)
+            info["trace_id"] = f"{i:032x}"
+            info["start_time_ns"] += i
+            rows.append(
+                (info["trace_id"], "bulk", "OK", info["start_time_ns"], 1.0, f"q{i}", "a", 1,
+                 json.dumps(info))
+            )  # fmt: skip
+        connection.executemany(
+            "INSERT INTO traces (trace_id, name, state, start_ns, duration_ms, request_preview, "
+            "response_preview, span_count, complete, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",
+            rows,
+        )
+    listed = cli("list", "--limit", "20", db=db)
+    assert listed.returncode == 0, listed.stderr
+    assert len(listed.stdout.splitlines()) == 21
+    errors = cli("list", "--limit", "20", "--state", "ERROR", db=db)
+    assert len(errors.stdout.splitlines()) == 2
+    store = SQLiteTraceStore(db)
+    for query in (TraceQuery(limit=20), TraceQuery(state="ERROR"), TraceQuery(session_id="s-1")):
+        plan = " | ".join(store.query_plan(query))
+        assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, plan

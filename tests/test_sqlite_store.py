@@ -1,0 +1,196 @@
+"""The local SQLite store: what real traced code writes, and every way of reading it back."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from opentelemetry import context as context_api
+
+import genai_trace
+from genai_trace import SpanType
+from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceQuery, TraceStoreError
+
+
+@genai_trace.trace(span_type=SpanType.RETRIEVER)
+def retrieve(q: str) -> list[str]:
+    return [f"doc:{q}"]
+
+
+@genai_trace.trace(span_type=SpanType.LLM)
+def generate(q: str, docs: list[str]) -> dict[str, object]:
+    if q == "fail":
+        raise RuntimeError("model overloaded")
+    return {
+        "choices": [{"message": {"role": "assistant", "content": f"answer:{q}"}}],
+        "usage": {"prompt_tokens": 10, "completion_tokens": len(q)},
+    }
+
+
+@genai_trace.trace
+def rag(q: str) -> object:
+    genai_trace.update_current_trace(tags={"q": q})
+    return generate(q, retrieve(q))
+
+
+def fill(store: SQLiteTraceStore) -> None:
+    genai_trace.configure(exporters=[store])
+    with genai_trace.context(session_id="s-1", user_id="ada"):
+        rag("alpha")
+        rag("beta")
+    with genai_trace.context(session_id="s-2", user_id="bob", tags={"env": "prod"}):
+        with pytest.raises(RuntimeError):
+            rag("fail")
+    with genai_trace.start_span("plain", span_type=SpanType.TOOL, inputs="hello 100%_done"):
+        pass
+    assert genai_trace.flush(10)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteTraceStore:
+    store = SQLiteTraceStore(tmp_path / "nested" / "traces.db")
+    fill(store)
+    return store
+
+
+def names(infos: list[genai_trace.TraceInfo]) -> list[str]:
+    return [i.request_preview or "" for i in infos]
+
+
+def test_store_is_wal_and_holds_whole_traces(store: SQLiteTraceStore) -> None:
+    with sqlite3.connect(store.path) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    infos = store.search()
+    assert names(infos) == ["hello 100%_done", "fail", "beta", "alpha"]
+    trace = store.get(infos[-1].trace_id)
+    assert trace is not None
+    assert [(s.name, s.span_type) for s in trace.spans] == [
+        ("rag", "CHAIN"),
+        ("retrieve", "RETRIEVER"),
+        ("generate", "LLM"),
+    ]
+    live = genai_trace.get_trace(infos[-1].trace_id)
+    assert live is not None
+    assert trace.info == live.info
+    assert trace.spans[2].inputs == {"q": "alpha", "docs": ["doc:alpha"]}
+    assert trace.spans[2].token_usage == genai_trace.TokenUsage(10, 5, 15)
+    assert dict(trace.spans[0].attributes)["tag.tags"] == ["q=alpha"]
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        (TraceQuery(state="ERROR"), ["fail"]),
+        (
+            TraceQuery(state="OK", order_by="start_time", descending=False),
+            ["alpha", "beta", "hello 100%_done"],
+        ),
+        (TraceQuery(name="plain"), ["hello 100%_done"]),
+        (TraceQuery(span_type="LLM", descending=False), ["alpha", "beta", "fail"]),
+        (TraceQuery(span_type="TOOL"), ["hello 100%_done"]),
+        (TraceQuery(tags={"env": "prod"}), ["fail"]),
+        (TraceQuery(tags={"q": "beta"}), ["beta"]),
+        (TraceQuery(tags={"q": None}, limit=2), ["fail", "beta"]),
+        (TraceQuery(session_id="s-1", descending=False), ["alpha", "beta"]),
+        (TraceQuery(user_id="bob"), ["fail"]),
+        (TraceQuery(text="ALP"), ["alpha"]),
+        (TraceQuery(text="answer:be"), ["beta"]),
+        (TraceQuery(text="100%_"), ["hello 100%_done"]),
+        (TraceQuery(text="%"), ["hello 100%_done"]),
+        (TraceQuery(order_by="tokens", limit=1), ["alpha"]),
+        (TraceQuery(limit=1, offset=1), ["fail"]),
+    ],
+)
+def test_search_filters(store: SQLiteTraceStore, query: TraceQuery, expected: list[str]) -> None:
+    assert names(store.search(query)) == expected
+
+
+def test_search_by_time_range(store: SQLiteTraceStore) -> None:
+    infos = store.search(TraceQuery(descending=False))
+    middle = infos[1].start_time_ns
+    assert names(store.search(TraceQuery(start_time_ns=middle, descending=False))) == [
+        "beta",
+        "fail",
+        "hello 100%_done",
+    ]
+    assert names(store.search(TraceQuery(end_time_ns=middle))) == ["alpha"]
+    assert store.count() == 4
+    assert store.count(TraceQuery(state="ERROR")) == 1
+
+
+def test_public_search_traces_and_get_trace_read_the_default_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    genai_trace.configure()  # the zero-config default: .genai_trace/traces.db here
+    rag("gamma")
+    genai_trace.flush()
+    assert (tmp_path / ".genai_trace" / "traces.db").exists()
+    (info,) = genai_trace.search_traces(state="OK", span_type="LLM")
+    assert info.request_preview == "gamma"
+    genai_trace.configure(recent_traces=0)  # nothing in memory: get_trace reads the store
+    trace = genai_trace.get_trace(info.trace_id)
+    assert trace is not None and trace.info.trace_id == info.trace_id
+    with pytest.raises(ValueError, match="order_by"):
+        genai_trace.search_traces(order_by="color")
+
+
+def test_get_by_client_request_id_and_unknown(store: SQLiteTraceStore) -> None:
+    genai_trace.configure(exporters=[store])
+    with genai_trace.start_span("with-id"):
+        genai_trace.update_current_trace(client_request_id="req-9")
+    genai_trace.flush()
+    trace = store.get("req-9")
+    assert trace is not None and trace.info.name == "with-id"
+    assert store.get("f" * 32) is None
+
+
+def test_a_late_part_of_a_trace_is_merged_into_its_row(tmp_path: Path) -> None:
+    store = SQLiteTraceStore(tmp_path / "t.db")
+    genai_trace.configure(exporters=[store])
+    with genai_trace.start_span("request"):
+        parent = context_api.get_current()
+    token = context_api.attach(parent)
+    try:
+        retrieve("late")
+    finally:
+        context_api.detach(token)
+    genai_trace.flush()
+    (info,) = store.search()
+    assert (info.name, info.span_count, info.complete) == ("request", 2, False)
+    trace = store.get(info.trace_id)
+    assert trace is not None and [s.name for s in trace.spans] == ["request", "retrieve"]
+
+
+def test_missing_and_corrupt_stores_give_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(TraceStoreError, match="no trace store at"):
+        SQLiteTraceStore(tmp_path / "absent.db").search()
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(TraceStoreError, match="corrupt"):
+        SQLiteTraceStore(corrupt).search()
+
+
+def test_a_corrupt_store_never_breaks_the_app(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    corrupt = tmp_path / "corrupt.db"
+    corrupt.write_bytes(b"garbage" * 1000)
+    store = SQLiteTraceStore(corrupt)
+    genai_trace.configure(exporters=[store])
+    assert retrieve("x") == ["doc:x"]
+    genai_trace.flush()
+    destination = genai_trace.stats()["destinations"]["genai_trace export: SQLiteTraceStore"]
+    assert destination["failed"] == 1
+    assert "cannot write the trace store" in caplog.text
+
+
+def test_stats(store: SQLiteTraceStore) -> None:
+    stats = store.stats()
+    assert stats["traces"] == 4
+    assert stats["spans"] == 10
+    assert stats["by_state"] == {"OK": 3, "ERROR": 1}
+    assert stats["by_span_type"] == {"CHAIN": 3, "LLM": 3, "RETRIEVER": 3, "TOOL": 1}
+    assert stats["total_tokens"] == 10 + 5 + 10 + 4
+    assert stats["top_names"][0] == ["rag", 3]
