@@ -1,6 +1,6 @@
 """Quickstart: trace a tiny question-answering pipeline and print the trace.
 
-Run: python examples/quickstart.py
+Run: python examples/quickstart.py   (then: genai-trace show --last)
 
 No server and no API key needed: the "LLM" here is a local function, so the example shows
 the shape of a trace (a CHAIN with a RETRIEVER and an LLM under it) on any machine.
@@ -55,6 +55,8 @@ def main() -> None:
     print(f"tokens:   {info.token_usage}")
     for span, depth in trace.walk():
         print(f"{'  ' * depth}- {span.name} [{span.span_type}] {span.duration_ms:.2f} ms")
+    genai_trace.flush()
+    print("\nstored in .genai_trace/traces.db; read it with: genai-trace show --last")
 
 
 if __name__ == "__main__":
