@@ -17,11 +17,15 @@ from opentelemetry import context as context_api
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import format_trace_id
 
+from genai_trace import _redact
 from genai_trace import _semconv as sc
 from genai_trace._errors import log_internal_error
 from genai_trace._pipeline import PendingTrace
 from genai_trace._scope import SCOPE_KEY, TraceScope
 from genai_trace._trace_builder import TraceUpdates
+
+TRACER_NAME = "genai_trace"
+"""The instrumentation scope of genai-trace's own spans."""
 
 
 class _TraceBuffer:
@@ -142,6 +146,26 @@ class TraceAssembler(SpanProcessor):
                 self._submit(PendingTrace([orphan], None, "late_span", 0, _marked_genai(orphan)))
         except Exception:
             log_internal_error("TraceAssembler.on_end")
+
+    def _on_ending(self, span: Span) -> None:
+        """Redact spans of other instrumentations before any exporter sees them.
+
+        Ours were redacted as their values were recorded; an LLM client instrumentation's
+        messages are not, so they are cleaned here, for the app's own exporters too.
+        """
+        if not self.enabled:
+            return
+        redactor = _redact.active
+        keep_content = _redact.capture_content
+        if redactor is None and keep_content:
+            return
+        try:
+            scope = span.instrumentation_scope
+            if scope is not None and scope.name == TRACER_NAME:
+                return
+            _redact.clean_foreign_span(span, redactor, keep_content)
+        except Exception:
+            log_internal_error("redacting a span")
 
     def shutdown(self) -> None:
         """Submit every trace still in assembly, marked incomplete (the process is ending)."""

@@ -27,6 +27,8 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+from genai_trace import _redact
+from genai_trace._errors import log_internal_error
 from genai_trace._semconv import MIME_JSON, MIME_TEXT
 
 _orjson: Any
@@ -35,6 +37,7 @@ try:  # orjson is an optional extra; the standard library is the fallback.
 except ImportError:  # pragma: no cover - exercised where orjson is absent
     _orjson = None
 
+_WHOLE = 1 << 40  # a budget no payload reaches: "serialize it all"
 MAX_DEPTH = 64
 """Nesting deeper than this is replaced by a marker (deep nesting is almost always a bug)."""
 
@@ -112,9 +115,33 @@ def to_text(value: object, max_chars: int) -> tuple[str, str]:
     >>> to_text({"a": [1, 2]}, 100)
     ('{"a":[1,2]}', 'application/json')
     """
+    redactor = _redact.active
     if isinstance(value, str):
-        return truncate_text(str.__str__(value), max_chars), MIME_TEXT
-    return to_json(value, max_chars), MIME_JSON
+        text = str.__str__(value)
+        if redactor is not None:
+            text = redactor.text(text)
+        return truncate_text(text, max_chars), MIME_TEXT
+    if redactor is None:
+        return to_json(value, max_chars), MIME_JSON
+    return _redacted_json(value, max_chars, redactor), MIME_JSON
+
+
+def _redacted_json(value: object, max_chars: int, redactor: _redact.Redactor) -> str:
+    """JSON of ``value`` with secrets replaced before it is cut to size.
+
+    Redacting after truncation could leave half a key behind, so the whole text is checked
+    first; only text that may hold a secret takes the slower structural pass.
+    """
+    try:
+        whole = _fast_dumps(value)
+        if whole is None:
+            whole = to_json(value, _WHOLE)
+        if not redactor.needs_structural_pass(whole):
+            return whole if len(whole) <= max_chars else to_json(value, max_chars)
+        return to_json(redactor.structure(json.loads(whole)), max_chars)
+    except Exception:
+        log_internal_error("redacting a value")
+        return to_json(_redact.REDACTOR_FAILED, max_chars)
 
 
 def to_json(value: object, max_chars: int) -> str:
@@ -158,7 +185,7 @@ def from_text(text: object, mime_type: object) -> Any:
         return text
 
 
-def attribute_value(value: object, max_chars: int) -> Any:
+def attribute_value(value: object, max_chars: int, key: str | None = None) -> Any:
     """Return ``value`` as a valid OTel attribute value of at most ``max_chars`` characters.
 
     Primitives and homogeneous lists of primitives pass through (``str``/``int``/``float``
@@ -166,9 +193,15 @@ def attribute_value(value: object, max_chars: int) -> Any:
     user's dict still lands on the span instead of being dropped by the SDK. Ints outside
     64 bits become their digits, as OTLP cannot carry them.
     """
+    redactor = _redact.active
+    if redactor is not None and key is not None and redactor.secret_key(key):
+        return _redact.REDACTED
     try:
         if isinstance(value, str):
-            return truncate_text(str.__str__(value), max_chars)
+            text = str.__str__(value)
+            if redactor is not None:
+                text = redactor.text(text, key)
+            return truncate_text(text, max_chars)
         if isinstance(value, bool):
             return value is True
         if isinstance(value, int):
@@ -179,9 +212,13 @@ def attribute_value(value: object, max_chars: int) -> Any:
         if isinstance(value, float):
             return float.__float__(value)
         if isinstance(value, (list, tuple)) and value and _fits_as_list(value, max_chars):
+            if redactor is not None and isinstance(value[0], str):
+                return [redactor.text(str.__str__(v), key) for v in value]
             return list(value)
     except Exception:  # pragma: no cover - the checks above call no user code
         pass
+    if redactor is not None:
+        return _redacted_json(value, max_chars, redactor)
     return to_json(value, max_chars)
 
 

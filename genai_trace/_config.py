@@ -65,6 +65,16 @@ class Config:
     """Request headers; ``None`` reads ``OTEL_EXPORTER_OTLP_HEADERS``."""
     otlp_dialect: str = "default"
     """Attribute dialect sent to the OTLP backend: ``default``, ``mlflow`` or ``genai``."""
+    redaction: bool = True
+    """Replace secrets (by key and by value pattern) before anything lands on a span."""
+    redact_keys: Sequence[str] = ()
+    """More keys whose values are always secret, besides the built-in ones."""
+    redact: Callable[[str | None, str], str] | None = None
+    """Your own redactor, ``redact(key, text) -> text``, run on every string after the
+    built-in rules; if it raises, the value is replaced (fail closed)."""
+    capture_content: bool = True
+    """Record inputs, outputs, previews and LLM messages at all (``False``: timing, types,
+    status and token counts only)."""
     otlp_sample_rate: float = 1.0
     """Tail sampling of the OTLP destination: errors, slow and incomplete traces are always
     kept, and this fraction of the rest (the local store keeps everything)."""
@@ -117,6 +127,8 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "console": ("GENAI_TRACE_CONSOLE", _parse_bool),
     "otlp_dialect": ("GENAI_TRACE_OTLP_DIALECT", _parse_str),
     "otlp_sample_rate": ("GENAI_TRACE_OTLP_SAMPLE_RATE", _parse_float),
+    "redaction": ("GENAI_TRACE_REDACTION", _parse_bool),
+    "capture_content": ("GENAI_TRACE_CAPTURE_CONTENT", _parse_bool),
 }
 
 
@@ -147,6 +159,14 @@ _CHECKS: dict[str, tuple[tuple[type, ...], Callable[[Any], bool], str]] = {
         lambda v: _finite(v) and v >= 0,
         "a finite number of seconds, at least 0",
     ),
+    "redaction": ((bool,), lambda v: True, "True or False"),
+    "capture_content": ((bool,), lambda v: True, "True or False"),
+    "redact_keys": (
+        (list, tuple),
+        lambda v: all(isinstance(k, str) and k for k in v),
+        "a list of key names",
+    ),
+    "redact": ((object,), lambda v: v is None or callable(v), "a callable (key, text) -> text"),
     "local_store": ((bool,), lambda v: True, "True or False"),
     "db_path": ((str, os.PathLike), lambda v: str(v) != "", "a file path"),
     "console": ((bool,), lambda v: True, "True or False"),

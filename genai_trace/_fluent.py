@@ -8,6 +8,7 @@ outputs or the exception, end the span and restore the previous context.
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
@@ -16,7 +17,7 @@ from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
-from genai_trace import _runtime
+from genai_trace import _redact, _runtime
 from genai_trace import _semconv as sc
 from genai_trace._capture import attribute_value, safe_repr, to_text
 from genai_trace._errors import log_internal_error, warn_once
@@ -60,7 +61,7 @@ class SpanScope:
             if rt is None:
                 return None
             limit = rt.config.max_payload_chars
-            if inputs is not _NOTHING:
+            if inputs is not _NOTHING and _redact.capture_content:
                 text, mime = to_text(inputs, limit)
                 attributes[sc.INPUT_VALUE] = text
                 if mime != sc.MIME_TEXT:  # text/plain is the convention's default
@@ -94,7 +95,7 @@ class SpanScope:
     def finish(self, outputs: Any = _NOTHING, event: str | None = None) -> None:
         """Record ``outputs`` (unless omitted), end the span, restore the context."""
         try:
-            if outputs is not _NOTHING:
+            if outputs is not _NOTHING and _redact.capture_content:
                 text, mime = to_text(outputs, self._limit)
                 if mime == sc.MIME_TEXT:  # text/plain is the convention's default
                     self.span.set_attribute(sc.OUTPUT_VALUE, text)
@@ -120,15 +121,32 @@ class SpanScope:
 
 
 def record_error(span: trace_api.Span, exc: BaseException) -> None:
-    """Status ERROR with ``Type: message``, and an ``exception`` event with the stack trace."""
+    """Status ERROR with ``Type: message``, and an ``exception`` event with the stack trace.
+
+    The event is built here rather than by the SDK's ``record_exception`` so that the
+    message and stack trace are redacted like every other value, and so that an exception
+    whose ``__str__`` raises still gets its event.
+    """
     message = _exception_text(exc)
     try:
-        span.record_exception(exc, escaped=True)
-    except Exception:  # a hostile __str__ broke the SDK's event: add a safe one
-        span.add_event(
-            "exception",
-            {"exception.type": type(exc).__qualname__, "exception.message": message},
-        )
+        stacktrace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:
+        stacktrace = message
+    redactor = _redact.active
+    if redactor is not None:
+        message = redactor.text(message)
+        stacktrace = redactor.text(stacktrace)
+    module = type(exc).__module__
+    qualname = type(exc).__qualname__
+    span.add_event(
+        "exception",
+        {
+            "exception.type": qualname if module in ("builtins", None) else f"{module}.{qualname}",
+            "exception.message": message,
+            "exception.stacktrace": stacktrace,
+            "exception.escaped": "True",
+        },
+    )
     span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
 
 
@@ -227,7 +245,7 @@ def static_attributes(
     static: dict[str, Any] = {}
     for key, value in (attributes or {}).items():
         if value is not None:
-            static[str(key)] = attribute_value(value, _runtime.max_payload_chars())
+            static[str(key)] = attribute_value(value, _runtime.max_payload_chars(), str(key))
     static.update(sc.span_type_attributes(span_type))
     return static
 
@@ -322,6 +340,14 @@ def _update_trace(
     rt = _runtime.get()
     if rt is None:
         return
+    if not _redact.capture_content:
+        request_preview = response_preview = None
+    redactor = _redact.active
+    if redactor is not None:  # trace-level facts reach exporters directly: redact them too
+        request_preview = None if request_preview is None else redactor.text(request_preview)
+        response_preview = None if response_preview is None else redactor.text(response_preview)
+        tags = {k: redactor.text(v, k) for k, v in tags.items()}
+        metadata = redactor.structure(metadata)
     merged: dict[str, Any] = {}
 
     def apply(updates: TraceUpdates) -> None:

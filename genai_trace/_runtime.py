@@ -16,8 +16,8 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Tracer, TracerProvider
 
-from genai_trace import _config
-from genai_trace._assembler import TraceAssembler
+from genai_trace import _config, _redact
+from genai_trace._assembler import TRACER_NAME, TraceAssembler
 from genai_trace._errors import log_internal_error, logger, warn_once
 from genai_trace._ids import GenAIIdGenerator
 from genai_trace._pipeline import ExportPipeline
@@ -50,7 +50,7 @@ class Runtime:
             max_spans=config.max_spans_per_trace,
             timeout_s=config.trace_timeout_s,
         )
-        self.tracer = self.provider.get_tracer("genai_trace", __version__)
+        self.tracer = self.provider.get_tracer(TRACER_NAME, __version__)
         if isinstance(self.tracer, Tracer):
             # Our spans draw ids from our generator (immune to the app's random.seed, able to
             # take a caller's trace id) even on a provider the app configured.
@@ -139,6 +139,12 @@ def configure(**settings: Any) -> _config.Config:
 
 def _install(config: _config.Config) -> None:
     global _runtime, disabled, _atexit_registered
+    _redact.active = (
+        _redact.Redactor(extra_keys=config.redact_keys, user=config.redact)
+        if config.redaction
+        else None
+    )
+    _redact.capture_content = config.capture_content
     _runtime = Runtime(config)
     disabled = config.disabled
     if not _atexit_registered:
@@ -229,8 +235,10 @@ def _resource(config: _config.Config) -> Resource:
 
 
 def _default_exporters(config: _config.Config) -> list[TraceExporter]:
-    """Where traces go when ``exporters`` is not given: the local store, and the console
-    and an OTLP backend when asked for."""
+    """Where traces go when ``exporters`` is not given.
+
+    The local store, plus the console and an OTLP backend when asked for.
+    """
     exporters: list[TraceExporter] = []
     if config.local_store:
         from genai_trace.exporters.sqlite import SQLiteTraceStore

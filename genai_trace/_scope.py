@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry import context as context_api
 
 from genai_trace import _semconv as sc
-from genai_trace._capture import to_json
+from genai_trace._capture import attribute_value
 
 SCOPE_KEY = context_api.create_key("genai_trace.scope")
 
@@ -67,7 +67,7 @@ class TraceScope:
         if user_id is not None:
             attributes[sc.USER_ID] = user_id
         if metadata:
-            attributes[sc.METADATA] = to_json(metadata, 100_000)
+            attributes[sc.METADATA] = attribute_value(metadata, 100_000)
         self.attributes = attributes
 
     def merged(

@@ -9,7 +9,7 @@ from typing import Any
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
-from genai_trace import _runtime
+from genai_trace import _redact, _runtime
 from genai_trace import _semconv as sc
 from genai_trace._capture import attribute_value, safe_repr, to_text
 from genai_trace._errors import log_internal_error
@@ -178,6 +178,8 @@ class GenAISpan:
             log_internal_error("GenAISpan.end")
 
     def _set_payload(self, value_key: str, mime_key: str, value: Any) -> None:
+        if not _redact.capture_content:
+            return
         try:
             text, mime = to_text(value, _runtime.max_payload_chars())
             self._span.set_attributes({value_key: text, mime_key: mime})
@@ -195,7 +197,7 @@ def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
         if value is None:
             continue
         name = key if isinstance(key, str) else safe_repr(key, 200)
-        cleaned[name] = attribute_value(value, limit)
+        cleaned[name] = attribute_value(value, limit, name)
     return cleaned
 
 

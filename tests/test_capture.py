@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genai_trace import _capture
+from genai_trace import _capture, _redact
 from genai_trace._capture import (
     MAX_DEPTH,
     attribute_value,
@@ -30,6 +30,13 @@ from genai_trace._capture import (
     truncate_text,
     truncation_marker,
 )
+
+
+@pytest.fixture(autouse=True)
+def no_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Serialization on its own here; redaction has its own tests (test_redaction.py)."""
+    monkeypatch.setattr(_redact, "active", None)
+
 
 MARKER = "...[truncated"
 _MARKER_COUNT = re.compile(r"\.\.\.\[truncated (\d+) (chars|items|keys)\]$")

@@ -51,6 +51,10 @@ def test_nothing_set_gives_the_defaults() -> None:
         "otlp_protocol": None,
         "otlp_headers": None,
         "otlp_dialect": "default",
+        "redaction": True,
+        "redact_keys": (),
+        "redact": None,
+        "capture_content": True,
         "otlp_sample_rate": 1.0,
     }
 
@@ -74,6 +78,8 @@ def test_every_environment_variable_is_read() -> None:
         "GENAI_TRACE_CONSOLE": "1",
         "GENAI_TRACE_OTLP_DIALECT": "mlflow",
         "GENAI_TRACE_OTLP_SAMPLE_RATE": "0.25",
+        "GENAI_TRACE_REDACTION": "off",
+        "GENAI_TRACE_CAPTURE_CONTENT": "false",
     }
     assert sorted(environ) == sorted(env_var for env_var, _ in ENV_VARS.values())
     assert changed(resolve({}, environ=environ)) == {
@@ -94,6 +100,8 @@ def test_every_environment_variable_is_read() -> None:
         "console": True,
         "otlp_dialect": "mlflow",
         "otlp_sample_rate": 0.25,
+        "redaction": False,
+        "capture_content": False,
     }
 
 

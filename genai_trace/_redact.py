@@ -1,0 +1,252 @@
+"""Redaction: secrets never land on a span, so no exporter (ours or the app's) can send them.
+
+On by default. Built-in rules by key (``api_key``, ``password``, ``authorization``...) and by
+value (OpenAI-style and other API keys, bearer tokens, JWTs, private keys, card numbers),
+plus an optional user callable. A callable that raises fails closed: the value is replaced.
+
+The common case must stay cheap: one compiled search over the serialized text decides
+whether anything needs a closer look.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from genai_trace._errors import log_internal_error
+
+REDACTED = "[REDACTED]"
+REDACTOR_FAILED = "[REDACTED: the redactor raised]"
+
+UserRedactor = Callable[[str | None, str], str]
+"""``redact(key, value) -> value``: called with each string and the key it sits under."""
+
+# Keys are compared without case or separators: "API-Key", "api_key" and "apiKey" alike.
+_SECRET_KEYS = frozenset(
+    {
+        "apikey", "xapikey", "apitoken", "auth", "authorization", "bearer", "clientsecret",
+        "cookie", "credential", "credentials", "jwt", "passphrase", "passwd", "password",
+        "privatekey", "pwd", "secret", "secretkey", "setcookie", "token", "accesskey",
+    }
+)  # fmt: skip
+# ...and any key ending so: "openai_api_key", "db_password", "github_token". Not "tokens"
+# or "token_count" (counts), nor "session_id" (an id, not a secret).
+_SECRET_SUFFIXES = (
+    "apikey", "password", "passwd", "secret", "token", "privatekey", "accesskey",
+    "secretkey", "credentials", "cookie", "authorization",
+)  # fmt: skip
+
+# A loose first look at JSON text for a key that may be secret ("...token": , "password"...).
+_KEY_HINT = re.compile(
+    r"(?i)(passw|pwd\"|secret|token\"|api.?key|private.?key|access.?key|authorization|auth\"|"
+    r"cookie|credential|passphrase|jwt\")"
+)
+
+_VALUE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "private_key",
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----"),
+    ),
+    ("bearer", re.compile(r"\b(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")),
+    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")),
+    # OpenAI (sk-, sk-proj-), Anthropic (sk-ant-), and the like.
+    ("api_key", re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_-]{20,}")),
+    ("api_key", re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}")),  # Stripe
+    ("api_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),  # AWS access key ids
+    ("api_key", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,}")),
+    ("api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}")),  # Google
+    ("api_key", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),  # Slack
+    ("api_key", re.compile(r"\bhf_[A-Za-z0-9]{30,}")),  # Hugging Face
+    # Card numbers by brand prefix and length, confirmed by the Luhn check below, so long
+    # ids and nanosecond timestamps (which start with 1) are left alone.
+    (
+        "card",
+        re.compile(
+            r"\b(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|3[47]\d{2}|6(?:011|5\d{2}))(?:[ -]?\d){9,15}\b"
+        ),
+    ),
+]
+_ANY_VALUE = re.compile("|".join(f"(?:{p.pattern})" for _, p in _VALUE_PATTERNS))
+
+
+def luhn_valid(digits: str) -> bool:
+    """Whether a string of digits passes the Luhn check that card numbers carry."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized_secret_key(key: str) -> bool:
+    normalized = re.sub(r"[^a-z0-9]", "", key.lower())
+    return normalized in _SECRET_KEYS or normalized.endswith(_SECRET_SUFFIXES)
+
+
+class Redactor:
+    """Applies the built-in rules, extra secret keys, and a user callable.
+
+    Example:
+        >>> Redactor().text("call with sk-proj-abcdefghijklmnopqrstuvwx")
+        'call with [REDACTED:api_key]'
+    """
+
+    def __init__(
+        self,
+        *,
+        builtin: bool = True,
+        extra_keys: Iterable[str] = (),
+        user: UserRedactor | None = None,
+    ) -> None:
+        self.builtin = builtin
+        self.extra_keys = frozenset(re.sub(r"[^a-z0-9]", "", k.lower()) for k in extra_keys)
+        self.user = user
+
+    def secret_key(self, key: object) -> bool:
+        """Whether a value under ``key`` is a secret whatever it looks like."""
+        if not isinstance(key, str):
+            return False
+        if self.extra_keys and re.sub(r"[^a-z0-9]", "", key.lower()) in self.extra_keys:
+            return True
+        return self.builtin and _normalized_secret_key(key)
+
+    def text(self, text: str, key: str | None = None) -> str:
+        """``text`` with secret-looking values replaced (and the user callable applied)."""
+        if key is not None and self.secret_key(key):
+            return REDACTED
+        if self.builtin and _ANY_VALUE.search(text):
+            text = _replace_values(text)
+        if self.user is not None:
+            text = self._user(key, text)
+        return text
+
+    def needs_structural_pass(self, json_text: str) -> bool:
+        """Whether serialized JSON may hold a secret key or value (a cheap, loose test)."""
+        if self.user is not None or self.extra_keys:
+            return True
+        return self.builtin and bool(_KEY_HINT.search(json_text) or _ANY_VALUE.search(json_text))
+
+    def structure(self, value: Any, key: str | None = None) -> Any:
+        """A JSON-like structure with secret keys and values replaced (a new structure)."""
+        if isinstance(value, dict):
+            return {
+                k: REDACTED if self.secret_key(k) else self.structure(v, k)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.structure(v, key) for v in value]
+        if isinstance(value, str):
+            return self.text(value, None) if key is None else self._text_under(key, value)
+        if isinstance(value, int) and not isinstance(value, bool) and 12 < len(str(value)) < 20:
+            redacted = self.text(str(value), None)
+            return value if redacted == str(value) else redacted
+        return value
+
+    def _text_under(self, key: str, value: str) -> str:
+        # The key was checked by the enclosing dict; pass it to the user callable only.
+        if self.builtin and _ANY_VALUE.search(value):
+            value = _replace_values(value)
+        return self._user(key, value) if self.user is not None else value
+
+    def _user(self, key: str | None, text: str) -> str:
+        assert self.user is not None
+        try:
+            result = self.user(key, text)
+        except Exception:
+            log_internal_error("the user's redact callable")
+            return REDACTOR_FAILED
+        return result if isinstance(result, str) else REDACTOR_FAILED
+
+    def json_text(self, json_text: str) -> str:
+        """Redact serialized JSON through its structure (JSON stays valid)."""
+        try:
+            decoded = json.loads(json_text)
+        except (ValueError, RecursionError):
+            return self.text(json_text)
+        return json.dumps(self.structure(decoded), ensure_ascii=False, separators=(",", ":"))
+
+
+def _replace_values(text: str) -> str:
+    for kind, pattern in _VALUE_PATTERNS:
+        if kind == "card":
+            text = pattern.sub(_card_replacement, text)
+        elif kind == "bearer":
+            text = pattern.sub(lambda m: m.group(0).split()[0] + " " + REDACTED, text)
+        else:
+            text = pattern.sub(f"[REDACTED:{kind}]", text)
+    return text
+
+
+def _card_replacement(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    if 13 <= len(digits) <= 19 and luhn_valid(digits):
+        return "[REDACTED:card]"
+    return match.group(0)
+
+
+active: Redactor | None = Redactor()
+"""The redactor in force (``None``: redaction off). Set by ``configure``."""
+
+
+capture_content: bool = True
+"""Record inputs, outputs and messages at all. Set by ``configure(capture_content=...)``."""
+
+# Attributes other instrumentations use for prompts, completions, tool arguments and results.
+CONTENT_KEYS = (
+    "gen_ai.input.messages",
+    "gen_ai.output.messages",
+    "gen_ai.system_instructions",
+    "gen_ai.tool.call.arguments",
+    "gen_ai.tool.call.result",
+    "gen_ai.prompt",
+    "gen_ai.completion",
+    "input.value",
+    "output.value",
+    "llm.input_messages",
+    "llm.output_messages",
+    "llm.prompts",
+)
+
+
+def clean_foreign_span(span: Any, redactor: Redactor | None, keep_content: bool) -> None:
+    """Redact (or drop the content of) a span another instrumentation recorded, in place.
+
+    Called while the span is ending, before any processor sees its final form, so the
+    app's own exporters get the cleaned span too. The SDK offers no public way to change
+    an ending span, so this writes into its attribute and event stores; if those change
+    shape in a future SDK, nothing is written and the span goes out as recorded.
+    """
+    store = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if isinstance(store, dict):
+        _clean_mapping(store, redactor, keep_content)
+    for event in getattr(span, "_events", None) or ():
+        attributes = getattr(getattr(event, "_attributes", None), "_dict", None)
+        if isinstance(attributes, dict):
+            _clean_mapping(attributes, redactor, keep_content)
+
+
+def _clean_mapping(store: dict[str, Any], redactor: Redactor | None, keep_content: bool) -> None:
+    for key in list(store):
+        value = store[key]
+        if not keep_content and key.startswith(CONTENT_KEYS):
+            del store[key]
+        elif redactor is not None:
+            if redactor.secret_key(key):
+                store[key] = REDACTED
+            elif isinstance(value, str):
+                store[key] = _redacted_attribute_text(value, redactor)
+            elif isinstance(value, tuple) and value and isinstance(value[0], str):
+                store[key] = tuple(_redacted_attribute_text(v, redactor) for v in value)
+
+
+def _redacted_attribute_text(value: str, redactor: Redactor) -> str:
+    # Messages are JSON text: redact through their structure so secret keys go too.
+    if value[:1] in ("{", "[") and redactor.needs_structural_pass(value):
+        return redactor.json_text(value)
+    return redactor.text(value)

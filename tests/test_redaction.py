@@ -1,0 +1,237 @@
+"""Redaction, on by default: no secret reaches any exporter, ours or the app's own."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry import trace as trace_api
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from support import only
+
+import genai_trace
+from genai_trace import SpanType
+from genai_trace._redact import Redactor, luhn_valid
+from genai_trace.exporters import InMemoryTraceExporter
+from genai_trace.testing import capture_traces
+
+OPENAI_KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+SECRETS = (OPENAI_KEY, JWT, "hunter2", "4111 1111 1111 1111", "AKIAIOSFODNN7EXAMPLE")
+
+
+@pytest.fixture
+def app_spans() -> Iterator[InMemorySpanExporter]:
+    """The app's own exporter on the global provider, beside genai-trace's."""
+    provider = trace_api.get_tracer_provider()
+    assert isinstance(provider, TracerProvider)
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    yield exporter
+    exporter.shutdown()
+
+
+def everything_exported(traces: list[genai_trace.Trace], app: InMemorySpanExporter) -> str:
+    ours = json.dumps([t.to_dict() for t in traces], default=str)
+    theirs = json.dumps(
+        [
+            {
+                "name": s.name,
+                "attributes": dict(s.attributes or {}),
+                "events": [dict(e.attributes or {}) for e in s.events],
+                "status": s.status.description,
+            }
+            for s in app.get_finished_spans()
+        ]
+    )
+    return ours + theirs
+
+
+def test_secrets_in_inputs_outputs_attributes_events_and_errors_never_leave(
+    app_spans: InMemorySpanExporter,
+) -> None:
+    @genai_trace.trace(span_type=SpanType.LLM, attributes={"api_key": OPENAI_KEY})
+    def call_llm(prompt: str, api_key: str, headers: dict[str, str]) -> dict[str, object]:
+        span = genai_trace.get_current_span()
+        span.set_attribute("auth_header", f"Bearer {JWT}")
+        span.add_event("retry", {"password": "hunter2", "note": f"used {OPENAI_KEY}"})
+        genai_trace.update_current_trace(
+            request_preview=f"prompt with {OPENAI_KEY}", metadata={"client_secret": "hunter2"}
+        )
+        raise PermissionError(f"key {OPENAI_KEY} rejected for card 4111 1111 1111 1111")
+
+    with capture_traces() as traces, pytest.raises(PermissionError):
+        call_llm(
+            f"my card is 4111 1111 1111 1111, key {OPENAI_KEY}",
+            OPENAI_KEY,
+            {"Authorization": f"Bearer {JWT}", "X-Aws": "AKIAIOSFODNN7EXAMPLE"},
+        )
+    exported = everything_exported(traces, app_spans)
+    for secret in SECRETS:
+        assert secret not in exported, secret
+    (span,) = only(traces).spans
+    assert span.inputs == {
+        "prompt": "my card is [REDACTED:card], key [REDACTED:api_key]",
+        "api_key": "[REDACTED]",
+        "headers": {"Authorization": "[REDACTED]", "X-Aws": "[REDACTED:api_key]"},
+    }
+    assert span.attributes["api_key"] == "[REDACTED]"
+    assert span.attributes["auth_header"] == "Bearer [REDACTED]"
+    assert dict(span.events[0].attributes) == {
+        "password": "[REDACTED]",
+        "note": "used [REDACTED:api_key]",
+    }
+    error = span.events[1].attributes
+    assert error["exception.message"] == "key [REDACTED:api_key] rejected for card [REDACTED:card]"
+    assert span.status_message == "PermissionError: " + error["exception.message"]
+    info = only(traces).info
+    assert info.request_preview == "prompt with [REDACTED:api_key]"
+    assert dict(info.metadata) == {"client_secret": "[REDACTED]"}
+
+
+def test_messages_recorded_by_another_instrumentation_are_redacted_for_every_exporter(
+    app_spans: InMemorySpanExporter,
+) -> None:
+    llm_client = trace_api.get_tracer("opentelemetry.instrumentation.genai.openai")
+    messages = [{"role": "user", "parts": [{"type": "text", "content": f"use {OPENAI_KEY}"}]}]
+    with capture_traces() as traces:
+        with genai_trace.start_span("chain"):
+            with llm_client.start_as_current_span("chat gpt-4o") as span:
+                span.set_attribute("gen_ai.operation.name", "chat")
+                span.set_attribute("gen_ai.input.messages", json.dumps(messages))
+                span.set_attribute("gen_ai.request.api_key", OPENAI_KEY)
+                span.add_event("gen_ai.content.prompt", {"gen_ai.prompt": f"x {OPENAI_KEY}"})
+    exported = everything_exported(traces, app_spans)
+    assert OPENAI_KEY not in exported
+    chat = only(traces).get_span("chat gpt-4o")
+    assert chat is not None
+    assert chat.span_type == "CHAT_MODEL"
+    assert chat.inputs == [
+        {"role": "user", "parts": [{"type": "text", "content": "use [REDACTED:api_key]"}]}
+    ]
+    assert chat.attributes["gen_ai.request.api_key"] == "[REDACTED]"
+
+
+def test_no_false_positives_on_ids_counts_and_timestamps() -> None:
+    values = {
+        "session_id": "sess-1234567890abcdef1234",
+        "max_tokens": 256,
+        "input_tokens": 12,
+        "token_count": 7,
+        "tokenizer": "cl100k_base",
+        "request_id": "req_8f14e45fceea167a5a36dedd4bea2543",
+        "timestamp_ns": 1795879738867113892,
+        "order": "4111-but-not-a-card",
+        "sku": "sk-short",
+    }
+
+    @genai_trace.trace
+    def handle(payload: dict[str, object]) -> str:
+        return "the key word is secretive but fine"
+
+    with capture_traces() as traces:
+        handle(values)
+    span = only(traces).spans[0]
+    assert span.inputs == {"payload": values}
+    assert span.outputs == "the key word is secretive but fine"
+
+
+def test_a_user_redactor_runs_after_the_built_in_rules_and_fails_closed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def hide_emails(key: str | None, text: str) -> str:
+        if key == "explode":
+            raise RuntimeError("bug in the user's redactor")
+        return text.replace("ada@example.com", "<email>")
+
+    exporter = InMemoryTraceExporter()
+    genai_trace.configure(exporters=[exporter], redact=hide_emails, redact_keys=["patient_id"])
+
+    @genai_trace.trace
+    def lookup(email: str, patient_id: str, explode: str) -> str:
+        return f"found ada@example.com with {OPENAI_KEY}"
+
+    monkeypatch.setenv("GENAI_TRACE_RAISE_INTERNAL_ERRORS", "0")
+    lookup("ada@example.com", "p-42", "boom")
+    genai_trace.flush()
+    (span,) = exporter.get_finished_traces()[0].spans
+    assert span.inputs == {
+        "email": "<email>",
+        "patient_id": "[REDACTED]",
+        "explode": "[REDACTED: the redactor raised]",
+    }
+    assert span.outputs == "found <email> with [REDACTED:api_key]"
+
+
+def test_redaction_can_be_turned_off() -> None:
+    exporter = InMemoryTraceExporter()
+    genai_trace.configure(exporters=[exporter], redaction=False)
+    unit = genai_trace.trace(lambda api_key: api_key)
+    unit(OPENAI_KEY)
+    genai_trace.flush()
+    (span,) = exporter.get_finished_traces()[0].spans
+    assert span.inputs == {"api_key": OPENAI_KEY}
+
+
+def test_capture_content_false_records_no_content_at_all(
+    app_spans: InMemorySpanExporter,
+) -> None:
+    exporter = InMemoryTraceExporter()
+    genai_trace.configure(exporters=[exporter], capture_content=False)
+    llm_client = trace_api.get_tracer("opentelemetry.instrumentation.genai.openai")
+
+    @genai_trace.trace(span_type=SpanType.CHAIN)
+    def answer(question: str) -> str:
+        genai_trace.get_current_span().set_outputs("ignored too")
+        genai_trace.update_current_trace(request_preview="explicit preview", tags={"kept": "yes"})
+        with llm_client.start_as_current_span("chat m") as span:
+            span.set_attribute("gen_ai.operation.name", "chat")
+            span.set_attribute("gen_ai.input.messages", '[{"role":"user"}]')
+            span.set_attribute("gen_ai.usage.input_tokens", 3)
+        return "private answer"
+
+    answer("private question")
+    genai_trace.flush()
+    trace = exporter.get_finished_traces()[0]
+    assert [(s.name, s.inputs, s.outputs) for s in trace.spans] == [
+        ("answer", None, None),
+        ("chat m", None, None),
+    ]
+    assert trace.info.request_preview is None and trace.info.response_preview is None
+    assert dict(trace.info.tags) == {"kept": "yes"}
+    assert trace.info.token_usage == genai_trace.TokenUsage(3, 0, 3)
+    exported = everything_exported([trace], app_spans)
+    assert "private" not in exported and "gen_ai.input.messages" not in exported
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Authorization: Bearer abcdef123456", "Authorization: Bearer [REDACTED]"),
+        ("ghp_" + "a" * 36, "[REDACTED:api_key]"),
+        ("AIza" + "B" * 35, "[REDACTED:api_key]"),
+        ("xoxb-1234567890-abcdef", "[REDACTED:api_key]"),
+        ("sk_live_" + "c" * 24, "[REDACTED:api_key]"),
+        (
+            "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----",
+            "[REDACTED:private_key]",
+        ),
+        ("5500 0000 0000 0004", "[REDACTED:card]"),
+        ("5500 0000 0000 0005", "5500 0000 0000 0005"),  # fails the Luhn check
+        ("call 1795879738867113892", "call 1795879738867113892"),
+    ],
+)
+def test_value_rules(text: str, expected: str) -> None:
+    assert Redactor().text(text) == expected
+
+
+def test_key_rules_ignore_case_and_separators() -> None:
+    redactor = Redactor()
+    secret = ["API-Key", "apiKey", "openai_api_key", "DB_PASSWORD", "github_token", "Cookie"]
+    fine = ["session_id", "max_tokens", "token_count", "tokens", "author", "keys", "monkey"]
+    assert [k for k in secret if not redactor.secret_key(k)] == []
+    assert [k for k in fine if redactor.secret_key(k)] == []
+    assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
