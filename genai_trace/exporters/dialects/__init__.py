@@ -27,6 +27,10 @@ DIALECTS: dict[str, Dialect] = {
 def get_dialect(name_or_function: str | Dialect) -> Dialect:
     """The dialect called ``name``, or the function itself.
 
+    Example:
+        >>> get_dialect("mlflow")(trace)[trace.root.span_id]["mlflow.spanType"]
+        '"CHAIN"'
+
     Raises:
         ValueError: an unknown dialect name.
     """

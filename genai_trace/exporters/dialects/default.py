@@ -19,7 +19,12 @@ TRACE_TOTAL_TOKENS = "genai_trace.trace.total_tokens"
 
 
 def trace_level_attributes(info: TraceInfo) -> dict[str, Any]:
-    """The trace's facts as root-span attributes, with native types (never JSON in JSON)."""
+    """The trace's facts as root-span attributes, with native types (never JSON in JSON).
+
+    Example:
+        >>> trace_level_attributes(trace.info)["genai_trace.trace.total_tokens"]
+        19
+    """
     attributes: dict[str, Any] = {
         TRACE_STATE: info.state,
         TRACE_SPAN_COUNT: info.span_count,
@@ -46,7 +51,12 @@ def trace_level_attributes(info: TraceInfo) -> dict[str, Any]:
 
 
 def span_attributes(trace: Trace) -> dict[str, dict[str, Any]]:
-    """Every span's recorded attributes; the root also carries the trace-level facts."""
+    """Every span's recorded attributes; the root also carries the trace-level facts.
+
+    Example:
+        >>> span_attributes(trace)[trace.root.span_id]["genai_trace.trace.request_preview"]
+        'What is OTLP?'
+    """
     out = {span.span_id: dict(span.attributes) for span in trace.spans}
     root = trace.root
     if root is not None:
