@@ -16,6 +16,20 @@ from genai_trace._model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceIn
 
 T = TypeVar("T")
 
+_orjson: Any
+try:
+    import orjson as _orjson
+
+    _ORJSON_OPTIONS = _orjson.OPT_NON_STR_KEYS
+except ImportError:  # pragma: no cover - exercised where orjson is absent
+    _orjson = None
+
+# Fields copied as they are; the structured ones are converted by hand below (far cheaper
+# than dataclasses.asdict, which deep-copies every value).
+_STRUCTURED = {"tags", "metadata", "token_usage", "inputs", "outputs", "attributes", "events"}
+_INFO_FIELDS = tuple(f.name for f in dataclasses.fields(TraceInfo) if f.name not in _STRUCTURED)
+_SPAN_FIELDS = tuple(f.name for f in dataclasses.fields(SpanRecord) if f.name not in _STRUCTURED)
+
 
 def trace_to_dict(trace: Trace) -> dict[str, Any]:
     """``{"info": {...}, "spans": [{...}, ...]}`` with plain JSON types only."""
@@ -24,16 +38,39 @@ def trace_to_dict(trace: Trace) -> dict[str, Any]:
 
 def info_to_dict(info: TraceInfo) -> dict[str, Any]:
     """A ``TraceInfo`` as plain data (``duration_ms`` included for readers)."""
-    data = _plain(dataclasses.asdict(info))
+    data = {name: getattr(info, name) for name in _INFO_FIELDS}
+    data["tags"] = dict(info.tags)
+    data["metadata"] = dict(info.metadata)
+    data["token_usage"] = _usage_dict(info.token_usage)
     data["duration_ms"] = info.duration_ms
-    return data  # type: ignore[no-any-return]  # _plain of a dict is a dict
+    return data
 
 
 def span_to_dict(span: SpanRecord) -> dict[str, Any]:
     """A ``SpanRecord`` as plain data."""
-    data = _plain(dataclasses.asdict(span))
+    data = {name: getattr(span, name) for name in _SPAN_FIELDS}
+    # Inputs and outputs were decoded from JSON, attributes are OTel values (tuples encode
+    # as arrays): all of it encodes as it is.
+    data["inputs"] = span.inputs
+    data["outputs"] = span.outputs
+    data["attributes"] = dict(span.attributes)
+    data["events"] = [
+        {"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": dict(e.attributes)}
+        for e in span.events
+    ]
+    data["token_usage"] = _usage_dict(span.token_usage)
     data["duration_ms"] = span.duration_ms
-    return data  # type: ignore[no-any-return]
+    return data
+
+
+def _usage_dict(usage: TokenUsage | None) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+    }
 
 
 def trace_from_dict(data: Mapping[str, Any]) -> Trace:
@@ -64,7 +101,18 @@ def span_from_dict(data: Mapping[str, Any]) -> SpanRecord:
 
 def dumps(value: Any) -> str:
     """Compact JSON that never fails (odd values become their repr)."""
+    if _orjson is not None:
+        try:
+            encoded: bytes = _orjson.dumps(value, default=safe_repr, option=_ORJSON_OPTIONS)
+            return encoded.decode()
+        except Exception:  # a key orjson refuses, an int past 64 bits: the slow path says it
+            pass
     return json.dumps(value, default=safe_repr, ensure_ascii=False, separators=(",", ":"))
+
+
+def loads(text: str | bytes) -> Any:
+    """Parse JSON text (orjson when installed)."""
+    return _orjson.loads(text) if _orjson is not None else json.loads(text)
 
 
 def _known_fields(cls: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:

@@ -8,18 +8,26 @@ state, name, session, user, tag and span type, and read through :meth:`SQLiteTra
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
+import time
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genai_trace._codec import dumps, info_from_dict, info_to_dict, span_from_dict, span_to_dict
-from genai_trace._errors import TracingError, log_internal_error, warn_once
+from genai_trace._codec import (
+    dumps,
+    info_from_dict,
+    info_to_dict,
+    loads,
+    span_from_dict,
+    span_to_dict,
+)
+from genai_trace._errors import ThrottledWarning, TracingError, log_internal_error
 from genai_trace._model import Trace, TraceInfo
 from genai_trace.exporters._base import ExportResult
 
@@ -120,49 +128,101 @@ class SQLiteTraceStore:
         >>> [info.name for info in store.search(TraceQuery(state="ERROR", limit=10))]
     """
 
-    def __init__(self, path: str | os.PathLike[str] = DEFAULT_DB_PATH) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] = DEFAULT_DB_PATH, *, busy_timeout_s: float = 10.0
+    ) -> None:
+        if not isinstance(busy_timeout_s, (int, float)) or not 0 <= busy_timeout_s < 1e9:
+            raise ValueError(f"busy_timeout_s must be seconds, at least 0, got {busy_timeout_s!r}")
         self.path = Path(path)
-        # Guards _writer: export runs on one destination thread, but flush/shutdown may not.
+        self.busy_timeout_s = float(busy_timeout_s)
+        """How long a write waits for another writer (another process) to release the file."""
+        # Guards _writer: export runs on one destination thread, but shutdown may not.
         self._lock = threading.Lock()
         self._writer: sqlite3.Connection | None = None
+        # Set by shutdown: a write waiting for a lock gives up at once.
+        self._closing = threading.Event()
+        self._write_failed = ThrottledWarning(
+            "genai_trace: cannot write the trace store %s (%s): %d traces not stored since %s; "
+            "see genai_trace.stats()"
+        )
+        _STORES.add(self)
 
     # --- exporter --------------------------------------------------------------------
 
     def export(self, traces: Sequence[Trace]) -> ExportResult:
-        """Write ``traces`` in one transaction."""
+        """Write ``traces`` in one transaction; a store that cannot be written fails the batch.
+
+        A file locked by another writer is waited for up to ``busy_timeout_s``; a corrupt,
+        locked or unwritable file is reported (one warning per interval) and counted by the
+        destination, never raised into the app.
+        """
         try:
             with self._lock:
-                connection = self._writer or self._open_writer()
-                with connection:
-                    for trace in traces:
-                        _insert(connection, trace)
+                self._write(traces)
             return ExportResult.SUCCESS
-        except sqlite3.DatabaseError as exc:
-            warn_once(
-                f"sqlite {self.path}",
-                "genai_trace: cannot write the trace store %s (%s); traces for it are dropped",
-                self.path,
-                exc,
-            )
+        except (sqlite3.DatabaseError, OSError) as exc:
+            self._write_failed.record(len(traces), self.path, _describe(exc))
             return ExportResult.FAILURE
         except Exception:
             log_internal_error("SQLiteTraceStore.export")
             return ExportResult.FAILURE
 
+    def _write(self, traces: Sequence[Trace]) -> None:
+        """One transaction; retried while another connection holds the write lock."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            connection = self._writer or self._open_writer()
+            try:
+                with connection:
+                    for trace in traces:
+                        _insert(connection, trace)
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or time.monotonic() >= deadline or self._closing.is_set():
+                    self._drop_writer()
+                    raise
+            except sqlite3.DatabaseError:
+                self._drop_writer()  # reopened at the next batch: the file may be fixed
+                raise
+            self._closing.wait(_BUSY_POLL_S)
+
+    def _drop_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
     def shutdown(self) -> None:
-        """Close the writer connection."""
-        with self._lock:
-            if self._writer is not None:
-                self._writer.close()
-                self._writer = None
+        """Close the writer connection (a write waiting for a lock gives up first)."""
+        self._closing.set()
+        if not self._lock.acquire(timeout=_SHUTDOWN_WAIT_S):
+            return  # a write is still running; its connection closes with the process
+        try:
+            self._drop_writer()
+        finally:
+            self._lock.release()
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: never touch the parent's connection; open one of its own."""
+        # SQLite forbids using a connection across fork; closing it could release the
+        # parent's locks. It is kept referenced, never used, never closed.
+        _ABANDONED.append(self._writer)
+        self._writer = None
+        self._lock = threading.Lock()
 
     def _open_writer(self) -> sqlite3.Connection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        connection = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.executescript(_SCHEMA)
-        connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        # A short busy timeout per statement; _write retries up to busy_timeout_s, so that
+        # shutdown can stop a write that waits for another process.
+        connection = sqlite3.connect(self.path, timeout=_BUSY_POLL_S, check_same_thread=False)
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.executescript(_SCHEMA)
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        except BaseException:
+            connection.close()
+            raise
+        self._closing.clear()
         self._writer = connection
         return connection
 
@@ -176,12 +236,19 @@ class SQLiteTraceStore:
                 "(choose another with --db or GENAI_TRACE_DB)"
             )
         try:
-            connection = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, timeout=10)
+            connection = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, timeout=self.busy_timeout_s
+            )
         except sqlite3.Error as exc:
             raise TraceStoreError(f"cannot open the trace store {self.path}: {exc}") from exc
         try:
             yield connection
         except sqlite3.DatabaseError as exc:
+            if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+                raise TraceStoreError(
+                    f"cannot read the trace store {self.path}: another process holds it "
+                    f"locked ({exc}); try again when it is done"
+                ) from exc
             raise TraceStoreError(
                 f"cannot read the trace store {self.path} ({exc}); "
                 "is it a genai-trace store, and not corrupt?"
@@ -198,7 +265,7 @@ class SQLiteTraceStore:
         sql, params = _select(query)
         with self._reader() as connection:
             rows = connection.execute(sql, params).fetchall()
-        return [(seq, info_from_dict(json.loads(info))) for seq, info in rows]
+        return [(seq, info_from_dict(loads(info))) for seq, info in rows]
 
     def query_plan(self, query: TraceQuery) -> list[str]:
         """SQLite's plan for ``query`` (to check a filter is served by an index)."""
@@ -228,8 +295,8 @@ class SQLiteTraceStore:
                 "SELECT data FROM spans WHERE trace_id = ? ORDER BY rowid", (row[0],)
             ).fetchall()
         return Trace(
-            info=info_from_dict(json.loads(row[1])),
-            spans=tuple(span_from_dict(json.loads(data)) for (data,) in spans),
+            info=info_from_dict(loads(row[1])),
+            spans=tuple(span_from_dict(loads(data)) for (data,) in spans),
         )
 
     def last_trace_id(self) -> str | None:
@@ -266,6 +333,35 @@ class SQLiteTraceStore:
             "top_names": [list(pair) for pair in top_names],
             "file_bytes": self.path.stat().st_size,
         }
+
+
+_BUSY_POLL_S = 0.05
+_SHUTDOWN_WAIT_S = 1.0
+_STORES: weakref.WeakSet[SQLiteTraceStore] = weakref.WeakSet()
+# Connections inherited by a forked child: referenced so garbage collection never closes them.
+_ABANDONED: list[sqlite3.Connection | None] = []
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
+        return f"{exc}: another process holds it locked"
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return f"{exc}: the file is corrupt or not a genai-trace store; move it away"
+    return str(exc)
+
+
+def _reset_after_fork() -> None:
+    for store in list(_STORES):
+        store.reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _select(query: TraceQuery) -> tuple[str, list[Any]]:
@@ -338,7 +434,7 @@ def _insert(connection: sqlite3.Connection, trace: Trace) -> None:
         "SELECT info FROM traces WHERE trace_id = ?", (info.trace_id,)
     ).fetchone()
     if existing is not None:
-        info_data = _merge_part(json.loads(existing[0]), info)
+        info_data = _merge_part(loads(existing[0]), info)
     else:
         info_data = info_to_dict(info)
     usage = info_data.get("token_usage") or {}
