@@ -15,6 +15,7 @@ from genai_trace._api import (
     disable,
     enable,
     flush,
+    flush_on_exit_signals,
     get_last_trace_id,
     get_trace,
     is_enabled,
@@ -45,6 +46,7 @@ from genai_trace._scope import context
 from genai_trace._semconv import SpanType
 from genai_trace._span import GenAISpan
 from genai_trace.exporters._base import ExportResult, TraceExporter
+from genai_trace.integrations import autolog
 
 __all__ = [
     "AlreadyEndedError",
@@ -69,12 +71,14 @@ __all__ = [
     "TracingError",
     "WrongTraceError",
     "__version__",
+    "autolog",
     "configure",
     "context",
     "disable",
     "enable",
     "extract",
     "flush",
+    "flush_on_exit_signals",
     "get_current_span",
     "get_last_trace_id",
     "get_trace",

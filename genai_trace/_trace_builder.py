@@ -24,6 +24,11 @@ from genai_trace._model import (
     TraceInfo,
     find_root,
 )
+from genai_trace.integrations._genai_spans import (
+    genai_inputs,
+    genai_outputs,
+    time_to_first_chunk_ms,
+)
 
 PREVIEW_MAX_CHARS = 1000
 
@@ -137,8 +142,14 @@ def span_record(span: ReadableSpan) -> SpanRecord:
     context = span.context
     parent = span.parent
     span_type = span_type_of(attributes)
-    inputs = _decode_io(attributes, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE, "gen_ai.input.messages")
-    outputs = _decode_io(attributes, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE, "gen_ai.output.messages")
+    inputs = _decode_io(attributes, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE, genai_inputs)
+    outputs = _decode_io(attributes, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE, genai_outputs)
+    if sc.TIME_TO_FIRST_ITEM_MS not in attributes:
+        # One name for the wait to the first item of any stream: our generators write it,
+        # instrumented LLM streams get it from gen_ai.response.time_to_first_chunk.
+        first_chunk_ms = time_to_first_chunk_ms(attributes)
+        if first_chunk_ms is not None:
+            attributes[sc.TIME_TO_FIRST_ITEM_MS] = first_chunk_ms
     usage = token_usage_of(attributes)
     if usage is None and span_type in sc.LLM_SPAN_TYPES:
         usage = usage_from_output(outputs)
@@ -375,16 +386,15 @@ def _parents_first(records: list[SpanRecord]) -> list[SpanRecord]:
 
 
 def _decode_io(
-    attributes: Mapping[str, Any], value_key: str, mime_key: str, gen_ai_key: str
+    attributes: Mapping[str, Any],
+    value_key: str,
+    mime_key: str,
+    from_genai: Callable[[Mapping[str, Any]], Any],
 ) -> Any:
+    """OpenInference ``input.value``/``output.value`` first, else the GenAI conventions."""
     if value_key in attributes:
         return from_text(attributes[value_key], attributes.get(mime_key))
-    if gen_ai_key in attributes:
-        raw = attributes[gen_ai_key]
-        if isinstance(raw, (list, tuple)):  # one JSON message per item
-            return [from_text(item, sc.MIME_JSON) for item in raw]
-        return from_text(raw, sc.MIME_JSON)
-    return None
+    return from_genai(attributes)
 
 
 def _collect_tags(records: Iterable[SpanRecord]) -> dict[str, str]:

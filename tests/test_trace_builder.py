@@ -380,6 +380,60 @@ def test_outputs_are_decoded_from_output_value_or_gen_ai_output_messages() -> No
     assert span_record(from_messages).outputs == messages
 
 
+SYSTEM_PART = '[{"content": "Be kind.", "type": "text"}]'
+
+
+@pytest.mark.parametrize(
+    ("attributes", "inputs"),
+    [
+        # System instructions recorded apart (Responses API, Anthropic) lead the messages.
+        ({"gen_ai.system_instructions": SYSTEM_PART,
+          "gen_ai.input.messages": '[{"role": "user", "parts": []}]'},
+         [{"role": "system", "parts": [{"content": "Be kind.", "type": "text"}]},
+          {"role": "user", "parts": []}]),
+        ({"gen_ai.system_instructions": SYSTEM_PART},
+         [{"role": "system", "parts": [{"content": "Be kind.", "type": "text"}]}]),
+        ({"gen_ai.system_instructions": "plain text"},
+         [{"role": "system", "parts": ["plain text"]}]),
+        # execute_tool spans: the call's arguments; retrieval spans: the query.
+        ({"gen_ai.tool.call.arguments": '{"city": "Paris"}'}, {"city": "Paris"}),
+        ({"gen_ai.tool.call.arguments": "Paris"}, "Paris"),
+        ({"gen_ai.retrieval.query.text": "[not json]"}, "[not json]"),
+        ({"input.value": "wins", "gen_ai.tool.call.arguments": "{}"}, "wins"),
+    ],
+)  # fmt: skip
+def test_gen_ai_inputs_of_other_operations(attributes: dict[str, Any], inputs: object) -> None:
+    assert span_record(make_span("s", 1, attributes=attributes)).inputs == inputs
+
+
+@pytest.mark.parametrize(
+    ("attributes", "outputs"),
+    [
+        ({"gen_ai.tool.call.result": '{"temperature": 21}'}, {"temperature": 21}),
+        ({"gen_ai.retrieval.documents": '[{"id": "d1", "score": 0.9}]'},
+         [{"id": "d1", "score": 0.9}]),
+        ({"output.value": "wins", "gen_ai.tool.call.result": "{}"}, "wins"),
+        ({"gen_ai.operation.name": "embeddings"}, None),
+    ],
+)  # fmt: skip
+def test_gen_ai_outputs_of_other_operations(attributes: dict[str, Any], outputs: object) -> None:
+    assert span_record(make_span("s", 1, attributes=attributes)).outputs == outputs
+
+
+def test_time_to_first_chunk_is_also_given_in_ms_under_our_name() -> None:
+    streamed = span_record(
+        make_span("chat m", 1, attributes={"gen_ai.response.time_to_first_chunk": 0.25})
+    )
+    assert streamed.attributes == {
+        "gen_ai.response.time_to_first_chunk": 0.25,
+        "genai_trace.time_to_first_item_ms": 250.0,
+    }
+    ours = {"gen_ai.response.time_to_first_chunk": 0.25, "genai_trace.time_to_first_item_ms": 7}
+    assert span_record(make_span("gen", 2, attributes=ours)).attributes == ours  # ours stays
+    bad = {"gen_ai.response.time_to_first_chunk": "soon"}
+    assert span_record(make_span("odd", 3, attributes=bad)).attributes == bad
+
+
 @pytest.mark.parametrize(
     ("attributes", "model"),
     [

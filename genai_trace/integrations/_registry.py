@@ -1,0 +1,65 @@
+"""Integrations that ``autolog`` knows: one official OpenTelemetry instrumentation each.
+
+Each integration module describes itself with an :class:`Integration`; this registry lists
+them in the order ``autolog()`` turns them on.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Integration:
+    """An LLM client library and the official instrumentation that traces it."""
+
+    name: str
+    """What ``autolog`` calls it, and the genai-trace extra that installs it."""
+    client_module: str
+    """The client library's import name (``openai``)."""
+    client_package: str
+    """The client library on PyPI."""
+    instrumentor: str
+    """``module:Class`` of the official OpenTelemetry instrumentor."""
+    instrumentation_package: str
+    """The instrumentation on PyPI."""
+
+    @property
+    def pip_command(self) -> str:
+        """The command that installs what this integration needs."""
+        return f'pip install "genai-trace[{self.name}]"'
+
+    def client_installed(self) -> bool:
+        """Whether the client library can be imported."""
+        return _module_exists(self.client_module)
+
+    def instrumentation_installed(self) -> bool:
+        """Whether the official instrumentation can be imported."""
+        return _module_exists(self.instrumentor.partition(":")[0])
+
+    def new_instrumentor(self) -> Any:
+        """The instrumentor (a ``BaseInstrumentor`` singleton).
+
+        Raises:
+            ImportError: the instrumentation is not installed.
+        """
+        module_name, _, class_name = self.instrumentor.partition(":")
+        return getattr(importlib.import_module(module_name), class_name)()
+
+
+def _module_exists(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a broken install
+        return False
+
+
+def integrations() -> dict[str, Integration]:
+    """Every integration ``autolog`` knows, by name, in the order it turns them on."""
+    from genai_trace.integrations import _anthropic, _langchain, _openai
+
+    ordered = (_openai.INTEGRATION, _anthropic.INTEGRATION, _langchain.INTEGRATION)
+    return {integration.name: integration for integration in ordered}
