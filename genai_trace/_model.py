@@ -65,6 +65,10 @@ class SpanRecord:
     model: str | None = None
     parent_is_remote: bool = False
     """The parent lives in another process (the trace was continued from a carrier)."""
+    kind: str = "INTERNAL"
+    """The OTel span kind: ``INTERNAL``, ``SERVER``, ``CLIENT``, ``PRODUCER`` or ``CONSUMER``."""
+    instrumentation_scope: str | None = None
+    """The name of the tracer that recorded the span (``genai_trace`` for ours)."""
 
     @property
     def duration_ms(self) -> float | None:

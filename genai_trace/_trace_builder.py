@@ -141,6 +141,7 @@ def span_record(span: ReadableSpan) -> SpanRecord:
     attributes = dict(span.attributes or {})
     context = span.context
     parent = span.parent
+    scope = span.instrumentation_scope
     span_type = span_type_of(attributes)
     inputs = _decode_io(attributes, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE, genai_inputs)
     outputs = _decode_io(attributes, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE, genai_outputs)
@@ -184,6 +185,8 @@ def span_record(span: ReadableSpan) -> SpanRecord:
             _str(attributes.get(sc.LLM_MODEL_NAME)),
         ),
         parent_is_remote=bool(parent is not None and parent.is_valid and parent.is_remote),
+        kind=span.kind.name,
+        instrumentation_scope=scope.name if scope is not None else None,
     )
 
 

@@ -194,6 +194,22 @@ def _cmd_stats(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -
     return 0
 
 
+def _cmd_ui(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+    from genai_trace.ui import serve
+
+    try:
+        return serve(
+            store,
+            host=args.host,
+            port=args.port,
+            allow_remote=args.allow_remote,
+            open_browser=args.open,
+            out=out,
+        )
+    except ValueError as exc:
+        raise CliError(str(exc), 2) from None
+
+
 # --- helpers -------------------------------------------------------------------------
 
 
@@ -360,6 +376,21 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("--dialect", choices=("default", "mlflow", "genai"), default="default")
     _add_filters(send, 1_000_000)
     send.set_defaults(run=_cmd_send)
+
+    ui = commands.add_parser("ui", help="serve the local trace viewer on 127.0.0.1")
+    ui.add_argument("--port", type=int, default=6007, help="default 6007; 0 picks a free port")
+    ui.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="interface to bind; anything but 127.0.0.1 needs --allow-remote",
+    )
+    ui.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow binding to a non-loopback interface (the viewer has no authentication)",
+    )
+    ui.add_argument("--open", action="store_true", help="open the viewer in a web browser")
+    ui.set_defaults(run=_cmd_ui)
 
     stats = commands.add_parser("stats", help="counts, tokens, time range")
     stats.add_argument("--json", action="store_true")

@@ -401,3 +401,42 @@ def test_otlp_json_error_status_is_an_integer_code() -> None:
     (span,) = traces_to_otlp_json(traces)["resourceSpans"][0]["scopeSpans"][0]["spans"]
     assert span["status"] == {"code": 2, "message": "RuntimeError: boom"}
     assert [e["name"] for e in span["events"]] == ["exception"]
+
+
+def test_default_dialect_adds_open_conventions_to_a_gen_ai_only_span() -> None:
+    from opentelemetry import trace as trace_api
+
+    llm_client = trace_api.get_tracer("opentelemetry.instrumentation.genai.openai")
+    messages = [{"role": "user", "parts": [{"type": "text", "content": "hi"}]}]
+    with capture_traces() as traces:
+        with genai_trace.start_span("chain"):
+            with llm_client.start_as_current_span("chat gpt-4o") as span:
+                span.set_attribute("gen_ai.operation.name", "chat")
+                span.set_attribute("gen_ai.request.model", "gpt-4o")
+                span.set_attribute("gen_ai.input.messages", json.dumps(messages))
+                span.set_attribute("gen_ai.usage.input_tokens", 5)
+                span.set_attribute("gen_ai.usage.output_tokens", 2)
+    (trace,) = traces
+    chat = trace.get_span("chat gpt-4o")
+    assert chat is not None and (chat.kind, chat.instrumentation_scope) == (
+        "INTERNAL",
+        "opentelemetry.instrumentation.genai.openai",
+    )
+    attributes = default.span_attributes(trace)[chat.span_id]
+    for key, value in {
+        "openinference.span.kind": "LLM",
+        "genai_trace.span.type": "CHAT_MODEL",
+        "input.value": json.dumps(messages, separators=(",", ":")),
+        "input.mime_type": "application/json",
+        "llm.token_count.prompt": 5,
+        "llm.token_count.completion": 2,
+        "llm.token_count.total": 7,
+        "llm.model_name": "gpt-4o",
+        "gen_ai.operation.name": "chat",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.input.messages": json.dumps(messages),
+        "gen_ai.usage.input_tokens": 5,
+        "gen_ai.usage.output_tokens": 2,
+    }.items():
+        assert attributes.pop(key) == value, key
+    assert attributes == {}

@@ -795,6 +795,8 @@ def test_to_dict_and_to_json_hold_every_field() -> None:
             "token_usage": {"input_tokens": 2, "output_tokens": 0, "total_tokens": 2},
             "model": None,
             "parent_is_remote": False,
+            "kind": "INTERNAL",
+            "instrumentation_scope": None,
         },
     )
     decoded = json.loads(trace.to_json())

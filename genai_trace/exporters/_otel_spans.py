@@ -16,6 +16,14 @@ UNFINISHED = "genai_trace.span.unfinished"
 """Set on a span exported before it ended; its end time is the trace's last known time."""
 
 _SCOPE = InstrumentationScope("genai_trace")
+_KINDS = {kind.name: kind for kind in SpanKind}
+
+
+def _scope(name: str | None) -> InstrumentationScope:
+    """The span's own tracer name, so a backend shows which library recorded it."""
+    return _SCOPE if name is None or name == _SCOPE.name else InstrumentationScope(name)
+
+
 _STATUS = {"OK": StatusCode.OK, "ERROR": StatusCode.ERROR, "UNSET": StatusCode.UNSET}
 
 
@@ -54,11 +62,11 @@ def _otel_span(
         resource=resource,
         attributes=attributes,
         events=[Event(e.name, dict(e.attributes), timestamp=e.timestamp_ns) for e in span.events],
-        kind=SpanKind.INTERNAL,
+        kind=_KINDS.get(span.kind, SpanKind.INTERNAL),
         status=Status(
             status_code, span.status_message if status_code is StatusCode.ERROR else None
         ),
         start_time=span.start_time_ns,
         end_time=end_time,
-        instrumentation_scope=_SCOPE,
+        instrumentation_scope=_scope(span.instrumentation_scope),
     )

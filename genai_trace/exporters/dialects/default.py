@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from genai_trace import _semconv as sc
-from genai_trace._capture import to_json
-from genai_trace._model import Trace, TraceInfo
+from genai_trace._capture import to_json, to_text
+from genai_trace._model import SpanRecord, Trace, TraceInfo
 from genai_trace._scope import tag_attributes
 
 TRACE_STATE = "genai_trace.trace.state"
@@ -57,8 +57,37 @@ def span_attributes(trace: Trace) -> dict[str, dict[str, Any]]:
         >>> span_attributes(trace)[trace.root.span_id]["genai_trace.trace.request_preview"]
         'What is OTLP?'
     """
-    out = {span.span_id: dict(span.attributes) for span in trace.spans}
+    out = {span.span_id: _with_open_conventions(span) for span in trace.spans}
     root = trace.root
     if root is not None:
         out[root.span_id].update(trace_level_attributes(trace.info))
     return out
+
+
+def _with_open_conventions(span: SpanRecord) -> dict[str, Any]:
+    """A span's attributes, plus OpenInference keys where only GenAI keys were recorded.
+
+    An LLM client instrumentation writes ``gen_ai.*`` keys only; backends that render
+    OpenInference (Phoenix) then show a generic span. What the trace builder understood
+    from those keys (type, messages, usage, model) is added under the keys they read.
+    """
+    attributes = dict(span.attributes)
+    if sc.OPENINFERENCE_SPAN_KIND in attributes or span.span_type == "UNKNOWN":
+        return attributes
+    attributes.update(sc.span_type_attributes(span.span_type))
+    for value, value_key, mime_key in (
+        (span.inputs, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE),
+        (span.outputs, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE),
+    ):
+        if value is not None and value_key not in attributes:
+            text, mime = to_text(value, 100_000)
+            attributes[value_key] = text
+            attributes[mime_key] = mime
+    usage = span.token_usage
+    if usage is not None and sc.LLM_TOKEN_COUNT_PROMPT not in attributes:
+        attributes[sc.LLM_TOKEN_COUNT_PROMPT] = usage.input_tokens
+        attributes[sc.LLM_TOKEN_COUNT_COMPLETION] = usage.output_tokens
+        attributes[sc.LLM_TOKEN_COUNT_TOTAL] = usage.total_tokens
+    if span.model is not None:
+        attributes.setdefault(sc.LLM_MODEL_NAME, span.model)
+    return attributes
