@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from genai_trace import _semconv as sc
 from genai_trace._errors import log_internal_error
 
 REDACTED = "[REDACTED]"
@@ -219,16 +220,18 @@ capture_content: bool = True
 
 # Attributes other instrumentations use for prompts, completions, tool arguments and results.
 CONTENT_KEYS = (
-    "gen_ai.input.messages",
-    "gen_ai.output.messages",
-    "gen_ai.system_instructions",
-    "gen_ai.tool.call.arguments",
-    "gen_ai.tool.call.result",
-    "gen_ai.prompt",
+    sc.GEN_AI_INPUT_MESSAGES,
+    sc.GEN_AI_OUTPUT_MESSAGES,
+    sc.GEN_AI_SYSTEM_INSTRUCTIONS,
+    sc.GEN_AI_TOOL_CALL_ARGUMENTS,
+    sc.GEN_AI_TOOL_CALL_RESULT,
+    sc.GEN_AI_RETRIEVAL_QUERY_TEXT,
+    sc.GEN_AI_RETRIEVAL_DOCUMENTS,
+    "gen_ai.prompt",  # the conventions' older event-based names
     "gen_ai.completion",
-    "input.value",
-    "output.value",
-    "llm.input_messages",
+    sc.INPUT_VALUE,
+    sc.OUTPUT_VALUE,
+    "llm.input_messages",  # OpenInference's flattened messages: llm.input_messages.0...
     "llm.output_messages",
     "llm.prompts",
 )

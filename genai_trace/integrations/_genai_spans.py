@@ -11,17 +11,17 @@ from collections.abc import Mapping
 from typing import Any
 
 from genai_trace._capture import from_text
-
-MIME_JSON = "application/json"
-GEN_AI_INPUT_MESSAGES = "gen_ai.input.messages"
-GEN_AI_OUTPUT_MESSAGES = "gen_ai.output.messages"
-GEN_AI_SYSTEM_INSTRUCTIONS = "gen_ai.system_instructions"
-GEN_AI_TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
-GEN_AI_TOOL_CALL_RESULT = "gen_ai.tool.call.result"
-GEN_AI_RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"
-GEN_AI_RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"
-GEN_AI_TIME_TO_FIRST_CHUNK = "gen_ai.response.time_to_first_chunk"
-"""Streams: seconds from the request to the first chunk (official instrumentations)."""
+from genai_trace._semconv import (
+    GEN_AI_INPUT_MESSAGES,
+    GEN_AI_OUTPUT_MESSAGES,
+    GEN_AI_RETRIEVAL_DOCUMENTS,
+    GEN_AI_RETRIEVAL_QUERY_TEXT,
+    GEN_AI_SYSTEM_INSTRUCTIONS,
+    GEN_AI_TIME_TO_FIRST_CHUNK,
+    GEN_AI_TOOL_CALL_ARGUMENTS,
+    GEN_AI_TOOL_CALL_RESULT,
+    MIME_JSON,
+)
 
 _NOTHING = object()
 

@@ -26,16 +26,16 @@ from genai_trace._capture import to_json
 from genai_trace._model import SpanRecord, Trace
 from genai_trace.exporters.dialects import default
 
-CONVERSATION_ID = "gen_ai.conversation.id"
-INPUT_MESSAGES = "gen_ai.input.messages"
-OUTPUT_MESSAGES = "gen_ai.output.messages"
-TOOL_NAME = "gen_ai.tool.name"
-TOOL_CALL_ARGUMENTS = "gen_ai.tool.call.arguments"
-TOOL_CALL_RESULT = "gen_ai.tool.call.result"
-AGENT_NAME = "gen_ai.agent.name"
-WORKFLOW_NAME = "gen_ai.workflow.name"
-RETRIEVAL_QUERY_TEXT = "gen_ai.retrieval.query.text"
-RETRIEVAL_DOCUMENTS = "gen_ai.retrieval.documents"
+CONVERSATION_ID = sc.GEN_AI_CONVERSATION_ID
+INPUT_MESSAGES = sc.GEN_AI_INPUT_MESSAGES
+OUTPUT_MESSAGES = sc.GEN_AI_OUTPUT_MESSAGES
+TOOL_NAME = sc.GEN_AI_TOOL_NAME
+TOOL_CALL_ARGUMENTS = sc.GEN_AI_TOOL_CALL_ARGUMENTS
+TOOL_CALL_RESULT = sc.GEN_AI_TOOL_CALL_RESULT
+AGENT_NAME = sc.GEN_AI_AGENT_NAME
+WORKFLOW_NAME = sc.GEN_AI_WORKFLOW_NAME
+RETRIEVAL_QUERY_TEXT = sc.GEN_AI_RETRIEVAL_QUERY_TEXT
+RETRIEVAL_DOCUMENTS = sc.GEN_AI_RETRIEVAL_DOCUMENTS
 TRACE_METADATA = "genai_trace.trace.metadata"
 """The trace's metadata as JSON text (OpenInference's ``metadata`` key is not sent)."""
 
