@@ -97,10 +97,9 @@ def main() -> None:
             for scope_spans in resource_spans.scope_spans:
                 for span in scope_spans.spans:
                     attributes = {a.key: a.value for a in span.attributes}
-                    # Our spans carry OpenInference's kind; instrumented LLM calls, the
-                    # OpenTelemetry GenAI operation (both are understood by backends).
-                    kind = attributes.get("openinference.span.kind")
-                    kind = kind or attributes["gen_ai.operation.name"]
+                    # Every span goes out with OpenInference's kind (for an instrumented
+                    # LLM call it is derived from its OpenTelemetry GenAI operation).
+                    kind = attributes["openinference.span.kind"]
                     tokens = attributes.get("gen_ai.usage.input_tokens")
                     usage = f" input_tokens={tokens.int_value}" if tokens else ""
                     print(f"  {span.name} [{kind.string_value}]{usage}")

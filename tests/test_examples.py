@@ -101,7 +101,7 @@ def test_otlp_export(tmp_path: Path) -> None:
         "received from service otlp-example:",
         "  answer [CHAIN]",
         "  retrieve [RETRIEVER]",
-        "  chat gpt-4o-mini [chat] input_tokens=12",
+        "  chat gpt-4o-mini [LLM] input_tokens=12",
     ]
 
 
