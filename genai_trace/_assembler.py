@@ -17,7 +17,7 @@ from opentelemetry import context as context_api
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import format_trace_id
 
-from genai_trace import _redact
+from genai_trace import _redact, _scope
 from genai_trace import _semconv as sc
 from genai_trace._errors import log_internal_error
 from genai_trace._pipeline import PendingTrace
@@ -57,6 +57,9 @@ class TraceAssembler(SpanProcessor):
         self.max_spans = 50_000
         self.timeout_s = 300.0
         self.enabled = False
+        # The scope object of our tracer's spans, learnt from the first one: then an
+        # identity test tells ours apart.
+        self._own_scope: object = None
         self._last_trace_id = 0
         self.evicted = 0
         self.timed_out = 0
@@ -95,11 +98,18 @@ class TraceAssembler(SpanProcessor):
         if not self.enabled:
             return
         try:
-            scope = context_api.get_value(SCOPE_KEY, parent_context)
-            if isinstance(scope, TraceScope) and scope.attributes:
-                _apply_scope(span, scope)
-            attributes = span.attributes
-            is_genai = attributes is not None and sc.OPENINFERENCE_SPAN_KIND in attributes
+            if _scope.in_use:  # no context lookup at all until genai_trace.context() is used
+                scope = context_api.get_value(SCOPE_KEY, parent_context)
+                if isinstance(scope, TraceScope) and scope.attributes:
+                    _apply_scope(span, scope)
+            # Ours are GenAI spans by construction; others are if they carry a span kind.
+            tracer_scope = span.instrumentation_scope
+            if tracer_scope is self._own_scope:
+                is_genai = True
+            elif tracer_scope is not None and tracer_scope.name == TRACER_NAME:
+                self._own_scope, is_genai = tracer_scope, True
+            else:
+                is_genai = _marked_genai(span)
             context = span.get_span_context()
             evicted = None
             with self._lock:

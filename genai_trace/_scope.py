@@ -18,6 +18,9 @@ from genai_trace._capture import attribute_value
 
 SCOPE_KEY = context_api.create_key("genai_trace.scope")
 
+in_use = False
+"""Set when the first scope with values is made; until then spans skip looking for one."""
+
 Tags = Mapping[str, str] | Iterable[str]
 """Tags are key/value pairs; a plain string is a tag whose value is empty."""
 
@@ -69,6 +72,9 @@ class TraceScope:
         if metadata:
             attributes[sc.METADATA] = attribute_value(metadata, 100_000)
         self.attributes = attributes
+        if attributes:
+            global in_use
+            in_use = True
 
     def merged(
         self,
