@@ -177,8 +177,13 @@ def from_text(text: object, mime_type: object) -> Any:
     """
     if not isinstance(text, str) or not isinstance(mime_type, str):
         return text
-    if mime_type.partition(";")[0].strip().lower() != MIME_JSON:
+    if mime_type != MIME_JSON and mime_type.partition(";")[0].strip().lower() != MIME_JSON:
         return text
+    if _orjson is not None:
+        try:
+            return _orjson.loads(text)
+        except Exception:  # past orjson's nesting limit, or not JSON: the slow path decides
+            pass
     try:
         return json.loads(text)
     except (ValueError, RecursionError):  # foreign spans may carry anything

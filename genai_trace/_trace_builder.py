@@ -76,8 +76,11 @@ def build_trace(
     """
     if not spans:
         raise ValueError("build_trace() needs at least one span")
-    ordered = sorted(spans, key=lambda s: s.start_time or 0)
-    records = _parents_first([span_record(s) for s in ordered])
+    if len(spans) == 1:  # most traces: nothing to order
+        records = [span_record(spans[0])]
+    else:
+        ordered = sorted(spans, key=lambda s: s.start_time or 0)
+        records = _parents_first([span_record(s) for s in ordered])
     updates = updates or TraceUpdates()
     root = root_of(records)
     ends = [r.end_time_ns for r in records if r.end_time_ns is not None]
