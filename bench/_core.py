@@ -158,3 +158,34 @@ def no_loss(plan: Plan) -> dict[str, object]:
         "us_per_span": produced_ns / calls / 1000,
         "stats": stats,
     }
+
+
+def no_loss_store(plan: Plan) -> dict[str, object]:
+    """The zero-config default: every trace of a flat-out loop must land in the local store."""
+    import sqlite3
+
+    import genai_trace
+
+    genai_trace.configure()  # the default destination: .genai_trace/traces.db (scratch dir)
+    calls = plan.flat_out_calls
+    call = _workload.single(genai_trace.trace)
+    start = time.perf_counter_ns()
+    for _ in range(calls):
+        call()
+    produced_ns = time.perf_counter_ns() - start
+    flushed = genai_trace.flush(120)
+    total_ns = time.perf_counter_ns() - start
+    stats = genai_trace.stats()
+    with sqlite3.connect(".genai_trace/traces.db") as connection:
+        (stored,) = connection.execute("SELECT count(*) FROM traces").fetchone()
+    return {
+        "spans_per_call": 1,
+        "produced": calls,
+        "exported": stored,
+        "lost": calls - stored,
+        "flush_ok": flushed,
+        "spans_per_s_calling": calls / (produced_ns / 1e9),
+        "spans_per_s_end_to_end": stored / (total_ns / 1e9),
+        "us_per_span": produced_ns / calls / 1000,
+        "stats": stats,
+    }

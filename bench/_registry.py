@@ -34,6 +34,9 @@ _CORE = [
     Scenario("start_span", "genai_trace.start_span", "bench._core:start_span", None, "floor"),
     Scenario("disabled", "disabled @trace vs bare call", "bench._core:disabled"),
     Scenario("no_loss", "flat-out loop, default worker", "bench._core:no_loss"),
+    Scenario(
+        "no_loss_store", "flat-out loop, default config: local store", "bench._core:no_loss_store"
+    ),
 ]
 
 _PEER_TITLES = {

@@ -32,7 +32,7 @@ def _cells(row: str, result: dict[str, Any], results: dict[str, dict[str, Any]])
     )
     base = _baseline(row, result, results)
     ratio = f"{median / base['us_per_span']:.2f}x" if base and base.get("status") == "ok" else "-"
-    if row == "no_loss":
+    if row in ("no_loss", "no_loss_store"):
         note = (
             f"exported {result['exported']:,}/{result['produced']:,} traces "
             f"(lost {result['lost']:,}); {result['spans_per_s_calling']:,.0f} spans/s calling, "
