@@ -11,7 +11,7 @@ import time
 import traceback
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
@@ -26,6 +26,7 @@ from genai_trace._span import GenAISpan
 from genai_trace._trace_builder import TraceUpdates
 
 _NOTHING: Any = object()
+T = TypeVar("T")
 
 
 class SpanScope:
@@ -164,7 +165,33 @@ def _detach(token: object) -> None:
         log_internal_error("restoring the context")
 
 
-class start_span:  # a function to its users; a class for a cheap `with`
+class AsyncWith(Generic[T]):
+    """Adds ``async with`` to a context manager whose enter and exit never wait."""
+
+    def __enter__(self) -> T:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> T:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)
+
+
+class start_span(AsyncWith[GenAISpan]):  # a function to its users; a class for a cheap `with`
     """Open a span around a block: ``with genai_trace.start_span("retrieve") as span:``.
 
     The span is a child of the current span and is current inside the block. An exception
@@ -221,17 +248,6 @@ class start_span:  # a function to its users; a class for a cheap `with`
             scope.finish()
         else:
             scope.fail(exc)
-
-    async def __aenter__(self) -> GenAISpan:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, traceback)
 
 
 def static_attributes(

@@ -21,7 +21,7 @@ from opentelemetry import trace as trace_api
 
 from genai_trace import _semconv as sc
 from genai_trace._errors import log_internal_error
-from genai_trace._fluent import record_error
+from genai_trace._fluent import AsyncWith, record_error
 from genai_trace._scope import SCOPE_KEY, TraceScope, current_scope
 from genai_trace._span import GenAISpan
 
@@ -37,7 +37,7 @@ class HeaderCarrier(Protocol):
         """Return the header's value, or ``None``."""
 
 
-class use_span:  # a function to its users; a class for a cheap `with`
+class use_span(AsyncWith[GenAISpan]):  # a function to its users; a class for a cheap `with`
     """Make ``span`` the current span inside the block, so new spans nest under it.
 
     This is how a span held by id (from :class:`~genai_trace.TraceClient`) parents
@@ -88,17 +88,6 @@ class use_span:  # a function to its users; a class for a cheap `with`
         except Exception:
             log_internal_error("use_span ending the span")
 
-    async def __aenter__(self) -> GenAISpan:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, traceback)
-
 
 @overload
 def inject(carrier: None = None) -> dict[str, str]: ...
@@ -148,7 +137,7 @@ def inject(carrier: MutableMapping[str, str] | None = None) -> MutableMapping[st
     return carrier
 
 
-class extract:  # a function to its users; a class for a cheap `with`
+class extract(AsyncWith[None]):  # a function to its users; a class for a cheap `with`
     """Continue the caller's trace inside the block, from incoming request headers.
 
     Spans started inside are children of the caller's span (same trace id, a remote
@@ -195,17 +184,6 @@ class extract:  # a function to its users; a class for a cheap `with`
         token, self._token = self._token, None
         if token is not None:
             _detach(token)
-
-    async def __aenter__(self) -> None:
-        self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, traceback)
 
 
 def _scope_from_baggage(context: context_api.Context) -> context_api.Context:
