@@ -339,15 +339,22 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genai-trace", description="Read the local genai-trace store."
     )
-    parser.add_argument("--db", help=f"the store (env GENAI_TRACE_DB; default {DEFAULT_DB_PATH})")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    db_help = f"the store (env GENAI_TRACE_DB; default {DEFAULT_DB_PATH})"
+    parser.add_argument("--db", help=db_help)
+    # --db is taken after the command too: `genai-trace ui --db PATH`.
+    with_db = argparse.ArgumentParser(add_help=False)
+    with_db.add_argument("--db", help=db_help, default=argparse.SUPPRESS)
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    listing = commands.add_parser("list", help="a table of traces, newest first")
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return subparsers.add_parser(name, help=help_text, parents=[with_db])
+
+    listing = command("list", "a table of traces, newest first")
     _add_filters(listing, 50)
     listing.add_argument("--json", action="store_true", help="one JSON object per line")
     listing.set_defaults(run=_cmd_list)
 
-    show = commands.add_parser("show", help="one trace as a tree of spans")
+    show = command("show", "one trace as a tree of spans")
     show.add_argument("trace_id", nargs="?", help="trace id or client request id")
     show.add_argument("--last", action="store_true", help="the most recent trace")
     show.add_argument("--json", action="store_true", help="the whole trace as JSON")
@@ -356,20 +363,20 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--color", action=argparse.BooleanOptionalAction, default=None)
     show.set_defaults(run=_cmd_show)
 
-    tail = commands.add_parser("tail", help="follow new traces as they are stored")
+    tail = command("tail", "follow new traces as they are stored")
     tail.add_argument("--initial", type=int, default=10, help="recent traces shown first")
     tail.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
     tail.add_argument("--count", type=_positive_int, help="stop after this many new traces")
     tail.add_argument("--timeout", type=float, help="stop after this many seconds")
     tail.set_defaults(run=_cmd_tail)
 
-    export = commands.add_parser("export", help="traces as JSON lines or OTLP-JSON")
+    export = command("export", "traces as JSON lines or OTLP-JSON")
     _add_filters(export, 1_000_000)
     export.add_argument("--format", choices=("jsonl", "otlp-json"), default="jsonl")
     export.add_argument("--output", "-o", help="file to write (default stdout)")
     export.set_defaults(run=_cmd_export)
 
-    send = commands.add_parser("send", help="replay stored traces to an OTLP backend")
+    send = command("send", "replay stored traces to an OTLP backend")
     send.add_argument("--endpoint", required=True, help="e.g. http://127.0.0.1:6006")
     send.add_argument("--protocol", choices=("http/protobuf", "grpc"), default="http/protobuf")
     send.add_argument("--header", action="append", default=[], help="NAME=VALUE; repeatable")
@@ -377,7 +384,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_filters(send, 1_000_000)
     send.set_defaults(run=_cmd_send)
 
-    ui = commands.add_parser("ui", help="serve the local trace viewer on 127.0.0.1")
+    ui = command("ui", "serve the local trace viewer on 127.0.0.1")
     ui.add_argument("--port", type=int, default=6007, help="default 6007; 0 picks a free port")
     ui.add_argument(
         "--host",
@@ -392,7 +399,7 @@ def _parser() -> argparse.ArgumentParser:
     ui.add_argument("--open", action="store_true", help="open the viewer in a web browser")
     ui.set_defaults(run=_cmd_ui)
 
-    stats = commands.add_parser("stats", help="counts, tokens, time range")
+    stats = command("stats", "counts, tokens, time range")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(run=_cmd_stats)
     return parser

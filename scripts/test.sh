@@ -11,6 +11,8 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip check
 # Real OTLP backends (Phoenix, MLflow, the rotel collector), each in its own venv.
 bash scripts/setup_backends.sh
+# Debian's Chromium, for the trace viewer's browser tests.
+bash scripts/setup_browser.sh
 
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
