@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import datetime
 import os
-from collections.abc import Iterable, Mapping, Sequence
+import signal
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from genai_trace import _runtime
 from genai_trace._config import Config
+from genai_trace._errors import log_internal_error
 from genai_trace._model import Trace, TraceInfo
 from genai_trace._semconv import SpanType
 
@@ -80,6 +84,68 @@ def shutdown(timeout_s: float | None = None) -> None:
     _runtime.shutdown(timeout_s)
 
 
+_SignalHandler = Callable[[int, FrameType | None], Any] | int | None
+
+
+def flush_on_exit_signals(
+    signals: Iterable[int] = (signal.SIGTERM,), *, timeout_s: float | None = None
+) -> None:
+    """Export completed traces when the process is told to stop, then stop as it would have.
+
+    A SIGTERM ends a process without running ``atexit``, so traces completed but not yet
+    exported would be lost. This installs a handler for each signal that first flushes
+    (within ``timeout_s``, default ``exit_flush_timeout_s``) and then hands the signal on:
+    to the handler installed before it (a framework's graceful shutdown), or, where that
+    was the default action, raises the signal again so the process ends as it would have,
+    with the same exit status. Calling it again changes nothing. Call it from the main
+    thread, after any framework has installed its own handlers.
+
+    Args:
+        signals: The signals to handle; SIGTERM by default.
+        timeout_s: How long the flush may take; ``None`` uses ``exit_flush_timeout_s``.
+
+    Raises:
+        ValueError: not called from the main thread (a rule of Python's ``signal``), or a
+            negative ``timeout_s``.
+
+    Example:
+        >>> genai_trace.flush_on_exit_signals()  # in a worker that is stopped with SIGTERM
+    """
+    if timeout_s is not None and not timeout_s >= 0:
+        raise ValueError(f"timeout_s must be seconds, at least 0, got {timeout_s!r}")
+    if threading.current_thread() is not threading.main_thread():
+        raise ValueError(
+            "flush_on_exit_signals() must be called from the main thread "
+            "(Python only lets the main thread install signal handlers)"
+        )
+    for signum in signals:
+        previous = signal.getsignal(signum)
+        if getattr(previous, "_genai_trace_flush", False):
+            continue
+        signal.signal(signum, _flushing_handler(previous, timeout_s))
+
+
+def _flushing_handler(previous: _SignalHandler, timeout_s: float | None) -> Callable[..., None]:
+    def handle(signum: int, frame: FrameType | None) -> None:
+        # Only a flush: the signal may have interrupted this thread inside one of our locks,
+        # and a flush takes none of them on this thread (it waits, bounded, for the workers).
+        try:
+            rt = _runtime.current()
+            if rt is not None:
+                rt.flush(rt.config.exit_flush_timeout_s if timeout_s is None else timeout_s)
+        except Exception:
+            log_internal_error("flush on signal")
+        if callable(previous):
+            previous(signum, frame)
+        elif previous in (signal.SIG_DFL, None):
+            signal.signal(signum, signal.SIG_DFL)
+            os.kill(os.getpid(), signum)
+        # SIG_IGN: the app ignores this signal; having flushed, carry on.
+
+    handle._genai_trace_flush = True  # type: ignore[attr-defined]  # marks ours: no double install
+    return handle
+
+
 def disable() -> None:
     """Stop recording: traced functions run as if undecorated (``GENAI_TRACE_DISABLED=1``)."""
     _runtime.set_disabled(True)
@@ -109,8 +175,9 @@ def get_last_trace_id() -> str | None:
 def get_trace(trace_id: str) -> Trace | None:
     """Return a trace by trace id (32 hex) or client request id, else ``None``.
 
-    Looks in the bounded buffer of recent traces (``recent_traces``), flushing first when
-    the trace has completed but not yet been built, then in the local store.
+    Looks in the bounded buffer of recent traces (``recent_traces``), waiting first when
+    the trace has completed but not yet been built, then in the local store. It never waits
+    for another destination (a slow OTLP backend cannot make a look-up slow).
     """
     if not isinstance(trace_id, str):
         raise TypeError(f"get_trace() takes a trace id string, got {trace_id!r}")
@@ -119,13 +186,27 @@ def get_trace(trace_id: str) -> Trace | None:
         return None
     found = rt.pipeline.recent.get(trace_id)
     if found is None:
-        rt.flush(_LOOKUP_FLUSH_TIMEOUT_S)
+        rt.pipeline.wait_built(_LOOKUP_FLUSH_TIMEOUT_S)
         found = rt.pipeline.recent.get(trace_id)
     if found is None:
+        _flush_local_stores(rt)
         store = _local_store(rt)
         if store.path.exists():
             found = store.get(trace_id)
     return found
+
+
+def _flush_local_stores(rt: _runtime.Runtime) -> None:
+    """Build what completed and write it to the local stores, bounded.
+
+    Only the stores: a look-up must not wait for a slow or hanging network destination.
+    """
+    from genai_trace.exporters.sqlite import SQLiteTraceStore
+
+    rt.pipeline.wait_built(_LOOKUP_FLUSH_TIMEOUT_S)
+    for destination in rt.pipeline.destinations:
+        if isinstance(destination.exporter, SQLiteTraceStore):
+            destination.flush(_LOOKUP_FLUSH_TIMEOUT_S)
 
 
 def search_traces(
@@ -177,7 +258,7 @@ def search_traces(
 
     rt = _runtime.get()
     if rt is not None:
-        rt.flush(_LOOKUP_FLUSH_TIMEOUT_S)
+        _flush_local_stores(rt)
     store = SQLiteTraceStore(db_path) if db_path is not None else _local_store(rt)
     if isinstance(tags, Mapping):
         tag_filter: dict[str, str | None] | None = dict(tags)
@@ -222,19 +303,22 @@ def _to_ns(moment: datetime.datetime | float | None) -> int | None:
 
 
 def stats() -> dict[str, Any]:
-    """Counters: traces built, skipped, dropped and incomplete, per destination too."""
+    """Counters since the last ``configure``: traces built, skipped, dropped, incomplete.
+
+    ``destinations`` has, per exporter, the traces ``exported``, ``failed`` (the exporter
+    gave up, after its own retries) and ``dropped`` (its queue was full, or shutdown ran out
+    of time). Nothing is dropped without being counted here.
+    """
     rt = _runtime.current()
     if rt is None:
         return {}
-    assembler, pipeline = rt.assembler, rt.pipeline
+    pipeline = rt.pipeline
     return {
-        "traces_in_assembly": assembler.open_trace_count(),
+        "traces_in_assembly": rt.assembler.open_trace_count(),
         "traces_built": pipeline.built,
         "traces_skipped_without_genai_span": pipeline.skipped_non_genai,
         "traces_dropped_queue_full": pipeline.dropped,
-        "traces_timed_out": assembler.timed_out,
-        "traces_evicted": assembler.evicted,
-        "spans_dropped_over_limit": assembler.dropped_spans,
+        **rt.assembler_counts(),
         "destinations": {
             d.name: {"exported": d.exported, "failed": d.failed, "dropped": d.dropped}
             for d in pipeline.destinations

@@ -5,7 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
+import weakref
 from collections import Counter
+from collections.abc import Callable
 
 logger = logging.getLogger("genai_trace")
 
@@ -64,3 +67,72 @@ def internal_error_counts() -> dict[str, int]:
     """Return how many internal errors happened at each place."""
     with _lock:
         return dict(_counts)
+
+
+WARNING_INTERVAL_S = 60.0
+"""At most one warning per this many seconds from each :class:`ThrottledWarning`."""
+
+
+class ThrottledWarning:
+    """A run-time warning logged the first time, then at most once per interval, with a count.
+
+    For trouble that repeats per trace (a full queue, a backend that is down): the first
+    occurrence is logged at once, later ones are counted, and the first occurrence after
+    ``interval_s`` logs one summary with the count since the last warning. Thread-safe.
+
+    Example:
+        >>> dropped = ThrottledWarning("genai_trace: %s dropped %d traces since %s")
+        >>> dropped.record(3, "OTLP")   # logs at once; later calls log at most once a minute
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        interval_s: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.message = message
+        self.interval_s = WARNING_INTERVAL_S if interval_s is None else interval_s
+        self.clock = clock
+        self.logged = 0
+        # Guards the pending count and the time of the last warning; never held while logging.
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._last: float | None = None
+        _THROTTLED.add(self)
+
+    def record(self, count: int, *args: object) -> bool:
+        """Count ``count`` occurrences; log ``message % (*args, total, since)`` when due.
+
+        ``total`` is the count since the last warning and ``since`` says over how long
+        ("the start" for the first). Returns whether a warning was logged.
+        """
+        with self._lock:
+            self._pending += count
+            now = self.clock()
+            if self._last is not None and now - self._last < self.interval_s:
+                return False
+            since = "the start" if self._last is None else f"the last {now - self._last:.0f}s"
+            total, self._pending, self._last = self._pending, 0, now
+            self.logged += 1
+        logger.warning(self.message, *args, total, since)
+        return True
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: a fresh lock (the parent's may have been held at the fork)."""
+        self._lock = threading.Lock()
+
+
+_THROTTLED: weakref.WeakSet[ThrottledWarning] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    global _lock
+    _lock = threading.Lock()
+    for warning in list(_THROTTLED):
+        warning.reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)

@@ -9,15 +9,17 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from genai_trace._errors import log_internal_error, warn_once
+from genai_trace._errors import ThrottledWarning, log_internal_error, logger
 from genai_trace._model import Trace
 from genai_trace._trace_builder import TraceUpdates, build_trace, is_genai_span
 from genai_trace._worker import QueueWorker
@@ -62,7 +64,13 @@ class PendingTrace:
 
 
 class Destination:
-    """One exporter behind its own bounded queue and thread, so it delays no other."""
+    """One exporter behind its own bounded queue and thread, so it delays no other.
+
+    Counters (read by ``genai_trace.stats()``): ``exported`` and ``failed`` traces (the
+    exporter answered, or gave up after its own retries), ``dropped`` (the queue was full, or
+    shutdown ran out of time). Drops and failures are logged the first time, then at most
+    once per :data:`genai_trace._errors.WARNING_INTERVAL_S` with a count, never per trace.
+    """
 
     def __init__(self, exporter: TraceExporter, max_queue: int) -> None:
         self.exporter = exporter
@@ -73,29 +81,75 @@ class Destination:
         self._worker: QueueWorker[Trace] = QueueWorker(
             self.name, self._export, max_queue=max_queue, max_batch=256
         )
+        self.drop_warning = ThrottledWarning(
+            "genai_trace: the queue of %s is full (the exporter is slower than the app, or "
+            "its backend is down): %d traces dropped since %s; see genai_trace.stats()"
+        )
+        self.failure_warning = ThrottledWarning(
+            "genai_trace: %s failed to export %d traces since %s (the backend refused them "
+            "or is unreachable); see genai_trace.stats()"
+        )
 
     @property
     def dropped(self) -> int:
-        """Traces dropped because this destination's queue was full."""
+        """Traces dropped: the queue was full, or shutdown ran out of time before them."""
         return self._worker.dropped
+
+    @property
+    def queued(self) -> int:
+        """Traces waiting in this destination's queue."""
+        return len(self._worker)
 
     def put(self, trace: Trace) -> None:
         """Queue a trace for this destination; a full queue drops and counts it."""
         if not self._worker.put(trace):
-            warn_once(
-                f"queue full {self.name}",
-                "genai_trace: the queue of %s is full, traces are being dropped "
-                "(the exporter is slower than the app); see genai_trace.stats()",
-                self.name,
-            )
+            self.drop_warning.record(1, self.name)
 
     def flush(self, timeout_s: float | None) -> bool:
         """Wait until every queued trace was handed to the exporter."""
         return self._worker.flush(timeout_s)
 
-    def shutdown(self, timeout_s: float | None) -> None:
-        """Export what is queued (bounded by ``timeout_s``), then shut the exporter down."""
-        self._worker.shutdown(timeout_s)
+    def shutdown(self, timeout_s: float | None) -> bool:
+        """Export what is queued (bounded by ``timeout_s``), then shut the exporter down.
+
+        Returns ``False`` when time ran out; the traces left are counted as dropped. An
+        exporter still stuck in ``export`` (a hanging backend) is shut down on a helper
+        thread, so its ``shutdown`` cannot hold this call (or process exit) either.
+        Call :meth:`stop` on every destination first to let them finish side by side.
+        """
+        left_before = self._worker.dropped
+        finished = self._worker.shutdown(timeout_s)
+        if finished:
+            self._shutdown_exporter()
+            return True
+        logger.warning(
+            "genai_trace: %s did not finish within %.1fs; %d queued traces are dropped",
+            self.name,
+            timeout_s or 0.0,
+            self._worker.dropped - left_before,
+        )
+        closer = threading.Thread(
+            target=self._shutdown_exporter, name=f"{self.name} shutdown", daemon=True
+        )
+        try:
+            closer.start()
+        except RuntimeError:  # interpreter shutdown: the process is ending anyway
+            pass
+        return False
+
+    def stop(self) -> None:
+        """Let the thread export what is queued and exit, without waiting for it."""
+        self._worker.stop()
+
+    def mark(self) -> threading.Event | None:
+        """Queue a flush marker (see :meth:`QueueWorker.mark`)."""
+        return self._worker.mark()
+
+    def wait(self, marker: threading.Event | None, timeout_s: float | None) -> bool:
+        """Wait for a :meth:`mark`."""
+        return self._worker.wait(marker, timeout_s)
+
+    def _shutdown_exporter(self) -> None:
         try:
             self.exporter.shutdown()
         except Exception:
@@ -111,6 +165,8 @@ class Destination:
             self.exported += len(traces)
         else:
             self.failed += len(traces)
+            if not getattr(self.exporter, "reports_own_failures", False):
+                self.failure_warning.record(len(traces), self.name)
 
 
 class RecentTraces:
@@ -122,6 +178,10 @@ class RecentTraces:
         self._lock = threading.Lock()
         self._by_id: OrderedDict[str, Trace] = OrderedDict()
         self._by_request_id: dict[str, str] = {}
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: a fresh lock (the build worker may have held it at the fork)."""
+        self._lock = threading.Lock()
 
     def add(self, trace: Trace) -> None:
         """Remember ``trace`` (a later part of the same trace id is merged in)."""
@@ -172,6 +232,11 @@ class ExportPipeline:
         self._worker: QueueWorker[PendingTrace] = QueueWorker(
             "genai_trace build", self._build, max_queue=queue_size, on_tick=on_tick
         )
+        _PIPELINES.add(self)
+        self._drop_warning = ThrottledWarning(
+            "genai_trace: the export queue is full: %d completed traces dropped since %s; "
+            "raise export_queue_size or see genai_trace.stats()"
+        )
 
     @property
     def dropped(self) -> int:
@@ -181,11 +246,7 @@ class ExportPipeline:
     def submit(self, pending: PendingTrace) -> None:
         """Called on the app's thread when a trace completes: queue it, never block."""
         if not self._worker.put(pending):
-            warn_once(
-                "build queue full",
-                "genai_trace: the export queue is full, traces are being dropped; "
-                "raise export_queue_size or see genai_trace.stats()",
-            )
+            self._drop_warning.record(1)
 
     def add_listener(self, listener: TraceListener) -> None:
         """Call ``listener`` with every trace built from now on."""
@@ -197,22 +258,35 @@ class ExportPipeline:
         with self._listeners_lock:
             self._listeners = tuple(x for x in self._listeners if x is not listener)
 
+    def wait_built(self, timeout_s: float | None = None) -> bool:
+        """Wait until every trace completed so far is built and queued at each destination."""
+        return self._worker.flush(timeout_s)
+
     def flush(self, timeout_s: float | None = None) -> bool:
         """Build and export everything completed so far; ``False`` if time ran out."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
         ok = self._worker.flush(timeout_s)
-        for destination in self.destinations:
+        # Mark every destination, then wait: they drain side by side, and one that hangs
+        # costs the others nothing.
+        markers = [(d, d.mark()) for d in self.destinations]
+        for destination, marker in markers:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            ok = destination.flush(left) and ok
+            ok = destination.wait(marker, left) and ok
         return ok
 
-    def shutdown(self, timeout_s: float | None = None) -> None:
-        """Flush within ``timeout_s``, then stop every thread and exporter. Idempotent."""
+    def shutdown(self, timeout_s: float | None = None) -> bool:
+        """Flush within ``timeout_s``, then stop every thread and exporter. Idempotent.
+
+        Returns ``False`` when time ran out; what was left is counted as dropped.
+        """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        self._worker.shutdown(timeout_s)
+        ok = self._worker.shutdown(timeout_s)
+        for destination in self.destinations:
+            destination.stop()
         for destination in self.destinations:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
-            destination.shutdown(left)
+            ok = destination.shutdown(left) and ok
+        return ok
 
     def _build(self, batch: list[PendingTrace]) -> None:
         for pending in batch:
@@ -242,3 +316,17 @@ class ExportPipeline:
                     log_internal_error("trace listener")
             for destination in self.destinations:
                 destination.put(trace)
+
+
+_PIPELINES: weakref.WeakSet[ExportPipeline] = weakref.WeakSet()
+
+
+def _reset_after_fork() -> None:
+    # The workers reset themselves (_worker.py); these locks may have been held at the fork.
+    for pipeline in list(_PIPELINES):
+        pipeline.recent.reset_after_fork()
+        pipeline._listeners_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)

@@ -50,6 +50,8 @@ class Runtime:
             max_spans=config.max_spans_per_trace,
             timeout_s=config.trace_timeout_s,
         )
+        # The assembler outlives configurations (one per provider); stats() counts from here.
+        self._assembler_baseline = _assembler_counters(self.assembler)
         self.tracer = self.provider.get_tracer(TRACER_NAME, __version__)
         if isinstance(self.tracer, Tracer):
             # Our spans draw ids from our generator (immune to the app's random.seed, able to
@@ -58,22 +60,38 @@ class Runtime:
         if config.instrument_threads:
             _instrument_threads()
 
+    def assembler_counts(self) -> dict[str, int]:
+        """The assembler's drop counters since this configuration was installed."""
+        now = _assembler_counters(self.assembler)
+        return {key: now[key] - self._assembler_baseline.get(key, 0) for key in now}
+
     def _tick(self) -> None:
         self.assembler.sweep()
 
     def flush(self, timeout_s: float | None) -> bool:
         return self.pipeline.flush(timeout_s)
 
-    def shutdown(self, timeout_s: float | None) -> None:
-        """Export open traces marked incomplete, flush, stop threads. The provider stays."""
+    def shutdown(self, timeout_s: float | None) -> bool:
+        """Export open traces marked incomplete, flush, stop threads. The provider stays.
+
+        Returns ``False`` when ``timeout_s`` ran out first (what was left is counted).
+        """
         self.assembler.flush_open("shutdown")
         self.assembler.enabled = False
-        self.pipeline.shutdown(timeout_s)
+        return self.pipeline.shutdown(timeout_s)
 
 
 # One assembler per provider, kept across configurations: a provider's processors can be
 # added but never removed, so reconfiguring re-points the existing one.
 _assemblers: weakref.WeakKeyDictionary[TracerProvider, TraceAssembler] = weakref.WeakKeyDictionary()
+
+
+def _assembler_counters(assembler: TraceAssembler) -> dict[str, int]:
+    return {
+        "traces_timed_out": assembler.timed_out,
+        "traces_evicted": assembler.evicted,
+        "spans_dropped_over_limit": assembler.dropped_spans,
+    }
 
 
 def _assembler_for(provider: TracerProvider) -> TraceAssembler:
@@ -152,14 +170,18 @@ def _install(config: _config.Config) -> None:
         _atexit_registered = True
 
 
-def shutdown(timeout_s: float | None = None) -> None:
-    """Flush and stop; later spans are not recorded until ``configure`` is called. Idempotent."""
+def shutdown(timeout_s: float | None = None) -> bool:
+    """Flush and stop; later spans are not recorded until ``configure`` is called. Idempotent.
+
+    Returns ``False`` when ``timeout_s`` (default ``exit_flush_timeout_s``) ran out first.
+    """
     global _runtime, _shut_down
     with _lock:
         rt, _runtime = _runtime, None
         _shut_down = True
-    if rt is not None:
-        rt.shutdown(rt.config.exit_flush_timeout_s if timeout_s is None else timeout_s)
+    if rt is None:
+        return True
+    return rt.shutdown(rt.config.exit_flush_timeout_s if timeout_s is None else timeout_s)
 
 
 def set_disabled(value: bool) -> None:
@@ -175,21 +197,26 @@ def max_payload_chars() -> int:
 
 
 def _at_exit() -> None:
+    """Export pending traces within ``exit_flush_timeout_s`` in all; never longer."""
     rt = _runtime
     if rt is None:
         return
+    timeout_s = rt.config.exit_flush_timeout_s
     try:
-        if not rt.flush(rt.config.exit_flush_timeout_s):
+        if not shutdown(timeout_s):
             logger.warning(
-                "genai_trace: pending traces were not all exported within %.1fs at exit",
-                rt.config.exit_flush_timeout_s,
+                "genai_trace: pending traces were not all exported within %.1fs at exit "
+                "(exit_flush_timeout_s); see the counts logged above",
+                timeout_s,
             )
-        shutdown(rt.config.exit_flush_timeout_s)
     except Exception:
         log_internal_error("flush at exit")
 
 
 def _after_fork_in_child() -> None:
+    """In a forked child: fresh locks, no inherited traces (the parent exports those)."""
+    global _lock
+    _lock = threading.RLock()  # another thread may have held it at the fork
     rt = _runtime
     if rt is not None:
         rt.assembler.reset_after_fork()

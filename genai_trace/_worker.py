@@ -62,6 +62,7 @@ class QueueWorker(Generic[T]):
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopped = False
+        self._handling = False  # True while ``handle`` runs (read without the lock)
 
     def reset_after_fork(self) -> None:
         """In a forked child: forget the parent's queue (the parent exports it) and thread."""
@@ -85,35 +86,75 @@ class QueueWorker(Generic[T]):
 
     def flush(self, timeout_s: float | None = None) -> bool:
         """Wait until every item put before this call was handled; ``False`` on timeout."""
+        return self.wait(self.mark(), timeout_s)
+
+    def mark(self) -> threading.Event | None:
+        """Queue a flush marker; its event is set once everything put before it is handled.
+
+        ``None`` when there is no thread to do it (never started, or after fork): what is
+        queued is handled here, at once. Marking every worker first and then waiting lets
+        them work at the same time under one deadline.
+        """
         if self._thread is None or not self._thread.is_alive():
             if self._queue and not self._stopped:
-                self._drain()  # no thread (never started, or after fork): do it here
-            return not self._queue
+                self._drain()
+            return None
         marker = _FlushMarker()
         self._queue.append(marker)
         self._wake.set()
-        return marker.done.wait(timeout_s)
+        return marker.done
+
+    def wait(self, marker: threading.Event | None, timeout_s: float | None) -> bool:
+        """Wait for a :meth:`mark`; ``False`` when ``timeout_s`` ran out first."""
+        if marker is None:
+            return not self._queue
+        return marker.wait(timeout_s)
+
+    def stop(self) -> None:
+        """Ask the thread to handle what is queued and then exit; returns at once."""
+        with self._lock:
+            self._stopped = True
+        self._wake.set()
 
     def shutdown(self, timeout_s: float | None = None) -> bool:
-        """Handle what is queued (within ``timeout_s``), then stop the thread. Idempotent."""
-        with self._lock:
-            if self._stopped:
-                return True
-            self._stopped = True
-            thread = self._thread
-        self._wake.set()
-        if thread is None:
-            self._drain()
+        """Handle what is queued (within ``timeout_s``), then stop the thread. Idempotent.
+
+        Returns ``False`` when time ran out with items unhandled (``handle`` blocked, say on
+        a hanging backend); those are counted in :attr:`dropped`, since nothing will handle
+        them any more. The thread is a daemon: it cannot hold process exit.
+        """
+        self.stop()
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._drain()  # no thread (never started, or after fork): do it here
             return True
         thread.join(timeout_s)
-        return not thread.is_alive()
+        if not thread.is_alive() or not (self._queue or self._handling):
+            return True
+        with self._lock:
+            left = len(self)
+            self.dropped += left
+            self._queue.clear()
+        return False
+
+    @property
+    def busy(self) -> bool:
+        """Whether the thread is running (after :meth:`stop`: still handling items)."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
 
     def _start(self) -> None:
         with self._lock:
             if self._thread is not None or self._stopped:
                 return
-            self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._run, name=self.name, daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:
+                # "can't create new thread at interpreter shutdown" (Python 3.12+, from an
+                # atexit flush): stay thread-less; flush and shutdown drain inline.
+                return
+            self._thread = thread
 
     def _run(self) -> None:
         while True:
@@ -149,10 +190,13 @@ class QueueWorker(Generic[T]):
     def _handle_batch(self, batch: list[T]) -> None:
         if not batch:
             return
+        self._handling = True
         try:
             self._handle(batch)
         except Exception:
             log_internal_error(self.name)
+        finally:
+            self._handling = False
 
 
 def _reset_workers_after_fork() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import threading
 import urllib.parse
+import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -99,12 +100,30 @@ class OTLPTraceExporter:
         # Guards the cached resource and the runtime it was resolved for.
         self._resource_lock = threading.Lock()
         self._resource: tuple[object, Resource] | None = None
-        self._exporter = _span_exporter(protocol, endpoint, headers, timeout_s)
+        self._settings = (protocol, endpoint, headers, timeout_s, mlflow_trace_info)
+        self._exporter: Any = None
         self._mlflow: _MlflowTraceInfo | None = None
+        self._connect()
+        _EXPORTERS.add(self)
+
+    def _connect(self) -> None:
+        protocol, endpoint, headers, timeout_s, mlflow_trace_info = self._settings
+        self._exporter = _span_exporter(protocol, endpoint, headers, timeout_s)
         if self.dialect is mlflow_dialect.span_attributes and mlflow_trace_info is not False:
             self._mlflow = _MlflowTraceInfo.create(
                 protocol, endpoint, _resolve_headers(headers), timeout_s, mlflow_trace_info
             )
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: new connections, never the parent's sockets.
+
+        A pooled keep-alive connection inherited from the parent is the parent's: writing
+        to it from the child would interleave two processes' requests on one stream. The
+        parent's objects are left untouched (closing them here could disturb the parent).
+        """
+        _ABANDONED.append((self._exporter, self._mlflow))
+        self._resource_lock = threading.Lock()
+        self._exporter = self._mlflow = None  # reconnected at the child's first export
 
     @property
     def resource(self) -> Resource:
@@ -146,6 +165,8 @@ class OTLPTraceExporter:
                 log_internal_error("OTLP conversion")
         if not spans:
             return ExportResult.SUCCESS if len(converted) == len(traces) else ExportResult.FAILURE
+        if self._exporter is None:
+            self._connect()
         if self._exporter.export(spans) is not SpanExportResult.SUCCESS:
             return ExportResult.FAILURE
         if self._mlflow is not None and not self._mlflow.send(converted):
@@ -154,7 +175,8 @@ class OTLPTraceExporter:
 
     def shutdown(self) -> None:
         """Close the connections."""
-        self._exporter.shutdown()
+        if self._exporter is not None:
+            self._exporter.shutdown()
         if self._mlflow is not None:
             self._mlflow.close()
 
@@ -229,6 +251,21 @@ class _MlflowTraceInfo:
 
     def close(self) -> None:
         self._session.close()
+
+
+_EXPORTERS: weakref.WeakSet[OTLPTraceExporter] = weakref.WeakSet()
+# The parent's clients, inherited by a forked child: kept referenced so that garbage
+# collection never closes the parent's connections from the child.
+_ABANDONED: list[object] = []
+
+
+def _reset_after_fork() -> None:
+    for exporter in list(_EXPORTERS):
+        exporter.reset_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _env_protocol() -> str:

@@ -128,6 +128,9 @@ class SQLiteTraceStore:
         >>> [info.name for info in store.search(TraceQuery(state="ERROR", limit=10))]
     """
 
+    reports_own_failures = True
+    """It logs a failed write itself, naming the file and the cause (no generic warning)."""
+
     def __init__(
         self, path: str | os.PathLike[str] = DEFAULT_DB_PATH, *, busy_timeout_s: float = 10.0
     ) -> None:

@@ -1,0 +1,216 @@
+"""The local SQLite store under faults: WAL, SIGKILL mid-write, two writers, corrupt and locked.
+
+The app never sees a store error; a writer killed mid-write loses nothing it had committed;
+two processes write one store side by side; a corrupt or locked file is a clear message.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from faults import WAIT_S, Child, wait_until
+
+import genai_trace
+from genai_trace import _runtime
+from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceQuery, TraceStoreError
+
+Spawn = Callable[..., Child]
+SLACK_S = 10.0
+
+
+@genai_trace.trace
+def unit(i: int) -> int:
+    return i
+
+
+def request_ids(db: Path) -> list[str]:
+    infos = SQLiteTraceStore(db).search(TraceQuery(limit=1_000_000, descending=False))
+    return [info.client_request_id or "" for info in infos]
+
+
+def store_counts() -> dict[str, int]:
+    (counts,) = genai_trace.stats()["destinations"].values()
+    return dict(counts)
+
+
+def our_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "genai_trace" and r.levelno == logging.WARNING
+    ]
+
+
+def test_the_store_is_in_wal_mode(tmp_path: Path) -> None:
+    db = tmp_path / "traces.db"
+    genai_trace.configure(exporters=[SQLiteTraceStore(db)])
+    unit(1)
+    assert genai_trace.flush(WAIT_S)
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    connection.close()
+
+
+def test_a_writer_killed_mid_write_loses_no_committed_trace(spawn: Spawn, tmp_path: Path) -> None:
+    db = tmp_path / "traces.db"
+    child = spawn(
+        f"""
+        import genai_trace
+        from genai_trace.exporters.sqlite import SQLiteTraceStore
+
+        @genai_trace.trace
+        def write(i):
+            genai_trace.update_current_trace(client_request_id=f"req-{{i}}")
+            return "x" * 2000
+
+        genai_trace.configure(exporters=[SQLiteTraceStore({str(db)!r})])
+        for i in range(100_000):
+            write(i)
+            if i % 20 == 19:
+                assert genai_trace.flush(30)
+                print(i, flush=True)  # every trace up to i is committed
+        """
+    )
+    committed = -1
+    while committed < 400:
+        committed = int(child.read_line())
+    child.send(signal.SIGKILL)  # while it goes on writing
+    child.finish()
+    assert child.returncode == -signal.SIGKILL
+
+    stored = set(request_ids(db))
+    assert {f"req-{i}" for i in range(committed + 1)} <= stored
+    with sqlite3.connect(db) as connection:
+        assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+    connection.close()
+
+
+def test_two_processes_write_one_store_at_once(spawn: Spawn, tmp_path: Path) -> None:
+    db = tmp_path / "traces.db"
+    go = tmp_path / "go"
+    script = f"""
+        import json, os, sys, time
+        import genai_trace
+        from genai_trace.exporters.sqlite import SQLiteTraceStore
+
+        who = sys.argv[0]
+        @genai_trace.trace
+        def write(i):
+            genai_trace.update_current_trace(client_request_id=f"{{os.getpid()}}-{{i}}")
+            return i
+
+        genai_trace.configure(exporters=[SQLiteTraceStore({str(db)!r})])
+        print("ready", flush=True)
+        for _ in range(3000):  # wait for the start, at most 30 s
+            if os.path.exists({str(go)!r}):
+                break
+            time.sleep(0.01)
+        for i in range(300):
+            write(i)
+            if i % 10 == 9:
+                genai_trace.flush(30)  # many small transactions, interleaved with the other
+        assert genai_trace.flush(30)
+        (counts,) = genai_trace.stats()["destinations"].values()
+        print(json.dumps(counts), flush=True)
+        """
+    first, second = spawn(script), spawn(script)
+    assert first.read_line() == second.read_line() == "ready"
+    go.touch()
+    for child in (first, second):
+        assert json.loads(child.read_line()) == {"exported": 300, "failed": 0, "dropped": 0}
+        assert child.finish() == ""
+        assert child.returncode == 0
+    stored = request_ids(db)
+    assert len(stored) == len(set(stored)) == 600
+    assert {rid.split("-")[0] for rid in stored} == {
+        str(first.process.pid),
+        str(second.process.pid),
+    }
+
+
+def test_a_corrupt_store_is_reported_once_and_never_reaches_the_app(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "traces.db"
+    db.write_bytes(b"not a database " * 1000)
+    genai_trace.configure(exporters=[SQLiteTraceStore(db)])
+    for i in range(5):
+        assert unit(i) == i
+        assert genai_trace.flush(WAIT_S)
+    assert store_counts() == {"exported": 0, "failed": 5, "dropped": 0}
+    assert our_warnings(caplog) == [
+        f"genai_trace: cannot write the trace store {db} (file is not a database: the file is "
+        "corrupt or not a genai-trace store; move it away): 1 traces not stored since the "
+        "start; see genai_trace.stats()"
+    ]
+    with pytest.raises(TraceStoreError, match="not corrupt"):
+        genai_trace.search_traces(db_path=db)
+
+    db.unlink()  # moved away: the next traces are stored again
+    unit(6)
+    assert genai_trace.flush(WAIT_S)
+    assert store_counts() == {"exported": 1, "failed": 5, "dropped": 0}
+
+
+@pytest.fixture
+def locked_store(tmp_path: Path) -> Iterator[tuple[Path, sqlite3.Connection]]:
+    """A store that another connection holds with an exclusive lock."""
+    db = tmp_path / "traces.db"
+    creator = SQLiteTraceStore(db)
+    creator.export([])  # creates the file and its schema
+    creator.shutdown()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    holder.execute("DELETE FROM traces")
+    try:
+        yield db, holder
+    finally:
+        holder.close()
+
+
+def test_a_locked_store_is_a_clear_error_and_traces_flow_once_it_is_free(
+    locked_store: tuple[Path, sqlite3.Connection], caplog: pytest.LogCaptureFixture
+) -> None:
+    db, holder = locked_store
+    genai_trace.configure(exporters=[SQLiteTraceStore(db, busy_timeout_s=0.2)])
+    assert unit(1) == 1
+    assert genai_trace.flush(WAIT_S)
+    assert store_counts() == {"exported": 0, "failed": 1, "dropped": 0}
+    assert our_warnings(caplog) == [
+        f"genai_trace: cannot write the trace store {db} (database is locked: another process "
+        "holds it locked): 1 traces not stored since the start; see genai_trace.stats()"
+    ]
+    with pytest.raises(TraceStoreError, match="another process holds it locked"):
+        SQLiteTraceStore(db, busy_timeout_s=0.2).search()
+
+    holder.close()  # the other process is done
+    assert unit(2) == 2
+    assert genai_trace.flush(WAIT_S)
+    assert store_counts() == {"exported": 1, "failed": 1, "dropped": 0}
+
+
+def test_shutdown_is_not_held_by_a_write_waiting_for_a_lock(
+    locked_store: tuple[Path, sqlite3.Connection],
+) -> None:
+    db, _ = locked_store
+    genai_trace.configure(exporters=[SQLiteTraceStore(db, busy_timeout_s=WAIT_S * 4)])
+    rt = _runtime.current()
+    assert rt is not None
+    (destination,) = rt.pipeline.destinations
+    unit(1)
+    assert rt.pipeline.wait_built(WAIT_S)
+    assert wait_until(lambda: destination.queued == 0)  # the write is waiting on the lock
+
+    started = time.monotonic()
+    genai_trace.shutdown(timeout_s=0.5)
+    assert time.monotonic() - started < 0.5 + SLACK_S
+    # The store's own shutdown stops the waiting write: counted, not hung for minutes.
+    assert wait_until(lambda: destination.failed == 1)
