@@ -142,7 +142,12 @@ class TraceAssembler(SpanProcessor):
                     orphan = span  # its trace was already exported (timeout) or never seen
                 else:
                     buffer.open.pop(context.span_id, None)
-                    if len(buffer.ended) < self.max_spans:
+                    # The last slot is the root's: it ends last, and without it the trace
+                    # would have no name, inputs, outputs or previews.
+                    if len(buffer.ended) < self.max_spans - 1 or (
+                        len(buffer.ended) < self.max_spans
+                        and context.span_id == buffer.root.get_span_context().span_id
+                    ):
                         buffer.ended.append(span)
                     else:
                         buffer.dropped += 1

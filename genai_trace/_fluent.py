@@ -19,7 +19,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from genai_trace import _redact, _runtime
 from genai_trace import _semconv as sc
-from genai_trace._capture import attribute_value, safe_repr, to_text
+from genai_trace._capture import attribute_value, from_text, safe_repr, to_text
 from genai_trace._errors import log_internal_error, warn_once
 from genai_trace._scope import Tags, normalize_tags, tag_attributes
 from genai_trace._span import GenAISpan
@@ -363,7 +363,11 @@ def _update_trace(
         request_preview = None if request_preview is None else redactor.text(request_preview)
         response_preview = None if response_preview is None else redactor.text(response_preview)
         tags = {k: redactor.text(v, k) for k, v in tags.items()}
-        metadata = redactor.structure(metadata)
+    if metadata:
+        # A snapshot through the capture path: redacted, cut to the cap, cycles and odd keys
+        # made safe, and no longer the caller's object to mutate.
+        snapshot = from_text(*to_text(metadata, rt.config.max_payload_chars))
+        metadata = snapshot if isinstance(snapshot, dict) else {"metadata": snapshot}
     merged: dict[str, Any] = {}
 
     def apply(updates: TraceUpdates) -> None:

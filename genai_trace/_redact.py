@@ -20,6 +20,8 @@ from genai_trace import _semconv as sc
 from genai_trace._errors import log_internal_error
 
 REDACTED = "[REDACTED]"
+MAX_DEPTH = 256
+"""Deeper structures are replaced whole (JSON from our encoders never nests deeper)."""
 REDACTOR_FAILED = "[REDACTED: the redactor raised]"
 
 UserRedactor = Callable[[str | None, str], str]
@@ -158,15 +160,21 @@ class Redactor:
             _may_hold_secret_key(json_text) or _may_hold_secret_value(json_text)
         )
 
-    def structure(self, value: Any, key: str | None = None) -> Any:
-        """A JSON-like structure with secret keys and values replaced (a new structure)."""
+    def structure(self, value: Any, key: str | None = None, depth: int = 0) -> Any:
+        """A JSON-like structure with secret keys and values replaced (a new structure).
+
+        Nesting past :data:`MAX_DEPTH` is replaced whole: it cannot be checked, so it is
+        not let through.
+        """
+        if depth > MAX_DEPTH and isinstance(value, (dict, list)):
+            return REDACTED
         if isinstance(value, dict):
             return {
-                k: REDACTED if self.secret_key(k) else self.structure(v, k)
+                k: REDACTED if self.secret_key(k) else self.structure(v, k, depth + 1)
                 for k, v in value.items()
             }
         if isinstance(value, list):
-            return [self.structure(v, key) for v in value]
+            return [self.structure(v, key, depth + 1) for v in value]
         if isinstance(value, str):
             return self.text(value, None) if key is None else self._text_under(key, value)
         if isinstance(value, int) and not isinstance(value, bool) and 12 < len(str(value)) < 20:

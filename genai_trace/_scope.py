@@ -14,7 +14,7 @@ from typing import Any
 from opentelemetry import context as context_api
 
 from genai_trace import _semconv as sc
-from genai_trace._capture import attribute_value
+from genai_trace._capture import attribute_value, safe_repr, truncate_text
 
 SCOPE_KEY = context_api.create_key("genai_trace.scope")
 
@@ -36,15 +36,34 @@ def normalize_tags(tags: Tags | None) -> dict[str, str]:
     if isinstance(tags, str):
         raise TypeError(f"tags must be a mapping or a list of strings, not the string {tags!r}")
     if isinstance(tags, Mapping):
-        return {str(k): "" if v is None else str(v) for k, v in tags.items()}
-    return {str(tag): "" for tag in tags}
+        return {_tag_text(k): "" if v is None else _tag_text(v) for k, v in tags.items()}
+    return {_tag_text(tag): "" for tag in tags}
+
+
+def _tag_text(value: object) -> str:
+    """A tag key or value as text, cut to the payload cap; an odd object never raises."""
+    from genai_trace import _runtime  # the cap of the live configuration
+
+    if isinstance(value, str):
+        text = str.__str__(value)
+    else:
+        try:
+            text = str(value)
+        except Exception:
+            text = safe_repr(value)
+    return truncate_text(text, _runtime.max_payload_chars())
 
 
 def tag_attributes(tags: Mapping[str, str]) -> dict[str, Any]:
     """Span attributes for tags: one exact attribute per tag, plus OpenInference's list."""
     attributes: dict[str, Any] = {sc.TAG_PREFIX + k: v for k, v in tags.items()}
     if tags:
-        attributes[sc.TAG_TAGS] = [f"{k}={v}" if v else k for k, v in tags.items()]
+        from genai_trace import _runtime  # the cap of the live configuration
+
+        cap = _runtime.max_payload_chars()
+        attributes[sc.TAG_TAGS] = [
+            truncate_text(f"{k}={v}", cap) if v else k for k, v in tags.items()
+        ]
     return attributes
 
 
@@ -70,7 +89,9 @@ class TraceScope:
         if user_id is not None:
             attributes[sc.USER_ID] = user_id
         if metadata:
-            attributes[sc.METADATA] = attribute_value(metadata, 100_000)
+            from genai_trace import _runtime  # the cap of the live configuration
+
+            attributes[sc.METADATA] = attribute_value(metadata, _runtime.max_payload_chars())
         self.attributes = attributes
         if attributes:
             global in_use

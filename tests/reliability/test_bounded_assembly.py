@@ -99,12 +99,6 @@ def test_a_trace_of_50000_spans_is_exported_whole(exporter: InMemoryTraceExporte
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="_assembler.py TraceAssembler.on_end drops the root span itself once the trace "
-    "holds max_spans_per_trace spans: the root ends last, so the exported trace has no root "
-    "(no name, inputs, outputs or previews). See the report of issue 7.",
-)
 def test_spans_past_the_cap_are_dropped_and_counted_but_the_root_is_kept(
     exporter: InMemoryTraceExporter,
 ) -> None:

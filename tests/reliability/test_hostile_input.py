@@ -257,10 +257,8 @@ def check_recorded(trace: Trace, *, metadata_checked: bool = True) -> None:
             assert len(text) <= CAP
 
 
-# Trace metadata is not yet held to the cap, and odd metadata is lost to an internal error
-# (the xfail tests at the end say where). For these paths the property test proves what
-# holds today: nothing reaches the caller, everything else recorded is valid and capped.
-METADATA_PATHS = {update_current_trace_metadata, context_metadata, client_inputs_and_outputs}
+# Trace metadata goes through the same capture path as inputs: held to the cap too.
+METADATA_PATHS: set[Callable[[Any], None]] = set()
 
 
 @pytest.mark.parametrize("path", PATHS, ids=lambda p: p.__name__)
@@ -287,16 +285,10 @@ def test_a_cut_is_marked_on_every_capture_path(path: Callable[[Any], None]) -> N
     assert MARKER in recorded
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="trace metadata ignores max_payload_chars: _fluent.py _update_trace stores the "
-    "caller's metadata values raw in TraceUpdates (uncut, and not a snapshot), so "
-    "Trace.info.metadata keeps a 20,000-char string whole; _scope.py TraceScope.__init__ "
-    "cuts the context() metadata attribute at a hard-coded 100_000, not the configured cap. "
-    "See the report of issue 7.",
-)
 @pytest.mark.parametrize(
-    "path", [p for p in PATHS if p in METADATA_PATHS], ids=lambda p: p.__name__
+    "path",
+    [update_current_trace_metadata, context_metadata, client_inputs_and_outputs],
+    ids=lambda p: p.__name__,
 )
 def test_trace_metadata_is_held_to_the_cap(path: Callable[[Any], None]) -> None:
     with capture_traces() as traces:
@@ -305,13 +297,6 @@ def test_trace_metadata_is_held_to_the_cap(path: Callable[[Any], None]) -> None:
     check_recorded(trace)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_fluent.py _update_trace passes raw metadata to _redact.Redactor.structure, which "
-    "recurses without a cycle or depth guard (RecursionError: the whole update is lost as an "
-    "internal error), and keeps non-str keys, so Trace.to_json() (_model.py) raises "
-    "TypeError. See the report of issue 7.",
-)
 @pytest.mark.parametrize("odd_value", ["cyclic dict", "deep nesting", "odd keys"])
 @pytest.mark.parametrize(
     "path", [update_current_trace_metadata, client_inputs_and_outputs], ids=lambda p: p.__name__
@@ -326,12 +311,6 @@ def test_odd_trace_metadata_is_recorded_not_lost(
     assert "m" in trace.info.metadata
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="_scope.py normalize_tags calls str() on tag keys and values unguarded: a value "
-    "whose __str__/__repr__ raises reaches the caller of update_current_trace/context, and "
-    "a huge tag value is kept whole (no max_payload_chars cap). See the report of issue 7.",
-)
 def test_tags_with_hostile_values() -> None:
     with capture_traces() as traces:
         update_current_trace_tags(RaisingEverything())
