@@ -79,7 +79,11 @@ class Destination:
         self.exported = 0
         self.failed = 0
         self._worker: QueueWorker[Trace] = QueueWorker(
-            self.name, self._export, max_queue=max_queue, max_batch=256
+            self.name,
+            self._export,
+            max_queue=max_queue,
+            # An exporter may take bigger batches (the local store: fewer transactions).
+            max_batch=int(getattr(exporter, "max_batch", 256)),
         )
         self.drop_warning = ThrottledWarning(
             "genai_trace: the queue of %s is full (the exporter is slower than the app, or "

@@ -130,6 +130,9 @@ class SQLiteTraceStore:
 
     reports_own_failures = True
     """It logs a failed write itself, naming the file and the cause (no generic warning)."""
+    max_batch = 4096
+    """Traces per transaction. Every transaction waits for the GIL a few times behind a busy
+    app thread; large batches keep the store ahead of a tight loop."""
 
     def __init__(
         self, path: str | os.PathLike[str] = DEFAULT_DB_PATH, *, busy_timeout_s: float = 10.0
@@ -177,8 +180,7 @@ class SQLiteTraceStore:
             connection = self._writer or self._open_writer()
             try:
                 with connection:
-                    for trace in traces:
-                        _insert(connection, trace)
+                    _insert_batch(connection, traces)
                 return
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc) or time.monotonic() >= deadline or self._closing.is_set():
@@ -431,49 +433,41 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _insert(connection: sqlite3.Connection, trace: Trace) -> None:
-    info = trace.info
-    existing = connection.execute(
-        "SELECT info FROM traces WHERE trace_id = ?", (info.trace_id,)
-    ).fetchone()
-    if existing is not None:
-        info_data = _merge_part(loads(existing[0]), info)
-    else:
-        info_data = info_to_dict(info)
-    usage = info_data.get("token_usage") or {}
-    connection.execute(
-        "INSERT INTO traces (trace_id, client_request_id, name, state, start_ns, end_ns, "
-        "duration_ms, request_preview, response_preview, session_id, user_id, total_tokens, "
-        "span_count, complete, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (trace_id) DO UPDATE SET end_ns = excluded.end_ns, "
-        "duration_ms = excluded.duration_ms, total_tokens = excluded.total_tokens, "
-        "span_count = excluded.span_count, complete = excluded.complete, info = excluded.info",
-        (
-            info_data["trace_id"],
-            info_data.get("client_request_id"),
-            info_data["name"],
-            info_data["state"],
-            info_data["start_time_ns"],
-            info_data.get("end_time_ns"),
-            info_data.get("duration_ms"),
-            info_data.get("request_preview"),
-            info_data.get("response_preview"),
-            info_data.get("session_id"),
-            info_data.get("user_id"),
-            usage.get("total_tokens"),
-            info_data["span_count"],
-            1 if info_data.get("complete", True) else 0,
-            dumps(info_data),
-        ),
-    )
-    connection.executemany(
-        "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES (?, ?, ?)",
-        [(info.trace_id, k, v) for k, v in info.tags.items()],
-    )
-    connection.executemany(
-        "INSERT OR REPLACE INTO spans (trace_id, span_id, parent_id, name, span_type, start_ns, "
-        "data) VALUES (?, ?, ?, ?, ?, ?, ?)",
-        [
+_TRACE_INSERT = (
+    "INSERT INTO traces (trace_id, client_request_id, name, state, start_ns, end_ns, "
+    "duration_ms, request_preview, response_preview, session_id, user_id, total_tokens, "
+    "span_count, complete, info) VALUES {} "
+    "ON CONFLICT (trace_id) DO UPDATE SET end_ns = excluded.end_ns, "
+    "duration_ms = excluded.duration_ms, total_tokens = excluded.total_tokens, "
+    "span_count = excluded.span_count, complete = excluded.complete, info = excluded.info"
+)
+_TAG_INSERT = "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES {}"
+_SPAN_INSERT = (
+    "INSERT OR REPLACE INTO spans (trace_id, span_id, parent_id, name, span_type, start_ns, "
+    "data) VALUES {}"
+)
+_MAX_VARIABLES = 30_000  # SQLite allows 32,766 bound values per statement since 3.32
+
+
+def _insert_batch(connection: sqlite3.Connection, traces: Sequence[Trace]) -> None:
+    """Write a batch with one multi-row statement per table.
+
+    Row by row, every statement releases and retakes the GIL, and behind a busy app thread
+    each retake waits a switch interval: a store written that way falls behind a tight loop.
+    A late part of a trace already stored (or earlier in the batch) is merged into its row.
+    """
+    # Only a later part of a trace (late spans) can meet a row already stored.
+    parts = [t.info.trace_id for t in traces if t.info.incomplete_reason == "late_span"]
+    stored = _stored_infos(connection, list(dict.fromkeys(parts))) if parts else {}
+    infos: dict[str, dict[str, Any]] = {}
+    tag_rows: list[tuple[Any, ...]] = []
+    span_rows: list[tuple[Any, ...]] = []
+    for trace in traces:
+        info = trace.info
+        prior = infos.get(info.trace_id) or stored.get(info.trace_id)
+        infos[info.trace_id] = _merge_part(prior, info) if prior else info_to_dict(info)
+        tag_rows.extend((info.trace_id, k, v) for k, v in info.tags.items())
+        span_rows.extend(
             (
                 span.trace_id,
                 span.span_id,
@@ -484,8 +478,54 @@ def _insert(connection: sqlite3.Connection, trace: Trace) -> None:
                 dumps(span_to_dict(span)),
             )
             for span in trace.spans
-        ],
+        )
+    _insert_rows(connection, _TRACE_INSERT, [_trace_row(d) for d in infos.values()])
+    _insert_rows(connection, _TAG_INSERT, tag_rows)
+    _insert_rows(connection, _SPAN_INSERT, span_rows)
+
+
+def _stored_infos(connection: sqlite3.Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT trace_id, info FROM traces WHERE trace_id IN ({marks})"
+        for trace_id, info in connection.execute(sql, chunk):
+            found[trace_id] = loads(info)
+    return found
+
+
+def _trace_row(info: dict[str, Any]) -> tuple[Any, ...]:
+    usage = info.get("token_usage") or {}
+    return (
+        info["trace_id"],
+        info.get("client_request_id"),
+        info["name"],
+        info["state"],
+        info["start_time_ns"],
+        info.get("end_time_ns"),
+        info.get("duration_ms"),
+        info.get("request_preview"),
+        info.get("response_preview"),
+        info.get("session_id"),
+        info.get("user_id"),
+        usage.get("total_tokens"),
+        info["span_count"],
+        1 if info.get("complete", True) else 0,
+        dumps(info),
     )
+
+
+def _insert_rows(connection: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+    if not rows:
+        return
+    width = len(rows[0])
+    per_statement = max(1, _MAX_VARIABLES // width)
+    row_marks = "(" + ",".join("?" * width) + ")"
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values = [value for row in chunk for value in row]
+        connection.execute(sql.format(",".join([row_marks] * len(chunk))), values)
 
 
 def _merge_part(stored: dict[str, Any], part: TraceInfo) -> dict[str, Any]:
