@@ -9,8 +9,11 @@ trace-level tags, previews, session and user.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -19,6 +22,7 @@ from backends import HttpError, MlflowServer, PhoenixServer, RotelCollector, fre
 import genai_trace
 from genai_trace import SpanType, Trace
 from genai_trace.exporters.otlp import OTLPTraceExporter
+from genai_trace.exporters.sqlite import SQLiteTraceStore
 
 pytest_plugins = ["backends"]
 
@@ -360,3 +364,25 @@ def test_the_resource_comes_from_the_provider_with_our_overrides(
     assert from_env._mlflow.experiment_id == "5"
     assert from_env._mlflow.url == "http://127.0.0.1:1/api/3.0/mlflow/traces"
     from_env.shutdown()  # the others were shut down by configure()
+
+
+def test_cli_send_replays_stored_traces_to_a_real_backend(
+    phoenix: PhoenixServer, tmp_path: Path
+) -> None:
+    db = tmp_path / "traces.db"
+    genai_trace.configure(exporters=[SQLiteTraceStore(db)])
+    with genai_trace.context(session_id="session-1", user_id="user-1"):
+        answer(QUESTION)
+    assert genai_trace.flush(30)
+    stored = SQLiteTraceStore(db)
+    (info,) = stored.search()
+    trace = stored.get(info.trace_id)
+    assert trace is not None
+    result = subprocess.run(
+        [sys.executable, "-m", "genai_trace.cli", "--db", str(db), "send",
+         "--endpoint", phoenix.base_url, "--name", "answer"],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"sent 1 trace(s) to {phoenix.base_url}"
+    assert_phoenix_has(phoenix, trace, "default")
