@@ -96,7 +96,8 @@ class TraceQuery:
     """Filters for :meth:`SQLiteTraceStore.search`; every field is optional.
 
     ``tags`` match key/value pairs (a value of ``None`` matches any value of the key).
-    ``text`` is a case-insensitive substring of the request or response preview.
+    ``text`` is a case-insensitive substring of the request or response preview or the name,
+    or a whole trace id.
     ``order_by`` is one of ``start_time``, ``duration``, ``tokens``, ``name``.
     """
 
@@ -388,6 +389,12 @@ def _select(query: TraceQuery) -> tuple[str, list[Any]]:
 
 
 def _where(query: TraceQuery) -> tuple[str, list[Any]]:
+    clauses, params = filter_clauses(query)
+    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def filter_clauses(query: TraceQuery) -> tuple[list[str], list[Any]]:
+    """The SQL conditions of ``query`` (to be joined with AND) and their parameters."""
     clauses: list[str] = []
     params: list[Any] = []
     for column, value in (
@@ -422,11 +429,12 @@ def _where(query: TraceQuery) -> tuple[str, list[Any]]:
             params.extend((key, value))
     if query.text:
         clauses.append(
-            "(request_preview LIKE ? ESCAPE '\\' OR response_preview LIKE ? ESCAPE '\\')"
+            "(request_preview LIKE ? ESCAPE '\\' OR response_preview LIKE ? ESCAPE '\\' "
+            "OR name LIKE ? ESCAPE '\\' OR trace_id = ?)"
         )
         pattern = "%" + _escape_like(query.text) + "%"
-        params.extend((pattern, pattern))
-    return ("WHERE " + " AND ".join(clauses)) if clauses else "", params
+        params.extend((pattern, pattern, pattern, query.text.lower()))
+    return clauses, params
 
 
 def _escape_like(text: str) -> str:

@@ -17,7 +17,12 @@ from typing import Any
 from urllib.parse import quote
 
 from genai_trace._codec import loads, trace_to_dict
-from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceStoreError
+from genai_trace.exporters.sqlite import (
+    SQLiteTraceStore,
+    TraceQuery,
+    TraceStoreError,
+    filter_clauses,
+)
 
 _BUSY_TIMEOUT_S = 5.0
 
@@ -40,37 +45,17 @@ class Filters:
 
     def where(self) -> tuple[list[str], list[Any]]:
         """SQL conditions (joined with AND by the caller) and their parameters."""
-        clauses: list[str] = []
-        params: list[Any] = []
-        for column, value in (
-            ("state", self.state),
-            ("name", self.name),
-            ("session_id", self.session_id),
-            ("user_id", self.user_id),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                params.append(value)
-        if self.span_type is not None:
-            clauses.append("trace_id IN (SELECT trace_id FROM spans WHERE span_type = ?)")
-            params.append(self.span_type)
-        for key, value in self.tags:
-            if value is None:
-                clauses.append("trace_id IN (SELECT trace_id FROM trace_tags WHERE key = ?)")
-                params.append(key)
-            else:
-                clauses.append(
-                    "trace_id IN (SELECT trace_id FROM trace_tags WHERE key = ? AND value = ?)"
-                )
-                params.extend((key, value))
-        if self.text:
-            clauses.append(
-                "(request_preview LIKE ? ESCAPE '\\' OR response_preview LIKE ? ESCAPE '\\' "
-                "OR name LIKE ? ESCAPE '\\' OR trace_id = ?)"
+        return filter_clauses(
+            TraceQuery(
+                state=self.state,
+                name=self.name,
+                span_type=self.span_type,
+                tags=dict(self.tags),
+                session_id=self.session_id,
+                user_id=self.user_id,
+                text=self.text,
             )
-            pattern = "%" + _escape_like(self.text) + "%"
-            params.extend((pattern, pattern, pattern, self.text.lower()))
-        return clauses, params
+        )
 
 
 @dataclass(frozen=True)
