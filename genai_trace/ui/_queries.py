@@ -259,7 +259,3 @@ def _row(seq: int, info: str) -> dict[str, Any]:
     data: dict[str, Any] = loads(info)
     data["seq"] = seq
     return data
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
