@@ -178,8 +178,9 @@ class SQLiteTraceStore:
         """One transaction; retried while another connection holds the write lock."""
         deadline = time.monotonic() + self.busy_timeout_s
         while True:
-            connection = self._writer or self._open_writer()
             try:
+                # Opening takes the write lock too (schema, WAL mode): inside the retry.
+                connection = self._writer or self._open_writer()
                 with connection:
                     _insert_batch(connection, traces)
                 return
