@@ -124,12 +124,3 @@ def _usage(value: Any) -> TokenUsage | None:
     if isinstance(value, TokenUsage) or value is None:
         return value
     return TokenUsage(**_known_fields(TokenUsage, value))
-
-
-def _plain(value: Any) -> Any:
-    """Tuples to lists, mappings to dicts, recursively (attributes hold tuples)."""
-    if isinstance(value, Mapping):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -199,8 +198,3 @@ def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
         name = key if isinstance(key, str) else safe_repr(key, 200)
         cleaned[name] = attribute_value(value, limit, name)
     return cleaned
-
-
-def metadata_attribute(metadata: Mapping[str, Any]) -> str:
-    """The ``metadata`` attribute's JSON text (OpenInference convention: a JSON object)."""
-    return json.dumps(dict(metadata), default=safe_repr, ensure_ascii=False)
