@@ -22,6 +22,7 @@ from genai_trace._model import (
     TokenUsage,
     Trace,
     TraceInfo,
+    build_frozen,
     find_root,
 )
 from genai_trace.integrations._genai_spans import (
@@ -90,35 +91,41 @@ def build_trace(
         state = "ERROR"
     else:
         state = "OK"
-    info = TraceInfo(
-        trace_id=root.trace_id,
-        name=root.name,
-        state=state,  # type: ignore[arg-type]  # one of the three literals above
-        start_time_ns=min(r.start_time_ns for r in records),
-        end_time_ns=max(ends) if ends and root.end_time_ns is not None else None,
-        request_preview=_preview(
-            updates.request_preview,
-            _str_attr(root, sc.TRACE_REQUEST_PREVIEW),
-            lambda: request_preview(root.inputs),
-        ),
-        response_preview=_preview(
-            updates.response_preview,
-            _str_attr(root, sc.TRACE_RESPONSE_PREVIEW),
-            lambda: response_preview(root.outputs),
-        ),
-        span_count=len(records),
-        client_request_id=_first(
-            updates.client_request_id, _str_attr(root, sc.TRACE_CLIENT_REQUEST_ID)
-        ),
-        tags={**_collect_tags(records), **updates.tags},
-        metadata={**_collect_metadata(records), **updates.metadata},
-        session_id=_first(updates.session_id, *(_str_attr(r, sc.SESSION_ID) for r in records)),
-        user_id=_first(updates.user_id, *(_str_attr(r, sc.USER_ID) for r in records)),
-        token_usage=total_token_usage(records),
-        complete=incomplete_reason is None,
-        incomplete_reason=incomplete_reason,
-        dropped_spans=dropped_spans,
+    info = build_frozen(
+        TraceInfo,
+        {
+            "trace_id": root.trace_id,
+            "name": root.name,
+            "state": state,
+            "start_time_ns": min(r.start_time_ns for r in records),
+            "end_time_ns": max(ends) if ends and root.end_time_ns is not None else None,
+            "request_preview": _preview(
+                updates.request_preview,
+                _str_attr(root, sc.TRACE_REQUEST_PREVIEW),
+                lambda: request_preview(root.inputs),
+            ),
+            "response_preview": _preview(
+                updates.response_preview,
+                _str_attr(root, sc.TRACE_RESPONSE_PREVIEW),
+                lambda: response_preview(root.outputs),
+            ),
+            "span_count": len(records),
+            "client_request_id": _first(
+                updates.client_request_id, _str_attr(root, sc.TRACE_CLIENT_REQUEST_ID)
+            ),
+            "tags": {**_collect_tags(records), **updates.tags},
+            "metadata": {**_collect_metadata(records), **updates.metadata},
+            "session_id": _first(
+                updates.session_id, *(_str_attr(r, sc.SESSION_ID) for r in records)
+            ),
+            "user_id": _first(updates.user_id, *(_str_attr(r, sc.USER_ID) for r in records)),
+            "token_usage": total_token_usage(records),
+            "complete": incomplete_reason is None,
+            "incomplete_reason": incomplete_reason,
+            "dropped_spans": dropped_spans,
+        },
     )
+
     return Trace(info=info, spans=tuple(records))
 
 
@@ -141,7 +148,7 @@ def _preview(
 
 def span_record(span: ReadableSpan) -> SpanRecord:
     """Convert one OTel span into a :class:`SpanRecord`, decoding inputs and outputs."""
-    attributes = dict(span.attributes or {})
+    attributes = _attributes_of(span)
     context = span.context
     parent = span.parent
     scope = span.instrumentation_scope
@@ -165,32 +172,49 @@ def span_record(span: ReadableSpan) -> SpanRecord:
         if status_code is StatusCode.OK
         else "UNSET"
     )
-    return SpanRecord(
-        trace_id=format_trace_id(context.trace_id) if context else "",
-        span_id=format_span_id(context.span_id) if context else "",
-        parent_id=format_span_id(parent.span_id)
-        if parent is not None and parent.is_valid
-        else None,
-        name=span.name,
-        span_type=span_type,
-        start_time_ns=span.start_time or 0,
-        end_time_ns=span.end_time,
-        status=status,
-        status_message=span.status.description,
-        inputs=inputs,
-        outputs=outputs,
-        attributes=attributes,
-        events=tuple(SpanEvent(e.name, e.timestamp, dict(e.attributes or {})) for e in span.events),
-        token_usage=usage,
-        model=_first(
-            _str(attributes.get(sc.GEN_AI_RESPONSE_MODEL)),
-            _str(attributes.get(sc.GEN_AI_REQUEST_MODEL)),
-            _str(attributes.get(sc.LLM_MODEL_NAME)),
-        ),
-        parent_is_remote=bool(parent is not None and parent.is_valid and parent.is_remote),
-        kind=span.kind.name,
-        instrumentation_scope=scope.name if scope is not None else None,
+    return build_frozen(
+        SpanRecord,
+        {
+            "trace_id": format_trace_id(context.trace_id) if context else "",
+            "span_id": format_span_id(context.span_id) if context else "",
+            "parent_id": format_span_id(parent.span_id)
+            if parent is not None and parent.is_valid
+            else None,
+            "name": span.name,
+            "span_type": span_type,
+            "start_time_ns": span.start_time or 0,
+            "end_time_ns": span.end_time,
+            "status": status,
+            "status_message": span.status.description,
+            "inputs": inputs,
+            "outputs": outputs,
+            "attributes": attributes,
+            "events": tuple(
+                SpanEvent(e.name, e.timestamp, dict(e.attributes or {})) for e in span.events
+            ),
+            "token_usage": usage,
+            "model": _first(
+                _str(attributes.get(sc.GEN_AI_RESPONSE_MODEL)),
+                _str(attributes.get(sc.GEN_AI_REQUEST_MODEL)),
+                _str(attributes.get(sc.LLM_MODEL_NAME)),
+            ),
+            "parent_is_remote": bool(parent is not None and parent.is_valid and parent.is_remote),
+            "kind": span.kind.name,
+            "instrumentation_scope": scope.name if scope is not None else None,
+        },
     )
+
+
+def _attributes_of(span: ReadableSpan) -> dict[str, Any]:
+    """A copy of a span's attributes.
+
+    Through the SDK's read-only view each key is fetched by a Python-level ``__getitem__``
+    under a lock; the store behind it copies at C speed. The view is the fallback.
+    """
+    store = getattr(getattr(span, "_attributes", None), "_dict", None)
+    if isinstance(store, dict):
+        return dict(store)
+    return dict(span.attributes or {})
 
 
 def span_type_of(attributes: Mapping[str, Any]) -> str:
