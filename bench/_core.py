@@ -189,3 +189,41 @@ def no_loss_store(plan: Plan) -> dict[str, object]:
         "us_per_span": produced_ns / calls / 1000,
         "stats": stats,
     }
+
+
+def _rss_mib() -> float:
+    """Resident memory now, from /proc (Linux), in MiB."""
+    import os
+
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+
+
+def memory(plan: Plan) -> dict[str, object]:
+    """RSS after a warm-up and after ten times the flat-out loop: it must stay flat."""
+    import gc
+
+    import genai_trace
+
+    exporter = _configure_genai()
+    call = _workload.single(genai_trace.trace)
+    warmup = plan.flat_out_calls
+    for _ in range(warmup):
+        call()
+    genai_trace.flush(120)
+    gc.collect()
+    start = _rss_mib()
+    calls = warmup * 10
+    for _ in range(calls - warmup):
+        call()
+    genai_trace.flush(120)
+    gc.collect()
+    return {
+        "us_per_span": 0.0,
+        "warmup_calls": warmup,
+        "calls": calls,
+        "rss_start_mib": start,
+        "rss_end_mib": _rss_mib(),
+        "exported": exporter.traces,
+    }

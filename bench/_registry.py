@@ -37,6 +37,7 @@ _CORE = [
     Scenario(
         "no_loss_store", "flat-out loop, default config: local store", "bench._core:no_loss_store"
     ),
+    Scenario("memory", "RSS over 10x the flat-out loop", "bench._core:memory"),
 ]
 
 _PEER_TITLES = {

@@ -21,6 +21,14 @@ def _cells(row: str, result: dict[str, Any], results: dict[str, dict[str, Any]])
     status = result.get("status")
     if status != "ok":
         return ["-", "-", "-", str(result.get("reason", status))]
+    if row == "memory":
+        note = (
+            f"RSS {result['rss_start_mib']:.1f} MiB after {result['warmup_calls']:,} calls, "
+            f"{result['rss_end_mib']:.1f} MiB after {result['calls']:,} "
+            f"({result['rss_end_mib'] - result['rss_start_mib']:+.1f} MiB); "
+            f"exported {result['exported']:,}"
+        )
+        return ["-", "-", "-", note]
     if row == "disabled":
         note = f"+{result['added_ns']:.0f} ns/call over a bare call ({result['bare_ns']:.0f} ns)"
         return ["-", "-", "-", note]
