@@ -23,14 +23,14 @@ from genai_trace._api import (
     shutdown,
     stats,
 )
-from genai_trace._client import (
+from genai_trace._client import TraceClient
+from genai_trace._client_checks import (
     AlreadyEndedError,
     DuplicateTraceError,
     MalformedIdError,
     OpenSpansError,
     RootSpanError,
     SpanNotFoundError,
-    TraceClient,
     TraceNotFoundError,
     TraceTimedOutError,
     WrongTraceError,

@@ -30,6 +30,25 @@ from opentelemetry.trace import Status, StatusCode
 from genai_trace import _config, _runtime
 from genai_trace import _semconv as sc
 from genai_trace._capture import to_text
+from genai_trace._client_checks import (
+    AlreadyEndedError,
+    DuplicateTraceError,
+    OpenSpansError,
+    RootSpanError,
+    SpanNotFoundError,
+    TraceNotFoundError,
+    TraceTimedOutError,
+    WrongTraceError,
+    _check_end_after_start,
+    _check_name,
+    _check_time,
+    _check_type,
+    _parse_span_id,
+    _parse_status,
+    _parse_trace_id,
+    _span_int,
+    _start_ns,
+)
 from genai_trace._errors import TracingError, log_internal_error
 from genai_trace._fluent import _update_trace, static_attributes
 from genai_trace._ids import GenAIIdGenerator, format_span_id, format_trace_id
@@ -41,79 +60,8 @@ FINISHED_MEMORY = 1024
 ENDED_BY_END_TRACE = "still open when end_trace(end_open_spans=True) ended its trace"
 """Status description of a child span that ``end_trace`` ended on the caller's behalf."""
 
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
-_STATUS_CODES = {"OK": StatusCode.OK, "ERROR": StatusCode.ERROR, "UNSET": StatusCode.UNSET}
 # Ids for placeholder spans when tracing is off (disabled, or shut down).
 _PLACEHOLDER_IDS = GenAIIdGenerator()
-
-
-class MalformedIdError(TracingError, ValueError):
-    """An id is not W3C-shaped: 32 hex digits for a trace, 16 for a span, not all zeros.
-
-    Example: ``client.start_trace("job", trace_id="not-hex")``
-    """
-
-
-class TraceNotFoundError(TracingError, LookupError):
-    """The trace was never started by this client (or ended long ago, see FINISHED_MEMORY).
-
-    Example: ``client.end_trace(trace_id="4bf92f3577b34da6a3ce929d0e0e4736")``
-    """
-
-
-class SpanNotFoundError(TracingError, LookupError):
-    """The span (or parent) id is no span of that trace, nor of any other open one.
-
-    Example: ``client.end_span(trace_id=root.trace_id, span_id="00f067aa0ba902b7")``
-    """
-
-
-class AlreadyEndedError(TracingError):
-    """The span or trace already ended: ending it twice, or using a trace after its end.
-
-    Example: ``client.end_trace(trace_id=t); client.end_trace(trace_id=t)``
-    """
-
-
-class TraceTimedOutError(AlreadyEndedError):
-    """The trace was exported marked incomplete before its end, and the client forgot it.
-
-    It was open longer than ``trace_timeout_s``, or genai-trace was reconfigured or shut
-    down while it was open.
-
-    Example: ``root = client.start_trace("job"); time.sleep(timeout); client.end_trace(...)``
-    """
-
-
-class WrongTraceError(TracingError):
-    """The span (or parent) id belongs to another open trace than the ``trace_id`` given.
-
-    Example: ``client.start_span("step", trace_id=a.trace_id, parent_id=b.span_id)``
-    """
-
-
-class DuplicateTraceError(TracingError):
-    """``start_trace(trace_id=...)`` named a trace that is already open in this client.
-
-    Example: ``client.start_trace("a", trace_id=t); client.start_trace("b", trace_id=t)``
-    """
-
-
-class OpenSpansError(TracingError):
-    """``end_trace`` found spans of the trace that the client started still open.
-
-    End them first, or pass ``end_open_spans=True`` to end them with status ERROR and the
-    description :data:`ENDED_BY_END_TRACE`.
-
-    Example: ``client.start_span("step", ...); client.end_trace(trace_id=root.trace_id)``
-    """
-
-
-class RootSpanError(TracingError):
-    """``end_span`` named a trace's root span; a root ends with ``end_trace``.
-
-    Example: ``client.end_span(trace_id=root.trace_id, span_id=root.span_id)``
-    """
 
 
 class _OpenTrace:
@@ -631,94 +579,6 @@ def _check_open_spans(entry: _OpenTrace, end_open_spans: bool) -> None:
         )
 
 
-def _span_int(span: trace_api.Span) -> int:
-    return span.get_span_context().span_id
-
-
-def _start_ns(span: trace_api.Span) -> int | None:
-    value = getattr(span, "start_time", None)
-    return value if isinstance(value, int) else None
-
-
 def _ended_elsewhere(span: trace_api.Span) -> bool:
     """An SDK span whose ``end()`` was already called (by something other than the client)."""
     return isinstance(getattr(span, "end_time", None), int)
-
-
-def _parse_trace_id(value: object, call: str) -> int:
-    return _parse_hex(value, 32, call, "trace_id", "trace")
-
-
-def _parse_span_id(value: object, call: str, argument: str) -> int:
-    return _parse_hex(value, 16, call, argument, "span")
-
-
-def _parse_hex(value: object, digits: int, call: str, argument: str, kind: str) -> int:
-    """The id as an int; either case accepted, all zeros refused (W3C's invalid id)."""
-    if isinstance(value, str) and len(value) == digits and _HEX_DIGITS.issuperset(value):
-        number = int(value, 16)
-        if number:
-            return number
-        problem = "all zeros, which W3C reserves for an invalid id"
-    elif isinstance(value, str):
-        problem = f"{len(value)} characters, not all hex digits"
-        if len(value) == digits:
-            problem = "not all hex digits"
-        if kind == "trace":
-            problem += "; for a free-form id of your own use client_request_id"
-    else:
-        problem = f"of type {type(value).__name__}, not str"
-    raise MalformedIdError(
-        f"{call}: {argument} {value!r} is not a {kind} id ({digits} hex digits): it is {problem}"
-    )
-
-
-def _parse_status(
-    call: str, status: str | StatusCode | Status | None, description: str | None
-) -> Status | None:
-    if description is not None and not isinstance(description, str):
-        raise TypeError(f"{call}(status_description=...) must be a str, got {description!r}")
-    if status is None:
-        if description is not None:
-            raise ValueError(f"{call}: status_description needs status='ERROR'")
-        return None
-    if isinstance(status, Status):
-        return status if description is None else Status(status.status_code, description)
-    if isinstance(status, str) and status.upper() in _STATUS_CODES:
-        status = _STATUS_CODES[status.upper()]
-    if not isinstance(status, StatusCode):
-        raise ValueError(
-            f"{call}(status=...) must be 'OK', 'ERROR', 'UNSET', a StatusCode or a Status, "
-            f"got {status!r}"
-        )
-    return Status(status, description if status is StatusCode.ERROR else None)
-
-
-def _check_name(call: str, name: object) -> None:
-    if not isinstance(name, str):
-        raise TypeError(f"{call}() name must be a str, got {name!r}")
-
-
-def _check_type(call: str, argument: str, value: object, kind: type, expected: str) -> None:
-    if value is not None and not isinstance(value, kind):
-        raise TypeError(f"{call}({argument}=...) must be {expected}, got {value!r}")
-
-
-def _check_time(call: str, argument: str, value: object) -> None:
-    if value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(
-            f"{call}({argument}=...) must be an int of ns since the epoch, got {value!r}"
-        )
-    if value < 0:
-        raise ValueError(f"{call}({argument}=...) must not be negative, got {value}")
-
-
-def _check_end_after_start(call: str, span: trace_api.Span, end_time_ns: int | None) -> None:
-    start = _start_ns(span)
-    if end_time_ns is not None and start is not None and end_time_ns < start:
-        raise ValueError(
-            f"{call}: end_time_ns={end_time_ns} is before the start of span "
-            f"{format_span_id(_span_int(span))} ({start})"
-        )
