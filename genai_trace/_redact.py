@@ -49,11 +49,16 @@ _KEY_ENDINGS = (
     "password", "passwd", "pwd", "secret", "token", "key", "authorization", "auth",
     "cookie", "credential", "credentials", "passphrase", "jwt", "bearer",
 )  # fmt: skip
-# A first look for a value that may be secret: API keys, JWTs, long bearer tokens, PEM lines
-# and unspaced card numbers are unbroken runs of 16+ such characters; spaced card numbers
-# are groups of four digits. Plain prose has neither, so it costs one scan of each kind.
+# A first look for a value that may be secret: API keys, JWTs, long bearer tokens and
+# unspaced card numbers are unbroken runs of 16+ such characters; spaced card numbers are
+# groups of four digits.
 _LONG_RUN = re.compile(r"[A-Za-z0-9_+/=.\-]{16,}")
 _DIGIT_GROUPS = re.compile(r"\d{4} \d{4} \d{4}")
+# Every API-key and JWT rule below starts with one of these; a run without one is no secret.
+_SECRET_PREFIX = re.compile(
+    r"(?:sk|rk|pk)[-_]|AKIA|ASIA|gh[pousr]_|github_pat_|AIza|xox[abprs]-|hf_|eyJ"
+)
+_CARD_DIGITS = re.compile(r"\d(?:-?\d){12,18}")  # 13 to 19 digits, dashes allowed
 
 _VALUE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     (
@@ -86,7 +91,15 @@ def _may_hold_secret_value(text: str) -> bool:
         return False
     if "earer " in text or "asic " in text or "-----BEGIN" in text:  # short bearer tokens, PEM
         return True
-    return bool(_LONG_RUN.search(text) or _DIGIT_GROUPS.search(text))
+    if _DIGIT_GROUPS.search(text):
+        return True
+    # Long runs are common in plain text too (CamelCase names, paths, URLs): only a run
+    # that holds a key's telltale prefix, or is a card's digits, needs the full rules.
+    for match in _LONG_RUN.finditer(text):
+        run = match.group()
+        if _SECRET_PREFIX.search(run) or _CARD_DIGITS.search(run):
+            return True
+    return False
 
 
 def _may_hold_secret_key(json_text: str) -> bool:

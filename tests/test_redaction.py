@@ -222,6 +222,12 @@ def test_capture_content_false_records_no_content_at_all(
         ("5500 0000 0000 0004", "[REDACTED:card]"),
         ("5500 0000 0000 0005", "5500 0000 0000 0005"),  # fails the Luhn check
         ("call 1795879738867113892", "call 1795879738867113892"),
+        ("url?card=4111111111111111&x=1", "url?card=[REDACTED:card]&x=1"),
+        ("env OPENAI=sk-proj-" + "a" * 24, "env OPENAI=[REDACTED:api_key]"),
+        (
+            "OpenTelemetry's BatchSpanProcessor and /usr/local/lib/python3.11",
+            "OpenTelemetry's BatchSpanProcessor and /usr/local/lib/python3.11",
+        ),
     ],
 )
 def test_value_rules(text: str, expected: str) -> None:
