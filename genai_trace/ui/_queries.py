@@ -114,18 +114,11 @@ class StoreReader:
 
         ``total`` (how many traces match) is counted for the first page only.
         """
-        clauses, params = filters.where()
-        if before is not None:
-            clauses.append("(start_ns, seq) < (?, ?)")
-            params.extend((before.start_ns, before.seq))
-        sql = (
-            f"SELECT seq, start_ns, info FROM traces {_where(clauses)} "
-            "ORDER BY start_ns DESC, seq DESC LIMIT ?"
-        )
+        sql, params = _page_query(filters, limit + 1, before)
         with self._connect() as connection:
             if connection is None:
                 return {"traces": [], "next": None, "latest_seq": 0, "total": 0}
-            rows = connection.execute(sql, [*params, limit + 1]).fetchall()
+            rows = connection.execute(sql, params).fetchall()
             latest = _latest_seq(connection)
             total = None
             if before is None:
@@ -145,18 +138,11 @@ class StoreReader:
 
     def plan(self, filters: Filters, limit: int, before: Cursor | None) -> list[str]:
         """SQLite's query plan for :meth:`page` (to check a page is served by an index)."""
-        clauses, params = filters.where()
-        if before is not None:
-            clauses.append("(start_ns, seq) < (?, ?)")
-            params.extend((before.start_ns, before.seq))
-        sql = (
-            f"EXPLAIN QUERY PLAN SELECT seq, start_ns, info FROM traces {_where(clauses)} "
-            "ORDER BY start_ns DESC, seq DESC LIMIT ?"
-        )
+        sql, params = _page_query(filters, limit, before)
         with self._connect() as connection:
             if connection is None:
                 return []
-            return [str(row[-1]) for row in connection.execute(sql, [*params, limit])]
+            return [str(row[-1]) for row in connection.execute("EXPLAIN QUERY PLAN " + sql, params)]
 
     def changes(self, filters: Filters, after_seq: int, limit: int) -> dict[str, Any]:
         """Traces stored after ``after_seq`` that match ``filters``, oldest first."""
@@ -259,3 +245,16 @@ def _row(seq: int, info: str) -> dict[str, Any]:
     data: dict[str, Any] = loads(info)
     data["seq"] = seq
     return data
+
+
+def _page_query(filters: Filters, limit: int, before: Cursor | None) -> tuple[str, list[Any]]:
+    """A page's SQL: newest first, keyset-paged after ``before`` (one text for page and plan)."""
+    clauses, params = filters.where()
+    if before is not None:
+        clauses.append("(start_ns, seq) < (?, ?)")
+        params.extend((before.start_ns, before.seq))
+    sql = (
+        f"SELECT seq, start_ns, info FROM traces {_where(clauses)} "
+        "ORDER BY start_ns DESC, seq DESC LIMIT ?"
+    )
+    return sql, [*params, limit]
