@@ -132,32 +132,37 @@ def disabled(plan: Plan) -> dict[str, object]:
     }
 
 
-def no_loss(plan: Plan) -> dict[str, object]:
-    """One thread calls a traced function flat out; does every trace reach the exporter?"""
+def _flat_out(plan: Plan, count_exported: Callable[[], int]) -> dict[str, object]:
+    """Call a traced function flat out on one thread; how many traces got through?"""
     import genai_trace
 
-    exporter = _configure_genai()
-    # The default pipeline, untouched: the question is whether its queues keep up.
     calls = plan.flat_out_calls
     call = _workload.single(genai_trace.trace)
     start = time.perf_counter_ns()
     for _ in range(calls):
         call()
     produced_ns = time.perf_counter_ns() - start
-    flushed = genai_trace.flush(60)
+    flushed = genai_trace.flush(120)
     total_ns = time.perf_counter_ns() - start
-    stats = genai_trace.stats()
+    exported = count_exported()
     return {
         "spans_per_call": 1,
         "produced": calls,
-        "exported": exporter.traces,
-        "lost": calls - exporter.traces,
+        "exported": exported,
+        "lost": calls - exported,
         "flush_ok": flushed,
         "spans_per_s_calling": calls / (produced_ns / 1e9),
-        "spans_per_s_end_to_end": exporter.spans / (total_ns / 1e9),
+        "spans_per_s_end_to_end": exported / (total_ns / 1e9),
         "us_per_span": produced_ns / calls / 1000,
-        "stats": stats,
+        "stats": genai_trace.stats(),
     }
+
+
+def no_loss(plan: Plan) -> dict[str, object]:
+    """One thread calls a traced function flat out; does every trace reach the exporter?"""
+    # The default pipeline, untouched: the question is whether its queues keep up.
+    exporter = _configure_genai()
+    return _flat_out(plan, lambda: exporter.traces)
 
 
 def no_loss_store(plan: Plan) -> dict[str, object]:
@@ -167,28 +172,13 @@ def no_loss_store(plan: Plan) -> dict[str, object]:
     import genai_trace
 
     genai_trace.configure()  # the default destination: .genai_trace/traces.db (scratch dir)
-    calls = plan.flat_out_calls
-    call = _workload.single(genai_trace.trace)
-    start = time.perf_counter_ns()
-    for _ in range(calls):
-        call()
-    produced_ns = time.perf_counter_ns() - start
-    flushed = genai_trace.flush(120)
-    total_ns = time.perf_counter_ns() - start
-    stats = genai_trace.stats()
-    with sqlite3.connect(".genai_trace/traces.db") as connection:
-        (stored,) = connection.execute("SELECT count(*) FROM traces").fetchone()
-    return {
-        "spans_per_call": 1,
-        "produced": calls,
-        "exported": stored,
-        "lost": calls - stored,
-        "flush_ok": flushed,
-        "spans_per_s_calling": calls / (produced_ns / 1e9),
-        "spans_per_s_end_to_end": stored / (total_ns / 1e9),
-        "us_per_span": produced_ns / calls / 1000,
-        "stats": stats,
-    }
+
+    def stored() -> int:
+        with sqlite3.connect(".genai_trace/traces.db") as connection:
+            (count,) = connection.execute("SELECT count(*) FROM traces").fetchone()
+        return int(count)
+
+    return _flat_out(plan, stored)
 
 
 def _rss_mib() -> float:
