@@ -295,7 +295,7 @@ def request_preview(inputs: Any) -> str | None:
         return None
     if isinstance(inputs, str):
         return truncate_text(inputs, PREVIEW_MAX_CHARS)
-    messages = _find_messages(inputs)
+    messages = find_messages(inputs)
     if messages:
         for message in reversed(messages):
             if message.get("role") == "user":
@@ -357,19 +357,21 @@ def _last_assistant(items: list[Any]) -> dict[str, Any] | None:
     return None
 
 
-def _find_messages(inputs: Any) -> list[dict[str, Any]] | None:
-    if _is_messages(inputs):
+def find_messages(inputs: Any) -> list[dict[str, Any]] | None:
+    """Chat messages among inputs: the inputs themselves, a ``messages`` key, or any value."""
+    if is_messages(inputs):
         return list(inputs)
     if isinstance(inputs, dict):
-        if _is_messages(inputs.get("messages")):
+        if is_messages(inputs.get("messages")):
             return list(inputs["messages"])
         for value in inputs.values():
-            if _is_messages(value):
+            if is_messages(value):
                 return list(value)
     return None
 
 
-def _is_messages(value: Any) -> bool:
+def is_messages(value: Any) -> bool:
+    """Whether ``value`` is a non-empty list of dicts with a ``role`` each."""
     return (
         isinstance(value, list)
         and bool(value)

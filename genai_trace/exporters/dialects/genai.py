@@ -24,6 +24,7 @@ from typing import Any
 from genai_trace import _semconv as sc
 from genai_trace._capture import to_json
 from genai_trace._model import SpanRecord, Trace
+from genai_trace._trace_builder import find_messages, is_messages
 from genai_trace.exporters.dialects import default
 
 CONVERSATION_ID = sc.GEN_AI_CONVERSATION_ID
@@ -126,7 +127,7 @@ def _span(span: SpanRecord) -> dict[str, Any]:
 
 def _llm(span: SpanRecord) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    messages = _input_messages(span.inputs)
+    messages = find_messages(span.inputs)
     if messages is not None:
         out[INPUT_MESSAGES] = to_json([_message(m) for m in messages], _MAX_CHARS)
     outputs = _output_messages(span.outputs)
@@ -157,24 +158,6 @@ def _retrieval(span: SpanRecord) -> dict[str, Any]:
     return out
 
 
-def _is_messages(value: Any) -> bool:
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(m, dict) and "role" in m for m in value)
-    )
-
-
-def _input_messages(inputs: Any) -> list[dict[str, Any]] | None:
-    if _is_messages(inputs):
-        return list(inputs)
-    if isinstance(inputs, dict):
-        for value in [inputs.get("messages"), *inputs.values()]:
-            if _is_messages(value):
-                return list(value)
-    return None
-
-
 def _output_messages(outputs: Any) -> list[dict[str, Any]] | None:
     """Chat-shaped outputs as GenAI output messages; ``None`` when not chat-shaped."""
     if isinstance(outputs, dict):
@@ -189,7 +172,7 @@ def _output_messages(outputs: Any) -> list[dict[str, Any]] | None:
         if outputs.get("role") == "assistant":
             return [_message(outputs)]
         return None
-    if _is_messages(outputs):
+    if is_messages(outputs):
         return [_message(m) for m in outputs]
     if isinstance(outputs, str):
         return [{"role": "assistant", "parts": [{"type": "text", "content": outputs}]}]
