@@ -72,17 +72,31 @@ def _genai_flush() -> None:
     genai_trace.flush(30)
 
 
-def decorator(plan: Plan, shape: str = "1") -> dict[str, object]:
+def decorator(plan: Plan, shape: str = "1", read: bool = False) -> dict[str, object]:
     import genai_trace
 
-    exporter = _configure_genai()
+    exporter = _configure_genai(NoopTraceExporter(read))
     make, spans = _workload.SHAPES[shape]
     plan = plan.for_spans(spans)
     result = summary(time_calls(make(genai_trace.trace), plan, _genai_flush), spans)
     _genai_flush()
-    result["spans_expected"] = calls_made(plan) * spans
-    result["spans_exported"] = exporter.spans
+    _count_exported(result, exporter, calls_made(plan), spans)
     return result
+
+
+def decorator_read(plan: Plan, shape: str = "1") -> dict[str, object]:
+    """As :func:`decorator`, with a sink that reads every span record (builds each trace)."""
+    return decorator(plan, shape, read=True)
+
+
+def _count_exported(
+    result: dict[str, object], exporter: NoopTraceExporter, calls: int, spans: int
+) -> None:
+    result["traces_expected"] = calls
+    result["traces_exported"] = exporter.traces
+    if exporter.read:
+        result["spans_expected"] = calls * spans
+        result["spans_exported"] = exporter.spans
 
 
 def start_span(plan: Plan) -> dict[str, object]:
@@ -101,8 +115,7 @@ def start_span(plan: Plan) -> dict[str, object]:
 
     result = summary(time_calls(call, plan, _genai_flush), 1)
     _genai_flush()
-    result["spans_expected"] = calls_made(plan)
-    result["spans_exported"] = exporter.spans
+    _count_exported(result, exporter, calls_made(plan), 1)
     return result
 
 

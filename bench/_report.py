@@ -51,6 +51,9 @@ def _cells(row: str, result: dict[str, Any], results: dict[str, dict[str, Any]])
         if result.get("spans_expected"):
             share = result.get("spans_exported", 0) / result["spans_expected"]
             parts.append(f"sink got {share:.1%} of spans")
+        elif result.get("traces_expected"):
+            share = result.get("traces_exported", 0) / result["traces_expected"]
+            parts.append(f"sink got {share:.1%} of traces (not read)")
         note = "; ".join(parts)
     return [f"{median:.2f}", spread, ratio, note]
 

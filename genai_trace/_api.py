@@ -176,8 +176,8 @@ def get_trace(trace_id: str) -> Trace | None:
     """Return a trace by trace id (32 hex) or client request id, else ``None``.
 
     Looks in the bounded buffer of recent traces (``recent_traces``), waiting first when
-    the trace has completed but not yet been built, then in the local store. It never waits
-    for another destination (a slow OTLP backend cannot make a look-up slow).
+    the trace has completed but not yet been handed off, then in the local store. It never
+    waits for another destination (a slow OTLP backend cannot make a look-up slow).
     """
     if not isinstance(trace_id, str):
         raise TypeError(f"get_trace() takes a trace id string, got {trace_id!r}")
@@ -186,7 +186,7 @@ def get_trace(trace_id: str) -> Trace | None:
         return None
     found = rt.pipeline.recent.get(trace_id)
     if found is None:
-        rt.pipeline.wait_built(_LOOKUP_FLUSH_TIMEOUT_S)
+        rt.pipeline.wait_handed_off(_LOOKUP_FLUSH_TIMEOUT_S)
         found = rt.pipeline.recent.get(trace_id)
     if found is None:
         _flush_local_stores(rt)
@@ -203,7 +203,7 @@ def _flush_local_stores(rt: _runtime.Runtime) -> None:
     """
     from genai_trace.exporters.sqlite import SQLiteTraceStore
 
-    rt.pipeline.wait_built(_LOOKUP_FLUSH_TIMEOUT_S)
+    rt.pipeline.wait_handed_off(_LOOKUP_FLUSH_TIMEOUT_S)
     for destination in rt.pipeline.destinations:
         if isinstance(destination.exporter, SQLiteTraceStore):
             destination.flush(_LOOKUP_FLUSH_TIMEOUT_S)
@@ -303,7 +303,7 @@ def _to_ns(moment: datetime.datetime | float | None) -> int | None:
 
 
 def stats() -> dict[str, Any]:
-    """Counters since the last ``configure``: traces built, skipped, dropped, incomplete.
+    """Counters since the last ``configure``: traces completed, skipped, dropped, incomplete.
 
     ``destinations`` has, per exporter, the traces ``exported``, ``failed`` (the exporter
     gave up, after its own retries) and ``dropped`` (its queue was full, or shutdown ran out
@@ -315,7 +315,7 @@ def stats() -> dict[str, Any]:
     pipeline = rt.pipeline
     return {
         "traces_in_assembly": rt.assembler.open_trace_count(),
-        "traces_built": pipeline.built,
+        "traces_completed": pipeline.completed,
         "traces_skipped_without_genai_span": pipeline.skipped_non_genai,
         "traces_dropped_queue_full": pipeline.dropped,
         **rt.assembler_counts(),

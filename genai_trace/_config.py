@@ -39,7 +39,7 @@ class Config:
     """Finished spans kept per trace; further spans are dropped, counted, trace marked."""
     export_queue_size: int = 20_000
     """Completed traces waiting for the export worker; past it traces are dropped, counted."""
-    recent_traces: int = 1_000
+    recent_traces: int = 100
     """Completed traces kept in memory for :func:`genai_trace.get_trace`."""
     keep_all_traces: bool = False
     """Also export traces that hold no GenAI span (plain HTTP or database traces)."""

@@ -1,10 +1,13 @@
-"""From completed span buffers to exporters: build traces off the hot path, fan out.
+"""From completed span buffers to exporters: hand whole traces off the hot path, fan out.
 
 ::
 
-    assembler ──PendingTrace──▶ build worker ──Trace──▶ recent traces, listeners
-                                                 └────▶ Destination(exporter) x N,
-                                                        each with its own queue and thread
+    assembler ──PendingTrace──▶ hand-off worker ──DeferredTrace──▶ recent traces, listeners
+                                                    └────────────▶ Destination(exporter) x N,
+                                                                   each with its own queue
+                                                                   and thread
+
+A trace is built (records, previews, totals) by the first exporter or caller that reads it.
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from genai_trace._deferred import DeferredTrace
 from genai_trace._errors import ThrottledWarning, log_internal_error, logger
 from genai_trace._model import Trace
-from genai_trace._trace_builder import TraceUpdates, build_trace, is_genai_span
+from genai_trace._trace_builder import TraceUpdates, is_genai_span
 from genai_trace._worker import QueueWorker
 from genai_trace.exporters._base import ExportResult
 
@@ -29,7 +33,7 @@ if TYPE_CHECKING:
     from genai_trace.exporters._base import TraceExporter
 
 TraceListener = Callable[[Trace, int], None]
-"""Called on the build worker with each trace and the monotonic ns it completed at."""
+"""Called on the hand-off worker with each trace and the monotonic ns it completed at."""
 
 
 class PendingTrace:
@@ -174,47 +178,65 @@ class Destination:
 
 
 class RecentTraces:
-    """The last N traces, by trace id and by client request id, for ``get_trace``."""
+    """The last N traces, for ``get_trace`` by trace id or by client request id.
+
+    Adding is cheap on purpose (it runs once per trace): the key is the trace id as the
+    OTel int, and nothing is read from the spans. A look-up by client request id, which is
+    rare, checks the kept traces newest first.
+    """
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        # Guards both maps: the build worker writes, any app thread reads.
+        # Guards the map: the hand-off worker writes, any app thread reads.
         self._lock = threading.Lock()
-        self._by_id: OrderedDict[str, Trace] = OrderedDict()
-        self._by_request_id: dict[str, str] = {}
+        self._by_id: OrderedDict[int, Trace] = OrderedDict()
 
     def reset_after_fork(self) -> None:
-        """In a forked child: a fresh lock (the build worker may have held it at the fork)."""
+        """In a forked child: a fresh lock (the hand-off worker may have held it at the fork)."""
         self._lock = threading.Lock()
 
-    def add(self, trace: Trace) -> None:
+    def add(self, trace_id: int, trace: Trace) -> None:
         """Remember ``trace`` (a later part of the same trace id is merged in)."""
         if self._capacity == 0:
             return
         with self._lock:
-            previous = self._by_id.pop(trace.info.trace_id, None)
-            if previous is not None:
+            previous = self._by_id.pop(trace_id, None)
+            if previous is not None:  # a late part: rare, so building both here is fine
                 trace = Trace(info=previous.info, spans=previous.spans + trace.spans)
-            self._by_id[trace.info.trace_id] = trace
-            if trace.info.client_request_id:
-                self._by_request_id[trace.info.client_request_id] = trace.info.trace_id
-            while len(self._by_id) > self._capacity:
-                _, old = self._by_id.popitem(last=False)
-                if old.info.client_request_id:
-                    self._by_request_id.pop(old.info.client_request_id, None)
+            self._by_id[trace_id] = trace
+            if len(self._by_id) > self._capacity:
+                self._by_id.popitem(last=False)
 
     def get(self, trace_id_or_request_id: str) -> Trace | None:
-        """Look a trace up by its trace id, else by its client request id."""
+        """Look a trace up by its trace id (32 hex digits), else by its client request id."""
+        key = _trace_id_int(trace_id_or_request_id)
         with self._lock:
-            trace = self._by_id.get(trace_id_or_request_id)
-            if trace is None:
-                trace_id = self._by_request_id.get(trace_id_or_request_id)
-                trace = self._by_id.get(trace_id) if trace_id else None
-            return trace
+            if key is not None and key in self._by_id:
+                return self._by_id[key]
+            kept = list(reversed(self._by_id.values()))
+        for trace in kept:
+            if _client_request_id(trace) == trace_id_or_request_id:
+                return trace
+        return None
+
+
+def _trace_id_int(text: str) -> int | None:
+    if len(text) != 32:
+        return None
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
+
+
+def _client_request_id(trace: Trace) -> str | None:
+    if isinstance(trace, DeferredTrace):
+        return trace.client_request_id  # without building it
+    return trace.info.client_request_id
 
 
 class ExportPipeline:
-    """Builds whole traces on a worker thread and hands them to every destination."""
+    """Hands whole traces to every destination from a worker thread, never the app's."""
 
     def __init__(
         self,
@@ -228,13 +250,13 @@ class ExportPipeline:
         self.destinations = [Destination(e, queue_size) for e in exporters]
         self.recent = RecentTraces(recent_traces)
         self.keep_all_traces = keep_all_traces
-        self.built = 0
+        self.completed = 0
         self.skipped_non_genai = 0
         # Copy-on-write tuple: the worker iterates it without a lock.
         self._listeners: tuple[TraceListener, ...] = ()
         self._listeners_lock = threading.Lock()
         self._worker: QueueWorker[PendingTrace] = QueueWorker(
-            "genai_trace build", self._build, max_queue=queue_size, on_tick=on_tick
+            "genai_trace hand-off", self._hand_off, max_queue=queue_size, on_tick=on_tick
         )
         _PIPELINES.add(self)
         self._drop_warning = ThrottledWarning(
@@ -244,7 +266,7 @@ class ExportPipeline:
 
     @property
     def dropped(self) -> int:
-        """Completed traces dropped before they were built (the build queue was full)."""
+        """Completed traces dropped before their hand-off (the hand-off queue was full)."""
         return self._worker.dropped
 
     def submit(self, pending: PendingTrace) -> None:
@@ -262,8 +284,8 @@ class ExportPipeline:
         with self._listeners_lock:
             self._listeners = tuple(x for x in self._listeners if x is not listener)
 
-    def wait_built(self, timeout_s: float | None = None) -> bool:
-        """Wait until every trace completed so far is built and queued at each destination."""
+    def wait_handed_off(self, timeout_s: float | None = None) -> bool:
+        """Wait until every trace completed so far is queued at each destination."""
         return self._worker.flush(timeout_s)
 
     def flush(self, timeout_s: float | None = None) -> bool:
@@ -292,7 +314,9 @@ class ExportPipeline:
             ok = destination.shutdown(left) and ok
         return ok
 
-    def _build(self, batch: list[PendingTrace]) -> None:
+    def _hand_off(self, batch: list[PendingTrace]) -> None:
+        # No building here: each reader builds what it reads (see _deferred.py), so a trace
+        # costs this thread a filter, a look-up entry and one queue append per destination.
         for pending in batch:
             if not (
                 self.keep_all_traces
@@ -301,18 +325,12 @@ class ExportPipeline:
             ):
                 self.skipped_non_genai += 1
                 continue
-            try:
-                trace = build_trace(
-                    pending.spans,
-                    pending.updates,
-                    pending.incomplete_reason,
-                    pending.dropped_spans,
-                )
-            except Exception:
-                log_internal_error("building a trace")
-                continue
-            self.built += 1
-            self.recent.add(trace)
+            spans = pending.spans
+            trace = DeferredTrace(
+                spans, pending.updates, pending.incomplete_reason, pending.dropped_spans
+            )
+            self.completed += 1
+            self.recent.add(spans[0].context.trace_id, trace)
             for listener in self._listeners:
                 try:
                     listener(trace, pending.completed_ns)

@@ -38,7 +38,7 @@ def test_nothing_set_gives_the_defaults() -> None:
         "max_buffered_traces": 10_000,
         "max_spans_per_trace": 50_000,
         "export_queue_size": 20_000,
-        "recent_traces": 1_000,
+        "recent_traces": 100,
         "keep_all_traces": False,
         "instrument_threads": True,
         "exit_flush_timeout_s": 5.0,

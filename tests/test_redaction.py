@@ -6,6 +6,8 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -241,3 +243,35 @@ def test_key_rules_ignore_case_and_separators() -> None:
     assert [k for k in secret if not redactor.secret_key(k)] == []
     assert [k for k in fine if redactor.secret_key(k)] == []
     assert luhn_valid("4111111111111111") and not luhn_valid("4111111111111112")
+
+
+# Pieces the property below mixes: secrets of every rule, near misses, and text that has
+# long runs, digits, non-ASCII and case changes around them.
+_PIECES = (
+    "sk-proj-" + "Ab1" * 8, "rk_test_" + "x" * 16, "AKIAIOSFODNN7EXAMPLE", "ghp_" + "a" * 30,
+    "github_pat_" + "B" * 22, "AIza" + "c" * 35, "xoxb-1234567890", "hf_" + "d" * 30, JWT,
+    "BEARER abcdefgh", "basic\tabcdefgh",
+    "-----BEGIN EC PRIVATE KEY-----\nx\n-----END EC PRIVATE KEY-----",
+    "4111 1111 1111 1111", "4111-1111-1111-1111", "378282246310005", "4222222222222",
+    "6011 0009 9013 9424", "BatchSpanProcessor", "/usr/local/lib/python3.11", "sk-", "AKIA",
+    "12345678901234567890", "é", "ß", "\u212a", "日本", " ", "\n", '"', ":", "-", "_", ".",
+)  # fmt: skip
+
+
+def _first_look_agrees(text: str) -> None:
+    from genai_trace._redact import _may_hold_secret_value, _replace_values
+
+    if not _may_hold_secret_value(text):
+        assert _replace_values(text) == text, text
+
+
+@pytest.mark.parametrize("piece", _PIECES)
+def test_the_first_look_sees_each_secret_alone_and_in_text(piece: str) -> None:
+    for text in (piece, f"see {piece}.", f'{{"k":"{piece}"}}', f"é{piece}é"):
+        _first_look_agrees(text)
+
+
+@settings(max_examples=300)
+@given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=6), max_size=12))
+def test_the_first_look_never_misses_what_the_rules_replace(parts: list[str]) -> None:
+    _first_look_agrees("".join(parts))

@@ -62,7 +62,7 @@ def call_and_queue(i: int) -> str:
     assert unit(i) == i
     trace_id = genai_trace.get_last_trace_id()
     assert trace_id is not None
-    assert runtime().pipeline.wait_built(WAIT_S)
+    assert runtime().pipeline.wait_handed_off(WAIT_S)
     return trace_id
 
 

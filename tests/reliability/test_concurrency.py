@@ -107,7 +107,7 @@ def test_10000_concurrent_traces_are_each_exported_once_with_every_parent_right(
     assert destination == {"exported": 10_000, "failed": 0, "dropped": 0}
     assert stats == {
         "traces_in_assembly": 0,
-        "traces_built": 10_000,
+        "traces_completed": 10_000,
         "traces_skipped_without_genai_span": 0,
         "traces_dropped_queue_full": 0,
         "traces_timed_out": 0,

@@ -1,0 +1,139 @@
+"""A whole trace handed to exporters before it is built: its first reader builds it, once.
+
+Building a :class:`Trace` (records, decoded inputs and outputs, previews, totals) costs more
+than recording its spans did. Done eagerly on the export worker, that work competes with the
+app for the GIL on every trace, even for exporters that never read a record. A
+:class:`DeferredTrace` keeps the finished OTel spans (immutable once ended) and builds the
+trace the first time ``info`` or ``spans`` is read, on the reader's thread: an exporter's
+worker, or the app's thread in ``get_trace``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from genai_trace import _semconv as sc
+from genai_trace._errors import log_internal_error
+from genai_trace._ids import format_trace_id
+from genai_trace._model import SpanRecord, Trace, TraceInfo
+from genai_trace._trace_builder import TraceUpdates, build_trace
+
+_Parts = tuple[Sequence[ReadableSpan], TraceUpdates | None, str | None, int]
+
+# Makes the build happen once when two exporters' threads read the same trace together.
+# Builds hold the GIL anyway, so one lock for all traces costs no parallelism.
+_build_lock = threading.Lock()
+
+
+class DeferredTrace(Trace):
+    """A :class:`Trace` built from its spans when first read; equal to the built trace."""
+
+    __slots__ = ("_built", "_parts")
+    _built: Trace | None
+    _parts: _Parts | None
+
+    def __init__(
+        self,
+        spans: Sequence[ReadableSpan],
+        updates: TraceUpdates | None = None,
+        incomplete_reason: str | None = None,
+        dropped_spans: int = 0,
+    ) -> None:
+        # Trace is a frozen dataclass: its own __setattr__ refuses; these slots are ours.
+        object.__setattr__(self, "_parts", (spans, updates, incomplete_reason, dropped_spans))
+        object.__setattr__(self, "_built", None)
+
+    @property
+    def info(self) -> TraceInfo:
+        """The trace's facts (builds the trace if nobody has yet)."""
+        return self.built().info
+
+    @property
+    def spans(self) -> tuple[SpanRecord, ...]:
+        """The trace's span records, parents first (builds the trace if nobody has yet)."""
+        return self.built().spans
+
+    @property
+    def client_request_id(self) -> str | None:
+        """The client request id, without building the trace (what ``info`` will say)."""
+        built, parts = self._built, self._parts
+        if built is not None or parts is None:
+            return self.built().info.client_request_id
+        spans, updates, _, _ = parts
+        if updates is not None and updates.client_request_id is not None:
+            return updates.client_request_id
+        for span in reversed(spans):  # the root usually ends last
+            parent = span.parent
+            if parent is None or parent.is_remote:
+                value = (span.attributes or {}).get(sc.TRACE_CLIENT_REQUEST_ID)
+                return value if isinstance(value, str) and value else None
+        return None
+
+    def built(self) -> Trace:
+        """The plain, built :class:`Trace` (built now if it was not yet)."""
+        built = self._built
+        if built is not None:
+            return built
+        with _build_lock:
+            built = self._built
+            if built is None:
+                assert self._parts is not None  # cleared only once _built is set
+                built = _build(*self._parts)
+                object.__setattr__(self, "_built", built)
+                object.__setattr__(self, "_parts", None)  # the OTel spans can go now
+        return built
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Trace):
+            return NotImplemented
+        return (self.info, self.spans) == (other.info, other.spans)
+
+    __hash__ = Trace.__hash__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Trace, (self.info, self.spans))  # copies and pickles are plain traces
+
+
+def _build(
+    spans: Sequence[ReadableSpan],
+    updates: TraceUpdates | None,
+    incomplete_reason: str | None,
+    dropped_spans: int,
+) -> Trace:
+    try:
+        return build_trace(spans, updates, incomplete_reason, dropped_spans)
+    except Exception:
+        log_internal_error("building a trace")
+    # A builder bug must not fail a whole export batch: the trace goes out as a bare shell.
+    first = spans[0]
+    context = first.get_span_context()
+    return Trace(
+        info=TraceInfo(
+            trace_id=format_trace_id(context.trace_id) if context is not None else "0" * 32,
+            name=first.name,
+            state="ERROR",
+            start_time_ns=first.start_time or 0,
+            end_time_ns=first.end_time,
+            request_preview=None,
+            response_preview=None,
+            span_count=0,
+            complete=False,
+            incomplete_reason="build_failed",
+            dropped_spans=dropped_spans + len(spans),
+        ),
+        spans=(),
+    )
+
+
+def _reset_after_fork() -> None:
+    global _build_lock
+    _build_lock = threading.Lock()  # a build may have held it at the fork
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
