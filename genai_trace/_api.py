@@ -175,9 +175,9 @@ def get_last_trace_id() -> str | None:
 def get_trace(trace_id: str) -> Trace | None:
     """Return a trace by trace id (32 hex) or client request id, else ``None``.
 
-    Looks in the bounded buffer of recent traces (``recent_traces``), waiting first when
-    the trace has completed but not yet been handed off, then in the local store. It never
-    waits for another destination (a slow OTLP backend cannot make a look-up slow).
+    Looks in the bounded buffer of recent traces (``recent_traces``), then in the local
+    store (after writing what is queued for it, bounded). It never waits for another
+    destination (a slow OTLP backend cannot make a look-up slow).
     """
     if not isinstance(trace_id, str):
         raise TypeError(f"get_trace() takes a trace id string, got {trace_id!r}")
@@ -185,9 +185,6 @@ def get_trace(trace_id: str) -> Trace | None:
     if rt is None:
         return None
     found = rt.pipeline.recent.get(trace_id)
-    if found is None:
-        rt.pipeline.wait_handed_off(_LOOKUP_FLUSH_TIMEOUT_S)
-        found = rt.pipeline.recent.get(trace_id)
     if found is None:
         _flush_local_stores(rt)
         store = _local_store(rt)
@@ -197,13 +194,12 @@ def get_trace(trace_id: str) -> Trace | None:
 
 
 def _flush_local_stores(rt: _runtime.Runtime) -> None:
-    """Build what completed and write it to the local stores, bounded.
+    """Write what completed to the local stores, bounded.
 
     Only the stores: a look-up must not wait for a slow or hanging network destination.
     """
     from genai_trace.exporters.sqlite import SQLiteTraceStore
 
-    rt.pipeline.wait_handed_off(_LOOKUP_FLUSH_TIMEOUT_S)
     for destination in rt.pipeline.destinations:
         if isinstance(destination.exporter, SQLiteTraceStore):
             destination.flush(_LOOKUP_FLUSH_TIMEOUT_S)
@@ -317,7 +313,6 @@ def stats() -> dict[str, Any]:
         "traces_in_assembly": rt.assembler.open_trace_count(),
         "traces_completed": pipeline.completed,
         "traces_skipped_without_genai_span": pipeline.skipped_non_genai,
-        "traces_dropped_queue_full": pipeline.dropped,
         **rt.assembler_counts(),
         "destinations": {
             d.name: {"exported": d.exported, "failed": d.failed, "dropped": d.dropped}

@@ -3,7 +3,8 @@
 A trace is whole in this process when every span started in it has ended: spans are counted
 open at ``on_start`` and closed at ``on_end``, so a child still running on a thread delays
 export instead of being lost. ``on_start``/``on_end`` run on the app's thread and do a dict
-lookup and an append under one short lock; building the trace happens on the export worker.
+lookup and an append under one short lock; a whole trace is queued for each exporter, whose
+thread builds it if it reads it.
 """
 
 from __future__ import annotations
@@ -20,9 +21,11 @@ from opentelemetry.trace import format_trace_id
 from genai_trace import _redact, _scope
 from genai_trace import _semconv as sc
 from genai_trace._errors import log_internal_error
-from genai_trace._pipeline import PendingTrace
 from genai_trace._scope import SCOPE_KEY, TraceScope
 from genai_trace._trace_builder import TraceUpdates
+
+Submit = Callable[[int, list[ReadableSpan], TraceUpdates | None, str | None, int, bool], None]
+"""``submit(trace_id, spans, updates, incomplete_reason, dropped_spans, has_genai_span)``."""
 
 TRACER_NAME = "genai_trace"
 """The instrumentation scope of genai-trace's own spans."""
@@ -52,7 +55,7 @@ class TraceAssembler(SpanProcessor):
     """
 
     def __init__(self) -> None:
-        self._submit: Callable[[PendingTrace], None] = lambda pending: None
+        self._submit: Submit = _submit_nowhere
         self.max_traces = 10_000
         self.max_spans = 50_000
         self.timeout_s = 300.0
@@ -68,7 +71,7 @@ class TraceAssembler(SpanProcessor):
 
     def configure(
         self,
-        submit: Callable[[PendingTrace], None],
+        submit: Submit,
         *,
         max_traces: int,
         max_spans: int,
@@ -158,7 +161,9 @@ class TraceAssembler(SpanProcessor):
             if complete is not None:
                 self._submit_buffer(complete, None)
             elif orphan is not None:
-                self._submit(PendingTrace([orphan], None, "late_span", 0, _marked_genai(orphan)))
+                self._submit(
+                    context.trace_id, [orphan], None, "late_span", 0, _marked_genai(orphan)
+                )
         except Exception:
             log_internal_error("TraceAssembler.on_end")
 
@@ -263,11 +268,21 @@ class TraceAssembler(SpanProcessor):
             self.dropped_spans += buffer.dropped
         if not spans:
             return
+        trace_id = buffer.root.get_span_context().trace_id
         if reason is None and buffer.has_genai_span:
-            self._last_trace_id = buffer.root.get_span_context().trace_id
-        self._submit(
-            PendingTrace(spans, buffer.updates, reason, buffer.dropped, buffer.has_genai_span)
-        )
+            self._last_trace_id = trace_id
+        self._submit(trace_id, spans, buffer.updates, reason, buffer.dropped, buffer.has_genai_span)
+
+
+def _submit_nowhere(
+    trace_id: int,
+    spans: list[ReadableSpan],
+    updates: TraceUpdates | None,
+    incomplete_reason: str | None,
+    dropped_spans: int,
+    has_genai_span: bool,
+) -> None:
+    """Where traces go before ``configure`` points the assembler at a pipeline."""
 
 
 def _marked_genai(span: ReadableSpan) -> bool:

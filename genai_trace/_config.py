@@ -38,7 +38,7 @@ class Config:
     max_spans_per_trace: int = 50_000
     """Finished spans kept per trace; further spans are dropped, counted, trace marked."""
     export_queue_size: int = 20_000
-    """Completed traces waiting for the export worker; past it traces are dropped, counted."""
+    """Completed traces waiting per exporter; past it that exporter drops them, counted."""
     recent_traces: int = 100
     """Completed traces kept in memory for :func:`genai_trace.get_trace`."""
     keep_all_traces: bool = False

@@ -1,13 +1,14 @@
-"""From completed span buffers to exporters: hand whole traces off the hot path, fan out.
+"""From completed traces to exporters: fan out to one queue and thread per exporter.
 
 ::
 
-    assembler ──PendingTrace──▶ hand-off worker ──DeferredTrace──▶ recent traces, listeners
-                                                    └────────────▶ Destination(exporter) x N,
-                                                                   each with its own queue
-                                                                   and thread
+    assembler ──spans──▶ submit (on the thread that ended the trace's last span)
+                           ├──▶ recent traces, listeners
+                           └──DeferredTrace──▶ Destination(exporter) x N,
+                                               each with its own queue and thread
 
-A trace is built (records, previews, totals) by the first exporter or caller that reads it.
+Nothing is built here: a trace is built (records, previews, totals) by the first exporter
+or caller that reads it (see _deferred.py). A ticker thread sweeps timed-out traces.
 """
 
 from __future__ import annotations
@@ -33,38 +34,7 @@ if TYPE_CHECKING:
     from genai_trace.exporters._base import TraceExporter
 
 TraceListener = Callable[[Trace, int], None]
-"""Called on the hand-off worker with each trace and the monotonic ns it completed at."""
-
-
-class PendingTrace:
-    """A trace's spans as the assembler hands them over, not yet built.
-
-    A plain slotted class, not a dataclass: one is made per trace on the app's thread.
-    """
-
-    __slots__ = (
-        "completed_ns",
-        "dropped_spans",
-        "has_genai_span",
-        "incomplete_reason",
-        "spans",
-        "updates",
-    )
-
-    def __init__(
-        self,
-        spans: list[ReadableSpan],
-        updates: TraceUpdates | None,
-        incomplete_reason: str | None = None,
-        dropped_spans: int = 0,
-        has_genai_span: bool = False,
-    ) -> None:
-        self.spans = spans
-        self.updates = updates
-        self.incomplete_reason = incomplete_reason
-        self.dropped_spans = dropped_spans
-        self.has_genai_span = has_genai_span
-        self.completed_ns = time.monotonic_ns()
+"""Called with each trace, on the thread that completed it, and the monotonic ns it did."""
 
 
 class Destination:
@@ -187,12 +157,12 @@ class RecentTraces:
 
     def __init__(self, capacity: int) -> None:
         self._capacity = capacity
-        # Guards the map: the hand-off worker writes, any app thread reads.
+        # Guards the map: threads completing traces write, any app thread reads.
         self._lock = threading.Lock()
         self._by_id: OrderedDict[int, Trace] = OrderedDict()
 
     def reset_after_fork(self) -> None:
-        """In a forked child: a fresh lock (the hand-off worker may have held it at the fork)."""
+        """In a forked child: a fresh lock (another thread may have held it at the fork)."""
         self._lock = threading.Lock()
 
     def add(self, trace_id: int, trace: Trace) -> None:
@@ -236,7 +206,7 @@ def _client_request_id(trace: Trace) -> str | None:
 
 
 class ExportPipeline:
-    """Hands whole traces to every destination from a worker thread, never the app's."""
+    """Hands each completed trace to every destination's queue, never blocking the app."""
 
     def __init__(
         self,
@@ -252,30 +222,52 @@ class ExportPipeline:
         self.keep_all_traces = keep_all_traces
         self.completed = 0
         self.skipped_non_genai = 0
-        # Copy-on-write tuple: the worker iterates it without a lock.
+        # Copy-on-write tuple: iterated without a lock.
         self._listeners: tuple[TraceListener, ...] = ()
         self._listeners_lock = threading.Lock()
-        self._worker: QueueWorker[PendingTrace] = QueueWorker(
-            "genai_trace hand-off", self._hand_off, max_queue=queue_size, on_tick=on_tick
+        # No items ever: its thread only calls on_tick (the assembler's timeout sweep).
+        self._ticker: QueueWorker[None] = QueueWorker(
+            "genai_trace sweep", _no_items, max_queue=1, on_tick=on_tick
         )
         _PIPELINES.add(self)
-        self._drop_warning = ThrottledWarning(
-            "genai_trace: the export queue is full: %d completed traces dropped since %s; "
-            "raise export_queue_size or see genai_trace.stats()"
-        )
 
-    @property
-    def dropped(self) -> int:
-        """Completed traces dropped before their hand-off (the hand-off queue was full)."""
-        return self._worker.dropped
+    def submit(
+        self,
+        trace_id: int,
+        spans: list[ReadableSpan],
+        updates: TraceUpdates | None,
+        incomplete_reason: str | None,
+        dropped_spans: int,
+        has_genai_span: bool,
+    ) -> None:
+        """Called as a trace completes, on the thread that ended it: queue it, never block.
 
-    def submit(self, pending: PendingTrace) -> None:
-        """Called on the app's thread when a trace completes: queue it, never block."""
-        if not self._worker.put(pending):
-            self._drop_warning.record(1)
+        A few dict and deque operations: cheaper here than a hand-off to another thread.
+        """
+        self._ticker.start()
+        if not (
+            has_genai_span
+            or self.keep_all_traces
+            or any(is_genai_span(s.attributes) for s in spans)
+        ):
+            self.skipped_non_genai += 1
+            return
+        trace = DeferredTrace(spans, updates, incomplete_reason, dropped_spans)
+        self.completed += 1
+        self.recent.add(trace_id, trace)
+        listeners = self._listeners
+        if listeners:
+            completed_ns = time.monotonic_ns()
+            for listener in listeners:
+                try:
+                    listener(trace, completed_ns)
+                except Exception:
+                    log_internal_error("trace listener")
+        for destination in self.destinations:
+            destination.put(trace)
 
     def add_listener(self, listener: TraceListener) -> None:
-        """Call ``listener`` with every trace built from now on."""
+        """Call ``listener`` with every trace completed from now on."""
         with self._listeners_lock:
             self._listeners = (*self._listeners, listener)
 
@@ -284,14 +276,10 @@ class ExportPipeline:
         with self._listeners_lock:
             self._listeners = tuple(x for x in self._listeners if x is not listener)
 
-    def wait_handed_off(self, timeout_s: float | None = None) -> bool:
-        """Wait until every trace completed so far is queued at each destination."""
-        return self._worker.flush(timeout_s)
-
     def flush(self, timeout_s: float | None = None) -> bool:
-        """Build and export everything completed so far; ``False`` if time ran out."""
+        """Export everything completed so far; ``False`` if time ran out."""
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        ok = self._worker.flush(timeout_s)
+        ok = True
         # Mark every destination, then wait: they drain side by side, and one that hangs
         # costs the others nothing.
         markers = [(d, d.mark()) for d in self.destinations]
@@ -306,38 +294,18 @@ class ExportPipeline:
         Returns ``False`` when time ran out; what was left is counted as dropped.
         """
         deadline = None if timeout_s is None else time.monotonic() + timeout_s
-        ok = self._worker.shutdown(timeout_s)
+        self._ticker.stop()
         for destination in self.destinations:
             destination.stop()
+        ok = True
         for destination in self.destinations:
             left = None if deadline is None else max(0.0, deadline - time.monotonic())
             ok = destination.shutdown(left) and ok
         return ok
 
-    def _hand_off(self, batch: list[PendingTrace]) -> None:
-        # No building here: each reader builds what it reads (see _deferred.py), so a trace
-        # costs this thread a filter, a look-up entry and one queue append per destination.
-        for pending in batch:
-            if not (
-                self.keep_all_traces
-                or pending.has_genai_span
-                or any(is_genai_span(s.attributes) for s in pending.spans)
-            ):
-                self.skipped_non_genai += 1
-                continue
-            spans = pending.spans
-            trace = DeferredTrace(
-                spans, pending.updates, pending.incomplete_reason, pending.dropped_spans
-            )
-            self.completed += 1
-            self.recent.add(spans[0].context.trace_id, trace)
-            for listener in self._listeners:
-                try:
-                    listener(trace, pending.completed_ns)
-                except Exception:
-                    log_internal_error("trace listener")
-            for destination in self.destinations:
-                destination.put(trace)
+
+def _no_items(batch: list[None]) -> None:
+    pass
 
 
 _PIPELINES: weakref.WeakSet[ExportPipeline] = weakref.WeakSet()

@@ -143,6 +143,11 @@ class QueueWorker(Generic[T]):
         thread = self._thread
         return thread is not None and thread.is_alive()
 
+    def start(self) -> None:
+        """Start the thread now rather than at the first item (for a worker used as a ticker)."""
+        if self._thread is None:
+            self._start()
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is not None or self._stopped:

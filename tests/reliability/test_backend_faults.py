@@ -58,11 +58,10 @@ def counts(index: int = 0) -> dict[str, int]:
 
 
 def call_and_queue(i: int) -> str:
-    """One traced call; returns once its trace is built and queued at every destination."""
+    """One traced call; its trace is queued at every destination when it returns."""
     assert unit(i) == i
     trace_id = genai_trace.get_last_trace_id()
     assert trace_id is not None
-    assert runtime().pipeline.wait_handed_off(WAIT_S)
     return trace_id
 
 

@@ -109,7 +109,6 @@ def test_10000_concurrent_traces_are_each_exported_once_with_every_parent_right(
         "traces_in_assembly": 0,
         "traces_completed": 10_000,
         "traces_skipped_without_genai_span": 0,
-        "traces_dropped_queue_full": 0,
         "traces_timed_out": 0,
         "traces_evicted": 0,
         "spans_dropped_over_limit": 0,
