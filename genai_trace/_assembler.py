@@ -27,8 +27,7 @@ from genai_trace._trace_builder import TraceUpdates
 Submit = Callable[[int, list[ReadableSpan], TraceUpdates | None, str | None, int, bool], None]
 """``submit(trace_id, spans, updates, incomplete_reason, dropped_spans, has_genai_span)``."""
 
-TRACER_NAME = "genai_trace"
-"""The instrumentation scope of genai-trace's own spans."""
+TRACER_NAME = sc.TRACER_NAME
 
 
 class _TraceBuffer:
@@ -67,7 +66,21 @@ class TraceAssembler(SpanProcessor):
         self.evicted = 0
         self.timed_out = 0
         self.dropped_spans = 0
+        self._provider_processors: object = None
         self._reset()
+
+    def watch(self, provider: object) -> None:
+        """Remember the provider this processor was added to (see :meth:`is_sole_processor`)."""
+        self._provider_processors = getattr(provider, "_active_span_processor", None)
+
+    def is_sole_processor(self) -> bool:
+        """Whether no other span processor sees spans: only our exporters read them then.
+
+        Reads the SDK's processor tuple; if an SDK stores it otherwise, the answer is
+        ``False``, the safe one (values are then redacted as they are recorded).
+        """
+        processors = getattr(self._provider_processors, "_span_processors", None)
+        return type(processors) is tuple and len(processors) == 1 and processors[0] is self
 
     def configure(
         self,

@@ -126,6 +126,25 @@ def to_text(value: object, max_chars: int) -> tuple[str, str]:
     return _redacted_json(value, max_chars, redactor), MIME_JSON
 
 
+def payload_text(value: object, max_chars: int, defer_redaction: bool) -> tuple[str, str, bool]:
+    """:func:`to_text`, leaving redaction to the export when ``defer_redaction`` allows.
+
+    Returns ``(text, mime_type, deferred)``. Redaction is only left for later when the
+    value fits whole: a cut must never split a secret that the rules would then miss.
+    """
+    if defer_redaction:
+        if isinstance(value, str):
+            text = str.__str__(value)
+            if len(text) <= max_chars:
+                return text, MIME_TEXT, True
+        else:
+            whole = _fast_dumps(value)
+            if whole is not None and len(whole) <= max_chars:
+                return whole, MIME_JSON, True
+    text, mime = to_text(value, max_chars)
+    return text, mime, False
+
+
 def _redacted_json(value: object, max_chars: int, redactor: _redact.Redactor) -> str:
     """JSON of ``value`` with secrets replaced before it is cut to size.
 

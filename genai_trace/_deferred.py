@@ -21,9 +21,10 @@ from genai_trace import _semconv as sc
 from genai_trace._errors import log_internal_error
 from genai_trace._ids import format_trace_id
 from genai_trace._model import SpanRecord, Trace, TraceInfo
+from genai_trace._redact import Redactor
 from genai_trace._trace_builder import TraceUpdates, build_trace
 
-_Parts = tuple[Sequence[ReadableSpan], TraceUpdates | None, str | None, int]
+_Parts = tuple[Sequence[ReadableSpan], TraceUpdates | None, str | None, int, Redactor | None]
 
 # Makes the build happen once when two exporters' threads read the same trace together.
 # Builds hold the GIL anyway, so one lock for all traces costs no parallelism.
@@ -43,9 +44,13 @@ class DeferredTrace(Trace):
         updates: TraceUpdates | None = None,
         incomplete_reason: str | None = None,
         dropped_spans: int = 0,
+        redactor: Redactor | None = None,
     ) -> None:
+        # The redactor in force as the trace completed: the build applies it to the inputs
+        # and outputs of genai-trace's spans, whose redaction may have waited for it.
         # Trace is a frozen dataclass: its own __setattr__ refuses; these slots are ours.
-        object.__setattr__(self, "_parts", (spans, updates, incomplete_reason, dropped_spans))
+        parts = (spans, updates, incomplete_reason, dropped_spans, redactor)
+        object.__setattr__(self, "_parts", parts)
         object.__setattr__(self, "_built", None)
 
     @property
@@ -64,7 +69,7 @@ class DeferredTrace(Trace):
         built, parts = self._built, self._parts
         if built is not None or parts is None:
             return self.built().info.client_request_id
-        spans, updates, _, _ = parts
+        spans, updates = parts[0], parts[1]
         if updates is not None and updates.client_request_id is not None:
             return updates.client_request_id
         for span in reversed(spans):  # the root usually ends last
@@ -104,9 +109,10 @@ def _build(
     updates: TraceUpdates | None,
     incomplete_reason: str | None,
     dropped_spans: int,
+    redactor: Redactor | None,
 ) -> Trace:
     try:
-        return build_trace(spans, updates, incomplete_reason, dropped_spans)
+        return build_trace(spans, updates, incomplete_reason, dropped_spans, redactor)
     except Exception:
         log_internal_error("building a trace")
     # A builder bug must not fail a whole export batch: the trace goes out as a bare shell.

@@ -11,7 +11,7 @@ import time
 import traceback
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
@@ -19,11 +19,14 @@ from opentelemetry.trace import Status, StatusCode
 
 from genai_trace import _redact, _runtime
 from genai_trace import _semconv as sc
-from genai_trace._capture import attribute_value, from_text, safe_repr, to_text
+from genai_trace._capture import attribute_value, from_text, payload_text, safe_repr, to_text
 from genai_trace._errors import log_internal_error, warn_once
 from genai_trace._scope import Tags, normalize_tags, tag_attributes
 from genai_trace._span import GenAISpan
 from genai_trace._trace_builder import TraceUpdates
+
+if TYPE_CHECKING:
+    from genai_trace._assembler import TraceAssembler
 
 _NOTHING: Any = object()
 T = TypeVar("T")
@@ -33,15 +36,27 @@ class SpanScope:
     """One open span and the context token that made it current.
 
     Every method swallows internal errors (logged once): the user's code must run on.
+
+    Redaction of the span's inputs and outputs waits for the export (the exporter's thread
+    redacts them as it builds the trace) while genai-trace's assembler is the only span
+    processor: then nothing else can read the span. If the app adds a processor while the
+    span is open, the payloads are redacted in place before the span ends.
     """
 
-    __slots__ = ("_limit", "_token", "span")
+    __slots__ = ("_assembler", "_deferred", "_limit", "_token", "span")
 
     def __init__(
-        self, span: trace_api.Span, parent: context_api.Context | None, limit: int
+        self,
+        span: trace_api.Span,
+        parent: context_api.Context | None,
+        limit: int,
+        assembler: TraceAssembler | None,
+        deferred: bool,
     ) -> None:
         self.span = span
         self._limit = limit
+        self._assembler = assembler  # set when redaction may wait for the export
+        self._deferred = deferred  # a payload on the span still awaits redaction
         self._token: object | None = context_api.attach(trace_api.set_span_in_context(span, parent))
 
     @classmethod
@@ -62,16 +77,36 @@ class SpanScope:
             if rt is None:
                 return None
             limit = rt.config.max_payload_chars
+            assembler = rt.assembler if _redact.active is not None else None
+            can_defer = assembler is not None and assembler.is_sole_processor()
+            deferred = False
             if inputs is not _NOTHING and _redact.capture_content:
-                text, mime = to_text(inputs, limit)
+                text, mime, deferred = payload_text(inputs, limit, can_defer)
                 attributes[sc.INPUT_VALUE] = text
                 if mime != sc.MIME_TEXT:  # text/plain is the convention's default
                     attributes[sc.INPUT_MIME_TYPE] = mime
             span = rt.tracer.start_span(name, context=parent, attributes=attributes)
-            return cls(span, parent, limit)
+            return cls(span, parent, limit, assembler if can_defer else None, deferred)
         except Exception:
             log_internal_error("opening a span")
             return None
+
+    def record_payload(self, value_key: str, mime_key: str, value: Any) -> None:
+        """Set inputs or outputs on the span (``GenAISpan.set_inputs``/``set_outputs``)."""
+        text, mime, deferred = payload_text(value, self._limit, self._can_defer())
+        self.span.set_attributes({value_key: text, mime_key: mime})
+        self._deferred = self._deferred or deferred
+
+    def _can_defer(self) -> bool:
+        assembler = self._assembler
+        return assembler is not None and assembler.is_sole_processor()
+
+    def _redact_before_end(self) -> None:
+        """A processor came while the span was open: redact what waited, before it ends."""
+        redactor = _redact.active
+        attributes = getattr(self.span, "attributes", None)
+        if redactor is not None and attributes is not None:
+            self.span.set_attributes(_redact.redact_payloads(dict(attributes), redactor))
 
     def suspend(self) -> None:
         """Stop being the current span (a generator yields to its consumer)."""
@@ -96,8 +131,11 @@ class SpanScope:
     def finish(self, outputs: Any = _NOTHING, event: str | None = None) -> None:
         """Record ``outputs`` (unless omitted), end the span, restore the context."""
         try:
+            can_defer = self._assembler is not None and self._can_defer()
+            if self._deferred and not can_defer:
+                self._redact_before_end()
             if outputs is not _NOTHING and _redact.capture_content:
-                text, mime = to_text(outputs, self._limit)
+                text, mime, _ = payload_text(outputs, self._limit, can_defer)
                 if mime == sc.MIME_TEXT:  # text/plain is the convention's default
                     self.span.set_attribute(sc.OUTPUT_VALUE, text)
                 else:
@@ -113,6 +151,8 @@ class SpanScope:
     def fail(self, exc: BaseException) -> None:
         """Record the user's exception (status ERROR, ``exception`` event), end the span."""
         try:
+            if self._deferred and not self._can_defer():
+                self._redact_before_end()
             record_error(self.span, exc)
             self.span.end()
         except Exception:
@@ -233,7 +273,7 @@ class start_span(AsyncWith[GenAISpan]):  # a function to its users; a class for 
         self._scope = SpanScope.open(self._name, dict(self._attributes), self._inputs)
         if self._scope is None:
             return GenAISpan(trace_api.INVALID_SPAN)
-        return GenAISpan(self._scope.span)
+        return GenAISpan(self._scope.span, self._scope)
 
     def __exit__(
         self,

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import ReadableSpan
 
+from genai_trace import _redact
 from genai_trace._deferred import DeferredTrace
 from genai_trace._errors import ThrottledWarning, log_internal_error, logger
 from genai_trace._model import Trace
@@ -252,7 +253,7 @@ class ExportPipeline:
         ):
             self.skipped_non_genai += 1
             return
-        trace = DeferredTrace(spans, updates, incomplete_reason, dropped_spans)
+        trace = DeferredTrace(spans, updates, incomplete_reason, dropped_spans, _redact.active)
         self.completed += 1
         self.recent.add(trace_id, trace)
         listeners = self._listeners

@@ -99,6 +99,7 @@ def _assembler_for(provider: TracerProvider) -> TraceAssembler:
     if assembler is None:
         assembler = _assemblers[provider] = TraceAssembler()
         provider.add_span_processor(assembler)
+        assembler.watch(provider)
     return assembler
 
 

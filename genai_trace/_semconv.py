@@ -58,6 +58,9 @@ LLM_TOKEN_COUNT_TOTAL = "llm.token_count.total"
 MIME_JSON = "application/json"
 MIME_TEXT = "text/plain"
 
+TRACER_NAME = "genai_trace"
+"""The instrumentation scope (tracer name) of genai-trace's own spans."""
+
 # --- OpenTelemetry GenAI ---------------------------------------------------------------
 GEN_AI_PREFIX = "gen_ai."
 GEN_AI_OPERATION_NAME = "gen_ai.operation.name"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
@@ -13,6 +13,9 @@ from genai_trace import _semconv as sc
 from genai_trace._capture import attribute_value, safe_repr, to_text
 from genai_trace._errors import log_internal_error
 from genai_trace._ids import format_span_id, format_trace_id
+
+if TYPE_CHECKING:
+    from genai_trace._fluent import SpanScope
 
 _STATUS_CODES = {"OK": StatusCode.OK, "ERROR": StatusCode.ERROR, "UNSET": StatusCode.UNSET}
 
@@ -29,10 +32,11 @@ class GenAISpan:
         ...     span.set_outputs(["doc-1", "doc-2"])
     """
 
-    __slots__ = ("_span",)
+    __slots__ = ("_scope", "_span")
 
-    def __init__(self, span: trace_api.Span) -> None:
+    def __init__(self, span: trace_api.Span, scope: SpanScope | None = None) -> None:
         self._span = span
+        self._scope = scope  # set for the span of a ``start_span`` block
 
     # --- identity ----------------------------------------------------------------------
 
@@ -180,6 +184,9 @@ class GenAISpan:
         if not _redact.capture_content:
             return
         try:
+            if self._scope is not None:
+                self._scope.record_payload(value_key, mime_key, value)
+                return
             text, mime = to_text(value, _runtime.max_payload_chars())
             self._span.set_attributes({value_key: text, mime_key: mime})
         except Exception:

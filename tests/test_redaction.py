@@ -275,3 +275,87 @@ def test_the_first_look_sees_each_secret_alone_and_in_text(piece: str) -> None:
 @given(st.lists(st.sampled_from(_PIECES) | st.text(max_size=6), max_size=12))
 def test_the_first_look_never_misses_what_the_rules_replace(parts: list[str]) -> None:
     _first_look_agrees("".join(parts))
+
+
+# --- redaction that waits for the export: genai-trace's assembler is the only processor ----
+
+
+def sole_provider() -> TracerProvider:
+    """A provider only genai-trace uses: no other processor can read its spans."""
+    provider = TracerProvider()
+    genai_trace.configure(exporters=[exporter := InMemoryTraceExporter()], tracer_provider=provider)
+    sole_provider.exporter = exporter  # type: ignore[attr-defined]
+    return provider
+
+
+def raw_payloads(trace: genai_trace.Trace) -> list[str]:
+    return [str(s.attributes.get(k)) for s in trace.spans for k in ("input.value", "output.value")]
+
+
+def test_alone_the_payloads_are_redacted_by_the_export_not_on_the_callers_thread() -> None:
+    from genai_trace import _runtime
+
+    provider = sole_provider()
+    assert _runtime.current().assembler.is_sole_processor()  # type: ignore[union-attr]
+    recorded: list[str] = []
+
+    @genai_trace.trace
+    def ask(question: str, api_key: str) -> dict[str, str]:
+        with genai_trace.start_span("lookup", inputs={"card": SECRETS[3]}) as span:
+            span.set_outputs({"token": OPENAI_KEY, "note": f"use {OPENAI_KEY}"})
+        current = trace_api.get_current_span()
+        recorded.append(str(dict(current.attributes or {})))  # type: ignore[attr-defined]
+        return {"answer": f"signed {JWT}"}
+
+    ask(f"my key is {OPENAI_KEY}", "hunter2")
+    genai_trace.flush()
+    assert OPENAI_KEY in recorded[0]  # in memory the span still holds it: nothing read it
+    (trace,) = sole_provider.exporter.get_finished_traces()  # type: ignore[attr-defined]
+    exported = json.dumps(trace.to_dict(), default=str) + " ".join(raw_payloads(trace))
+    assert [s for s in SECRETS if s in exported] == []
+    root, lookup = trace.spans
+    assert root.inputs == {"question": "my key is [REDACTED:api_key]", "api_key": "[REDACTED]"}
+    assert root.outputs == {"answer": "signed [REDACTED:jwt]"}
+    assert lookup.outputs == {"token": "[REDACTED]", "note": "use [REDACTED:api_key]"}
+    assert trace.info.request_preview is not None and OPENAI_KEY not in trace.info.request_preview
+    provider.shutdown()
+
+
+def test_a_processor_added_while_a_span_is_open_never_sees_what_waited() -> None:
+    provider = sole_provider()
+    app = InMemorySpanExporter()
+
+    @genai_trace.trace
+    def ask(question: str) -> str:
+        provider.add_span_processor(SimpleSpanProcessor(app))  # the app joins mid-call
+        return f"answer with {OPENAI_KEY}"
+
+    ask(f"key {OPENAI_KEY}")
+    genai_trace.flush()
+    (span,) = app.get_finished_spans()
+    assert dict(span.attributes or {}) == {
+        "openinference.span.kind": "CHAIN",
+        "input.value": '{"question":"key [REDACTED:api_key]"}',
+        "input.mime_type": "application/json",
+        "output.value": "answer with [REDACTED:api_key]",
+    }
+    provider.shutdown()
+
+
+def test_a_payload_too_big_to_keep_whole_is_redacted_before_it_is_cut() -> None:
+    provider = sole_provider()
+    genai_trace.configure(
+        exporters=[exporter := InMemoryTraceExporter()],
+        tracer_provider=provider,
+        max_payload_chars=64,
+    )
+
+    @genai_trace.trace
+    def ask(question: str) -> None:
+        return None
+
+    ask("x" * 40 + OPENAI_KEY)  # the cut would fall inside the key
+    genai_trace.flush()
+    (trace,) = exporter.get_finished_traces()
+    assert "sk-proj" not in trace.spans[0].attributes["input.value"]
+    provider.shutdown()
