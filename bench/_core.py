@@ -119,6 +119,28 @@ def start_span(plan: Plan) -> dict[str, object]:
     return result
 
 
+def client(plan: Plan) -> dict[str, object]:
+    """The low-level client: a one-span trace started and ended by explicit ids."""
+    import genai_trace
+
+    exporter = _configure_genai()
+    tracer_client = genai_trace.TraceClient()
+    question = _workload.QUESTION
+
+    def call() -> object:
+        root = tracer_client.start_trace(
+            "answer", inputs={"question": question, "top_k": 3, "temperature": 0.2}
+        )
+        result = {"answer": "It drops the span.", "sources": [1, 2, 3], "score": 0.92}
+        tracer_client.end_trace(trace_id=root.trace_id, outputs=result)
+        return result
+
+    result = summary(time_calls(call, plan, _genai_flush), 1)
+    _genai_flush()
+    _count_exported(result, exporter, calls_made(plan), 1)
+    return result
+
+
 def disabled(plan: Plan) -> dict[str, object]:
     """Added cost of a decorated function while tracing is off, against the bare function."""
     import genai_trace

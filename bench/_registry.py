@@ -46,6 +46,7 @@ _CORE = [
         "floor_11",
     ),
     Scenario("start_span", "genai_trace.start_span", "bench._core:start_span", None, "floor"),
+    Scenario("client", "TraceClient start_trace/end_trace", "bench._core:client", None, "floor"),
     Scenario("disabled", "disabled @trace vs bare call", "bench._core:disabled"),
     Scenario("no_loss", "flat-out loop, default worker", "bench._core:no_loss"),
     Scenario(

@@ -27,9 +27,9 @@ from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
-from genai_trace import _config, _runtime
+from genai_trace import _config, _redact, _runtime
 from genai_trace import _semconv as sc
-from genai_trace._capture import to_text
+from genai_trace._capture import payload_text
 from genai_trace._client_checks import (
     AlreadyEndedError,
     DuplicateTraceError,
@@ -379,10 +379,11 @@ class TraceClient:
             children = list(entry.open.values())
             root_ended = _ended_elsewhere(root)
             self._forget_locked(entry, AlreadyEndedError, "it already ended")
-        end_ns = time.time_ns() if end_time_ns is None else end_time_ns
-        marker = Status(StatusCode.ERROR, ENDED_BY_END_TRACE)
-        for child in children:
-            _finish(child, None, None, marker, max(end_ns, _start_ns(child) or end_ns))
+        if children:
+            end_ns = time.time_ns() if end_time_ns is None else end_time_ns
+            marker = Status(StatusCode.ERROR, ENDED_BY_END_TRACE)
+            for child in children:
+                _finish(child, None, None, marker, max(end_ns, _start_ns(child) or end_ns))
         if root_ended:
             raise AlreadyEndedError(
                 f"end_trace: the root span of trace {format_trace_id(trace_int)} was already "
@@ -486,10 +487,10 @@ def _start_span(
     """Start an OTel span without touching the current context; a placeholder when off."""
     if rt is None or _runtime.disabled:
         return _placeholder(parent, forced_trace_id)
-    if inputs is not None:
-        attributes[sc.INPUT_VALUE], attributes[sc.INPUT_MIME_TYPE] = to_text(
-            inputs, rt.config.max_payload_chars
-        )
+    if inputs is not None and _redact.capture_content:
+        # Redaction may wait for the export, as for @trace (see SpanScope).
+        text, mime, _ = payload_text(inputs, rt.config.max_payload_chars, _can_defer(rt))
+        attributes[sc.INPUT_VALUE], attributes[sc.INPUT_MIME_TYPE] = text, mime
     # The current context still supplies genai_trace.context() values and baggage; only the
     # parent is replaced (the invalid span makes a root).
     context = trace_api.set_span_in_context(
@@ -550,11 +551,19 @@ def _finish(
     end_time_ns: int | None,
 ) -> None:
     try:
-        view = GenAISpan(span)
         if attributes:
-            view.set_attributes(attributes)
-        if outputs is not None:
-            view.set_outputs(outputs)
+            GenAISpan(span).set_attributes(attributes)
+        rt = _runtime.current()
+        can_defer = rt is not None and _can_defer(rt)
+        redactor = _redact.active
+        if redactor is not None and not can_defer:
+            # A processor may have come since the span started: what waited goes now.
+            current = getattr(span, "attributes", None)
+            if current is not None:
+                span.set_attributes(_redact.redact_payloads(dict(current), redactor))
+        if outputs is not None and _redact.capture_content and rt is not None:
+            text, mime, _ = payload_text(outputs, rt.config.max_payload_chars, can_defer)
+            span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime})
         if status is not None:
             span.set_status(status)
         span.end(end_time_ns)
@@ -563,6 +572,8 @@ def _finish(
 
 
 def _check_open_spans(entry: _OpenTrace, end_open_spans: bool) -> None:
+    if not entry.starting and (not entry.open or end_open_spans):
+        return
     hex_id = format_trace_id(entry.trace_id)
     if entry.starting:
         raise OpenSpansError(
@@ -577,6 +588,10 @@ def _check_open_spans(entry: _OpenTrace, end_open_spans: bool) -> None:
             f"end_trace: trace {hex_id} still has {len(entry.open)} open span(s): {listed}; "
             "end them with end_span first, or pass end_open_spans=True"
         )
+
+
+def _can_defer(rt: _runtime.Runtime) -> bool:
+    return _redact.active is not None and rt.assembler.is_sole_processor()
 
 
 def _ended_elsewhere(span: trace_api.Span) -> bool:

@@ -359,3 +359,26 @@ def test_a_payload_too_big_to_keep_whole_is_redacted_before_it_is_cut() -> None:
     (trace,) = exporter.get_finished_traces()
     assert "sk-proj" not in trace.spans[0].attributes["input.value"]
     provider.shutdown()
+
+
+@pytest.mark.parametrize("processor_joins_mid_trace", [False, True])
+def test_client_payloads_wait_for_the_export_the_same_way(processor_joins_mid_trace: bool) -> None:
+    provider = sole_provider()
+    app = InMemorySpanExporter()
+    client = genai_trace.TraceClient()
+    root = client.start_trace("turn", inputs={"prompt": f"use {OPENAI_KEY}"})
+    if processor_joins_mid_trace:
+        provider.add_span_processor(SimpleSpanProcessor(app))
+    client.end_trace(trace_id=root.trace_id, outputs={"password": "hunter2"})
+    genai_trace.flush()
+    (trace,) = sole_provider.exporter.get_finished_traces()  # type: ignore[attr-defined]
+    assert (trace.spans[0].inputs, trace.spans[0].outputs) == (
+        {"prompt": "use [REDACTED:api_key]"},
+        {"password": "[REDACTED]"},
+    )
+    seen = [dict(s.attributes or {}) for s in app.get_finished_spans()]
+    if processor_joins_mid_trace:
+        assert [(a["input.value"], a["output.value"]) for a in seen] == [
+            ('{"prompt":"use [REDACTED:api_key]"}', '{"password":"[REDACTED]"}')
+        ]
+    provider.shutdown()
