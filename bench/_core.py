@@ -252,3 +252,47 @@ def memory(plan: Plan) -> dict[str, object]:
         "rss_end_mib": _rss_mib(),
         "exported": exporter.traces,
     }
+
+
+def memory_stalled(plan: Plan) -> dict[str, object]:
+    """RSS while the only exporter hangs: the queue must cap memory, drops be counted."""
+    import gc
+    import threading
+
+    import genai_trace
+
+    released = threading.Event()
+
+    class StalledExporter(NoopTraceExporter):
+        def export(self, traces: Any) -> Any:
+            released.wait()  # a backend that never answers
+            return super().export(traces)
+
+    genai_trace.configure(exporters=[StalledExporter()])
+    call = _workload.single(genai_trace.trace)
+    first = plan.flat_out_calls
+    for _ in range(first):
+        call()
+    gc.collect()
+    start = _rss_mib()
+    for _ in range(first * 4):
+        call()
+    gc.collect()
+    end = _rss_mib()
+    (counts,) = genai_trace.stats()["destinations"].values()
+    released.set()
+    return {
+        "us_per_span": 0.0,
+        "calls": first * 5,
+        "rss_start_mib": start,
+        "rss_end_mib": end,
+        "dropped": counts["dropped"],
+        "queue_cap": _config_value("export_queue_size"),
+    }
+
+
+def _config_value(name: str) -> object:
+    from genai_trace import _runtime
+
+    runtime = _runtime.current()
+    return getattr(runtime.config, name) if runtime is not None else None

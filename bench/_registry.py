@@ -53,6 +53,9 @@ _CORE = [
         "no_loss_store", "flat-out loop, default config: local store", "bench._core:no_loss_store"
     ),
     Scenario("memory", "RSS over 10x the flat-out loop", "bench._core:memory"),
+    Scenario(
+        "memory_stalled", "RSS with the exporter stalled, 5x the loop", "bench._core:memory_stalled"
+    ),
 ]
 
 _PEER_TITLES = {

@@ -29,6 +29,14 @@ def _cells(row: str, result: dict[str, Any], results: dict[str, dict[str, Any]])
             f"exported {result['exported']:,}"
         )
         return ["-", "-", "-", note]
+    if row == "memory_stalled":
+        note = (
+            f"RSS {result['rss_start_mib']:.1f} MiB after {result['calls'] // 5:,} calls, "
+            f"{result['rss_end_mib']:.1f} MiB after {result['calls']:,} "
+            f"({result['rss_end_mib'] - result['rss_start_mib']:+.1f} MiB); queue cap "
+            f"{result['queue_cap']:,} traces, {result['dropped']:,} dropped and counted"
+        )
+        return ["-", "-", "-", note]
     if row == "disabled":
         note = f"+{result['added_ns']:.0f} ns/call over a bare call ({result['bare_ns']:.0f} ns)"
         return ["-", "-", "-", note]

@@ -7,6 +7,7 @@ outputs or the exception, end the span and restore the previous context.
 
 from __future__ import annotations
 
+import functools
 import time
 import traceback
 from collections.abc import Mapping
@@ -270,7 +271,8 @@ class start_span(AsyncWith[GenAISpan]):  # a function to its users; a class for 
     def __enter__(self) -> GenAISpan:
         if _runtime.disabled:
             return GenAISpan(trace_api.INVALID_SPAN)
-        self._scope = SpanScope.open(self._name, dict(self._attributes), self._inputs)
+        # Each start_span makes its own dict, and opening only ever adds the inputs to it.
+        self._scope = SpanScope.open(self._name, self._attributes, self._inputs)
         if self._scope is None:
             return GenAISpan(trace_api.INVALID_SPAN)
         return GenAISpan(self._scope.span, self._scope)
@@ -296,7 +298,9 @@ def static_attributes(
     """The attributes fixed when a span is declared: its type and the user's extras."""
     if not isinstance(span_type, (str, sc.SpanType)):
         raise TypeError(f"span_type must be a SpanType or a str, got {span_type!r}")
-    if attributes is not None and not isinstance(attributes, Mapping):
+    if attributes is None:  # the common case: the type's attributes, computed once
+        return dict(_type_attributes(span_type))
+    if not isinstance(attributes, Mapping):
         raise TypeError(f"attributes must be a mapping, got {attributes!r}")
     static: dict[str, Any] = {}
     for key, value in (attributes or {}).items():
@@ -304,6 +308,11 @@ def static_attributes(
             static[str(key)] = attribute_value(value, _runtime.max_payload_chars(), str(key))
     static.update(sc.span_type_attributes(span_type))
     return static
+
+
+@functools.lru_cache(maxsize=256)
+def _type_attributes(span_type: sc.SpanType | str) -> dict[str, str]:
+    return sc.span_type_attributes(span_type)  # callers copy it: the cached dict stays as is
 
 
 def get_current_span() -> GenAISpan:

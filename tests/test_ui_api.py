@@ -439,6 +439,10 @@ def test_serve_with_allow_remote_warns(
     assert "genai-trace ui: serving" in captured.out and "http://127.0.0.1:" in captured.out
 
 
+def _interruptible() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_the_ui_command_prints_its_url_and_serves_until_interrupted(db: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k != "GENAI_TRACE_DB"}
     process = subprocess.Popen(
@@ -447,6 +451,9 @@ def test_the_ui_command_prints_its_url_and_serves_until_interrupted(db: Path) ->
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        # A shell runs background jobs with SIGINT ignored, and children inherit that: give
+        # the child Ctrl-C back, or a suite started with `&` would wait here for nothing.
+        preexec_fn=_interruptible,
     )
     try:
         assert process.stdout is not None
