@@ -66,7 +66,7 @@ class Config:
     otlp_dialect: str = "default"
     """Attribute dialect sent to the OTLP backend: ``default``, ``mlflow`` or ``genai``."""
     redaction: bool = True
-    """Replace secrets (by key and by value pattern) before anything lands on a span."""
+    """Replace secrets (by key and by value pattern) before any exporter sees them."""
     redact_keys: Sequence[str] = ()
     """More keys whose values are always secret, besides the built-in ones."""
     redact: Callable[[str | None, str], str] | None = None

@@ -1,10 +1,14 @@
-"""Redaction: secrets never land on a span, so no exporter (ours or the app's) can send them.
+"""Redaction: no exporter, ours or the app's, ever sees a secret.
 
 On by default. Built-in rules by key (``api_key``, ``password``, ``authorization``...) and by
 value (OpenAI-style and other API keys, bearer tokens, JWTs, private keys, card numbers),
 plus an optional user callable. A callable that raises fails closed: the value is replaced.
 
-The common case must stay cheap: one compiled search over the serialized text decides
+Values are redacted as they are recorded, except the inputs and outputs of genai-trace's own
+spans while its assembler is the provider's only processor: those wait for the export
+(``redact_payloads``, applied as the trace is built), since nothing else can read them.
+
+The common case must stay cheap: a few C-speed scans over the serialized text decide
 whether anything needs a closer look.
 """
 

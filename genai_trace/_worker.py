@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import weakref
 from collections import deque
 from collections.abc import Callable
@@ -48,6 +49,7 @@ class QueueWorker(Generic[T]):
         self._max_queue = max_queue
         self._max_batch = max_batch
         self._wake_at = max(1, min(max_batch, max_queue // 2))
+        self._yield_at = max(1, max_queue // 2)
         self._delay_s = delay_s
         self._on_tick = on_tick
         self.dropped = 0
@@ -69,16 +71,25 @@ class QueueWorker(Generic[T]):
         self._reset()
 
     def put(self, item: T) -> bool:
-        """Queue ``item``; ``False`` when the queue is full or the worker was shut down."""
-        if self._stopped or len(self._queue) >= self._max_queue:
+        """Queue ``item``; ``False`` when the queue is full or the worker was shut down.
+
+        Past half the queue, the caller hands the GIL to the worker for a moment first
+        (backpressure): a CPU-bound exporter behind a thread producing flat out gets its
+        share of the interpreter before anything is dropped. A worker that is not waiting
+        for the GIL (blocked on a hung backend) costs this only a system call.
+        """
+        queued = len(self._queue)
+        if self._stopped or queued >= self._max_queue:
             with self._lock:
                 self.dropped += 1
             return False
         self._queue.append(item)
         if self._thread is None:
             self._start()
-        if len(self._queue) >= self._wake_at:
+        if queued + 1 >= self._wake_at and not self._wake.is_set():
             self._wake.set()
+        if queued >= self._yield_at:
+            time.sleep(0)
         return True
 
     def __len__(self) -> int:

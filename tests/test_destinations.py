@@ -182,3 +182,36 @@ def test_head_sampling_from_the_otel_sampler_still_applies() -> None:
         assert exporter.get_finished_traces() == []
     finally:
         provider.shutdown()
+
+
+class CPUBoundExporter:
+    """Reads every trace and then spins: slower per trace than the loop that makes them."""
+
+    def __init__(self, spin_s: float) -> None:
+        self.spin_s = spin_s
+        self.traces = 0
+
+    def export(self, traces: Sequence[Trace]) -> genai_trace.ExportResult:
+        for trace in traces:
+            assert trace.spans[0].name == "work"  # reading builds the trace: real work
+            deadline = time.perf_counter() + self.spin_s
+            while time.perf_counter() < deadline:  # holds the GIL, as encoding and SQL do
+                pass
+            self.traces += 1
+        return genai_trace.ExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
+def test_a_cpu_bound_exporter_behind_a_flat_out_loop_loses_nothing() -> None:
+    # Each trace costs the exporter several times what it costs the loop, and the queue holds
+    # a tenth of the run: without backpressure most traces would be dropped.
+    exporter = CPUBoundExporter(spin_s=0.0002)
+    genai_trace.configure(exporters=[exporter], export_queue_size=300)
+    for i in range(3_000):
+        work(i)
+    assert genai_trace.flush(60)
+    (counts,) = genai_trace.stats()["destinations"].values()
+    assert counts == {"exported": 3_000, "failed": 0, "dropped": 0}
+    assert exporter.traces == 3_000
