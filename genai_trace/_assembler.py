@@ -133,12 +133,12 @@ class TraceAssembler(SpanProcessor):
                 if buffer is None:
                     if len(self._buffers) >= self.max_traces:
                         evicted = self._buffers.pop(next(iter(self._buffers)))
+                        self.evicted += 1
                     buffer = self._buffers[context.trace_id] = _TraceBuffer(span)
                 buffer.open[context.span_id] = span
                 if is_genai:
                     buffer.has_genai_span = True
             if evicted is not None:
-                self.evicted += 1
                 self._submit_buffer(evicted, "evicted")
         except Exception:
             log_internal_error("TraceAssembler.on_start")
@@ -278,7 +278,8 @@ class TraceAssembler(SpanProcessor):
         elif _parent_missing(buffer.root):
             reason = "late_span"
         if buffer.dropped:
-            self.dropped_spans += buffer.dropped
+            with self._lock:  # app threads submit side by side
+                self.dropped_spans += buffer.dropped
         if not spans:
             return
         trace_id = buffer.root.get_span_context().trace_id

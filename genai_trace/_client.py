@@ -162,7 +162,43 @@ class TraceClient:
         _check_time("start_trace", "start_time_ns", start_time_ns)
         rt = _runtime.get()
         if forced is None:
-            forced = (rt.id_generator if rt is not None else _PLACEHOLDER_IDS).generate_trace_id()
+            span = self._start_new_trace(rt, name, static, inputs, start_time_ns)
+        else:
+            span = self._start_given_trace(rt, name, static, inputs, forced, start_time_ns)
+        trace_int = span.get_span_context().trace_id
+        if span.is_recording() and (new_tags or metadata or client_request_id is not None):
+            _set_trace_facts(trace_int, new_tags, dict(metadata or {}), client_request_id)
+        return GenAISpan(span)
+
+    def _start_new_trace(
+        self,
+        rt: _runtime.Runtime | None,
+        name: str,
+        attributes: dict[str, Any],
+        inputs: Any,
+        start_time_ns: int | None,
+    ) -> trace_api.Span:
+        # A fresh id is known to no one until this returns: start first, register after.
+        span = _start_span(rt, name, attributes, inputs, None, None, start_time_ns)
+        trace_int = span.get_span_context().trace_id
+        with self._lock:
+            self._sync_locked(rt)
+            self._finished.pop(trace_int, None)
+            entry = self._traces[trace_int] = _OpenTrace(trace_int, time.monotonic())
+            entry.root = span
+            self._trace_of_span[_span_int(span)] = trace_int
+        return span
+
+    def _start_given_trace(
+        self,
+        rt: _runtime.Runtime | None,
+        name: str,
+        attributes: dict[str, Any],
+        inputs: Any,
+        forced: int,
+        start_time_ns: int | None,
+    ) -> trace_api.Span:
+        # The caller chose the id, so another thread may name it already: register first.
         with self._lock:
             self._sync_locked(rt)
             if forced in self._traces:
@@ -173,7 +209,7 @@ class TraceClient:
             self._finished.pop(forced, None)
             entry = self._traces[forced] = _OpenTrace(forced, time.monotonic())
         try:
-            span = _start_span(rt, name, static, inputs, None, forced, start_time_ns)
+            span = _start_span(rt, name, attributes, inputs, None, forced, start_time_ns)
         except BaseException:
             with self._lock:
                 if self._traces.get(forced) is entry:
@@ -183,9 +219,7 @@ class TraceClient:
             if self._traces.get(forced) is entry:
                 entry.root = span
                 self._trace_of_span[_span_int(span)] = forced
-        if span.is_recording() and (new_tags or metadata or client_request_id is not None):
-            _set_trace_facts(forced, new_tags, dict(metadata or {}), client_request_id)
-        return GenAISpan(span)
+        return span
 
     def start_span(
         self,

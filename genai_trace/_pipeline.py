@@ -223,6 +223,7 @@ class ExportPipeline:
         self.keep_all_traces = keep_all_traces
         self.completed = 0
         self.skipped_non_genai = 0
+        self._counts_lock = threading.Lock()
         # Copy-on-write tuple: iterated without a lock.
         self._listeners: tuple[TraceListener, ...] = ()
         self._listeners_lock = threading.Lock()
@@ -241,9 +242,10 @@ class ExportPipeline:
         dropped_spans: int,
         has_genai_span: bool,
     ) -> None:
-        """Called as a trace completes, on the thread that ended it: queue it, never block.
+        """Called as a trace completes, on the thread that ended it: queue it for each exporter.
 
         A few dict and deque operations: cheaper here than a hand-off to another thread.
+        Never waits for an exporter (past half a queue it yields the GIL for a moment).
         """
         self._ticker.start()
         if not (
@@ -251,10 +253,12 @@ class ExportPipeline:
             or self.keep_all_traces
             or any(is_genai_span(s.attributes) for s in spans)
         ):
-            self.skipped_non_genai += 1
+            with self._counts_lock:
+                self.skipped_non_genai += 1
             return
         trace = DeferredTrace(spans, updates, incomplete_reason, dropped_spans, _redact.active)
-        self.completed += 1
+        with self._counts_lock:  # app threads complete traces side by side
+            self.completed += 1
         self.recent.add(trace_id, trace)
         listeners = self._listeners
         if listeners:
@@ -317,6 +321,7 @@ def _reset_after_fork() -> None:
     for pipeline in list(_PIPELINES):
         pipeline.recent.reset_after_fork()
         pipeline._listeners_lock = threading.Lock()
+        pipeline._counts_lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
