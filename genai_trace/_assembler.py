@@ -54,7 +54,7 @@ class TraceAssembler(SpanProcessor):
     """
 
     def __init__(self) -> None:
-        self._submit: Submit = _submit_nowhere
+        self._submit: Submit = lambda *trace: None  # until configure() points it somewhere
         self.max_traces = 10_000
         self.max_spans = 50_000
         self.timeout_s = 300.0
@@ -286,17 +286,6 @@ class TraceAssembler(SpanProcessor):
         if reason is None and buffer.has_genai_span:
             self._last_trace_id = trace_id
         self._submit(trace_id, spans, buffer.updates, reason, buffer.dropped, buffer.has_genai_span)
-
-
-def _submit_nowhere(
-    trace_id: int,
-    spans: list[ReadableSpan],
-    updates: TraceUpdates | None,
-    incomplete_reason: str | None,
-    dropped_spans: int,
-    has_genai_span: bool,
-) -> None:
-    """Where traces go before ``configure`` points the assembler at a pipeline."""
 
 
 def _marked_genai(span: ReadableSpan) -> bool:
