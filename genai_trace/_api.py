@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from genai_trace import _runtime
 from genai_trace._config import Config
+from genai_trace._deferred import plain
 from genai_trace._errors import log_internal_error
 from genai_trace._model import Trace, TraceInfo
 from genai_trace._semconv import SpanType
@@ -185,12 +186,11 @@ def get_trace(trace_id: str) -> Trace | None:
     if rt is None:
         return None
     found = rt.pipeline.recent.get(trace_id)
-    if found is None:
-        _flush_local_stores(rt)
-        store = _local_store(rt)
-        if store.path.exists():
-            found = store.get(trace_id)
-    return found
+    if found is not None:
+        return plain(found)  # built now, on this thread, if no exporter read it yet
+    _flush_local_stores(rt)
+    store = _local_store(rt)
+    return store.get(trace_id) if store.path.exists() else None
 
 
 def _flush_local_stores(rt: _runtime.Runtime) -> None:

@@ -29,7 +29,14 @@ from typing import Any
 
 from genai_trace import _redact
 from genai_trace._errors import log_internal_error
-from genai_trace._semconv import MIME_JSON, MIME_TEXT
+from genai_trace._semconv import (
+    INPUT_MIME_TYPE,
+    INPUT_VALUE,
+    MIME_JSON,
+    MIME_TEXT,
+    OUTPUT_MIME_TYPE,
+    OUTPUT_VALUE,
+)
 
 _orjson: Any
 try:  # orjson is an optional extra; the standard library is the fallback.
@@ -126,23 +133,70 @@ def to_text(value: object, max_chars: int) -> tuple[str, str]:
     return _redacted_json(value, max_chars, redactor), MIME_JSON
 
 
-def payload_text(value: object, max_chars: int, defer_redaction: bool) -> tuple[str, str, bool]:
-    """:func:`to_text`, leaving redaction to the export when ``defer_redaction`` allows.
+def payload_text(value: object, max_chars: int, wait_up_to: int) -> tuple[str, str, bool]:
+    """:func:`to_text`, leaving redaction to the export where the value allows it.
 
-    Returns ``(text, mime_type, deferred)``. Redaction is only left for later when the
-    value fits whole: a cut must never split a secret that the rules would then miss.
+    Returns ``(text, mime_type, waiting)``: ``waiting`` is ``True`` when the text was left
+    unredacted, which only happens when it fits whole in ``min(max_chars, wait_up_to)``
+    (``wait_up_to=0``: never). A cut must never split a secret that the rules would then
+    miss, so text that is cut (by us or by the SDK's attribute length limit) is redacted
+    now.
     """
-    if defer_redaction:
+    room = min(max_chars, wait_up_to)
+    if room > 0:
         if isinstance(value, str):
             text = str.__str__(value)
-            if len(text) <= max_chars:
+            if len(text) <= room:
                 return text, MIME_TEXT, True
         else:
             whole = _fast_dumps(value)
-            if whole is not None and len(whole) <= max_chars:
+            if whole is not None and len(whole) <= room:
                 return whole, MIME_JSON, True
     text, mime = to_text(value, max_chars)
     return text, mime, False
+
+
+INPUT = 1
+"""A span's inputs (``input.value``), in a :class:`WaitingRedaction` mask."""
+OUTPUT = 2
+"""A span's outputs (``output.value``), in a :class:`WaitingRedaction` mask."""
+_PAYLOADS = ((INPUT, INPUT_VALUE, INPUT_MIME_TYPE), (OUTPUT, OUTPUT_VALUE, OUTPUT_MIME_TYPE))
+
+
+class WaitingRedaction:
+    """The payloads of a trace whose redaction waited for the export, and how to do it.
+
+    ``masks`` maps a span id to the payloads (``INPUT | OUTPUT``) recorded unredacted on it;
+    every other value was redacted as it was recorded and is left alone (a user's
+    ``redact`` callable must not run twice on one value).
+    """
+
+    __slots__ = ("masks", "max_chars", "redactor")
+
+    def __init__(self, masks: dict[int, int], redactor: _redact.Redactor, max_chars: int) -> None:
+        self.masks = masks
+        self.redactor = redactor
+        self.max_chars = max_chars
+
+    def apply(self, span_id: int, attributes: dict[str, Any]) -> None:
+        """Redact, in ``attributes``, the payloads of ``span_id`` that waited."""
+        mask = self.masks.get(span_id, 0)
+        for bit, value_key, mime_key in _PAYLOADS:
+            text = attributes.get(value_key)
+            if mask & bit and isinstance(text, str):
+                attributes[value_key] = self._redacted(text, attributes.get(mime_key))
+
+    def _redacted(self, text: str, mime_type: object) -> str:
+        redactor = self.redactor
+        if mime_type != MIME_JSON:
+            return truncate_text(redactor.text(text), self.max_chars)
+        if not redactor.needs_structural_pass(text):
+            return text
+        try:
+            decoded = json.loads(text)
+        except (ValueError, RecursionError):  # ours is whole JSON; anything else fails closed
+            return to_json(_redact.REDACTOR_FAILED, self.max_chars)
+        return to_json(redactor.structure(decoded), self.max_chars)
 
 
 def _redacted_json(value: object, max_chars: int, redactor: _redact.Redactor) -> str:

@@ -29,7 +29,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from genai_trace import _config, _redact, _runtime
 from genai_trace import _semconv as sc
-from genai_trace._capture import payload_text
+from genai_trace._capture import INPUT, OUTPUT, payload_text
 from genai_trace._client_checks import (
     AlreadyEndedError,
     DuplicateTraceError,
@@ -179,12 +179,15 @@ class TraceClient:
         start_time_ns: int | None,
     ) -> trace_api.Span:
         # A fresh id is known to no one until this returns: start first, register after.
+        # The clock starts before the span does, so the client gives a trace up no later
+        # than the assembler's sweep exports it (see _sync_locked).
+        created = time.monotonic()
         span = _start_span(rt, name, attributes, inputs, None, None, start_time_ns)
         trace_int = span.get_span_context().trace_id
         with self._lock:
             self._sync_locked(rt)
             self._finished.pop(trace_int, None)
-            entry = self._traces[trace_int] = _OpenTrace(trace_int, time.monotonic())
+            entry = self._traces[trace_int] = _OpenTrace(trace_int, created)
             entry.root = span
             self._trace_of_span[_span_int(span)] = trace_int
         return span
@@ -521,9 +524,12 @@ def _start_span(
     """Start an OTel span without touching the current context; a placeholder when off."""
     if rt is None or _runtime.disabled:
         return _placeholder(parent, forced_trace_id)
+    waiting = False
     if inputs is not None and _redact.capture_content:
         # Redaction may wait for the export, as for @trace (see SpanScope).
-        text, mime, _ = payload_text(inputs, rt.config.max_payload_chars, _can_defer(rt))
+        text, mime, waiting = payload_text(
+            inputs, rt.config.max_payload_chars, rt.assembler.redaction_room()
+        )
         attributes[sc.INPUT_VALUE], attributes[sc.INPUT_MIME_TYPE] = text, mime
     # The current context still supplies genai_trace.context() values and baggage; only the
     # parent is replaced (the invalid span makes a root).
@@ -546,6 +552,8 @@ def _start_span(
     span_context = span.get_span_context()
     if not span_context.is_valid:  # the SDK is disabled (OTEL_SDK_DISABLED)
         return _placeholder(parent, forced_trace_id)
+    if waiting:
+        rt.assembler.wait_for_redaction(span, INPUT)
     if forced_trace_id is not None and span_context.trace_id != forced_trace_id:
         span.end()
         raise TracingError(
@@ -588,16 +596,13 @@ def _finish(
         if attributes:
             GenAISpan(span).set_attributes(attributes)
         rt = _runtime.current()
-        can_defer = rt is not None and _can_defer(rt)
-        redactor = _redact.active
-        if redactor is not None and not can_defer:
-            # A processor may have come since the span started: what waited goes now.
-            current = getattr(span, "attributes", None)
-            if current is not None:
-                span.set_attributes(_redact.redact_payloads(dict(current), redactor))
         if outputs is not None and _redact.capture_content and rt is not None:
-            text, mime, _ = payload_text(outputs, rt.config.max_payload_chars, can_defer)
+            text, mime, waiting = payload_text(
+                outputs, rt.config.max_payload_chars, rt.assembler.redaction_room()
+            )
             span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime})
+            if waiting:
+                rt.assembler.wait_for_redaction(span, OUTPUT)
         if status is not None:
             span.set_status(status)
         span.end(end_time_ns)
@@ -622,10 +627,6 @@ def _check_open_spans(entry: _OpenTrace, end_open_spans: bool) -> None:
             f"end_trace: trace {hex_id} still has {len(entry.open)} open span(s): {listed}; "
             "end them with end_span first, or pass end_open_spans=True"
         )
-
-
-def _can_defer(rt: _runtime.Runtime) -> bool:
-    return _redact.active is not None and rt.assembler.is_sole_processor()
 
 
 def _ended_elsewhere(span: trace_api.Span) -> bool:

@@ -18,17 +18,20 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from genai_trace import _semconv as sc
+from genai_trace._capture import WaitingRedaction
 from genai_trace._errors import log_internal_error
 from genai_trace._ids import format_trace_id
 from genai_trace._model import SpanRecord, Trace, TraceInfo
-from genai_trace._redact import Redactor
 from genai_trace._trace_builder import TraceUpdates, build_trace
 
-_Parts = tuple[Sequence[ReadableSpan], TraceUpdates | None, str | None, int, Redactor | None]
+_Parts = tuple[
+    Sequence[ReadableSpan], TraceUpdates | None, str | None, int, WaitingRedaction | None
+]
 
 # Makes the build happen once when two exporters' threads read the same trace together.
-# Builds hold the GIL anyway, so one lock for all traces costs no parallelism.
-_build_lock = threading.Lock()
+# Builds hold the GIL anyway, so one lock for all traces costs no parallelism. Reentrant:
+# building a merged trace builds its parts.
+_build_lock = threading.RLock()
 
 
 class DeferredTrace(Trace):
@@ -44,12 +47,11 @@ class DeferredTrace(Trace):
         updates: TraceUpdates | None = None,
         incomplete_reason: str | None = None,
         dropped_spans: int = 0,
-        redactor: Redactor | None = None,
+        waiting_redaction: WaitingRedaction | None = None,
     ) -> None:
-        # The redactor in force as the trace completed: the build applies it to the inputs
-        # and outputs of genai-trace's spans, whose redaction may have waited for it.
+        # The payloads whose redaction waited for the export: the build applies it.
         # Trace is a frozen dataclass: its own __setattr__ refuses; these slots are ours.
-        parts = (spans, updates, incomplete_reason, dropped_spans, redactor)
+        parts = (spans, updates, incomplete_reason, dropped_spans, waiting_redaction)
         object.__setattr__(self, "_parts", parts)
         object.__setattr__(self, "_built", None)
 
@@ -87,11 +89,23 @@ class DeferredTrace(Trace):
         with _build_lock:
             built = self._built
             if built is None:
-                assert self._parts is not None  # cleared only once _built is set
-                built = _build(*self._parts)
+                built = self._make()
                 object.__setattr__(self, "_built", built)
                 object.__setattr__(self, "_parts", None)  # the OTel spans can go now
         return built
+
+    def _make(self) -> Trace:
+        assert self._parts is not None  # cleared only once _built is set
+        return _build(*self._parts)
+
+    @classmethod
+    def merged(cls, earlier: Trace, later: Trace) -> DeferredTrace:
+        """Two parts of one trace (a late span's), joined when first read."""
+        trace = _MergedTrace.__new__(_MergedTrace)
+        object.__setattr__(trace, "_parts", None)
+        object.__setattr__(trace, "_built", None)
+        object.__setattr__(trace, "_pieces", (earlier, later))
+        return trace
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Trace):
@@ -104,15 +118,41 @@ class DeferredTrace(Trace):
         return (Trace, (self.info, self.spans))  # copies and pickles are plain traces
 
 
+def plain(trace: Trace) -> Trace:
+    """``trace`` as a plain, built :class:`Trace` (what the public API hands out).
+
+    A plain trace works with ``dataclasses.replace`` and ``type(trace) is Trace``.
+    """
+    return trace.built() if isinstance(trace, DeferredTrace) else trace
+
+
+class _MergedTrace(DeferredTrace):
+    """The earlier part's facts with both parts' spans (see :meth:`DeferredTrace.merged`)."""
+
+    __slots__ = ("_pieces",)
+    _pieces: tuple[Trace, Trace]
+
+    @property
+    def client_request_id(self) -> str | None:
+        earlier = self._pieces[0]
+        if isinstance(earlier, DeferredTrace):
+            return earlier.client_request_id
+        return earlier.info.client_request_id
+
+    def _make(self) -> Trace:
+        earlier, later = self._pieces
+        return Trace(info=earlier.info, spans=earlier.spans + later.spans)
+
+
 def _build(
     spans: Sequence[ReadableSpan],
     updates: TraceUpdates | None,
     incomplete_reason: str | None,
     dropped_spans: int,
-    redactor: Redactor | None,
+    waiting_redaction: WaitingRedaction | None,
 ) -> Trace:
     try:
-        return build_trace(spans, updates, incomplete_reason, dropped_spans, redactor)
+        return build_trace(spans, updates, incomplete_reason, dropped_spans, waiting_redaction)
     except Exception:
         log_internal_error("building a trace")
     # A builder bug must not fail a whole export batch: the trace goes out as a bare shell.
@@ -138,7 +178,7 @@ def _build(
 
 def _reset_after_fork() -> None:
     global _build_lock
-    _build_lock = threading.Lock()  # a build may have held it at the fork
+    _build_lock = threading.RLock()  # a build may have held it at the fork
 
 
 if hasattr(os, "register_at_fork"):

@@ -20,7 +20,15 @@ from opentelemetry.trace import Status, StatusCode
 
 from genai_trace import _redact, _runtime
 from genai_trace import _semconv as sc
-from genai_trace._capture import attribute_value, from_text, payload_text, safe_repr, to_text
+from genai_trace._capture import (
+    INPUT,
+    OUTPUT,
+    attribute_value,
+    from_text,
+    payload_text,
+    safe_repr,
+    to_text,
+)
 from genai_trace._errors import log_internal_error, warn_once
 from genai_trace._scope import Tags, normalize_tags, tag_attributes
 from genai_trace._span import GenAISpan
@@ -40,24 +48,22 @@ class SpanScope:
 
     Redaction of the span's inputs and outputs waits for the export (the exporter's thread
     redacts them as it builds the trace) while genai-trace's assembler is the only span
-    processor: then nothing else can read the span. If the app adds a processor while the
-    span is open, the payloads are redacted in place before the span ends.
+    processor, since nothing else can read the span then; the assembler keeps track (see
+    ``TraceAssembler.redaction_room``).
     """
 
-    __slots__ = ("_assembler", "_deferred", "_limit", "_token", "span")
+    __slots__ = ("_assembler", "_limit", "_token", "span")
 
     def __init__(
         self,
         span: trace_api.Span,
         parent: context_api.Context | None,
         limit: int,
-        assembler: TraceAssembler | None,
-        deferred: bool,
+        assembler: TraceAssembler,
     ) -> None:
         self.span = span
         self._limit = limit
-        self._assembler = assembler  # set when redaction may wait for the export
-        self._deferred = deferred  # a payload on the span still awaits redaction
+        self._assembler = assembler
         self._token: object | None = context_api.attach(trace_api.set_span_in_context(span, parent))
 
     @classmethod
@@ -78,36 +84,30 @@ class SpanScope:
             if rt is None:
                 return None
             limit = rt.config.max_payload_chars
-            assembler = rt.assembler if _redact.active is not None else None
-            can_defer = assembler is not None and assembler.is_sole_processor()
-            deferred = False
+            assembler = rt.assembler
+            waiting = False
             if inputs is not _NOTHING and _redact.capture_content:
-                text, mime, deferred = payload_text(inputs, limit, can_defer)
+                text, mime, waiting = payload_text(inputs, limit, assembler.redaction_room())
                 attributes[sc.INPUT_VALUE] = text
                 if mime != sc.MIME_TEXT:  # text/plain is the convention's default
                     attributes[sc.INPUT_MIME_TYPE] = mime
             span = rt.tracer.start_span(name, context=parent, attributes=attributes)
-            return cls(span, parent, limit, assembler if can_defer else None, deferred)
+            if waiting:
+                assembler.wait_for_redaction(span, INPUT)
+            return cls(span, parent, limit, assembler)
         except Exception:
             log_internal_error("opening a span")
             return None
 
     def record_payload(self, value_key: str, mime_key: str, value: Any) -> None:
         """Set inputs or outputs on the span (``GenAISpan.set_inputs``/``set_outputs``)."""
-        text, mime, deferred = payload_text(value, self._limit, self._can_defer())
-        self.span.set_attributes({value_key: text, mime_key: mime})
-        self._deferred = self._deferred or deferred
-
-    def _can_defer(self) -> bool:
         assembler = self._assembler
-        return assembler is not None and assembler.is_sole_processor()
-
-    def _redact_before_end(self) -> None:
-        """A processor came while the span was open: redact what waited, before it ends."""
-        redactor = _redact.active
-        attributes = getattr(self.span, "attributes", None)
-        if redactor is not None and attributes is not None:
-            self.span.set_attributes(_redact.redact_payloads(dict(attributes), redactor))
+        text, mime, waiting = payload_text(value, self._limit, assembler.redaction_room())
+        self.span.set_attributes({value_key: text, mime_key: mime})
+        if waiting:
+            assembler.wait_for_redaction(
+                self.span, INPUT if value_key == sc.INPUT_VALUE else OUTPUT
+            )
 
     def suspend(self) -> None:
         """Stop being the current span (a generator yields to its consumer)."""
@@ -132,15 +132,15 @@ class SpanScope:
     def finish(self, outputs: Any = _NOTHING, event: str | None = None) -> None:
         """Record ``outputs`` (unless omitted), end the span, restore the context."""
         try:
-            can_defer = self._assembler is not None and self._can_defer()
-            if self._deferred and not can_defer:
-                self._redact_before_end()
             if outputs is not _NOTHING and _redact.capture_content:
-                text, mime, _ = payload_text(outputs, self._limit, can_defer)
+                assembler = self._assembler
+                text, mime, waiting = payload_text(outputs, self._limit, assembler.redaction_room())
                 if mime == sc.MIME_TEXT:  # text/plain is the convention's default
                     self.span.set_attribute(sc.OUTPUT_VALUE, text)
                 else:
                     self.span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime})
+                if waiting:
+                    assembler.wait_for_redaction(self.span, OUTPUT)
             if event is not None:
                 self.span.add_event(event)
             self.span.end()
@@ -152,8 +152,6 @@ class SpanScope:
     def fail(self, exc: BaseException) -> None:
         """Record the user's exception (status ERROR, ``exception`` event), end the span."""
         try:
-            if self._deferred and not self._can_defer():
-                self._redact_before_end()
             record_error(self.span, exc)
             self.span.end()
         except Exception:

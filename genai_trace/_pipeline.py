@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from genai_trace import _redact
+from genai_trace._capture import WaitingRedaction
 from genai_trace._deferred import DeferredTrace
 from genai_trace._errors import ThrottledWarning, log_internal_error, logger
 from genai_trace._model import Trace
@@ -172,8 +172,8 @@ class RecentTraces:
             return
         with self._lock:
             previous = self._by_id.pop(trace_id, None)
-            if previous is not None:  # a late part: rare, so building both here is fine
-                trace = Trace(info=previous.info, spans=previous.spans + trace.spans)
+            if previous is not None:  # a late part: joined when first read, not here
+                trace = DeferredTrace.merged(previous, trace)
             self._by_id[trace_id] = trace
             if len(self._by_id) > self._capacity:
                 self._by_id.popitem(last=False)
@@ -241,6 +241,7 @@ class ExportPipeline:
         incomplete_reason: str | None,
         dropped_spans: int,
         has_genai_span: bool,
+        waiting_redaction: WaitingRedaction | None,
     ) -> None:
         """Called as a trace completes, on the thread that ended it: queue it for each exporter.
 
@@ -256,7 +257,7 @@ class ExportPipeline:
             with self._counts_lock:
                 self.skipped_non_genai += 1
             return
-        trace = DeferredTrace(spans, updates, incomplete_reason, dropped_spans, _redact.active)
+        trace = DeferredTrace(spans, updates, incomplete_reason, dropped_spans, waiting_redaction)
         with self._counts_lock:  # app threads complete traces side by side
             self.completed += 1
         self.recent.add(trace_id, trace)

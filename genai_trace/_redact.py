@@ -6,7 +6,8 @@ plus an optional user callable. A callable that raises fails closed: the value i
 
 Values are redacted as they are recorded, except the inputs and outputs of genai-trace's own
 spans while its assembler is the provider's only processor: those wait for the export
-(``redact_payloads``, applied as the trace is built), since nothing else can read them.
+(``_capture.WaitingRedaction``, applied as the trace is built), since nothing else can read
+them.
 
 The common case must stay cheap: a few C-speed scans over the serialized text decide
 whether anything needs a closer look.
@@ -318,30 +319,6 @@ def _clean_mapping(store: dict[str, Any], redactor: Redactor | None, keep_conten
                 store[key] = _redacted_attribute_text(value, redactor)
             elif isinstance(value, tuple) and value and isinstance(value[0], str):
                 store[key] = tuple(_redacted_attribute_text(v, redactor) for v in value)
-
-
-PAYLOAD_KEYS = ((sc.INPUT_VALUE, sc.INPUT_MIME_TYPE), (sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE))
-"""Where genai-trace records a span's inputs and outputs, and their mime types."""
-
-
-def redact_payloads(attributes: dict[str, Any], redactor: Redactor) -> dict[str, Any]:
-    """The inputs and outputs among ``attributes`` redacted (JSON through its structure).
-
-    Returns only the changed entries. Redacting text twice changes nothing, so this is
-    safe on payloads that were redacted as they were recorded.
-    """
-    changed: dict[str, Any] = {}
-    for value_key, mime_key in PAYLOAD_KEYS:
-        text = attributes.get(value_key)
-        if not isinstance(text, str):
-            continue
-        if attributes.get(mime_key) == sc.MIME_JSON:
-            redacted = redactor.json_text(text) if redactor.needs_structural_pass(text) else text
-        else:
-            redacted = redactor.text(text)
-        if redacted != text:
-            changed[value_key] = redacted
-    return changed
 
 
 def _redacted_attribute_text(value: str, redactor: Redactor) -> str:

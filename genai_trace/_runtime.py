@@ -49,6 +49,7 @@ class Runtime:
             max_traces=config.max_buffered_traces,
             max_spans=config.max_spans_per_trace,
             timeout_s=config.trace_timeout_s,
+            max_payload_chars=config.max_payload_chars,
         )
         # The assembler outlives configurations (one per provider); stats() counts from here.
         self._assembler_baseline = _assembler_counters(self.assembler)

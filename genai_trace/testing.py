@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from genai_trace import _runtime
+from genai_trace._deferred import plain
 from genai_trace._model import Trace
 
 __all__ = ["capture_traces"]
@@ -45,4 +46,4 @@ def capture_traces(timeout_s: float = 10.0) -> Iterator[list[Trace]]:
     finally:
         rt.flush(timeout_s)
         rt.pipeline.remove_listener(listen)
-        traces.extend(collected)
+        traces.extend(plain(t) for t in collected)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import pickle
 import threading
 from unittest import mock
@@ -16,7 +17,6 @@ from genai_trace import _semconv as sc
 from genai_trace._deferred import DeferredTrace
 from genai_trace._model import Trace
 from genai_trace._trace_builder import TraceUpdates, build_trace
-from genai_trace.exporters import InMemoryTraceExporter
 
 
 def spans() -> list:  # type: ignore[type-arg]
@@ -79,8 +79,22 @@ def test_a_builder_failure_still_hands_over_a_marked_shell(
     assert deferred.info.dropped_spans == 2
 
 
+class RecordingExporter:
+    """Keeps what it is handed, as it is handed (the memory exporter hands out built ones)."""
+
+    def __init__(self) -> None:
+        self.traces: list[Trace] = []
+
+    def export(self, traces: list[Trace]) -> genai_trace.ExportResult:
+        self.traces.extend(traces)
+        return genai_trace.ExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        pass
+
+
 def test_the_pipeline_hands_exporters_unbuilt_traces_that_build_on_reading() -> None:
-    exporter = InMemoryTraceExporter()
+    exporter = RecordingExporter()
     genai_trace.configure(exporters=[exporter])
 
     @genai_trace.trace
@@ -89,9 +103,26 @@ def test_the_pipeline_hands_exporters_unbuilt_traces_that_build_on_reading() -> 
 
     answer("why?")
     genai_trace.flush()
-    (trace,) = exporter.get_finished_traces()
+    (trace,) = exporter.traces
     assert isinstance(trace, DeferredTrace) and trace._built is None
     assert [(s.name, s.inputs, s.outputs) for s in trace.spans] == [
         ("answer", {"question": "why?"}, "42")
     ]
-    assert genai_trace.get_trace(trace.info.trace_id) is trace
+    found = genai_trace.get_trace(trace.info.trace_id)
+    assert type(found) is Trace and found == trace  # the public API hands out plain traces
+    assert dataclasses.replace(found, spans=()).spans == ()
+
+
+def test_a_late_part_is_merged_when_read_not_when_it_arrives() -> None:
+    from genai_trace._pipeline import RecentTraces
+
+    recent = RecentTraces(10)
+    earlier = DeferredTrace([make_span("root", 1, end=9)])
+    later = DeferredTrace([make_span("late", 2, 1, start=5, end=20)], None, "late_span")
+    recent.add(TRACE_ID, earlier)
+    with mock.patch.object(_deferred, "build_trace", wraps=build_trace) as build:
+        recent.add(TRACE_ID, later)
+        assert build.call_count == 0
+        merged = recent.get(f"{TRACE_ID:032x}")
+        assert merged is not None and [s.name for s in merged.spans] == ["root", "late"]
+        assert merged.info.name == "root" and build.call_count == 2

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from opentelemetry import trace as trace_api
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanLimits, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from support import only
@@ -280,12 +281,21 @@ def test_the_first_look_never_misses_what_the_rules_replace(parts: list[str]) ->
 # --- redaction that waits for the export: genai-trace's assembler is the only processor ----
 
 
-def sole_provider() -> TracerProvider:
+def sole_provider(**settings: Any) -> TracerProvider:
     """A provider only genai-trace uses: no other processor can read its spans."""
-    provider = TracerProvider()
-    genai_trace.configure(exporters=[exporter := InMemoryTraceExporter()], tracer_provider=provider)
+    provider = TracerProvider(span_limits=settings.pop("span_limits", None))
+    exporter = InMemoryTraceExporter()
+    genai_trace.configure(exporters=[exporter], tracer_provider=provider, **settings)
     sole_provider.exporter = exporter  # type: ignore[attr-defined]
     return provider
+
+
+def waiting_left() -> dict[int, int]:
+    from genai_trace import _runtime
+
+    runtime = _runtime.current()
+    assert runtime is not None
+    return dict(runtime.assembler._waiting)
 
 
 def raw_payloads(trace: genai_trace.Trace) -> list[str]:
@@ -381,4 +391,97 @@ def test_client_payloads_wait_for_the_export_the_same_way(processor_joins_mid_tr
         assert [(a["input.value"], a["output.value"]) for a in seen] == [
             ('{"prompt":"use [REDACTED:api_key]"}', '{"password":"[REDACTED]"}')
         ]
+    provider.shutdown()
+
+
+def test_the_sdks_own_length_limit_cannot_cut_a_payload_that_waits() -> None:
+    # The SDK cuts values past max_attribute_length before any processor sees them; a cut
+    # JSON payload would no longer parse, and its secret keys would go out. Such payloads
+    # are redacted as they are recorded.
+    provider = sole_provider(span_limits=SpanLimits(max_attribute_length=60))
+
+    @genai_trace.trace
+    def login(form: dict[str, str]) -> None:
+        return None
+
+    login({"password": "hunter2-very-secret", "note": "x" * 40})
+    genai_trace.flush()
+    (trace,) = sole_provider.exporter.get_finished_traces()  # type: ignore[attr-defined]
+    recorded = trace.spans[0].attributes["input.value"]
+    assert "hunter2" not in recorded and len(recorded) <= 60
+    provider.shutdown()
+
+
+@pytest.mark.parametrize("ending", ["GenAISpan.end", "use_span(end_on_exit=True)"])
+def test_every_way_of_ending_a_span_redacts_what_waited_for_a_new_processor(ending: str) -> None:
+    provider = sole_provider()
+    app = InMemorySpanExporter()
+    if ending == "GenAISpan.end":
+        with genai_trace.start_span("step", inputs=f"key {OPENAI_KEY}") as span:
+            provider.add_span_processor(SimpleSpanProcessor(app))
+            span.end()
+    else:
+        client = genai_trace.TraceClient()
+        root = client.start_trace("turn", inputs=f"key {OPENAI_KEY}")
+        provider.add_span_processor(SimpleSpanProcessor(app))
+        with genai_trace.use_span(root, end_on_exit=True):
+            pass
+    (seen,) = app.get_finished_spans()
+    assert (seen.attributes or {})["input.value"] == "key [REDACTED:api_key]"
+    assert waiting_left() == {}
+    provider.shutdown()
+
+
+def test_a_user_redactor_runs_once_per_value_on_every_path() -> None:
+    calls: list[str] = []
+
+    def mark(key: str | None, text: str) -> str:
+        calls.append(text)
+        return f"<{text}>"
+
+    provider = sole_provider(redact=mark, max_payload_chars=100)
+    app = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(app))
+    client = genai_trace.TraceClient()
+    root = client.start_trace("turn", inputs="hello")
+    client.end_trace(trace_id=root.trace_id, outputs="y" * 300)  # cut: redacted, then cut
+    genai_trace.flush()
+    (trace,) = sole_provider.exporter.get_finished_traces()  # type: ignore[attr-defined]
+    assert trace.spans[0].inputs == "<hello>"
+    assert trace.spans[0].outputs.startswith("<yyy") and "<<" not in trace.spans[0].outputs
+    assert calls.count("hello") == 1
+    provider.shutdown()
+
+
+def test_a_payload_that_waited_stays_within_max_payload_chars_once_redacted() -> None:
+    provider = sole_provider(max_payload_chars=64)
+
+    @genai_trace.trace
+    def ask(pwd: str, token: str) -> None:
+        return None
+
+    ask("abc", "def")  # fits whole raw (29 chars); "[REDACTED]" twice would not
+    genai_trace.flush()
+    (trace,) = sole_provider.exporter.get_finished_traces()  # type: ignore[attr-defined]
+    recorded = trace.spans[0].attributes["input.value"]
+    assert len(recorded) <= 64 and "abc" not in recorded and "def" not in recorded
+    assert waiting_left() == {}
+    provider.shutdown()
+
+
+def test_spans_still_open_when_their_trace_times_out_are_redacted_and_forgotten() -> None:
+    provider = sole_provider(trace_timeout_s=60.0)
+    from genai_trace import _runtime
+
+    with genai_trace.start_span("slow", inputs=f"key {OPENAI_KEY}"):
+        runtime = _runtime.current()
+        assert runtime is not None and waiting_left() != {}
+        assert runtime.assembler.sweep(now=1e12) == 1  # exported incomplete, span still open
+        assert waiting_left() == {}
+    genai_trace.flush()
+    exported = json.dumps(
+        [t.to_dict() for t in sole_provider.exporter.get_finished_traces()],  # type: ignore[attr-defined]
+        default=str,
+    )
+    assert OPENAI_KEY not in exported and "[REDACTED:api_key]" in exported
     provider.shutdown()
