@@ -15,23 +15,18 @@ from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import context as context_api
-from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import format_trace_id
 
 from genai_trace import _redact, _scope
 from genai_trace import _semconv as sc
-from genai_trace._capture import INPUT, OUTPUT, WaitingRedaction
+from genai_trace._capture import redact_waiting
 from genai_trace._errors import log_internal_error
 from genai_trace._scope import SCOPE_KEY, TraceScope
 from genai_trace._trace_builder import TraceUpdates
 
-Submit = Callable[
-    [int, list[ReadableSpan], TraceUpdates | None, str | None, int, bool, WaitingRedaction | None],
-    None,
-]
-"""``submit(trace_id, spans, updates, incomplete_reason, dropped_spans, has_genai_span,
-waiting_redaction)``."""
+Submit = Callable[[int, list[ReadableSpan], TraceUpdates | None, str | None, int, bool], None]
+"""``submit(trace_id, spans, updates, incomplete_reason, dropped_spans, has_genai_span)``."""
 
 TRACER_NAME = sc.TRACER_NAME
 
@@ -39,16 +34,7 @@ TRACER_NAME = sc.TRACER_NAME
 class _TraceBuffer:
     """One trace being assembled. Every field is guarded by the assembler's lock."""
 
-    __slots__ = (
-        "created",
-        "dropped",
-        "ended",
-        "has_genai_span",
-        "open",
-        "root",
-        "updates",
-        "waiting",
-    )
+    __slots__ = ("created", "dropped", "ended", "has_genai_span", "open", "root", "updates")
 
     def __init__(self, root: Span) -> None:
         self.root = root
@@ -58,7 +44,6 @@ class _TraceBuffer:
         self.updates: TraceUpdates | None = None
         self.has_genai_span = False
         self.dropped = 0
-        self.waiting: dict[int, int] | None = None  # span id -> payloads awaiting redaction
 
 
 class TraceAssembler(SpanProcessor):
@@ -83,8 +68,8 @@ class TraceAssembler(SpanProcessor):
         self.timed_out = 0
         self.dropped_spans = 0
         self._provider_processors: object = None
+        self._sole_processors: object = None  # the processor tuple last seen with us alone
         self._sdk_value_room = 0
-        self.max_payload_chars = 10_000
         self._reset()
 
     def watch(self, provider: object) -> None:
@@ -98,7 +83,7 @@ class TraceAssembler(SpanProcessor):
         self._sdk_value_room = 1 << 62 if room is None else room if isinstance(room, int) else 0
 
     def redaction_room(self) -> int:
-        """How long a payload may be and still have its redaction wait for the export.
+        """How long a payload may be and still have its redaction wait for the trace's build.
 
         0 (never wait) unless redaction is on without a user callable (which may depend on
         the calling thread's context) and no other span processor can read the span.
@@ -108,11 +93,6 @@ class TraceAssembler(SpanProcessor):
             return 0
         return self._sdk_value_room
 
-    def wait_for_redaction(self, span: trace_api.Span, payload: int) -> None:
-        """Note that ``payload`` (``INPUT``/``OUTPUT``) of ``span`` was recorded unredacted."""
-        span_id = span.get_span_context().span_id
-        self._waiting[span_id] = self._waiting.get(span_id, 0) | payload
-
     def is_sole_processor(self) -> bool:
         """Whether no other span processor sees spans: only our exporters read them then.
 
@@ -120,7 +100,12 @@ class TraceAssembler(SpanProcessor):
         ``False``, the safe one (values are then redacted as they are recorded).
         """
         processors = getattr(self._provider_processors, "_span_processors", None)
-        return type(processors) is tuple and len(processors) == 1 and processors[0] is self
+        if processors is self._sole_processors:  # adding a processor makes a new tuple
+            return True
+        sole = type(processors) is tuple and len(processors) == 1 and processors[0] is self
+        if sole:
+            self._sole_processors = processors
+        return sole
 
     def configure(
         self,
@@ -129,11 +114,9 @@ class TraceAssembler(SpanProcessor):
         max_traces: int,
         max_spans: int,
         timeout_s: float,
-        max_payload_chars: int,
     ) -> None:
         """Point the assembler at a pipeline and set its bounds; enables it."""
         self._submit = submit
-        self.max_payload_chars = max_payload_chars
         self.max_traces = max_traces
         self.max_spans = max_spans
         self.timeout_s = timeout_s
@@ -144,8 +127,6 @@ class TraceAssembler(SpanProcessor):
         # no I/O, no user code, no span methods (which take the span's own lock).
         self._lock = threading.Lock()
         self._buffers: dict[int, _TraceBuffer] = {}
-        # Span id -> payloads recorded unredacted, until the span ends (or its trace goes).
-        self._waiting: dict[int, int] = {}
 
     def reset_after_fork(self) -> None:
         """In a forked child: forget the parent's traces (the parent exports them)."""
@@ -196,16 +177,12 @@ class TraceAssembler(SpanProcessor):
             if context is None:
                 return
             complete = orphan = None
-            waiting = self._waiting.pop(context.span_id, 0) if self._waiting else 0
             with self._lock:
                 buffer = self._buffers.get(context.trace_id)
                 if buffer is None:
                     orphan = span  # its trace was already exported (timeout) or never seen
                 else:
                     buffer.open.pop(context.span_id, None)
-                    if waiting:
-                        buffer.waiting = buffer.waiting or {}
-                        buffer.waiting[context.span_id] = waiting
                     # The last slot is the root's: it ends last, and without it the trace
                     # would have no name, inputs, outputs or previews.
                     if len(buffer.ended) < self.max_spans - 1 or (
@@ -222,36 +199,30 @@ class TraceAssembler(SpanProcessor):
             if complete is not None:
                 self._submit_buffer(complete, None)
             elif orphan is not None:
-                if not waiting and _redact.active is not None and _is_ours(orphan):
-                    # Its trace went out while it was open, taking what it knew of the
-                    # span's waiting payloads: redact both (the built-in rules change
-                    # nothing twice, and nothing waits when a user callable is set).
-                    waiting = INPUT | OUTPUT
                 self._submit(
-                    context.trace_id,
-                    [orphan],
-                    None,
-                    "late_span",
-                    0,
-                    _marked_genai(orphan),
-                    self._waiting_redaction({context.span_id: waiting} if waiting else None),
+                    context.trace_id, [orphan], None, "late_span", 0, _marked_genai(orphan)
                 )
         except Exception:
             log_internal_error("TraceAssembler.on_end")
 
     def _on_ending(self, span: Span) -> None:
-        """Redact spans of other instrumentations before any exporter sees them.
+        """Redact what must be, before any processor sees the ending span.
 
-        Ours were redacted as their values were recorded; an LLM client instrumentation's
-        messages are not, so they are cleaned here, for the app's own exporters too.
+        Another instrumentation's span (an LLM client's messages) is cleaned here, for the
+        app's own exporters too. Ours were redacted as their values were recorded, except
+        payloads that wait for the build while we are the only processor.
         """
         if not self.enabled:
             return
         try:
             scope = span.instrumentation_scope
             if scope is not None and scope.name == TRACER_NAME:
-                if self._waiting and not self.is_sole_processor():
-                    self._redact_now(span)
+                if not self.is_sole_processor():
+                    # Another processor came while the span was open: what waited for the
+                    # build goes now, in place, before any processor sees the span.
+                    store = getattr(getattr(span, "_attributes", None), "_dict", None)
+                    if isinstance(store, dict):
+                        redact_waiting(store)
                 return
             redactor = _redact.active
             keep_content = _redact.capture_content
@@ -259,19 +230,6 @@ class TraceAssembler(SpanProcessor):
                 _redact.clean_foreign_span(span, redactor, keep_content)
         except Exception:
             log_internal_error("redacting a span")
-
-    def _redact_now(self, span: Span) -> None:
-        """Another processor came while ``span`` was open: redact what waited, in place.
-
-        The span has ended (``set_attribute`` refuses), but no processor has seen it yet.
-        """
-        span_id = span.get_span_context().span_id
-        payloads = self._waiting.pop(span_id, 0)
-        store = getattr(getattr(span, "_attributes", None), "_dict", None)
-        if payloads and isinstance(store, dict):
-            redaction = self._waiting_redaction({span_id: payloads})
-            if redaction is not None:
-                redaction.apply(span_id, store)
 
     def shutdown(self) -> None:
         """Submit every trace still in assembly, marked incomplete (the process is ending)."""
@@ -343,17 +301,9 @@ class TraceAssembler(SpanProcessor):
 
     def _submit_buffer(self, buffer: _TraceBuffer, reason: str | None) -> None:
         spans = buffer.ended
-        waiting = buffer.waiting
         if reason is not None:
             # Still-open spans go out as they are now, unfinished, so nothing is lost.
-            still_open = list(buffer.open.values())
-            spans = spans + [_snapshot(s) for s in still_open]
-            for span in still_open:
-                span_id = span.get_span_context().span_id
-                payloads = self._waiting.pop(span_id, 0)
-                if payloads:
-                    waiting = waiting or {}
-                    waiting[span_id] = payloads
+            spans = spans + [_snapshot(s) for s in list(buffer.open.values())]
         elif buffer.dropped:
             reason = "span_limit"
         elif _parent_missing(buffer.root):
@@ -366,28 +316,7 @@ class TraceAssembler(SpanProcessor):
         trace_id = buffer.root.get_span_context().trace_id
         if reason is None and buffer.has_genai_span:
             self._last_trace_id = trace_id
-        self._submit(
-            trace_id,
-            spans,
-            buffer.updates,
-            reason,
-            buffer.dropped,
-            buffer.has_genai_span,
-            self._waiting_redaction(waiting),
-        )
-
-    def _waiting_redaction(self, waiting: dict[int, int] | None) -> WaitingRedaction | None:
-        if not waiting:
-            return None
-        # The rules in force now; if redaction was turned off since, the defaults (a value
-        # recorded while it was on must not go out unredacted).
-        redactor = _redact.active or _redact.Redactor()
-        return WaitingRedaction(waiting, redactor, self.max_payload_chars)
-
-
-def _is_ours(span: ReadableSpan) -> bool:
-    scope = span.instrumentation_scope
-    return scope is not None and scope.name == TRACER_NAME
+        self._submit(trace_id, spans, buffer.updates, reason, buffer.dropped, buffer.has_genai_span)
 
 
 def _marked_genai(span: ReadableSpan) -> bool:

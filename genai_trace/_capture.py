@@ -133,70 +133,68 @@ def to_text(value: object, max_chars: int) -> tuple[str, str]:
     return _redacted_json(value, max_chars, redactor), MIME_JSON
 
 
-def payload_text(value: object, max_chars: int, wait_up_to: int) -> tuple[str, str, bool]:
-    """:func:`to_text`, leaving redaction to the export where the value allows it.
+class WaitingText(str):
+    """Payload text recorded unredacted: its redaction waits for the trace's build.
 
-    Returns ``(text, mime_type, waiting)``: ``waiting`` is ``True`` when the text was left
-    unredacted, which only happens when it fits whole in ``min(max_chars, wait_up_to)``
-    (``wait_up_to=0``: never). A cut must never split a secret that the rules would then
-    miss, so text that is cut (by us or by the SDK's attribute length limit) is redacted
-    now.
+    Only made while nothing but genai-trace's exporters can read the span (see
+    ``TraceAssembler.redaction_room``). The type is the marker: the SDK keeps ``str``
+    subclasses as they are, and the build (or the assembler, in place, if another span
+    processor shows up before the span ends) redacts every value of this type and puts a
+    plain ``str`` in its place.
+    """
+
+    __slots__ = ()
+
+
+def payload_text(value: object, max_chars: int, wait_up_to: int) -> tuple[str, str]:
+    """:func:`to_text`, leaving redaction to the build where the value allows it.
+
+    The text is a :class:`WaitingText`, unredacted, only when it fits whole in
+    ``min(max_chars, wait_up_to)`` (``wait_up_to=0``: never). A cut must never split a
+    secret that the rules would then miss, so text that is cut (by us or by the SDK's
+    attribute length limit) is redacted now.
     """
     room = min(max_chars, wait_up_to)
     if room > 0:
         if isinstance(value, str):
-            text = str.__str__(value)
-            if len(text) <= room:
-                return text, MIME_TEXT, True
+            if len(value) <= room:
+                return WaitingText(str.__str__(value)), MIME_TEXT
         else:
             whole = _fast_dumps(value)
             if whole is not None and len(whole) <= room:
-                return whole, MIME_JSON, True
-    text, mime = to_text(value, max_chars)
-    return text, mime, False
+                return WaitingText(whole), MIME_JSON
+    return to_text(value, max_chars)
 
 
-INPUT = 1
-"""A span's inputs (``input.value``), in a :class:`WaitingRedaction` mask."""
-OUTPUT = 2
-"""A span's outputs (``output.value``), in a :class:`WaitingRedaction` mask."""
-_PAYLOADS = ((INPUT, INPUT_VALUE, INPUT_MIME_TYPE), (OUTPUT, OUTPUT_VALUE, OUTPUT_MIME_TYPE))
+_PAYLOADS = ((INPUT_VALUE, INPUT_MIME_TYPE), (OUTPUT_VALUE, OUTPUT_MIME_TYPE))
 
 
-class WaitingRedaction:
-    """The payloads of a trace whose redaction waited for the export, and how to do it.
+def redact_waiting(attributes: dict[str, Any]) -> None:
+    """Redact, in ``attributes``, the payloads whose redaction waited (:class:`WaitingText`).
 
-    ``masks`` maps a span id to the payloads (``INPUT | OUTPUT``) recorded unredacted on it;
-    every other value was redacted as it was recorded and is left alone (a user's
-    ``redact`` callable must not run twice on one value).
+    Uses the rules in force now (the defaults if redaction was turned off since: a value
+    recorded while it was on must not go out unredacted); the result is a plain ``str``
+    cut to ``max_payload_chars`` (redaction can lengthen text).
     """
+    for value_key, mime_key in _PAYLOADS:
+        text = attributes.get(value_key)
+        if type(text) is WaitingText:
+            attributes[value_key] = _redacted_now(text, attributes.get(mime_key))
 
-    __slots__ = ("masks", "max_chars", "redactor")
 
-    def __init__(self, masks: dict[int, int], redactor: _redact.Redactor, max_chars: int) -> None:
-        self.masks = masks
-        self.redactor = redactor
-        self.max_chars = max_chars
-
-    def apply(self, span_id: int, attributes: dict[str, Any]) -> None:
-        """Redact, in ``attributes``, the payloads of ``span_id`` that waited."""
-        mask = self.masks.get(span_id, 0)
-        for bit, value_key, mime_key in _PAYLOADS:
-            text = attributes.get(value_key)
-            if mask & bit and isinstance(text, str):
-                attributes[value_key] = self._redacted(text, attributes.get(mime_key))
-
-    def _redacted(self, text: str, mime_type: object) -> str:
-        redactor = self.redactor
-        if mime_type != MIME_JSON:
-            return truncate_text(redactor.text(text), self.max_chars)
-        if not redactor.needs_structural_pass(text):
-            return text
-        try:
-            decoded = json.loads(text)
-        except (ValueError, RecursionError):  # ours is whole JSON; anything else fails closed
-            return to_json(_redact.REDACTOR_FAILED, self.max_chars)
-        return to_json(redactor.structure(decoded), self.max_chars)
+def _redacted_now(text: WaitingText, mime_type: object) -> str:
+    redactor = _redact.active or _redact.Redactor()
+    limit = _redact.payload_limit
+    plain = str.__str__(text)
+    if mime_type != MIME_JSON:
+        return truncate_text(redactor.text(plain), limit)
+    if not redactor.needs_structural_pass(plain):
+        return plain
+    try:
+        decoded = json.loads(plain)
+    except (ValueError, RecursionError):  # ours is whole JSON; anything else fails closed
+        return to_json(_redact.REDACTOR_FAILED, limit)
+    return to_json(redactor.structure(decoded), limit)
 
 
 def _redacted_json(value: object, max_chars: int, redactor: _redact.Redactor) -> str:

@@ -29,7 +29,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from genai_trace import _config, _redact, _runtime
 from genai_trace import _semconv as sc
-from genai_trace._capture import INPUT, OUTPUT, payload_text
+from genai_trace._capture import payload_text
 from genai_trace._client_checks import (
     AlreadyEndedError,
     DuplicateTraceError,
@@ -524,10 +524,9 @@ def _start_span(
     """Start an OTel span without touching the current context; a placeholder when off."""
     if rt is None or _runtime.disabled:
         return _placeholder(parent, forced_trace_id)
-    waiting = False
     if inputs is not None and _redact.capture_content:
-        # Redaction may wait for the export, as for @trace (see SpanScope).
-        text, mime, waiting = payload_text(
+        # Redaction may wait for the trace's build, as for @trace (see SpanScope).
+        text, mime = payload_text(
             inputs, rt.config.max_payload_chars, rt.assembler.redaction_room()
         )
         attributes[sc.INPUT_VALUE], attributes[sc.INPUT_MIME_TYPE] = text, mime
@@ -552,8 +551,6 @@ def _start_span(
     span_context = span.get_span_context()
     if not span_context.is_valid:  # the SDK is disabled (OTEL_SDK_DISABLED)
         return _placeholder(parent, forced_trace_id)
-    if waiting:
-        rt.assembler.wait_for_redaction(span, INPUT)
     if forced_trace_id is not None and span_context.trace_id != forced_trace_id:
         span.end()
         raise TracingError(
@@ -597,12 +594,10 @@ def _finish(
             GenAISpan(span).set_attributes(attributes)
         rt = _runtime.current()
         if outputs is not None and _redact.capture_content and rt is not None:
-            text, mime, waiting = payload_text(
+            text, mime = payload_text(
                 outputs, rt.config.max_payload_chars, rt.assembler.redaction_room()
             )
             span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime})
-            if waiting:
-                rt.assembler.wait_for_redaction(span, OUTPUT)
         if status is not None:
             span.set_status(status)
         span.end(end_time_ns)

@@ -18,15 +18,12 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from genai_trace import _semconv as sc
-from genai_trace._capture import WaitingRedaction
 from genai_trace._errors import log_internal_error
 from genai_trace._ids import format_trace_id
 from genai_trace._model import SpanRecord, Trace, TraceInfo
 from genai_trace._trace_builder import TraceUpdates, build_trace
 
-_Parts = tuple[
-    Sequence[ReadableSpan], TraceUpdates | None, str | None, int, WaitingRedaction | None
-]
+_Parts = tuple[Sequence[ReadableSpan], TraceUpdates | None, str | None, int]
 
 # Makes the build happen once when two exporters' threads read the same trace together.
 # Builds hold the GIL anyway, so one lock for all traces costs no parallelism. Reentrant:
@@ -47,12 +44,9 @@ class DeferredTrace(Trace):
         updates: TraceUpdates | None = None,
         incomplete_reason: str | None = None,
         dropped_spans: int = 0,
-        waiting_redaction: WaitingRedaction | None = None,
     ) -> None:
-        # The payloads whose redaction waited for the export: the build applies it.
         # Trace is a frozen dataclass: its own __setattr__ refuses; these slots are ours.
-        parts = (spans, updates, incomplete_reason, dropped_spans, waiting_redaction)
-        object.__setattr__(self, "_parts", parts)
+        object.__setattr__(self, "_parts", (spans, updates, incomplete_reason, dropped_spans))
         object.__setattr__(self, "_built", None)
 
     @property
@@ -149,10 +143,9 @@ def _build(
     updates: TraceUpdates | None,
     incomplete_reason: str | None,
     dropped_spans: int,
-    waiting_redaction: WaitingRedaction | None,
 ) -> Trace:
     try:
-        return build_trace(spans, updates, incomplete_reason, dropped_spans, waiting_redaction)
+        return build_trace(spans, updates, incomplete_reason, dropped_spans)
     except Exception:
         log_internal_error("building a trace")
     # A builder bug must not fail a whole export batch: the trace goes out as a bare shell.

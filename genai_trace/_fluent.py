@@ -21,8 +21,6 @@ from opentelemetry.trace import Status, StatusCode
 from genai_trace import _redact, _runtime
 from genai_trace import _semconv as sc
 from genai_trace._capture import (
-    INPUT,
-    OUTPUT,
     attribute_value,
     from_text,
     payload_text,
@@ -85,15 +83,12 @@ class SpanScope:
                 return None
             limit = rt.config.max_payload_chars
             assembler = rt.assembler
-            waiting = False
             if inputs is not _NOTHING and _redact.capture_content:
-                text, mime, waiting = payload_text(inputs, limit, assembler.redaction_room())
+                text, mime = payload_text(inputs, limit, assembler.redaction_room())
                 attributes[sc.INPUT_VALUE] = text
                 if mime != sc.MIME_TEXT:  # text/plain is the convention's default
                     attributes[sc.INPUT_MIME_TYPE] = mime
             span = rt.tracer.start_span(name, context=parent, attributes=attributes)
-            if waiting:
-                assembler.wait_for_redaction(span, INPUT)
             return cls(span, parent, limit, assembler)
         except Exception:
             log_internal_error("opening a span")
@@ -101,13 +96,8 @@ class SpanScope:
 
     def record_payload(self, value_key: str, mime_key: str, value: Any) -> None:
         """Set inputs or outputs on the span (``GenAISpan.set_inputs``/``set_outputs``)."""
-        assembler = self._assembler
-        text, mime, waiting = payload_text(value, self._limit, assembler.redaction_room())
+        text, mime = payload_text(value, self._limit, self._assembler.redaction_room())
         self.span.set_attributes({value_key: text, mime_key: mime})
-        if waiting:
-            assembler.wait_for_redaction(
-                self.span, INPUT if value_key == sc.INPUT_VALUE else OUTPUT
-            )
 
     def suspend(self) -> None:
         """Stop being the current span (a generator yields to its consumer)."""
@@ -133,14 +123,11 @@ class SpanScope:
         """Record ``outputs`` (unless omitted), end the span, restore the context."""
         try:
             if outputs is not _NOTHING and _redact.capture_content:
-                assembler = self._assembler
-                text, mime, waiting = payload_text(outputs, self._limit, assembler.redaction_room())
+                text, mime = payload_text(outputs, self._limit, self._assembler.redaction_room())
                 if mime == sc.MIME_TEXT:  # text/plain is the convention's default
                     self.span.set_attribute(sc.OUTPUT_VALUE, text)
                 else:
                     self.span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime})
-                if waiting:
-                    assembler.wait_for_redaction(self.span, OUTPUT)
             if event is not None:
                 self.span.add_event(event)
             self.span.end()

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from genai_trace._capture import WaitingRedaction
 from genai_trace._deferred import DeferredTrace
 from genai_trace._errors import ThrottledWarning, log_internal_error, logger
 from genai_trace._model import Trace
@@ -241,7 +240,6 @@ class ExportPipeline:
         incomplete_reason: str | None,
         dropped_spans: int,
         has_genai_span: bool,
-        waiting_redaction: WaitingRedaction | None,
     ) -> None:
         """Called as a trace completes, on the thread that ended it: queue it for each exporter.
 
@@ -257,7 +255,7 @@ class ExportPipeline:
             with self._counts_lock:
                 self.skipped_non_genai += 1
             return
-        trace = DeferredTrace(spans, updates, incomplete_reason, dropped_spans, waiting_redaction)
+        trace = DeferredTrace(spans, updates, incomplete_reason, dropped_spans)
         with self._counts_lock:  # app threads complete traces side by side
             self.completed += 1
         self.recent.add(trace_id, trace)

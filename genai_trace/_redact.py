@@ -6,7 +6,7 @@ plus an optional user callable. A callable that raises fails closed: the value i
 
 Values are redacted as they are recorded, except the inputs and outputs of genai-trace's own
 spans while its assembler is the provider's only processor: those wait for the export
-(``_capture.WaitingRedaction``, applied as the trace is built), since nothing else can read
+(``_capture.WaitingText``, redacted as the trace is built), since nothing else can read
 them.
 
 The common case must stay cheap: a few C-speed scans over the serialized text decide
@@ -270,6 +270,9 @@ active: Redactor | None = Redactor()
 
 capture_content: bool = True
 """Record inputs, outputs and messages at all. Set by ``configure(capture_content=...)``."""
+
+payload_limit: int = 100_000
+"""``max_payload_chars`` of the configuration in force, for payloads redacted late."""
 
 # Attributes other instrumentations use for prompts, completions, tool arguments and results.
 CONTENT_KEYS = (

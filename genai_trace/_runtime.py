@@ -49,7 +49,6 @@ class Runtime:
             max_traces=config.max_buffered_traces,
             max_spans=config.max_spans_per_trace,
             timeout_s=config.trace_timeout_s,
-            max_payload_chars=config.max_payload_chars,
         )
         # The assembler outlives configurations (one per provider); stats() counts from here.
         self._assembler_baseline = _assembler_counters(self.assembler)
@@ -165,6 +164,7 @@ def _install(config: _config.Config) -> None:
         else None
     )
     _redact.capture_content = config.capture_content
+    _redact.payload_limit = config.max_payload_chars
     _runtime = Runtime(config)
     disabled = config.disabled
     if not _atexit_registered:

@@ -13,7 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from genai_trace import _semconv as sc
-from genai_trace._capture import WaitingRedaction, from_text, to_json, truncate_text
+from genai_trace._capture import from_text, redact_waiting, to_json, truncate_text
 from genai_trace._ids import format_span_id, format_trace_id
 from genai_trace._model import (
     SpanEvent,
@@ -64,12 +64,11 @@ def build_trace(
     updates: TraceUpdates | None = None,
     incomplete_reason: str | None = None,
     dropped_spans: int = 0,
-    waiting_redaction: WaitingRedaction | None = None,
 ) -> Trace:
     """Build the whole trace from its OTel spans (at least one).
 
-    ``waiting_redaction`` names the payloads recorded unredacted (their redaction waited
-    for the export while nothing else could read the spans); they are redacted here.
+    Payloads recorded unredacted (:class:`~genai_trace._capture.WaitingText`: their
+    redaction waited while nothing else could read the spans) are redacted here.
 
     Spans come out parents first, siblings in start order. The root is the local root (no
     parent, or a remote one); in a partial trace without it, the earliest span whose parent
@@ -82,10 +81,10 @@ def build_trace(
     if not spans:
         raise ValueError("build_trace() needs at least one span")
     if len(spans) == 1:  # most traces: nothing to order
-        records = [span_record(spans[0], waiting_redaction)]
+        records = [span_record(spans[0])]
     else:
         ordered = sorted(spans, key=lambda s: s.start_time or 0)
-        records = _parents_first([span_record(s, waiting_redaction) for s in ordered])
+        records = _parents_first([span_record(s) for s in ordered])
     updates = updates or TraceUpdates()
     root = root_of(records)
     ends = [r.end_time_ns for r in records if r.end_time_ns is not None]
@@ -150,16 +149,13 @@ def _preview(
     return truncate_text(chosen, PREVIEW_MAX_CHARS)
 
 
-def span_record(
-    span: ReadableSpan, waiting_redaction: WaitingRedaction | None = None
-) -> SpanRecord:
+def span_record(span: ReadableSpan) -> SpanRecord:
     """Convert one OTel span into a :class:`SpanRecord`, decoding inputs and outputs."""
     attributes = _attributes_of(span)
+    redact_waiting(attributes)
     context = span.context
     parent = span.parent
     scope = span.instrumentation_scope
-    if waiting_redaction is not None and context is not None:
-        waiting_redaction.apply(context.span_id, attributes)
     span_type = span_type_of(attributes)
     inputs = _decode_io(attributes, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE, genai_inputs)
     outputs = _decode_io(attributes, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE, genai_outputs)
