@@ -81,6 +81,10 @@ class TraceAssembler(SpanProcessor):
         limits = getattr(provider, "_span_limits", None)
         room = getattr(limits, "max_attribute_length", -1)
         self._sdk_value_room = 1 << 62 if room is None else room if isinstance(room, int) else 0
+        if not _attribute_store_reachable():
+            # Redacting in place (a processor added while a span is open) writes into the
+            # SDK's attribute store: without one to write to, nothing may wait.
+            self._sdk_value_room = 0
 
     def redaction_room(self) -> int:
         """How long a payload may be and still have its redaction wait for the trace's build.
@@ -317,6 +321,15 @@ class TraceAssembler(SpanProcessor):
         if reason is None and buffer.has_genai_span:
             self._last_trace_id = trace_id
         self._submit(trace_id, spans, buffer.updates, reason, buffer.dropped, buffer.has_genai_span)
+
+
+def _attribute_store_reachable() -> bool:
+    try:
+        from opentelemetry.attributes import BoundedAttributes
+
+        return isinstance(getattr(BoundedAttributes(), "_dict", None), dict)
+    except Exception:
+        return False
 
 
 def _marked_genai(span: ReadableSpan) -> bool:
