@@ -224,8 +224,8 @@ class TraceAssembler(SpanProcessor):
                 if not self.is_sole_processor():
                     # Another processor came while the span was open: what waited for the
                     # build goes now, in place, before any processor sees the span.
-                    store = getattr(getattr(span, "_attributes", None), "_dict", None)
-                    if isinstance(store, dict):
+                    store = _redact.attribute_store(span)
+                    if store is not None:
                         redact_waiting(store)
                 return
             redactor = _redact.active
@@ -327,7 +327,8 @@ def _attribute_store_reachable() -> bool:
     try:
         from opentelemetry.attributes import BoundedAttributes
 
-        return isinstance(getattr(BoundedAttributes(), "_dict", None), dict)
+        probe = type("Probe", (), {"_attributes": BoundedAttributes()})
+        return _redact.attribute_store(probe) is not None
     except Exception:
         return False
 

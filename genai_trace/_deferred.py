@@ -92,15 +92,6 @@ class DeferredTrace(Trace):
         assert self._parts is not None  # cleared only once _built is set
         return _build(*self._parts)
 
-    @classmethod
-    def merged(cls, earlier: Trace, later: Trace) -> DeferredTrace:
-        """Two parts of one trace (a late span's), joined when first read."""
-        trace = _MergedTrace.__new__(_MergedTrace)
-        object.__setattr__(trace, "_parts", None)
-        object.__setattr__(trace, "_built", None)
-        object.__setattr__(trace, "_pieces", (earlier, later))
-        return trace
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Trace):
             return NotImplemented
@@ -120,18 +111,23 @@ def plain(trace: Trace) -> Trace:
     return trace.built() if isinstance(trace, DeferredTrace) else trace
 
 
-class _MergedTrace(DeferredTrace):
-    """The earlier part's facts with both parts' spans (see :meth:`DeferredTrace.merged`)."""
+class MergedTrace(DeferredTrace):
+    """Two parts of one trace (a late span's): the earlier part's facts, both parts' spans.
+
+    Joined when first read, like any :class:`DeferredTrace`.
+    """
 
     __slots__ = ("_pieces",)
-    _pieces: tuple[Trace, Trace]
+    _pieces: tuple[DeferredTrace, DeferredTrace]
+
+    def __init__(self, earlier: DeferredTrace, later: DeferredTrace) -> None:
+        object.__setattr__(self, "_parts", None)
+        object.__setattr__(self, "_built", None)
+        object.__setattr__(self, "_pieces", (earlier, later))
 
     @property
     def client_request_id(self) -> str | None:
-        earlier = self._pieces[0]
-        if isinstance(earlier, DeferredTrace):
-            return earlier.client_request_id
-        return earlier.info.client_request_id
+        return self._pieces[0].client_request_id
 
     def _make(self) -> Trace:
         earlier, later = self._pieces

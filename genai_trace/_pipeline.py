@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from opentelemetry.sdk.trace import ReadableSpan
 
-from genai_trace._deferred import DeferredTrace
+from genai_trace._deferred import DeferredTrace, MergedTrace
 from genai_trace._errors import ThrottledWarning, log_internal_error, logger
 from genai_trace._model import Trace
 from genai_trace._trace_builder import TraceUpdates, is_genai_span
@@ -159,25 +159,25 @@ class RecentTraces:
         self._capacity = capacity
         # Guards the map: threads completing traces write, any app thread reads.
         self._lock = threading.Lock()
-        self._by_id: OrderedDict[int, Trace] = OrderedDict()
+        self._by_id: OrderedDict[int, DeferredTrace] = OrderedDict()
 
     def reset_after_fork(self) -> None:
         """In a forked child: a fresh lock (another thread may have held it at the fork)."""
         self._lock = threading.Lock()
 
-    def add(self, trace_id: int, trace: Trace) -> None:
+    def add(self, trace_id: int, trace: DeferredTrace) -> None:
         """Remember ``trace`` (a later part of the same trace id is merged in)."""
         if self._capacity == 0:
             return
         with self._lock:
             previous = self._by_id.pop(trace_id, None)
             if previous is not None:  # a late part: joined when first read, not here
-                trace = DeferredTrace.merged(previous, trace)
+                trace = MergedTrace(previous, trace)
             self._by_id[trace_id] = trace
             if len(self._by_id) > self._capacity:
                 self._by_id.popitem(last=False)
 
-    def get(self, trace_id_or_request_id: str) -> Trace | None:
+    def get(self, trace_id_or_request_id: str) -> DeferredTrace | None:
         """Look a trace up by its trace id (32 hex digits), else by its client request id."""
         key = _trace_id_int(trace_id_or_request_id)
         with self._lock:
@@ -185,7 +185,7 @@ class RecentTraces:
                 return self._by_id[key]
             kept = list(reversed(self._by_id.values()))
         for trace in kept:
-            if _client_request_id(trace) == trace_id_or_request_id:
+            if trace.client_request_id == trace_id_or_request_id:  # without building it
                 return trace
         return None
 
@@ -197,12 +197,6 @@ def _trace_id_int(text: str) -> int | None:
         return int(text, 16)
     except ValueError:
         return None
-
-
-def _client_request_id(trace: Trace) -> str | None:
-    if isinstance(trace, DeferredTrace):
-        return trace.client_request_id  # without building it
-    return trace.info.client_request_id
 
 
 class ExportPipeline:

@@ -293,6 +293,17 @@ CONTENT_KEYS = (
 )
 
 
+def attribute_store(owner: object) -> dict[str, Any] | None:
+    """The dict behind a span's (or an event's) SDK attributes, ``None`` if it has none.
+
+    The SDK offers no public way to change an ending span's attributes, and reading them
+    through its read-only view costs a Python call per key. Every place that reaches past
+    the view goes through here, so an SDK that changes the shape costs one place.
+    """
+    store = getattr(getattr(owner, "_attributes", None), "_dict", None)
+    return store if isinstance(store, dict) else None
+
+
 def clean_foreign_span(span: Any, redactor: Redactor | None, keep_content: bool) -> None:
     """Redact (or drop the content of) a span another instrumentation recorded, in place.
 
@@ -301,13 +312,10 @@ def clean_foreign_span(span: Any, redactor: Redactor | None, keep_content: bool)
     an ending span, so this writes into its attribute and event stores; if those change
     shape in a future SDK, nothing is written and the span goes out as recorded.
     """
-    store = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if isinstance(store, dict):
-        _clean_mapping(store, redactor, keep_content)
-    for event in getattr(span, "_events", None) or ():
-        attributes = getattr(getattr(event, "_attributes", None), "_dict", None)
-        if isinstance(attributes, dict):
-            _clean_mapping(attributes, redactor, keep_content)
+    for owner in (span, *(getattr(span, "_events", None) or ())):
+        store = attribute_store(owner)
+        if store is not None:
+            _clean_mapping(store, redactor, keep_content)
 
 
 def _clean_mapping(store: dict[str, Any], redactor: Redactor | None, keep_content: bool) -> None:

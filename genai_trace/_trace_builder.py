@@ -25,6 +25,7 @@ from genai_trace._model import (
     build_frozen,
     find_root,
 )
+from genai_trace._redact import attribute_store
 from genai_trace.integrations._genai_spans import (
     genai_inputs,
     genai_outputs,
@@ -215,10 +216,8 @@ def _attributes_of(span: ReadableSpan) -> dict[str, Any]:
     Through the SDK's read-only view each key is fetched by a Python-level ``__getitem__``
     under a lock; the store behind it copies at C speed. The view is the fallback.
     """
-    store = getattr(getattr(span, "_attributes", None), "_dict", None)
-    if isinstance(store, dict):
-        return dict(store)
-    return dict(span.attributes or {})
+    store = attribute_store(span)
+    return dict(store) if store is not None else dict(span.attributes or {})
 
 
 def span_type_of(attributes: Mapping[str, Any]) -> str:
