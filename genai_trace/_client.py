@@ -5,6 +5,11 @@ another name their spans by id instead. The client keeps a registry of the trace
 and their spans; every call is checked against it, and misuse raises a specific
 :class:`~genai_trace.TracingError` subclass whose message names the id and the problem.
 
+Lookups: the registry is keyed by the ids exactly as the client hands them out (lowercase
+hex), so a call that passes ``root.trace_id`` back finds its trace with one dict lookup. Any
+other id (uppercase, malformed, unknown) takes the slow path, which parses and checks every
+id the way the error messages describe.
+
 Locking: one lock per client guards the registry. It is held for dict operations only: no
 I/O, no user code and no span method runs under it. Spans are started and ended outside it,
 so a span processor that calls back into the client cannot deadlock.
@@ -17,19 +22,18 @@ this at each call, so nothing is held forever and a late call gets :class:`Trace
 
 from __future__ import annotations
 
+import itertools
+import math
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
-from genai_trace import _config, _redact, _runtime
+from genai_trace import _config, _runtime
 from genai_trace import _semconv as sc
-from genai_trace._capture import payload_text
 from genai_trace._client_checks import (
     AlreadyEndedError,
     DuplicateTraceError,
@@ -46,37 +50,56 @@ from genai_trace._client_checks import (
     _parse_span_id,
     _parse_status,
     _parse_trace_id,
-    _span_int,
     _start_ns,
 )
-from genai_trace._errors import TracingError, log_internal_error
-from genai_trace._fluent import _update_trace, static_attributes
-from genai_trace._ids import GenAIIdGenerator, format_span_id, format_trace_id
+from genai_trace._client_spans import (
+    ClientSpan,
+    ended_elsewhere,
+    finish_client_span,
+    set_trace_facts,
+    start_client_span,
+)
+from genai_trace._fluent import static_attributes
+from genai_trace._ids import format_span_id, format_trace_id
 from genai_trace._scope import Tags, normalize_tags
 from genai_trace._span import GenAISpan
 
 FINISHED_MEMORY = 1024
-"""How many finished trace ids a client remembers, to say "already ended" rather than "unknown"."""
+"""At least how many finished trace ids a client remembers (at most twice as many), to say
+"already ended" rather than "unknown"."""
 ENDED_BY_END_TRACE = "still open when end_trace(end_open_spans=True) ended its trace"
 """Status description of a child span that ``end_trace`` ended on the caller's behalf."""
-
-# Ids for placeholder spans when tracing is off (disabled, or shut down).
-_PLACEHOLDER_IDS = GenAIIdGenerator()
+_ROOT = object()
+"""The span to find when a call names only the trace (end_trace)."""
 
 
 class _OpenTrace:
-    """A trace this client started and has not ended. Guarded by the client's lock."""
+    """A trace this client started and has not ended. Guarded by the client's lock.
 
-    __slots__ = ("created", "ended", "open", "root", "starting", "trace_id")
+    Spans are keyed by their ids as lowercase hex, the form the client hands out.
+    """
 
-    def __init__(self, trace_id: int, created: float) -> None:
+    __slots__ = ("created", "ended", "key", "open", "root", "root_key", "starting", "trace_id")
+
+    def __init__(self, trace_id: int, key: str, created: float) -> None:
         self.trace_id = trace_id
+        self.key = key
         self.created = created
         self.root: trace_api.Span | None = None  # None while start_trace is creating it
-        self.open: dict[int, trace_api.Span] = {}
+        self.root_key = ""
+        self.open: dict[str, trace_api.Span] = {}
         # Ended children stay known until the trace ends: they may still parent new spans.
-        self.ended: dict[int, trace_api.Span] = {}
+        self.ended: dict[str, trace_api.Span] = {}
         self.starting = 0  # start_span calls between their check and their registration
+
+    def span(self, key: str) -> trace_api.Span | None:
+        """The root or a child of this trace with that span id, open or ended."""
+        if key == self.root_key:
+            return self.root
+        return self.open.get(key) or self.ended.get(key)
+
+    def span_count(self) -> int:
+        return (self.root is not None) + len(self.open) + len(self.ended)
 
 
 class TraceClient:
@@ -106,11 +129,12 @@ class TraceClient:
     def __init__(self) -> None:
         # Guards every field below; see the module docstring for what may run under it.
         self._lock = threading.Lock()
-        self._traces: dict[int, _OpenTrace] = {}  # in start order: the oldest first
-        self._trace_of_span: dict[int, int] = {}  # span id -> trace id, for open traces
-        # Recently finished trace ids -> (error class, why), oldest first, bounded.
-        self._finished: OrderedDict[int, tuple[type[AlreadyEndedError], str]] = OrderedDict()
+        self._traces: dict[str, _OpenTrace] = {}  # in start order: the oldest first
+        # Recently finished trace ids -> (error class, why), oldest first; pruned in bulk.
+        self._finished: dict[str, tuple[type[AlreadyEndedError], str]] = {}
         self._runtime: _runtime.Runtime | None = None  # the runtime open traces belong to
+        self._timeout_s = _config.Config.trace_timeout_s  # that runtime's trace timeout
+        self._next_expiry = math.inf  # when the oldest open trace times out
 
     def start_trace(
         self,
@@ -156,19 +180,23 @@ class TraceClient:
         _check_name("start_trace", name)
         forced = None if trace_id is None else _parse_trace_id(trace_id, "start_trace")
         static = static_attributes(span_type, attributes)
-        new_tags = normalize_tags(tags)
-        _check_type("start_trace", "metadata", metadata, Mapping, "a mapping")
-        _check_type("start_trace", "client_request_id", client_request_id, str, "a str")
-        _check_time("start_trace", "start_time_ns", start_time_ns)
+        new_tags = None if tags is None else normalize_tags(tags)
+        if metadata is not None:
+            _check_type("start_trace", "metadata", metadata, Mapping, "a mapping")
+        if client_request_id is not None:
+            _check_type("start_trace", "client_request_id", client_request_id, str, "a str")
+        if start_time_ns is not None:
+            _check_time("start_trace", "start_time_ns", start_time_ns)
         rt = _runtime.get()
         if forced is None:
-            span = self._start_new_trace(rt, name, static, inputs, start_time_ns)
+            entry = self._start_new_trace(rt, name, static, inputs, start_time_ns)
         else:
-            span = self._start_given_trace(rt, name, static, inputs, forced, start_time_ns)
-        trace_int = span.get_span_context().trace_id
-        if span.is_recording() and (new_tags or metadata or client_request_id is not None):
-            _set_trace_facts(trace_int, new_tags, dict(metadata or {}), client_request_id)
-        return GenAISpan(span)
+            entry = self._start_given_trace(rt, name, static, inputs, forced, start_time_ns)
+        root = entry.root
+        assert root is not None  # both set it before they return
+        if (new_tags or metadata or client_request_id is not None) and root.is_recording():
+            set_trace_facts(entry.trace_id, new_tags or {}, dict(metadata or {}), client_request_id)
+        return ClientSpan(root, entry.key, entry.root_key)
 
     def _start_new_trace(
         self,
@@ -177,20 +205,24 @@ class TraceClient:
         attributes: dict[str, Any],
         inputs: Any,
         start_time_ns: int | None,
-    ) -> trace_api.Span:
+    ) -> _OpenTrace:
         # A fresh id is known to no one until this returns: start first, register after.
         # The clock starts before the span does, so the client gives a trace up no later
         # than the assembler's sweep exports it (see _sync_locked).
         created = time.monotonic()
-        span = _start_span(rt, name, attributes, inputs, None, None, start_time_ns)
-        trace_int = span.get_span_context().trace_id
+        span = start_client_span(rt, name, attributes, inputs, None, None, start_time_ns)
+        ids = span.get_span_context()
+        # Formatted inline, as format_trace_id and format_span_id do: this is the hot path.
+        entry = _OpenTrace(ids.trace_id, f"{ids.trace_id:032x}", created)
+        entry.root, entry.root_key = span, f"{ids.span_id:016x}"
         with self._lock:
-            self._sync_locked(rt)
-            self._finished.pop(trace_int, None)
-            entry = self._traces[trace_int] = _OpenTrace(trace_int, created)
-            entry.root = span
-            self._trace_of_span[_span_int(span)] = trace_int
-        return span
+            if rt is not self._runtime or created >= self._next_expiry:
+                self._sync_locked(rt)
+            # No finished record to drop: the id is new (a random one, never handed out).
+            self._traces[entry.key] = entry
+            if created + self._timeout_s < self._next_expiry:
+                self._next_expiry = created + self._timeout_s
+        return entry
 
     def _start_given_trace(
         self,
@@ -200,29 +232,31 @@ class TraceClient:
         inputs: Any,
         forced: int,
         start_time_ns: int | None,
-    ) -> trace_api.Span:
+    ) -> _OpenTrace:
         # The caller chose the id, so another thread may name it already: register first.
+        key = format_trace_id(forced)
         with self._lock:
-            self._sync_locked(rt)
-            if forced in self._traces:
+            if rt is not self._runtime or time.monotonic() >= self._next_expiry:
+                self._sync_locked(rt)
+            if key in self._traces:
                 raise DuplicateTraceError(
-                    f"start_trace: trace {format_trace_id(forced)} is already open in this "
-                    "client; end it first or choose another trace_id"
+                    f"start_trace: trace {key} is already open in this client; end it first "
+                    "or choose another trace_id"
                 )
-            self._finished.pop(forced, None)
-            entry = self._traces[forced] = _OpenTrace(forced, time.monotonic())
+            entry = _OpenTrace(forced, key, time.monotonic())
+            self._register_locked(entry)
         try:
-            span = _start_span(rt, name, attributes, inputs, None, forced, start_time_ns)
+            span = start_client_span(rt, name, attributes, inputs, None, forced, start_time_ns)
         except BaseException:
             with self._lock:
-                if self._traces.get(forced) is entry:
-                    del self._traces[forced]
+                if self._traces.get(key) is entry:
+                    del self._traces[key]
             raise
+        root_key = format_span_id(span.get_span_context().span_id)
         with self._lock:
-            if self._traces.get(forced) is entry:
-                entry.root = span
-                self._trace_of_span[_span_int(span)] = forced
-        return span
+            # Set even if a reconfiguration forgot the entry meanwhile: start_trace returns it.
+            entry.root, entry.root_key = span, root_key
+        return entry
 
     def start_span(
         self,
@@ -267,29 +301,27 @@ class TraceClient:
             ... )
         """
         _check_name("start_span", name)
-        trace_int = _parse_trace_id(trace_id, "start_span")
-        parent_int = _parse_span_id(parent_id, "start_span", "parent_id")
         static = static_attributes(span_type, attributes)
-        _check_time("start_span", "start_time_ns", start_time_ns)
+        if start_time_ns is not None:
+            _check_time("start_span", "start_time_ns", start_time_ns)
         rt = _runtime.get()
         with self._lock:
-            self._sync_locked(rt)
-            entry = self._entry_locked("start_span", trace_int)
-            parent = self._span_locked("start_span", entry, parent_int, "parent span")
+            entry, _, parent = self._find_locked(
+                rt, "start_span", trace_id, parent_id, "parent span"
+            )
             entry.starting += 1
         try:
-            span = _start_span(rt, name, static, inputs, parent, None, start_time_ns)
+            span = start_client_span(rt, name, static, inputs, parent, None, start_time_ns)
         except BaseException:
             with self._lock:
                 entry.starting -= 1
             raise
-        span_int = span.get_span_context().span_id
+        key = format_span_id(span.get_span_context().span_id)
         with self._lock:
             entry.starting -= 1
-            if self._traces.get(trace_int) is entry:
-                entry.open[span_int] = span
-                self._trace_of_span[span_int] = trace_int
-        return GenAISpan(span)
+            if self._traces.get(entry.key) is entry:
+                entry.open[key] = span
+        return ClientSpan(span, entry.key, key)
 
     def end_span(
         self,
@@ -329,36 +361,33 @@ class TraceClient:
             >>> client.end_span(trace_id=child.trace_id, span_id=child.span_id,
             ...                 outputs={"answer": "42"}, status="OK")
         """
-        trace_int = _parse_trace_id(trace_id, "end_span")
-        span_int = _parse_span_id(span_id, "end_span", "span_id")
         new_status = _parse_status("end_span", status, status_description)
-        _check_type("end_span", "attributes", attributes, Mapping, "a mapping")
-        _check_time("end_span", "end_time_ns", end_time_ns)
+        if attributes is not None:
+            _check_type("end_span", "attributes", attributes, Mapping, "a mapping")
+        if end_time_ns is not None:
+            _check_time("end_span", "end_time_ns", end_time_ns)
         rt = _runtime.get()
         with self._lock:
-            self._sync_locked(rt)
-            entry = self._entry_locked("end_span", trace_int)
-            if entry.root is not None and span_int == _span_int(entry.root):
+            entry, key, span = self._find_locked(rt, "end_span", trace_id, span_id, "span")
+            if key == entry.root_key:
                 raise RootSpanError(
-                    f"end_span: span {span_id.lower()} is the root of trace "
-                    f"{trace_id.lower()}; end it with end_trace(trace_id=...)"
+                    f"end_span: span {key} is the root of trace {entry.key}; end it with "
+                    "end_trace(trace_id=...)"
                 )
-            span = self._span_locked("end_span", entry, span_int, "span")
-            if span_int in entry.ended:
+            if key in entry.ended:
                 raise AlreadyEndedError(
-                    f"end_span: span {span_id.lower()} of trace {trace_id.lower()} "
-                    "already ended; a span ends once"
+                    f"end_span: span {key} of trace {entry.key} already ended; a span ends once"
                 )
-            _check_end_after_start("end_span", span, end_time_ns)
-            del entry.open[span_int]
-            entry.ended[span_int] = span
-            if _ended_elsewhere(span):
+            if end_time_ns is not None:
+                _check_end_after_start("end_span", span, end_time_ns)
+            entry.ended[key] = entry.open.pop(key)
+            if ended_elsewhere(span):
                 raise AlreadyEndedError(
-                    f"end_span: span {span_id.lower()} of trace {trace_id.lower()} was "
-                    "already ended outside the client (GenAISpan.end or "
-                    "use_span(end_on_exit=True)); end client spans with end_span"
+                    f"end_span: span {key} of trace {entry.key} was already ended outside the "
+                    "client (GenAISpan.end or use_span(end_on_exit=True)); end client spans "
+                    "with end_span"
                 )
-        _finish(span, outputs, attributes, new_status, end_time_ns)
+        finish_client_span(span, outputs, attributes, new_status, end_time_ns)
 
     def end_trace(
         self,
@@ -398,38 +427,80 @@ class TraceClient:
         Example:
             >>> client.end_trace(trace_id=root.trace_id, outputs={"answer": "42"})
         """
-        trace_int = _parse_trace_id(trace_id, "end_trace")
-        new_status = _parse_status("end_trace", status, status_description)
-        _check_type("end_trace", "attributes", attributes, Mapping, "a mapping")
-        _check_time("end_trace", "end_time_ns", end_time_ns)
+        new_status = None
+        if status is not None or status_description is not None:
+            new_status = _parse_status("end_trace", status, status_description)
+        if attributes is not None:
+            _check_type("end_trace", "attributes", attributes, Mapping, "a mapping")
+        if end_time_ns is not None:
+            _check_time("end_trace", "end_time_ns", end_time_ns)
         rt = _runtime.get()
+        children: list[trace_api.Span] = []
         with self._lock:
-            self._sync_locked(rt)
-            entry = self._entry_locked("end_trace", trace_int)
-            root = entry.root
-            assert root is not None  # _entry_locked refuses a trace still being started
-            for span_int, child in list(entry.open.items()):
-                if _ended_elsewhere(child):  # e.g. by use_span(end_on_exit=True): it ended
-                    entry.ended[span_int] = entry.open.pop(span_int)
-            _check_open_spans(entry, end_open_spans)
-            _check_end_after_start("end_trace", root, end_time_ns)
-            children = list(entry.open.values())
-            root_ended = _ended_elsewhere(root)
+            entry, _, root = self._find_locked(rt, "end_trace", trace_id, _ROOT, "")
+            if entry.open or entry.starting:
+                children = _children_to_end(entry, end_open_spans)
+            if end_time_ns is not None:
+                _check_end_after_start("end_trace", root, end_time_ns)
+            root_ended = ended_elsewhere(root)
             self._forget_locked(entry, AlreadyEndedError, "it already ended")
         if children:
             end_ns = time.time_ns() if end_time_ns is None else end_time_ns
             marker = Status(StatusCode.ERROR, ENDED_BY_END_TRACE)
             for child in children:
-                _finish(child, None, None, marker, max(end_ns, _start_ns(child) or end_ns))
+                end = max(end_ns, _start_ns(child) or end_ns)
+                finish_client_span(child, None, None, marker, end)
         if root_ended:
             raise AlreadyEndedError(
-                f"end_trace: the root span of trace {format_trace_id(trace_int)} was already "
-                "ended outside the client (GenAISpan.end or use_span(end_on_exit=True)); "
-                "the client forgot the trace"
+                f"end_trace: the root span of trace {entry.key} was already ended outside the "
+                "client (GenAISpan.end or use_span(end_on_exit=True)); the client forgot the "
+                "trace"
             )
-        _finish(root, outputs, attributes, new_status, end_time_ns)
+        finish_client_span(root, outputs, attributes, new_status, end_time_ns)
 
     # --- registry, under self._lock ----------------------------------------------------------
+
+    def _find_locked(
+        self,
+        rt: _runtime.Runtime | None,
+        call: str,
+        trace_id: object,
+        span_id: object,
+        role: str,
+    ) -> tuple[_OpenTrace, str, trace_api.Span]:
+        """The open trace, and the key and span of ``span_id`` (its root for ``_ROOT``).
+
+        The fast path takes ids exactly as the client hands them out; any other id is
+        parsed and checked, and misuse raises the error the message names.
+        """
+        if rt is not self._runtime or time.monotonic() >= self._next_expiry:
+            self._sync_locked(rt)
+        if type(trace_id) is str:
+            entry = self._traces.get(trace_id)
+            if entry is not None and entry.root is not None:
+                if span_id is _ROOT:
+                    return entry, entry.root_key, entry.root
+                if type(span_id) is str:
+                    span = entry.span(span_id)
+                    if span is not None:
+                        return entry, span_id, span
+        # Every id is checked before any lookup: a malformed id is named before anything else.
+        trace_key = format_trace_id(_parse_trace_id(trace_id, call))
+        span_key = None
+        if span_id is not _ROOT:
+            argument = "parent_id" if role == "parent span" else "span_id"
+            span_key = format_span_id(_parse_span_id(span_id, call, argument))
+        entry = self._entry_locked(call, trace_key)
+        root = entry.root
+        assert root is not None  # _entry_locked refuses a trace still being started
+        if span_key is None:
+            return entry, entry.root_key, root
+        return entry, span_key, self._span_locked(call, entry, span_key, role)
+
+    def _register_locked(self, entry: _OpenTrace) -> None:
+        self._finished.pop(entry.key, None)  # a caller-given id may be used again
+        self._traces[entry.key] = entry
+        self._next_expiry = min(self._next_expiry, entry.created + self._timeout_s)
 
     def _sync_locked(self, rt: _runtime.Runtime | None) -> None:
         """Forget traces the assembler has exported incomplete (timeout, reconfiguration)."""
@@ -442,188 +513,91 @@ class TraceClient:
                     "exported marked incomplete",
                 )
             self._runtime = rt
-        timeout = rt.config.trace_timeout_s if rt is not None else _config.Config.trace_timeout_s
-        now = time.monotonic()
+            self._timeout_s = (
+                rt.config.trace_timeout_s if rt is not None else _config.Config.trace_timeout_s
+            )
+        timeout, now = self._timeout_s, time.monotonic()
         # Entries are in start order and the client's clock starts before the assembler's,
         # so the client forgets a trace no later than the assembler's sweep exports it.
-        while self._traces:
-            oldest = next(iter(self._traces.values()))
-            if now - oldest.created < timeout:
+        expired = []
+        self._next_expiry = math.inf
+        for entry in self._traces.values():
+            if now - entry.created < timeout:
+                self._next_expiry = entry.created + timeout
                 break
+            expired.append(entry)
+        for entry in expired:
             self._forget_locked(
-                oldest,
+                entry,
                 TraceTimedOutError,
                 f"it was open longer than trace_timeout_s={timeout:g} and was exported "
                 "marked incomplete",
             )
 
     def _forget_locked(self, entry: _OpenTrace, error: type[AlreadyEndedError], why: str) -> None:
-        del self._traces[entry.trace_id]
-        for span_int in (*entry.open, *entry.ended):
-            self._trace_of_span.pop(span_int, None)
-        if entry.root is not None:
-            self._trace_of_span.pop(_span_int(entry.root), None)
-        self._finished[entry.trace_id] = (error, why)
-        self._finished.move_to_end(entry.trace_id)
-        while len(self._finished) > FINISHED_MEMORY:
-            self._finished.popitem(last=False)
+        del self._traces[entry.key]
+        finished = self._finished
+        # Not in it already: registering a trace drops its id's finished record.
+        finished[entry.key] = (error, why)
+        if len(finished) >= 2 * FINISHED_MEMORY:
+            # In bulk: taking a dict's oldest entry one by one steps over deleted slots.
+            self._finished = dict(itertools.islice(finished.items(), FINISHED_MEMORY, None))
 
-    def _entry_locked(self, call: str, trace_int: int) -> _OpenTrace:
-        entry = self._traces.get(trace_int)
+    def _entry_locked(self, call: str, key: str) -> _OpenTrace:
+        entry = self._traces.get(key)
         if entry is not None and entry.root is not None:
             return entry
-        hex_id = format_trace_id(trace_int)
         if entry is not None:
             raise TraceNotFoundError(
-                f"{call}: trace {hex_id} is still being started by start_trace on another thread"
+                f"{call}: trace {key} is still being started by start_trace on another thread"
             )
-        finished = self._finished.get(trace_int)
+        finished = self._finished.get(key)
         if finished is not None:
             error, why = finished
-            raise error(f"{call}: trace {hex_id} is not open: {why}")
+            raise error(f"{call}: trace {key} is not open: {why}")
         raise TraceNotFoundError(
-            f"{call}: trace {hex_id} was not started by this TraceClient (or ended long ago); "
+            f"{call}: trace {key} was not started by this TraceClient (or ended long ago); "
             "pass the trace_id of a span returned by start_trace"
         )
 
-    def _span_locked(
-        self, call: str, entry: _OpenTrace, span_int: int, role: str
-    ) -> trace_api.Span:
-        root = entry.root
-        if root is not None and span_int == _span_int(root):
-            return root
-        span = entry.open.get(span_int) or entry.ended.get(span_int)
+    def _span_locked(self, call: str, entry: _OpenTrace, key: str, role: str) -> trace_api.Span:
+        span = entry.span(key)
         if span is not None:
             return span
-        hex_id, trace_hex = format_span_id(span_int), format_trace_id(entry.trace_id)
-        other = self._trace_of_span.get(span_int)
-        if other is not None:
-            raise WrongTraceError(
-                f"{call}: {role} {hex_id} belongs to trace {format_trace_id(other)}, "
-                f"not to trace {trace_hex}"
-            )
+        # Only misuse gets here, so the other open traces may be searched one by one.
+        for other in self._traces.values():
+            if other.span(key) is not None:
+                raise WrongTraceError(
+                    f"{call}: {role} {key} belongs to trace {other.key}, not to trace {entry.key}"
+                )
         raise SpanNotFoundError(
-            f"{call}: {role} {hex_id} is not a span of trace {trace_hex} started by this client"
+            f"{call}: {role} {key} is not a span of trace {entry.key} started by this client"
         )
 
     def _open_counts(self) -> tuple[int, int, int]:
         """Open traces, known spans and remembered finished ids (for tests)."""
         with self._lock:
-            return len(self._traces), len(self._trace_of_span), len(self._finished)
+            known = sum(entry.span_count() for entry in self._traces.values())
+            return len(self._traces), known, len(self._finished)
 
 
-def _start_span(
-    rt: _runtime.Runtime | None,
-    name: str,
-    attributes: dict[str, Any],
-    inputs: Any,
-    parent: trace_api.Span | None,
-    forced_trace_id: int | None,
-    start_time_ns: int | None,
-) -> trace_api.Span:
-    """Start an OTel span without touching the current context; a placeholder when off."""
-    if rt is None or _runtime.disabled:
-        return _placeholder(parent, forced_trace_id)
-    if inputs is not None and _redact.capture_content:
-        # Redaction may wait for the trace's build, as for @trace (see SpanScope).
-        text, mime = payload_text(
-            inputs, rt.config.max_payload_chars, rt.assembler.redaction_room()
-        )
-        attributes[sc.INPUT_VALUE], attributes[sc.INPUT_MIME_TYPE] = text, mime
-    # The current context still supplies genai_trace.context() values and baggage; only the
-    # parent is replaced (the invalid span makes a root).
-    context = trace_api.set_span_in_context(
-        parent if parent is not None else trace_api.INVALID_SPAN, context_api.get_current()
-    )
-    try:
-        if forced_trace_id is not None:
-            rt.id_generator.force_next_trace_id(forced_trace_id)
-        try:
-            span = rt.tracer.start_span(
-                name, context=context, attributes=attributes, start_time=start_time_ns
-            )
-        finally:
-            if forced_trace_id is not None:
-                rt.id_generator.force_next_trace_id(None)
-    except Exception:
-        log_internal_error("TraceClient starting a span")
-        return _placeholder(parent, forced_trace_id)
-    span_context = span.get_span_context()
-    if not span_context.is_valid:  # the SDK is disabled (OTEL_SDK_DISABLED)
-        return _placeholder(parent, forced_trace_id)
-    if forced_trace_id is not None and span_context.trace_id != forced_trace_id:
-        span.end()
-        raise TracingError(
-            f"start_trace: the tracer did not take trace id {format_trace_id(forced_trace_id)}"
-            " (its TracerProvider does not use genai-trace's id generator)"
-        )
-    return span
+def _children_to_end(entry: _OpenTrace, end_open_spans: bool) -> list[trace_api.Span]:
+    """The client's still-open spans that end_trace ends for the caller; refuses if it may not.
 
-
-def _set_trace_facts(
-    trace_id: int, tags: dict[str, str], metadata: dict[str, Any], client_request_id: str | None
-) -> None:
-    """Trace-level facts, the way ``update_current_trace`` sets them."""
-    try:
-        _update_trace(trace_id, None, None, tags, metadata, None, None, client_request_id)
-    except Exception:
-        log_internal_error("TraceClient.start_trace trace facts")
-
-
-def _placeholder(parent: trace_api.Span | None, forced_trace_id: int | None) -> trace_api.Span:
-    """A non-recording span with real ids, so the caller's later calls still line up."""
-    if parent is not None:
-        trace_int = parent.get_span_context().trace_id
-    elif forced_trace_id is not None:
-        trace_int = forced_trace_id
-    else:
-        trace_int = _PLACEHOLDER_IDS.generate_trace_id()
-    context = trace_api.SpanContext(trace_int, _PLACEHOLDER_IDS.generate_span_id(), is_remote=False)
-    return trace_api.NonRecordingSpan(context)
-
-
-def _finish(
-    span: trace_api.Span,
-    outputs: Any,
-    attributes: Mapping[str, Any] | None,
-    status: Status | None,
-    end_time_ns: int | None,
-) -> None:
-    try:
-        if attributes:
-            GenAISpan(span).set_attributes(attributes)
-        rt = _runtime.current()
-        if outputs is not None and _redact.capture_content and rt is not None:
-            text, mime = payload_text(
-                outputs, rt.config.max_payload_chars, rt.assembler.redaction_room()
-            )
-            span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime})
-        if status is not None:
-            span.set_status(status)
-        span.end(end_time_ns)
-    except Exception:
-        log_internal_error("TraceClient ending a span")
-
-
-def _check_open_spans(entry: _OpenTrace, end_open_spans: bool) -> None:
-    if not entry.starting and (not entry.open or end_open_spans):
-        return
-    hex_id = format_trace_id(entry.trace_id)
+    Spans already ended outside the client (``use_span(end_on_exit=True)``) count as ended.
+    """
+    for key, child in list(entry.open.items()):
+        if ended_elsewhere(child):
+            entry.ended[key] = entry.open.pop(key)
     if entry.starting:
         raise OpenSpansError(
-            f"end_trace: trace {hex_id} has {entry.starting} span(s) being started by "
+            f"end_trace: trace {entry.key} has {entry.starting} span(s) being started by "
             "start_span on other threads; end the trace after they return and end"
         )
     if entry.open and not end_open_spans:
-        listed = ", ".join(
-            f"{format_span_id(i)} ({getattr(s, 'name', '?')!s})" for i, s in entry.open.items()
-        )
+        listed = ", ".join(f"{key} ({getattr(s, 'name', '?')!s})" for key, s in entry.open.items())
         raise OpenSpansError(
-            f"end_trace: trace {hex_id} still has {len(entry.open)} open span(s): {listed}; "
+            f"end_trace: trace {entry.key} still has {len(entry.open)} open span(s): {listed}; "
             "end them with end_span first, or pass end_open_spans=True"
         )
-
-
-def _ended_elsewhere(span: trace_api.Span) -> bool:
-    """An SDK span whose ``end()`` was already called (by something other than the client)."""
-    return isinstance(getattr(span, "end_time", None), int)
+    return list(entry.open.values())

@@ -7,13 +7,17 @@ for an argument of the wrong type or value.
 
 from __future__ import annotations
 
+import re
+
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
 from genai_trace._errors import TracingError
 from genai_trace._ids import format_span_id
 
-_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+# Exactly the digits: int(text, 16) alone would also take "0x", "_", signs and spaces.
+_TRACE_ID = re.compile("[0-9a-fA-F]{32}")
+_SPAN_ID = re.compile("[0-9a-fA-F]{16}")
 _STATUS_CODES = {"OK": StatusCode.OK, "ERROR": StatusCode.ERROR, "UNSET": StatusCode.UNSET}
 
 
@@ -96,19 +100,26 @@ def _start_ns(span: trace_api.Span) -> int | None:
 
 
 def _parse_trace_id(value: object, call: str) -> int:
-    return _parse_hex(value, 32, call, "trace_id", "trace")
-
-
-def _parse_span_id(value: object, call: str, argument: str) -> int:
-    return _parse_hex(value, 16, call, argument, "span")
-
-
-def _parse_hex(value: object, digits: int, call: str, argument: str, kind: str) -> int:
-    """The id as an int; either case accepted, all zeros refused (W3C's invalid id)."""
-    if isinstance(value, str) and len(value) == digits and _HEX_DIGITS.issuperset(value):
+    """The trace id as an int; either case accepted, all zeros refused (W3C's invalid id)."""
+    if isinstance(value, str) and _TRACE_ID.fullmatch(value):
         number = int(value, 16)
         if number:
             return number
+    raise _malformed(value, 32, call, "trace_id", "trace")
+
+
+def _parse_span_id(value: object, call: str, argument: str) -> int:
+    """The span id as an int; either case accepted, all zeros refused."""
+    if isinstance(value, str) and _SPAN_ID.fullmatch(value):
+        number = int(value, 16)
+        if number:
+            return number
+    raise _malformed(value, 16, call, argument, "span")
+
+
+def _malformed(value: object, digits: int, call: str, argument: str, kind: str) -> MalformedIdError:
+    """The error for an id that is not ``digits`` hex digits, or is all zeros."""
+    if value == "0" * digits:
         problem = "all zeros, which W3C reserves for an invalid id"
     elif isinstance(value, str):
         problem = f"{len(value)} characters, not all hex digits"
@@ -118,7 +129,7 @@ def _parse_hex(value: object, digits: int, call: str, argument: str, kind: str) 
             problem += "; for a free-form id of your own use client_request_id"
     else:
         problem = f"of type {type(value).__name__}, not str"
-    raise MalformedIdError(
+    return MalformedIdError(
         f"{call}: {argument} {value!r} is not a {kind} id ({digits} hex digits): it is {problem}"
     )
 

@@ -18,6 +18,17 @@ from opentelemetry.sdk.trace.id_generator import IdGenerator
 _GENERATORS: weakref.WeakSet[GenAIIdGenerator] = weakref.WeakSet()
 
 
+class _ForcedTraceId(threading.local):
+    """Per-thread slot for a caller-supplied trace id.
+
+    The class default makes an unset slot a plain attribute read: ``getattr`` with a
+    default on a bare ``threading.local`` raises and catches inside, costing about 0.3 µs
+    on every root span.
+    """
+
+    trace_id: int | None = None
+
+
 class GenAIIdGenerator(IdGenerator):
     """Random W3C ids from a private generator, re-seeded after ``fork``.
 
@@ -28,7 +39,7 @@ class GenAIIdGenerator(IdGenerator):
     def __init__(self) -> None:
         self._rng = random.Random(os.urandom(32))
         # Per-thread slot for a caller-supplied trace id; read by the next root span only.
-        self._forced = threading.local()
+        self._forced = _ForcedTraceId()
         _GENERATORS.add(self)
 
     def reseed(self) -> None:
@@ -44,7 +55,7 @@ class GenAIIdGenerator(IdGenerator):
 
     def generate_trace_id(self) -> int:
         """Return the forced trace id if one is set on this thread, else a random one."""
-        forced: int | None = getattr(self._forced, "trace_id", None)
+        forced = self._forced.trace_id
         if forced is not None:
             self._forced.trace_id = None
             return forced

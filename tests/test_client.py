@@ -352,6 +352,16 @@ def test_client_spans_do_not_become_current(
     assert child.parent_id == root.span_id
 
 
+def test_a_trace_started_inside_a_current_span_is_a_root_of_its_own(
+    client: TraceClient, exporter: InMemoryTraceExporter
+) -> None:
+    with genai_trace.start_span("request") as request:
+        root = client.start_trace("job")
+    client.end_trace(trace_id=root.trace_id)
+    assert root.parent_id is None and root.trace_id != request.trace_id
+    assert sorted(t.info.name for t in exported(exporter)) == ["job", "request"]
+
+
 def test_use_span_nests_fluent_spans_under_a_client_span(
     client: TraceClient, exporter: InMemoryTraceExporter
 ) -> None:
@@ -671,12 +681,21 @@ def test_every_client_error_is_a_tracing_error() -> None:
 
 
 def test_finished_ids_are_remembered_boundedly(client: TraceClient) -> None:
+    def run_traces(count: int) -> None:
+        for _ in range(count):
+            root = client.start_trace("job")
+            client.end_trace(trace_id=root.trace_id)
+
     first = client.start_trace("first")
     client.end_trace(trace_id=first.trace_id)
-    for _ in range(FINISHED_MEMORY):
-        root = client.start_trace("job")
-        client.end_trace(trace_id=root.trace_id)
-    assert client._open_counts() == (0, 0, FINISHED_MEMORY)
+    run_traces(FINISHED_MEMORY - 1)  # the last FINISHED_MEMORY ids, the first among them
+    with pytest.raises(genai_trace.AlreadyEndedError):
+        client.end_trace(trace_id=first.trace_id)
+    # Up to twice as many are kept, then the oldest are forgotten in bulk.
+    run_traces(FINISHED_MEMORY)
+    open_traces, known_spans, remembered = client._open_counts()
+    assert (open_traces, known_spans) == (0, 0)
+    assert FINISHED_MEMORY <= remembered < 2 * FINISHED_MEMORY
     with pytest.raises(genai_trace.TraceNotFoundError):  # forgotten: "unknown", not "ended"
         client.end_trace(trace_id=first.trace_id)
 
@@ -784,6 +803,21 @@ def test_a_trace_whose_root_never_ends_is_exported_incomplete_and_forgotten(
     fresh = client.start_trace("fresh")  # the client goes on working
     client.end_trace(trace_id=fresh.trace_id)
     assert [t.info.name for t in exported(exporter)] == ["abandoned", "fresh"]
+
+
+def test_an_abandoned_trace_is_forgotten_while_only_other_traces_are_used(
+    client: TraceClient,
+) -> None:
+    genai_trace.configure(exporters=[InMemoryTraceExporter()], trace_timeout_s=0.2)
+    abandoned = client.start_trace("abandoned")
+    time.sleep(0.25)
+    for _ in range(3):  # calls naming other traces only, on the fast path
+        root = client.start_trace("job")
+        assert client._open_counts()[:2] == (1, 1)  # the abandoned one is gone already
+        client.end_trace(trace_id=root.trace_id)
+    assert_forgotten(client)
+    with pytest.raises(genai_trace.TraceTimedOutError, match=r"trace_timeout_s=0\.2"):
+        client.end_trace(trace_id=abandoned.trace_id)
 
 
 def test_reconfiguring_exports_open_traces_and_the_client_forgets_them(
