@@ -146,15 +146,28 @@ class WaitingText(str):
     __slots__ = ()
 
 
-def payload_text(value: object, max_chars: int, wait_up_to: int) -> tuple[str, str]:
+class WaitingJSON(WaitingText):
+    """:class:`WaitingText` holding JSON: its ``application/json`` mime type waits with it.
+
+    The build (or the assembler, in place) sets the mime type attribute as it redacts the
+    value, so a waiting JSON payload costs the span one SDK attribute, not two.
+    """
+
+    __slots__ = ()
+
+
+def payload_text(value: object, max_chars: int, wait_up_to: int) -> tuple[str, str | None]:
     """:func:`to_text`, leaving redaction to the build where the value allows it.
 
     The text is a :class:`WaitingText`, unredacted, only when it fits whole in
     ``min(max_chars, wait_up_to)`` (``wait_up_to=0``: never). A cut must never split a
     secret that the rules would then miss, so text that is cut (by us or by the SDK's
     attribute length limit) is redacted now.
+
+    Returns ``(text, mime_type)``; the mime type is ``None`` when it waits too (a
+    :class:`WaitingJSON`), and the caller then sets no mime type attribute.
     """
-    room = min(max_chars, wait_up_to)
+    room = max_chars if max_chars < wait_up_to else wait_up_to
     if room > 0:
         if isinstance(value, str):
             if len(value) <= room:
@@ -162,7 +175,7 @@ def payload_text(value: object, max_chars: int, wait_up_to: int) -> tuple[str, s
         else:
             whole = _fast_dumps(value)
             if whole is not None and len(whole) <= room:
-                return WaitingText(whole), MIME_JSON
+                return WaitingJSON(whole), None
     return to_text(value, max_chars)
 
 
@@ -174,19 +187,25 @@ def redact_waiting(attributes: dict[str, Any]) -> None:
 
     Uses the rules in force now (the defaults if redaction was turned off since: a value
     recorded while it was on must not go out unredacted); the result is a plain ``str``
-    cut to ``max_payload_chars`` (redaction can lengthen text).
+    cut to ``max_payload_chars`` (redaction can lengthen text). Each such payload's mime
+    type is set from its type (JSON or plain text), correcting one left by an earlier value.
     """
     for value_key, mime_key in _PAYLOADS:
         text = attributes.get(value_key)
-        if type(text) is WaitingText:
-            attributes[value_key] = _redacted_now(text, attributes.get(mime_key))
+        if isinstance(text, WaitingText):
+            is_json = type(text) is WaitingJSON
+            attributes[value_key] = _redacted_now(text, is_json)
+            if is_json:
+                attributes[mime_key] = MIME_JSON
+            elif attributes.get(mime_key, MIME_TEXT) != MIME_TEXT:
+                attributes[mime_key] = MIME_TEXT
 
 
-def _redacted_now(text: WaitingText, mime_type: object) -> str:
+def _redacted_now(text: WaitingText, is_json: bool) -> str:
     redactor = _redact.active or _redact.Redactor()
     limit = _redact.payload_limit
     plain = str.__str__(text)
-    if mime_type != MIME_JSON:
+    if not is_json:
         return truncate_text(redactor.text(plain), limit)
     if not redactor.needs_structural_pass(plain):
         return plain

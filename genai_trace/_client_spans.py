@@ -20,7 +20,7 @@ from genai_trace._capture import payload_text
 from genai_trace._errors import TracingError, log_internal_error
 from genai_trace._fluent import _update_trace
 from genai_trace._ids import GenAIIdGenerator, format_trace_id
-from genai_trace._span import GenAISpan
+from genai_trace._span import GenAISpan, set_output
 
 # Ids for placeholder spans when tracing is off (disabled, or shut down).
 _PLACEHOLDER_IDS = GenAIIdGenerator()
@@ -74,7 +74,8 @@ def start_client_span(
             inputs, rt.config.max_payload_chars, rt.assembler.redaction_room()
         )
         attributes[sc.INPUT_VALUE] = text
-        if mime != sc.MIME_TEXT:  # text/plain is the convention's default
+        # text/plain is the convention's default; None: the type waits with the text
+        if mime is not None and mime != sc.MIME_TEXT:
             attributes[sc.INPUT_MIME_TYPE] = mime
     # The current context still supplies genai_trace.context() values and baggage; only the
     # parent is replaced (the invalid span makes a root). An empty context makes a root as
@@ -128,10 +129,7 @@ def finish_client_span(
             text, mime = payload_text(
                 outputs, rt.config.max_payload_chars, rt.assembler.redaction_room()
             )
-            if mime == sc.MIME_TEXT:  # text/plain is the convention's default
-                span.set_attribute(sc.OUTPUT_VALUE, text)
-            else:
-                span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime})
+            set_output(span, text, mime)
         if status is not None:
             span.set_status(status)
         span.end(end_time_ns)

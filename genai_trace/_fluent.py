@@ -29,7 +29,7 @@ from genai_trace._capture import (
 )
 from genai_trace._errors import log_internal_error, warn_once
 from genai_trace._scope import Tags, normalize_tags, tag_attributes
-from genai_trace._span import GenAISpan
+from genai_trace._span import GenAISpan, set_output
 from genai_trace._trace_builder import TraceUpdates
 
 if TYPE_CHECKING:
@@ -86,7 +86,8 @@ class SpanScope:
             if inputs is not _NOTHING and _redact.capture_content:
                 text, mime = payload_text(inputs, limit, assembler.redaction_room())
                 attributes[sc.INPUT_VALUE] = text
-                if mime != sc.MIME_TEXT:  # text/plain is the convention's default
+                # text/plain is the convention's default; None: the type waits with the text
+                if mime is not None and mime != sc.MIME_TEXT:
                     attributes[sc.INPUT_MIME_TYPE] = mime
             span = rt.tracer.start_span(name, context=parent, attributes=attributes)
             return cls(span, parent, limit, assembler)
@@ -97,7 +98,10 @@ class SpanScope:
     def record_payload(self, value_key: str, mime_key: str, value: Any) -> None:
         """Set inputs or outputs on the span (``GenAISpan.set_inputs``/``set_outputs``)."""
         text, mime = payload_text(value, self._limit, self._assembler.redaction_room())
-        self.span.set_attributes({value_key: text, mime_key: mime})
+        if mime is None:  # it waits with the text, and replaces any earlier one then
+            self.span.set_attribute(value_key, text)
+        else:  # always: an earlier value may have left another type
+            self.span.set_attributes({value_key: text, mime_key: mime})
 
     def suspend(self) -> None:
         """Stop being the current span (a generator yields to its consumer)."""
@@ -124,10 +128,7 @@ class SpanScope:
         try:
             if outputs is not _NOTHING and _redact.capture_content:
                 text, mime = payload_text(outputs, self._limit, self._assembler.redaction_room())
-                if mime == sc.MIME_TEXT:  # text/plain is the convention's default
-                    self.span.set_attribute(sc.OUTPUT_VALUE, text)
-                else:
-                    self.span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime})
+                set_output(self.span, text, mime)
             if event is not None:
                 self.span.add_event(event)
             self.span.end()

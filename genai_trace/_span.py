@@ -10,7 +10,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from genai_trace import _redact, _runtime
 from genai_trace import _semconv as sc
-from genai_trace._capture import attribute_value, safe_repr, to_text
+from genai_trace._capture import WaitingText, attribute_value, safe_repr, to_text
 from genai_trace._errors import log_internal_error
 from genai_trace._ids import format_span_id, format_trace_id
 
@@ -194,6 +194,26 @@ class GenAISpan:
 
     def __repr__(self) -> str:
         return f"GenAISpan(name={self.name!r}, trace_id={self.trace_id}, span_id={self.span_id})"
+
+
+def set_output(span: trace_api.Span, text: str, mime_type: str | None) -> None:
+    """Set a span's own output, and its mime type where the span would otherwise say another.
+
+    text/plain is the convention's default, so it is written only over another type left by
+    an earlier ``set_outputs``; a waiting payload's type (``None`` for JSON) is set with its
+    redaction when the trace is built, which corrects a stale one.
+    """
+    if mime_type is not None and mime_type != sc.MIME_TEXT:
+        span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime_type})
+    elif mime_type is None or isinstance(text, WaitingText) or not _has_output_type(span):
+        span.set_attribute(sc.OUTPUT_VALUE, text)
+    else:
+        span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime_type})
+
+
+def _has_output_type(span: trace_api.Span) -> bool:
+    attributes = getattr(span, "attributes", None)
+    return attributes is not None and sc.OUTPUT_MIME_TYPE in attributes
 
 
 def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:

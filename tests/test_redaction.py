@@ -378,11 +378,71 @@ def test_client_payloads_wait_for_the_export_the_same_way(processor_joins_mid_tr
         {"prompt": "use [REDACTED:api_key]"},
         {"password": "[REDACTED]"},
     )
+    # The JSON payloads' mime types waited with them, and were set with their redaction.
+    types = ("input.mime_type", "output.mime_type")
+    assert [trace.spans[0].attributes[k] for k in types] == ["application/json"] * 2
     seen = [dict(s.attributes or {}) for s in app.get_finished_spans()]
     if processor_joins_mid_trace:
         assert [(a["input.value"], a["output.value"]) for a in seen] == [
             ('{"prompt":"use [REDACTED:api_key]"}', '{"password":"[REDACTED]"}')
         ]
+        assert [seen[0][k] for k in types] == ["application/json"] * 2
+    provider.shutdown()
+
+
+def test_alone_a_json_payloads_mime_type_waits_with_it() -> None:
+    provider = sole_provider()
+    live: list[dict[str, Any]] = []
+
+    @genai_trace.trace
+    def ask(question: str) -> dict[str, str]:
+        live.append(dict(trace_api.get_current_span().attributes or {}))  # type: ignore[attr-defined]
+        return {"answer": "42"}
+
+    ask("why?")
+    genai_trace.flush()
+    assert "input.mime_type" not in live[0]  # one SDK attribute less while it waits
+    (trace,) = sole_provider.exporter.get_finished_traces()  # type: ignore[attr-defined]
+    (span,) = trace.spans
+    assert {k: v for k, v in span.attributes.items() if "mime" in k} == {
+        "input.mime_type": "application/json",
+        "output.mime_type": "application/json",
+    }
+    assert (span.inputs, span.outputs) == ({"question": "why?"}, {"answer": "42"})
+    provider.shutdown()
+
+
+@pytest.mark.parametrize("alone", [True, False])
+@pytest.mark.parametrize(
+    ("draft", "final", "mime_type"),
+    [({"draft": 1}, "final answer", "text/plain"), ("draft", {"final": 2}, "application/json")],
+)
+def test_the_returned_output_replaces_the_type_set_outputs_left(
+    alone: bool, draft: Any, final: Any, mime_type: str
+) -> None:
+    provider = sole_provider()
+    app = InMemorySpanExporter()
+    if not alone:
+        provider.add_span_processor(SimpleSpanProcessor(app))
+
+    @genai_trace.trace
+    def answer() -> Any:
+        genai_trace.get_current_span().set_outputs(draft)
+        return final
+
+    answer()
+    client = genai_trace.TraceClient()
+    root = client.start_trace("turn")
+    root.set_outputs(draft)
+    client.end_trace(trace_id=root.trace_id, outputs=final)
+    genai_trace.flush()
+    traces = sole_provider.exporter.get_finished_traces()  # type: ignore[attr-defined]
+    assert [(t.spans[0].outputs, t.spans[0].attributes["output.mime_type"]) for t in traces] == [
+        (final, mime_type)
+    ] * 2
+    if not alone:
+        seen = [(s.attributes or {})["output.mime_type"] for s in app.get_finished_spans()]
+        assert seen == [mime_type] * 2
     provider.shutdown()
 
 
