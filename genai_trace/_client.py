@@ -218,10 +218,7 @@ class TraceClient:
         with self._lock:
             if rt is not self._runtime or created >= self._next_expiry:
                 self._sync_locked(rt)
-            # No finished record to drop: the id is new (a random one, never handed out).
-            self._traces[entry.key] = entry
-            if created + self._timeout_s < self._next_expiry:
-                self._next_expiry = created + self._timeout_s
+            self._register_locked(entry)
         return entry
 
     def _start_given_trace(
@@ -500,7 +497,9 @@ class TraceClient:
     def _register_locked(self, entry: _OpenTrace) -> None:
         self._finished.pop(entry.key, None)  # a caller-given id may be used again
         self._traces[entry.key] = entry
-        self._next_expiry = min(self._next_expiry, entry.created + self._timeout_s)
+        expiry = entry.created + self._timeout_s
+        if expiry < self._next_expiry:
+            self._next_expiry = expiry
 
     def _sync_locked(self, rt: _runtime.Runtime | None) -> None:
         """Forget traces the assembler has exported incomplete (timeout, reconfiguration)."""

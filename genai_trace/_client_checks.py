@@ -119,7 +119,7 @@ def _parse_span_id(value: object, call: str, argument: str) -> int:
 
 def _malformed(value: object, digits: int, call: str, argument: str, kind: str) -> MalformedIdError:
     """The error for an id that is not ``digits`` hex digits, or is all zeros."""
-    if value == "0" * digits:
+    if isinstance(value, str) and value == "0" * digits:
         problem = "all zeros, which W3C reserves for an invalid id"
     elif isinstance(value, str):
         problem = f"{len(value)} characters, not all hex digits"

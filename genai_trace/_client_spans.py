@@ -36,8 +36,7 @@ class ClientSpan(GenAISpan):
     __slots__ = ("_span_hex", "_trace_hex")
 
     def __init__(self, span: trace_api.Span, trace_hex: str, span_hex: str) -> None:
-        self._span = span  # GenAISpan's fields, set here: one call less on the hot path
-        self._scope = None
+        super().__init__(span)
         self._trace_hex = trace_hex
         self._span_hex = span_hex
 

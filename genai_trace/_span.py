@@ -203,9 +203,9 @@ def set_output(span: trace_api.Span, text: str, mime_type: str | None) -> None:
     an earlier ``set_outputs``; a waiting payload's type (``None`` for JSON) is set with its
     redaction when the trace is built, which corrects a stale one.
     """
-    if mime_type is not None and mime_type != sc.MIME_TEXT:
-        span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime_type})
-    elif mime_type is None or isinstance(text, WaitingText) or not _has_output_type(span):
+    if mime_type is None or (
+        mime_type == sc.MIME_TEXT and (isinstance(text, WaitingText) or not _has_output_type(span))
+    ):
         span.set_attribute(sc.OUTPUT_VALUE, text)
     else:
         span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime_type})
