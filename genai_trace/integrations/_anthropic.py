@@ -10,4 +10,8 @@ INTEGRATION = Integration(
     client_package="anthropic",
     instrumentor="opentelemetry.instrumentation.genai.anthropic:AnthropicInstrumentor",
     instrumentation_package="opentelemetry-instrumentation-genai-anthropic",
+    # Recent SDKs trace their own API calls too: beside the instrumentation's chat span,
+    # each call would be a second chat span ("anthropic.messages.create") inside it.
+    # The SDK reads this when a client is made: it covers clients made after autolog().
+    environment=(("ANTHROPIC_OPEN_TELEMETRY", "false"),),
 )

@@ -26,9 +26,12 @@ GEN_AI_OPT_IN = "gen_ai_latest_experimental"
 _CONTENT_ON_SPANS = ("span_only", "span_and_event")
 
 # Guards _active: name -> (instrumentor, provider, content mode) of each integration that
-# autolog turned on. Held across instrument()/uninstrument(), which run no user code.
+# autolog turned on, and _environment: name -> {variable: value} of the variables autolog
+# set for it (Integration.environment). Held across instrument()/uninstrument(), which run
+# no user code.
 _lock = threading.Lock()
 _active: dict[str, tuple[Any, Any, str]] = {}
+_environment: dict[str, dict[str, str]] = {}
 
 
 def autolog(*names: str, capture_content: bool | None = None, disable: bool = False) -> list[str]:
@@ -53,6 +56,10 @@ def autolog(*names: str, capture_content: bool | None = None, disable: bool = Fa
             ``True`` or ``False`` overrides that variable for every GenAI instrumentation
             in the process.
         disable: Turn the named integrations (none: all that autolog turned on) off again.
+
+    Anthropic's SDK traces its own calls too; so that each call is one span, autolog sets
+    ``ANTHROPIC_OPEN_TELEMETRY=false`` (unless it is set already), which turns the SDK's
+    spans off in the clients made afterwards. ``disable=True`` unsets it again.
 
     Returns:
         The names of the integrations turned on (or, with ``disable=True``, off).
@@ -96,6 +103,7 @@ def autolog(*names: str, capture_content: bool | None = None, disable: bool = Fa
     with _lock:
         for integration in chosen:
             if _instrument(integration, provider, mode, explicit=bool(names)):
+                _set_environment(integration)
                 turned_on.append(integration.name)
     return turned_on
 
@@ -151,6 +159,22 @@ def _prepare_environment(capture_content: bool | None) -> str:
         mode = "span_and_event" if current == "event_only" else "span_only"
     os.environ[CAPTURE_CONTENT_ENV] = mode
     return mode
+
+
+def _set_environment(integration: Integration) -> None:
+    """Set the integration's variables that the user left unset. Holds ``_lock``."""
+    ours = _environment.setdefault(integration.name, {})
+    for variable, value in integration.environment:
+        if variable not in os.environ:
+            os.environ[variable] = value
+            ours[variable] = value
+
+
+def _restore_environment(name: str) -> None:
+    """Unset what ``_set_environment`` set, where nobody changed it since. Holds ``_lock``."""
+    for variable, value in _environment.pop(name, {}).items():
+        if os.environ.get(variable) == value:
+            del os.environ[variable]
 
 
 def _tracer_provider() -> Any:
@@ -211,5 +235,6 @@ def _disable(names: list[str]) -> list[str]:
             except Exception:
                 log_internal_error(f"autolog disable {name}")
                 continue
+            _restore_environment(name)
             turned_off.append(name)
     return turned_off

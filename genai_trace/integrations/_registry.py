@@ -26,6 +26,10 @@ class Integration:
     """``module:Class`` of the official OpenTelemetry instrumentor."""
     instrumentation_package: str
     """The instrumentation on PyPI."""
+    environment: tuple[tuple[str, str], ...] = ()
+    """``(variable, value)`` pairs ``autolog`` sets while the integration is on, unless the
+    user set the variable: how the client library is told to leave tracing to the
+    instrumentation."""
 
     @property
     def pip_command(self) -> str:
