@@ -187,8 +187,9 @@ def redact_waiting(attributes: dict[str, Any]) -> None:
 
     Uses the rules in force now (the defaults if redaction was turned off since: a value
     recorded while it was on must not go out unredacted); the result is a plain ``str``
-    cut to ``max_payload_chars`` (redaction can lengthen text). Each such payload's mime
-    type is set from its type (JSON or plain text), correcting one left by an earlier value.
+    cut to ``max_payload_chars`` (redaction can lengthen text). A waiting JSON payload's
+    mime type is set; a waiting text's replaces the JSON type an earlier value left (a type
+    the app set itself, such as ``text/markdown``, stays).
     """
     for value_key, mime_key in _PAYLOADS:
         text = attributes.get(value_key)
@@ -197,7 +198,7 @@ def redact_waiting(attributes: dict[str, Any]) -> None:
             attributes[value_key] = _redacted_now(text, is_json)
             if is_json:
                 attributes[mime_key] = MIME_JSON
-            elif attributes.get(mime_key, MIME_TEXT) != MIME_TEXT:
+            elif attributes.get(mime_key) == MIME_JSON:  # ours, left by an earlier value
                 attributes[mime_key] = MIME_TEXT
 
 

@@ -6,9 +6,10 @@ and their spans; every call is checked against it, and misuse raises a specific
 :class:`~genai_trace.TracingError` subclass whose message names the id and the problem.
 
 Lookups: the registry is keyed by the ids exactly as the client hands them out (lowercase
-hex), so a call that passes ``root.trace_id`` back finds its trace with one dict lookup. Any
-other id (uppercase, malformed, unknown) takes the slow path, which parses and checks every
-id the way the error messages describe.
+hex), so a call that passes ``root.trace_id`` back needs one pattern match and one dict
+lookup. Any other id is parsed and checked (uppercase is accepted), before the lock is
+taken: a malformed id is named before any other error, and its ``repr`` (user code) never
+runs under the lock.
 
 Locking: one lock per client guards the registry. It is held for dict operations only: no
 I/O, no user code and no span method runs under it. Spans are started and ended outside it,
@@ -47,10 +48,11 @@ from genai_trace._client_checks import (
     _check_name,
     _check_time,
     _check_type,
-    _parse_span_id,
     _parse_status,
     _parse_trace_id,
+    _span_key,
     _start_ns,
+    _trace_key,
 )
 from genai_trace._client_spans import (
     ClientSpan,
@@ -69,8 +71,6 @@ FINISHED_MEMORY = 1024
 "already ended" rather than "unknown"."""
 ENDED_BY_END_TRACE = "still open when end_trace(end_open_spans=True) ended its trace"
 """Status description of a child span that ``end_trace`` ended on the caller's behalf."""
-_ROOT = object()
-"""The span to find when a call names only the trace (end_trace)."""
 
 
 class _OpenTrace:
@@ -129,7 +129,7 @@ class TraceClient:
     def __init__(self) -> None:
         # Guards every field below; see the module docstring for what may run under it.
         self._lock = threading.Lock()
-        self._traces: dict[str, _OpenTrace] = {}  # in start order: the oldest first
+        self._traces: dict[str, _OpenTrace] = {}  # about in start order: the oldest first
         # Recently finished trace ids -> (error class, why), oldest first; pruned in bulk.
         self._finished: dict[str, tuple[type[AlreadyEndedError], str]] = {}
         self._runtime: _runtime.Runtime | None = None  # the runtime open traces belong to
@@ -298,13 +298,15 @@ class TraceClient:
             ... )
         """
         _check_name("start_span", name)
+        trace_key = _trace_key(trace_id, "start_span")
+        parent_key = _span_key(parent_id, "start_span", "parent_id")
         static = static_attributes(span_type, attributes)
         if start_time_ns is not None:
             _check_time("start_span", "start_time_ns", start_time_ns)
         rt = _runtime.get()
         with self._lock:
-            entry, _, parent = self._find_locked(
-                rt, "start_span", trace_id, parent_id, "parent span"
+            entry, parent = self._find_locked(
+                rt, "start_span", trace_key, parent_key, "parent span"
             )
             entry.starting += 1
         try:
@@ -358,6 +360,8 @@ class TraceClient:
             >>> client.end_span(trace_id=child.trace_id, span_id=child.span_id,
             ...                 outputs={"answer": "42"}, status="OK")
         """
+        trace_key = _trace_key(trace_id, "end_span")
+        key = _span_key(span_id, "end_span", "span_id")
         new_status = _parse_status("end_span", status, status_description)
         if attributes is not None:
             _check_type("end_span", "attributes", attributes, Mapping, "a mapping")
@@ -365,7 +369,7 @@ class TraceClient:
             _check_time("end_span", "end_time_ns", end_time_ns)
         rt = _runtime.get()
         with self._lock:
-            entry, key, span = self._find_locked(rt, "end_span", trace_id, span_id, "span")
+            entry, span = self._find_locked(rt, "end_span", trace_key, key, "span")
             if key == entry.root_key:
                 raise RootSpanError(
                     f"end_span: span {key} is the root of trace {entry.key}; end it with "
@@ -424,6 +428,7 @@ class TraceClient:
         Example:
             >>> client.end_trace(trace_id=root.trace_id, outputs={"answer": "42"})
         """
+        trace_key = _trace_key(trace_id, "end_trace")
         new_status = None
         if status is not None or status_description is not None:
             new_status = _parse_status("end_trace", status, status_description)
@@ -434,7 +439,7 @@ class TraceClient:
         rt = _runtime.get()
         children: list[trace_api.Span] = []
         with self._lock:
-            entry, _, root = self._find_locked(rt, "end_trace", trace_id, _ROOT, "")
+            entry, root = self._find_locked(rt, "end_trace", trace_key, None, "")
             if entry.open or entry.starting:
                 children = _children_to_end(entry, end_open_spans)
             if end_time_ns is not None:
@@ -461,38 +466,23 @@ class TraceClient:
         self,
         rt: _runtime.Runtime | None,
         call: str,
-        trace_id: object,
-        span_id: object,
+        trace_key: str,
+        span_key: str | None,
         role: str,
-    ) -> tuple[_OpenTrace, str, trace_api.Span]:
-        """The open trace, and the key and span of ``span_id`` (its root for ``_ROOT``).
+    ) -> tuple[_OpenTrace, trace_api.Span]:
+        """The open trace and its span ``span_key`` (its root for ``None``); ids checked already.
 
-        The fast path takes ids exactly as the client hands them out; any other id is
-        parsed and checked, and misuse raises the error the message names.
+        Raises the error that names the misuse: the trace is not open, or the span is not
+        one of its spans.
         """
         if rt is not self._runtime or time.monotonic() >= self._next_expiry:
             self._sync_locked(rt)
-        if type(trace_id) is str:
-            entry = self._traces.get(trace_id)
-            if entry is not None and entry.root is not None:
-                if span_id is _ROOT:
-                    return entry, entry.root_key, entry.root
-                if type(span_id) is str:
-                    span = entry.span(span_id)
-                    if span is not None:
-                        return entry, span_id, span
-        # Every id is checked before any lookup: a malformed id is named before anything else.
-        trace_key = format_trace_id(_parse_trace_id(trace_id, call))
-        span_key = None
-        if span_id is not _ROOT:
-            argument = "parent_id" if role == "parent span" else "span_id"
-            span_key = format_span_id(_parse_span_id(span_id, call, argument))
         entry = self._entry_locked(call, trace_key)
         root = entry.root
         assert root is not None  # _entry_locked refuses a trace still being started
         if span_key is None:
-            return entry, entry.root_key, root
-        return entry, span_key, self._span_locked(call, entry, span_key, role)
+            return entry, root
+        return entry, self._span_locked(call, entry, span_key, role)
 
     def _register_locked(self, entry: _OpenTrace) -> None:
         self._finished.pop(entry.key, None)  # a caller-given id may be used again

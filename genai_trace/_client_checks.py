@@ -13,11 +13,15 @@ from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
 from genai_trace._errors import TracingError
-from genai_trace._ids import format_span_id
+from genai_trace._ids import format_span_id, format_trace_id
 
 # Exactly the digits: int(text, 16) alone would also take "0x", "_", signs and spaces.
 _TRACE_ID = re.compile("[0-9a-fA-F]{32}")
 _SPAN_ID = re.compile("[0-9a-fA-F]{16}")
+# Ids as the client hands them out (lowercase) need no conversion to be registry keys.
+_TRACE_KEY = re.compile("[0-9a-f]{32}")
+_SPAN_KEY = re.compile("[0-9a-f]{16}")
+_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
 _STATUS_CODES = {"OK": StatusCode.OK, "ERROR": StatusCode.ERROR, "UNSET": StatusCode.UNSET}
 
 
@@ -97,6 +101,24 @@ def _span_int(span: trace_api.Span) -> int:
 def _start_ns(span: trace_api.Span) -> int | None:
     value = getattr(span, "start_time", None)
     return value if isinstance(value, int) else None
+
+
+def _trace_key(value: object, call: str) -> str:
+    """The trace id as the client's registry keys it (lowercase hex), checked.
+
+    An id already in that form is kept as it is; any other is parsed (and refused as
+    :func:`_parse_trace_id` refuses it) and formatted.
+    """
+    if type(value) is str and _TRACE_KEY.fullmatch(value) and value != _ZERO_TRACE:
+        return value
+    return format_trace_id(_parse_trace_id(value, call))
+
+
+def _span_key(value: object, call: str, argument: str) -> str:
+    """The span id as the client's registry keys it (lowercase hex), checked."""
+    if type(value) is str and _SPAN_KEY.fullmatch(value) and value != _ZERO_SPAN:
+        return value
+    return format_span_id(_parse_span_id(value, call, argument))
 
 
 def _parse_trace_id(value: object, call: str) -> int:

@@ -33,7 +33,7 @@ class GenAIIdGenerator(IdGenerator):
     """Random W3C ids from a private generator, re-seeded after ``fork``.
 
     A trace id can be forced for the next root span started on this thread
-    (:meth:`forcing_trace_id`), which is how a caller-supplied id becomes the OTel trace id.
+    (:meth:`force_next_trace_id`), which is how a caller-supplied id becomes the OTel trace id.
     """
 
     def __init__(self) -> None:

@@ -199,21 +199,23 @@ class GenAISpan:
 def set_output(span: trace_api.Span, text: str, mime_type: str | None) -> None:
     """Set a span's own output, and its mime type where the span would otherwise say another.
 
-    text/plain is the convention's default, so it is written only over another type left by
-    an earlier ``set_outputs``; a waiting payload's type (``None`` for JSON) is set with its
-    redaction when the trace is built, which corrects a stale one.
+    text/plain is the convention's default, so it is written only over the JSON type an
+    earlier ``set_outputs`` left (a type the app set itself stays); a waiting payload's type
+    (``None`` for JSON) is set with its redaction when the trace is built, which corrects a
+    JSON one left the same way.
     """
     if mime_type is None or (
-        mime_type == sc.MIME_TEXT and (isinstance(text, WaitingText) or not _has_output_type(span))
+        mime_type == sc.MIME_TEXT
+        and (isinstance(text, WaitingText) or _output_type(span) != sc.MIME_JSON)
     ):
         span.set_attribute(sc.OUTPUT_VALUE, text)
     else:
         span.set_attributes({sc.OUTPUT_VALUE: text, sc.OUTPUT_MIME_TYPE: mime_type})
 
 
-def _has_output_type(span: trace_api.Span) -> bool:
+def _output_type(span: trace_api.Span) -> object:
     attributes = getattr(span, "attributes", None)
-    return attributes is not None and sc.OUTPUT_MIME_TYPE in attributes
+    return None if attributes is None else attributes.get(sc.OUTPUT_MIME_TYPE)
 
 
 def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:

@@ -497,6 +497,41 @@ def test_malformed_trace_ids(client: TraceClient, bad: Any, problem: str) -> Non
     client.end_trace(trace_id=root.trace_id)
 
 
+def test_a_malformed_id_is_named_before_any_other_bad_argument(client: TraceClient) -> None:
+    root = client.start_trace("job")
+    calls: list[Callable[[], Any]] = [
+        lambda: client.start_span("x", trace_id="bad", parent_id=root.span_id, attributes=[1]),
+        lambda: client.start_span("x", trace_id=root.trace_id, parent_id=None, start_time_ns=-1),
+        lambda: client.end_span(trace_id=root.trace_id, span_id=None, status="bogus"),
+        lambda: client.end_trace(trace_id="bad", end_time_ns=-1),
+    ]
+    for call in calls:
+        with pytest.raises(genai_trace.MalformedIdError):
+            call()
+    client.end_trace(trace_id=root.trace_id)
+
+
+def test_a_bad_ids_repr_runs_outside_the_clients_lock(client: TraceClient) -> None:
+    class RequestId:  # an app's id wrapper whose repr looks into the client
+        def __repr__(self) -> str:
+            return f"RequestId(open={client._open_counts()[0]})"
+
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            client.end_trace(trace_id=RequestId())  # type: ignore[arg-type]
+        except BaseException as error:
+            outcome.append(error)
+
+    thread = threading.Thread(target=call, daemon=True)
+    thread.start()
+    thread.join(10)
+    assert not thread.is_alive(), "the client deadlocked on its own lock"
+    assert [type(e) for e in outcome] == [genai_trace.MalformedIdError]
+    assert "RequestId(open=0)" in str(outcome[0])
+
+
 @pytest.mark.parametrize("bad", ["00f067aa", "0" * 16, "x" * 16, 17, None])
 def test_malformed_span_ids(client: TraceClient, bad: Any) -> None:
     root = client.start_trace("job")
@@ -811,12 +846,27 @@ def test_an_abandoned_trace_is_forgotten_while_only_other_traces_are_used(
     genai_trace.configure(exporters=[InMemoryTraceExporter()], trace_timeout_s=0.2)
     abandoned = client.start_trace("abandoned")
     time.sleep(0.25)
-    for _ in range(3):  # calls naming other traces only, on the fast path
+    for _ in range(3):  # calls naming other traces only: a start forgets it
         root = client.start_trace("job")
         assert client._open_counts()[:2] == (1, 1)  # the abandoned one is gone already
         client.end_trace(trace_id=root.trace_id)
     assert_forgotten(client)
     with pytest.raises(genai_trace.TraceTimedOutError, match=r"trace_timeout_s=0\.2"):
+        client.end_trace(trace_id=abandoned.trace_id)
+
+
+def test_a_call_on_another_trace_forgets_an_abandoned_one_too(client: TraceClient) -> None:
+    genai_trace.configure(exporters=[InMemoryTraceExporter()], trace_timeout_s=1.0)
+    abandoned = client.start_trace("abandoned")
+    time.sleep(0.6)
+    live = client.start_trace("live")  # not yet expired: both stay
+    assert client._open_counts()[:2] == (2, 2)
+    time.sleep(0.6)  # the first is past the timeout, the second 0.4 s from it
+    step = client.start_span("step", trace_id=live.trace_id, parent_id=live.span_id)
+    assert client._open_counts()[:2] == (1, 2)
+    client.end_span(trace_id=live.trace_id, span_id=step.span_id)
+    client.end_trace(trace_id=live.trace_id)
+    with pytest.raises(genai_trace.TraceTimedOutError):
         client.end_trace(trace_id=abandoned.trace_id)
 
 

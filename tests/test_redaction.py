@@ -413,6 +413,29 @@ def test_alone_a_json_payloads_mime_type_waits_with_it() -> None:
 
 
 @pytest.mark.parametrize("alone", [True, False])
+def test_a_mime_type_the_app_set_on_text_stays(alone: bool) -> None:
+    provider = sole_provider()
+    if not alone:
+        provider.add_span_processor(SimpleSpanProcessor(InMemorySpanExporter()))
+
+    @genai_trace.trace
+    def render() -> str:
+        genai_trace.get_current_span().set_attribute("output.mime_type", "text/markdown")
+        return "# Title"
+
+    markdown = {"input.mime_type": "text/markdown"}
+    with genai_trace.start_span("page", inputs="# Doc", attributes=markdown):
+        render()
+    genai_trace.flush()
+    (trace,) = sole_provider.exporter.get_finished_traces()  # type: ignore[attr-defined]
+    page, rendered = trace.spans
+    assert page.attributes["input.mime_type"] == "text/markdown"
+    assert rendered.attributes["output.mime_type"] == "text/markdown"
+    assert (page.inputs, rendered.outputs) == ("# Doc", "# Title")
+    provider.shutdown()
+
+
+@pytest.mark.parametrize("alone", [True, False])
 @pytest.mark.parametrize(
     ("draft", "final", "mime_type"),
     [({"draft": 1}, "final answer", "text/plain"), ("draft", {"final": 2}, "application/json")],
