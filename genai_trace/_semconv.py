@@ -125,6 +125,7 @@ SPAN_TYPE_OF_GEN_AI_OPERATION: dict[str, str] = {
     "invoke_agent": "AGENT",
     "create_agent": "AGENT",
     "retrieval": "RETRIEVER",
+    "invoke_workflow": "WORKFLOW",
 }
 
 LLM_SPAN_TYPES = frozenset({"LLM", "CHAT_MODEL"})
