@@ -72,6 +72,17 @@ FINISHED_MEMORY = 1024
 ENDED_BY_END_TRACE = "still open when end_trace(end_open_spans=True) ended its trace"
 """Status description of a child span that ``end_trace`` ended on the caller's behalf."""
 
+_Ending = tuple[type[AlreadyEndedError], str]
+"""Why a finished trace is not open: the error a later call raises, and its reason."""
+_ENDED: _Ending = (AlreadyEndedError, "it already ended")
+# One tuple for every trace that ends normally: a new one per trace would outlive its call
+# in the finished memory and bring Python's garbage collections sooner.
+_RECONFIGURED: _Ending = (
+    TraceTimedOutError,
+    "genai_trace was reconfigured or shut down while it was open, so it was exported "
+    "marked incomplete",
+)
+
 
 class _OpenTrace:
     """A trace this client started and has not ended. Guarded by the client's lock.
@@ -131,7 +142,7 @@ class TraceClient:
         self._lock = threading.Lock()
         self._traces: dict[str, _OpenTrace] = {}  # about in start order: the oldest first
         # Recently finished trace ids -> (error class, why), oldest first; pruned in bulk.
-        self._finished: dict[str, tuple[type[AlreadyEndedError], str]] = {}
+        self._finished: dict[str, _Ending] = {}
         self._runtime: _runtime.Runtime | None = None  # the runtime open traces belong to
         self._timeout_s = _config.Config.trace_timeout_s  # that runtime's trace timeout
         self._next_expiry = math.inf  # when the oldest open trace times out
@@ -213,8 +224,8 @@ class TraceClient:
         span = start_client_span(rt, name, attributes, inputs, None, None, start_time_ns)
         ids = span.get_span_context()
         # Formatted inline, as format_trace_id and format_span_id do: this is the hot path.
-        entry = _OpenTrace(ids.trace_id, f"{ids.trace_id:032x}", created)
-        entry.root, entry.root_key = span, f"{ids.span_id:016x}"
+        entry = _OpenTrace(ids.trace_id, "%032x" % ids.trace_id, created)  # noqa: UP031
+        entry.root, entry.root_key = span, "%016x" % ids.span_id  # noqa: UP031
         with self._lock:
             if rt is not self._runtime or created >= self._next_expiry:
                 self._sync_locked(rt)
@@ -298,7 +309,7 @@ class TraceClient:
             ... )
         """
         _check_name("start_span", name)
-        trace_key = _trace_key(trace_id, "start_span")
+        trace_key = self._trace_key(trace_id, "start_span")
         parent_key = _span_key(parent_id, "start_span", "parent_id")
         static = static_attributes(span_type, attributes)
         if start_time_ns is not None:
@@ -360,7 +371,7 @@ class TraceClient:
             >>> client.end_span(trace_id=child.trace_id, span_id=child.span_id,
             ...                 outputs={"answer": "42"}, status="OK")
         """
-        trace_key = _trace_key(trace_id, "end_span")
+        trace_key = self._trace_key(trace_id, "end_span")
         key = _span_key(span_id, "end_span", "span_id")
         new_status = _parse_status("end_span", status, status_description)
         if attributes is not None:
@@ -428,7 +439,7 @@ class TraceClient:
         Example:
             >>> client.end_trace(trace_id=root.trace_id, outputs={"answer": "42"})
         """
-        trace_key = _trace_key(trace_id, "end_trace")
+        trace_key = self._trace_key(trace_id, "end_trace")
         new_status = None
         if status is not None or status_description is not None:
             new_status = _parse_status("end_trace", status, status_description)
@@ -445,7 +456,7 @@ class TraceClient:
             if end_time_ns is not None:
                 _check_end_after_start("end_trace", root, end_time_ns)
             root_ended = ended_elsewhere(root)
-            self._forget_locked(entry, AlreadyEndedError, "it already ended")
+            self._forget_locked(entry, _ENDED)
         if children:
             end_ns = time.time_ns() if end_time_ns is None else end_time_ns
             marker = Status(StatusCode.ERROR, ENDED_BY_END_TRACE)
@@ -459,6 +470,16 @@ class TraceClient:
                 "trace"
             )
         finish_client_span(root, outputs, attributes, new_status, end_time_ns)
+
+    def _trace_key(self, trace_id: object, call: str) -> str:
+        """The trace id as a registry key, checked (before the lock: see the module docstring).
+
+        The id of an open trace, as handed out, is found with a look at the registry without
+        the lock: a hit proves only that the id is well formed, which is all this needs.
+        """
+        if type(trace_id) is str and trace_id in self._traces:
+            return trace_id
+        return _trace_key(trace_id, call)
 
     # --- registry, under self._lock ----------------------------------------------------------
 
@@ -495,12 +516,7 @@ class TraceClient:
         """Forget traces the assembler has exported incomplete (timeout, reconfiguration)."""
         if rt is not self._runtime:
             for entry in list(self._traces.values()):
-                self._forget_locked(
-                    entry,
-                    TraceTimedOutError,
-                    "genai_trace was reconfigured or shut down while it was open, so it was "
-                    "exported marked incomplete",
-                )
+                self._forget_locked(entry, _RECONFIGURED)
             self._runtime = rt
             self._timeout_s = (
                 rt.config.trace_timeout_s if rt is not None else _config.Config.trace_timeout_s
@@ -515,19 +531,19 @@ class TraceClient:
                 self._next_expiry = entry.created + timeout
                 break
             expired.append(entry)
+        timed_out: _Ending = (
+            TraceTimedOutError,
+            f"it was open longer than trace_timeout_s={timeout:g} and was exported marked "
+            "incomplete",
+        )
         for entry in expired:
-            self._forget_locked(
-                entry,
-                TraceTimedOutError,
-                f"it was open longer than trace_timeout_s={timeout:g} and was exported "
-                "marked incomplete",
-            )
+            self._forget_locked(entry, timed_out)
 
-    def _forget_locked(self, entry: _OpenTrace, error: type[AlreadyEndedError], why: str) -> None:
+    def _forget_locked(self, entry: _OpenTrace, why: _Ending) -> None:
         del self._traces[entry.key]
         finished = self._finished
         # Not in it already: registering a trace drops its id's finished record.
-        finished[entry.key] = (error, why)
+        finished[entry.key] = why
         if len(finished) >= 2 * FINISHED_MEMORY:
             # In bulk: taking a dict's oldest entry one by one steps over deleted slots.
             self._finished = dict(itertools.islice(finished.items(), FINISHED_MEMORY, None))

@@ -84,9 +84,10 @@ if hasattr(os, "register_at_fork"):
 
 def format_trace_id(trace_id: int) -> str:
     """Return a trace id as 32 lowercase hex digits."""
-    return f"{trace_id:032x}"
+    # printf-style: half the cost of an f-string's format spec, on every span record.
+    return "%032x" % trace_id  # noqa: UP031
 
 
 def format_span_id(span_id: int) -> str:
     """Return a span id as 16 lowercase hex digits."""
-    return f"{span_id:016x}"
+    return "%016x" % span_id  # noqa: UP031
