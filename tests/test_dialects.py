@@ -11,42 +11,22 @@ from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from rag_app import (
+    CLIENT_REQUEST_ID,
+    DOCS,
+    MESSAGES,
+    METADATA,
+    QUESTION,
+    REPLY,
+    RESPONSE_PREVIEW,
+    answer,
+)
 
 import genai_trace
 from genai_trace import SpanType, Trace
 from genai_trace.exporters.dialects import default, genai, get_dialect, mlflow
 from genai_trace.exporters.otlp_json import traces_to_otlp_json
 from genai_trace.testing import capture_traces
-
-QUESTION = "What is OTLP?"
-DOCS = [{"id": "doc-1", "text": "OTLP is OpenTelemetry's protocol."}]
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": QUESTION}]
-REPLY = {"role": "assistant", "content": "OTLP is OpenTelemetry's wire protocol."}
-TAGS = {"env": "test", "team": "rag"}
-METADATA = {"release": "1.2", "n": 3}
-
-
-@genai_trace.trace(span_type=SpanType.RETRIEVER)
-def retrieve(query: str) -> list[dict[str, str]]:
-    return DOCS
-
-
-@genai_trace.trace(span_type=SpanType.LLM)
-def complete(messages: list[dict[str, str]]) -> dict[str, str]:
-    span = genai_trace.get_current_span()
-    span.set_attribute("llm.model_name", "fake-model")
-    span.set_token_usage(input_tokens=12, output_tokens=7)
-    return REPLY
-
-
-@genai_trace.trace
-def answer(question: str) -> str:
-    retrieve(question)
-    reply = complete(MESSAGES)
-    genai_trace.update_current_trace(
-        tags=TAGS, metadata=METADATA, response_preview="custom", client_request_id="req-1"
-    )
-    return reply["content"]
 
 
 @pytest.fixture
@@ -85,8 +65,8 @@ TRACE_FACTS = {
     "genai_trace.trace.span_count": 3,
     "genai_trace.trace.complete": True,
     "genai_trace.trace.request_preview": QUESTION,
-    "genai_trace.trace.response_preview": "custom",
-    "genai_trace.trace.client_request_id": "req-1",
+    "genai_trace.trace.response_preview": RESPONSE_PREVIEW,
+    "genai_trace.trace.client_request_id": CLIENT_REQUEST_ID,
     "genai_trace.trace.input_tokens": 12,
     "genai_trace.trace.output_tokens": 7,
     "genai_trace.trace.total_tokens": 19,
@@ -232,8 +212,8 @@ def test_mlflow_trace_info_request_carries_our_previews_tags_and_metadata(trace:
             },
             "state": "OK",
             "request_preview": QUESTION,
-            "response_preview": "custom",
-            "client_request_id": "req-1",
+            "response_preview": RESPONSE_PREVIEW,
+            "client_request_id": CLIENT_REQUEST_ID,
             "tags": {"mlflow.traceName": "answer", "env": "test", "team": "rag"},
             "trace_metadata": {
                 "release": "1.2",

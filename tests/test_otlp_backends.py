@@ -18,45 +18,25 @@ from typing import Any
 
 import pytest
 from backends import HttpError, MlflowServer, PhoenixServer, RotelCollector, free_port
+from rag_app import (
+    CLIENT_REQUEST_ID,
+    DOCS,
+    MESSAGES,
+    QUESTION,
+    REPLY,
+    RESPONSE_PREVIEW,
+    TAGS,
+    answer,
+)
 
 import genai_trace
-from genai_trace import SpanType, Trace
+from genai_trace import Trace
 from genai_trace.exporters.otlp import OTLPTraceExporter
 from genai_trace.exporters.sqlite import SQLiteTraceStore
 
 pytest_plugins = ["backends"]
 
 SERVICE = "genai-trace-e2e"
-QUESTION = "What is OTLP?"
-DOCS = [{"id": "doc-1", "text": "OTLP is OpenTelemetry's protocol."}]
-MESSAGES = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": QUESTION}]
-REPLY = {"role": "assistant", "content": "OTLP is OpenTelemetry's wire protocol."}
-TAGS = {"env": "test", "team": "rag"}
-METADATA = {"release": "1.2", "n": 3}
-RESPONSE_PREVIEW = "OTLP, in short"
-
-
-@genai_trace.trace(span_type=SpanType.RETRIEVER)
-def retrieve(query: str) -> list[dict[str, str]]:
-    return DOCS
-
-
-@genai_trace.trace(span_type=SpanType.LLM)
-def complete(messages: list[dict[str, str]]) -> dict[str, str]:
-    span = genai_trace.get_current_span()
-    span.set_attribute("llm.model_name", "fake-model")
-    span.set_token_usage(input_tokens=12, output_tokens=7)
-    return REPLY
-
-
-@genai_trace.trace
-def answer(question: str) -> str:
-    retrieve(question)
-    reply = complete(MESSAGES)
-    genai_trace.update_current_trace(
-        tags=TAGS, metadata=METADATA, response_preview=RESPONSE_PREVIEW, client_request_id="r-1"
-    )
-    return reply["content"]
 
 
 @pytest.fixture(autouse=True)
@@ -119,7 +99,7 @@ def assert_phoenix_has(phoenix: PhoenixServer, trace: Trace, project: str) -> No
         "metadata.n": 3,
         "genai_trace.trace.request_preview": QUESTION,
         "genai_trace.trace.response_preview": RESPONSE_PREVIEW,
-        "genai_trace.trace.client_request_id": "r-1",
+        "genai_trace.trace.client_request_id": CLIENT_REQUEST_ID,
         "genai_trace.trace.state": "OK",
         "genai_trace.trace.span_count": 3,
         "genai_trace.trace.complete": True,
@@ -195,7 +175,7 @@ def test_mlflow_dialect_gives_mlflow_our_types_payloads_tags_previews_and_metada
     assert info["state"] == "OK"
     assert info["request_preview"] == QUESTION  # ours, not MLflow's JSON of the root inputs
     assert info["response_preview"] == RESPONSE_PREVIEW
-    assert info["client_request_id"] == "r-1"
+    assert info["client_request_id"] == CLIENT_REQUEST_ID
     tags = info["tags"]
     assert {k: tags.get(k) for k in (*TAGS, "mlflow.traceName", "service.name")} == {
         **TAGS,
