@@ -21,12 +21,13 @@ count follows from the request, so tests can assert exact values:
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local_http import BackgroundServer, RecordingServer
 
 MESSAGE_ID = "msg_1"
 TOOL_USE_ID = "toolu_1"
@@ -161,53 +162,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(RecordingServer):
     def __init__(self, first_chunk_delay_s: float) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.first_chunk_delay_s = first_chunk_delay_s
-        self.requests: list[tuple[str, dict[str, Any]]] = []
 
 
-class AnthropicServer:
+class AnthropicServer(BackgroundServer):
     """The fake server, running on a thread. Use :func:`serve` to start and stop it."""
 
     def __init__(self, first_chunk_delay_s: float = 0.05) -> None:
-        self._server = _Server(first_chunk_delay_s)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(_Server(first_chunk_delay_s))
 
     @property
     def base_url(self) -> str:
         """What the client takes as ``base_url`` (it appends ``/v1/messages``)."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
-
-    @property
-    def requests(self) -> list[tuple[str, dict[str, Any]]]:
-        """``(path, JSON body)`` of every request received, in order."""
-        return self._server.requests
-
-    def start(self) -> AnthropicServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        return self.root_url
 
 
 @contextmanager
 def serve(first_chunk_delay_s: float = 0.05) -> Iterator[AnthropicServer]:
     """Run the fake server for the block; it is always stopped afterwards."""
-    server = AnthropicServer(first_chunk_delay_s).start()
+    server = AnthropicServer(first_chunk_delay_s)
+    server.start()
     try:
         yield server
     finally:

@@ -23,12 +23,13 @@ from __future__ import annotations
 import base64
 import json
 import struct
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from local_http import BackgroundServer, RecordingServer
 
 CREATED = 1_700_000_000
 
@@ -176,49 +177,30 @@ class _Handler(BaseHTTPRequestHandler):
                          "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})  # fmt: skip
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _Server(RecordingServer):
     def __init__(self, first_chunk_delay_s: float, chunk_delay_s: float) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
+        super().__init__(_Handler)
         self.first_chunk_delay_s = first_chunk_delay_s
         self.chunk_delay_s = chunk_delay_s
-        self.requests: list[tuple[str, dict[str, Any]]] = []
 
 
-class OpenAIServer:
+class OpenAIServer(BackgroundServer):
     """The fake server, running on a thread. Use :func:`serve` to start and stop it."""
 
     def __init__(self, first_chunk_delay_s: float = 0.05, chunk_delay_s: float = 0.0) -> None:
-        self._server = _Server(first_chunk_delay_s, chunk_delay_s)
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        )
+        super().__init__(_Server(first_chunk_delay_s, chunk_delay_s))
 
     @property
     def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}/v1"
-
-    @property
-    def requests(self) -> list[tuple[str, dict[str, Any]]]:
-        """``(path, JSON body)`` of every request received, in order."""
-        return self._server.requests
-
-    def start(self) -> OpenAIServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        """What the client takes as ``base_url``."""
+        return self.root_url + "/v1"
 
 
 @contextmanager
 def serve(first_chunk_delay_s: float = 0.05, chunk_delay_s: float = 0.0) -> Iterator[OpenAIServer]:
     """Run the fake server for the block; it is always stopped afterwards."""
-    server = OpenAIServer(first_chunk_delay_s, chunk_delay_s).start()
+    server = OpenAIServer(first_chunk_delay_s, chunk_delay_s)
+    server.start()
     try:
         yield server
     finally:

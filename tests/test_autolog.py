@@ -14,29 +14,28 @@ from typing import Any
 
 import openai
 import pytest
+from genai_support import (
+    CONTENT_ENV,
+    OPT_IN_ENV,
+    assert_child_of_root,
+    instrumentation_env,
+    llm_span,
+    otel_message,
+    user,
+)
 from openai_server import OpenAIServer, serve
 from support import only, span_tree
 
 import genai_trace
-from genai_trace import SpanRecord, SpanType, TokenUsage, Trace
+from genai_trace import SpanRecord, SpanType, TokenUsage
 from genai_trace.integrations import Integration, _autolog
 from genai_trace.testing import capture_traces
-
-CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[OpenAIServer]:
-    saved = {key: os.environ.get(key) for key in (CONTENT_ENV, OPT_IN_ENV)}
-    with serve(first_chunk_delay_s=0.05) as fake:
+    with instrumentation_env(), serve(first_chunk_delay_s=0.05) as fake:
         yield fake
-    genai_trace.autolog(disable=True)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.fixture(autouse=True)
@@ -58,33 +57,12 @@ def async_client(server: OpenAIServer) -> openai.AsyncOpenAI:
 SYSTEM = {"role": "system", "content": "Answer briefly."}
 
 
-def user(text: str) -> dict[str, str]:
-    return {"role": "user", "content": text}
-
-
-def otel_message(role: str, text: str, **extra: Any) -> dict[str, Any]:
-    """A message as the OpenTelemetry GenAI conventions record it."""
-    return {"role": role, "parts": [{"content": text, "type": "text"}], **extra, "name": None}
-
-
-def llm_span(trace: Trace) -> SpanRecord:
-    (span,) = [s for s in trace.spans if s.attributes.get("gen_ai.operation.name")]
-    return span
-
-
 def pop_common(attributes: dict[str, Any], server: OpenAIServer, model: str) -> None:
     """Pop the attributes every instrumented OpenAI span carries, checking each."""
     assert attributes.pop("gen_ai.provider.name") == "openai"
     assert attributes.pop("gen_ai.request.model") == model
     assert attributes.pop("server.address") == "127.0.0.1"
     assert attributes.pop("server.port") == int(server.base_url.rsplit(":", 1)[1].split("/")[0])
-
-
-def assert_child_of_root(trace: Trace, span: SpanRecord) -> None:
-    root = trace.root
-    assert span.parent_id == root.span_id
-    assert span.end_time_ns is not None and root.end_time_ns is not None
-    assert root.start_time_ns <= span.start_time_ns <= span.end_time_ns <= root.end_time_ns
 
 
 def test_sync_chat_is_an_llm_child_of_the_manual_span(

@@ -19,29 +19,28 @@ from typing import Any
 import anthropic
 import pytest
 from anthropic_server import AnthropicServer, serve
+from genai_support import (
+    CONTENT_ENV,
+    assert_child_of_root,
+    instrumentation_env,
+    llm_span,
+    otel_message,
+    user,
+)
 from support import only, span_tree
 
 import genai_trace
-from genai_trace import SpanRecord, SpanType, TokenUsage, Trace
+from genai_trace import SpanRecord, SpanType, TokenUsage
 from genai_trace.testing import capture_traces
 
-CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
 SDK_TRACES_ENV = "ANTHROPIC_OPEN_TELEMETRY"
 MAX_TOKENS = 100
 
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[AnthropicServer]:
-    saved = {key: os.environ.pop(key, None) for key in (CONTENT_ENV, OPT_IN_ENV, SDK_TRACES_ENV)}
-    with serve(first_chunk_delay_s=0.05) as fake:
+    with instrumentation_env(SDK_TRACES_ENV), serve(first_chunk_delay_s=0.05) as fake:
         yield fake
-    genai_trace.autolog(disable=True)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.fixture(autouse=True)
@@ -64,20 +63,6 @@ def async_client(server: AnthropicServer) -> anthropic.AsyncAnthropic:
     return anthropic.AsyncAnthropic(base_url=server.base_url, api_key="test-key", max_retries=0)
 
 
-def user(text: str) -> dict[str, str]:
-    return {"role": "user", "content": text}
-
-
-def otel_message(role: str, text: str, **extra: Any) -> dict[str, Any]:
-    """A message as the OpenTelemetry GenAI conventions record it."""
-    return {"role": role, "parts": [{"content": text, "type": "text"}], **extra, "name": None}
-
-
-def llm_span(trace: Trace) -> SpanRecord:
-    (span,) = [s for s in trace.spans if s.attributes.get("gen_ai.operation.name")]
-    return span
-
-
 def pop_common(attributes: dict[str, Any], server: AnthropicServer, model: str) -> None:
     """Pop the attributes every instrumented Anthropic span carries, checking each."""
     assert attributes.pop("gen_ai.operation.name") == "chat"
@@ -86,13 +71,6 @@ def pop_common(attributes: dict[str, Any], server: AnthropicServer, model: str) 
     assert attributes.pop("gen_ai.request.max_tokens") == MAX_TOKENS
     assert attributes.pop("server.address") == "127.0.0.1"
     assert attributes.pop("server.port") == server.port
-
-
-def assert_child_of_root(trace: Trace, span: SpanRecord) -> None:
-    root = trace.root
-    assert span.parent_id == root.span_id
-    assert span.end_time_ns is not None and root.end_time_ns is not None
-    assert root.start_time_ns <= span.start_time_ns <= span.end_time_ns <= root.end_time_ns
 
 
 def test_a_message_is_one_llm_child_of_the_manual_span(

@@ -18,6 +18,7 @@ from typing import Any
 
 import openai
 import pytest
+from genai_support import CONTENT_ENV, assert_within, instrumentation_env, otel_message
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
@@ -30,8 +31,6 @@ import genai_trace
 from genai_trace import SpanRecord, SpanType, TokenUsage, Trace
 from genai_trace.testing import capture_traces
 
-CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
-OPT_IN_ENV = "OTEL_SEMCONV_STABILITY_OPT_IN"
 SCOPE = "opentelemetry.instrumentation.genai.langchain"
 WORKFLOW = "invoke_workflow RunnableSequence"
 # The GenAI operation invoke_workflow: genai-trace's WORKFLOW type (and back, in the
@@ -41,15 +40,8 @@ WORKFLOW_TYPE = "WORKFLOW"
 
 @pytest.fixture(scope="module")
 def server() -> Iterator[OpenAIServer]:
-    saved = {key: os.environ.pop(key, None) for key in (CONTENT_ENV, OPT_IN_ENV)}
-    with serve(first_chunk_delay_s=0.05) as fake:
+    with instrumentation_env(), serve(first_chunk_delay_s=0.05) as fake:
         yield fake
-    genai_trace.autolog(disable=True)
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 @pytest.fixture(autouse=True)
@@ -84,11 +76,6 @@ def shout(text: str) -> str:
     return text.upper() + "!"
 
 
-def otel_message(role: str, text: str, **extra: Any) -> dict[str, Any]:
-    """A message as the OpenTelemetry GenAI conventions record it."""
-    return {"role": role, "parts": [{"content": text, "type": "text"}], **extra, "name": None}
-
-
 def prompt_messages(question: str) -> list[dict[str, Any]]:
     return [otel_message("system", "Answer briefly."), otel_message("user", question)]
 
@@ -97,12 +84,6 @@ def span_named(trace: Trace, name: str) -> SpanRecord:
     span = trace.get_span(name)
     assert span is not None, name
     return span
-
-
-def assert_within(parent: SpanRecord, child: SpanRecord) -> None:
-    assert child.parent_id == parent.span_id
-    assert child.end_time_ns is not None and parent.end_time_ns is not None
-    assert parent.start_time_ns <= child.start_time_ns <= child.end_time_ns <= parent.end_time_ns
 
 
 def workflow_input(text: str) -> list[dict[str, Any]]:
