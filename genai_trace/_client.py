@@ -223,12 +223,10 @@ class TraceClient:
         created = time.monotonic()
         span = start_client_span(rt, name, attributes, inputs, None, None, start_time_ns)
         ids = span.get_span_context()
-        # Formatted inline, as format_trace_id and format_span_id do: this is the hot path.
-        entry = _OpenTrace(ids.trace_id, "%032x" % ids.trace_id, created)  # noqa: UP031
-        entry.root, entry.root_key = span, "%016x" % ids.span_id  # noqa: UP031
+        entry = _OpenTrace(ids.trace_id, format_trace_id(ids.trace_id), created)
+        entry.root, entry.root_key = span, format_span_id(ids.span_id)
         with self._lock:
-            if rt is not self._runtime or created >= self._next_expiry:
-                self._sync_locked(rt)
+            self._sync_locked(rt, time.monotonic())
             self._register_locked(entry)
         return entry
 
@@ -244,14 +242,14 @@ class TraceClient:
         # The caller chose the id, so another thread may name it already: register first.
         key = format_trace_id(forced)
         with self._lock:
-            if rt is not self._runtime or time.monotonic() >= self._next_expiry:
-                self._sync_locked(rt)
+            now = time.monotonic()
+            self._sync_locked(rt, now)
             if key in self._traces:
                 raise DuplicateTraceError(
                     f"start_trace: trace {key} is already open in this client; end it first "
                     "or choose another trace_id"
                 )
-            entry = _OpenTrace(forced, key, time.monotonic())
+            entry = _OpenTrace(forced, key, now)
             self._register_locked(entry)
         try:
             span = start_client_span(rt, name, attributes, inputs, None, forced, start_time_ns)
@@ -496,8 +494,7 @@ class TraceClient:
         Raises the error that names the misuse: the trace is not open, or the span is not
         one of its spans.
         """
-        if rt is not self._runtime or time.monotonic() >= self._next_expiry:
-            self._sync_locked(rt)
+        self._sync_locked(rt, time.monotonic())
         entry = self._entry_locked(call, trace_key)
         root = entry.root
         assert root is not None  # _entry_locked refuses a trace still being started
@@ -512,8 +509,10 @@ class TraceClient:
         if expiry < self._next_expiry:
             self._next_expiry = expiry
 
-    def _sync_locked(self, rt: _runtime.Runtime | None) -> None:
+    def _sync_locked(self, rt: _runtime.Runtime | None, now: float) -> None:
         """Forget traces the assembler has exported incomplete (timeout, reconfiguration)."""
+        if rt is self._runtime and now < self._next_expiry:  # every call: nothing to do
+            return
         if rt is not self._runtime:
             for entry in list(self._traces.values()):
                 self._forget_locked(entry, _RECONFIGURED)
@@ -521,7 +520,7 @@ class TraceClient:
             self._timeout_s = (
                 rt.config.trace_timeout_s if rt is not None else _config.Config.trace_timeout_s
             )
-        timeout, now = self._timeout_s, time.monotonic()
+        timeout = self._timeout_s
         # Entries are in start order and the client's clock starts before the assembler's,
         # so the client forgets a trace no later than the assembler's sweep exports it.
         expired = []

@@ -13,15 +13,12 @@ from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
 from genai_trace._errors import TracingError
-from genai_trace._ids import format_span_id, format_trace_id
+from genai_trace._ids import format_span_id
 
 # Exactly the digits: int(text, 16) alone would also take "0x", "_", signs and spaces.
-_TRACE_ID = re.compile("[0-9a-fA-F]{32}")
-_SPAN_ID = re.compile("[0-9a-fA-F]{16}")
+_HEX_ID = {digits: re.compile(f"[0-9a-fA-F]{{{digits}}}") for digits in (16, 32)}
 # Ids as the client hands them out (lowercase) need no conversion to be registry keys.
-_TRACE_KEY = re.compile("[0-9a-f]{32}")
-_SPAN_KEY = re.compile("[0-9a-f]{16}")
-_ZERO_TRACE, _ZERO_SPAN = "0" * 32, "0" * 16
+_KEY = {digits: re.compile(f"[0-9a-f]{{{digits}}}") for digits in (16, 32)}
 _STATUS_CODES = {"OK": StatusCode.OK, "ERROR": StatusCode.ERROR, "UNSET": StatusCode.UNSET}
 
 
@@ -109,34 +106,35 @@ def _trace_key(value: object, call: str) -> str:
     An id already in that form is kept as it is; any other is parsed (and refused as
     :func:`_parse_trace_id` refuses it) and formatted.
     """
-    if type(value) is str and _TRACE_KEY.fullmatch(value) and value != _ZERO_TRACE:
-        return value
-    return format_trace_id(_parse_trace_id(value, call))
+    return _hex_key(value, 32, call, "trace_id", "trace")
 
 
 def _span_key(value: object, call: str, argument: str) -> str:
     """The span id as the client's registry keys it (lowercase hex), checked."""
-    if type(value) is str and _SPAN_KEY.fullmatch(value) and value != _ZERO_SPAN:
-        return value
-    return format_span_id(_parse_span_id(value, call, argument))
+    return _hex_key(value, 16, call, argument, "span")
 
 
 def _parse_trace_id(value: object, call: str) -> int:
-    """The trace id as an int; either case accepted, all zeros refused (W3C's invalid id)."""
-    if isinstance(value, str) and _TRACE_ID.fullmatch(value):
-        number = int(value, 16)
-        if number:
-            return number
-    raise _malformed(value, 32, call, "trace_id", "trace")
+    return _parse_hex(value, 32, call, "trace_id", "trace")
 
 
 def _parse_span_id(value: object, call: str, argument: str) -> int:
-    """The span id as an int; either case accepted, all zeros refused."""
-    if isinstance(value, str) and _SPAN_ID.fullmatch(value):
+    return _parse_hex(value, 16, call, argument, "span")
+
+
+def _hex_key(value: object, digits: int, call: str, argument: str, kind: str) -> str:
+    if type(value) is str and _KEY[digits].fullmatch(value) and value != "0" * digits:
+        return value
+    return "%0*x" % (digits, _parse_hex(value, digits, call, argument, kind))  # noqa: UP031
+
+
+def _parse_hex(value: object, digits: int, call: str, argument: str, kind: str) -> int:
+    """The id as an int; either case accepted, all zeros refused (W3C's invalid id)."""
+    if isinstance(value, str) and _HEX_ID[digits].fullmatch(value):
         number = int(value, 16)
         if number:
             return number
-    raise _malformed(value, 16, call, argument, "span")
+    raise _malformed(value, digits, call, argument, kind)
 
 
 def _malformed(value: object, digits: int, call: str, argument: str, kind: str) -> MalformedIdError:

@@ -15,12 +15,11 @@ from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status
 
 from genai_trace import _redact, _runtime
-from genai_trace import _semconv as sc
 from genai_trace._capture import payload_text
 from genai_trace._errors import TracingError, log_internal_error
 from genai_trace._fluent import _update_trace
 from genai_trace._ids import GenAIIdGenerator, format_trace_id
-from genai_trace._span import GenAISpan, set_output
+from genai_trace._span import GenAISpan, add_input, set_output
 
 # Ids for placeholder spans when tracing is off (disabled, or shut down).
 _PLACEHOLDER_IDS = GenAIIdGenerator()
@@ -69,13 +68,8 @@ def start_client_span(
         return _placeholder(parent, forced_trace_id)
     if inputs is not None and _redact.capture_content:
         # Redaction may wait for the trace's build, as for @trace (see SpanScope).
-        text, mime = payload_text(
-            inputs, rt.config.max_payload_chars, rt.assembler.redaction_room()
-        )
-        attributes[sc.INPUT_VALUE] = text
-        # text/plain is the convention's default; None: the type waits with the text
-        if mime is not None and mime != sc.MIME_TEXT:
-            attributes[sc.INPUT_MIME_TYPE] = mime
+        room = rt.assembler.redaction_room()
+        add_input(attributes, *payload_text(inputs, rt.config.max_payload_chars, room))
     # The current context still supplies genai_trace.context() values and baggage; only the
     # parent is replaced (the invalid span makes a root). An empty context makes a root as
     # it is, and more cheaply: the SDK looks no further for a parent span.

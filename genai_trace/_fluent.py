@@ -29,7 +29,7 @@ from genai_trace._capture import (
 )
 from genai_trace._errors import log_internal_error, warn_once
 from genai_trace._scope import Tags, normalize_tags, tag_attributes
-from genai_trace._span import GenAISpan, set_output
+from genai_trace._span import GenAISpan, add_input, set_output
 from genai_trace._trace_builder import TraceUpdates
 
 if TYPE_CHECKING:
@@ -84,11 +84,7 @@ class SpanScope:
             limit = rt.config.max_payload_chars
             assembler = rt.assembler
             if inputs is not _NOTHING and _redact.capture_content:
-                text, mime = payload_text(inputs, limit, assembler.redaction_room())
-                attributes[sc.INPUT_VALUE] = text
-                # text/plain is the convention's default; None: the type waits with the text
-                if mime is not None and mime != sc.MIME_TEXT:
-                    attributes[sc.INPUT_MIME_TYPE] = mime
+                add_input(attributes, *payload_text(inputs, limit, assembler.redaction_room()))
             span = rt.tracer.start_span(name, context=parent, attributes=attributes)
             return cls(span, parent, limit, assembler)
         except Exception:

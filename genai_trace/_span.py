@@ -196,6 +196,17 @@ class GenAISpan:
         return f"GenAISpan(name={self.name!r}, trace_id={self.trace_id}, span_id={self.span_id})"
 
 
+def add_input(attributes: dict[str, Any], text: str, mime_type: str | None) -> None:
+    """Put a span's inputs among its start attributes, from :func:`payload_text`'s result.
+
+    text/plain is the convention's default, and ``None`` means the type waits for the
+    build: neither is written.
+    """
+    attributes[sc.INPUT_VALUE] = text
+    if mime_type is not None and mime_type != sc.MIME_TEXT:
+        attributes[sc.INPUT_MIME_TYPE] = mime_type
+
+
 def set_output(span: trace_api.Span, text: str, mime_type: str | None) -> None:
     """Set a span's own output, and its mime type where the span would otherwise say another.
 
