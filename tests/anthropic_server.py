@@ -27,31 +27,11 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from local_http import BackgroundServer, RecordingServer
+from local_http import BackgroundServer, RecordingServer, content_text, count_tokens, reply_for
 
 MESSAGE_ID = "msg_1"
 TOOL_USE_ID = "toolu_1"
 ERROR_TYPES = {400: "invalid_request_error", 500: "api_error", 529: "overloaded_error"}
-
-
-def count_tokens(text: str) -> int:
-    """The server's tokenizer: one token per whitespace-separated word."""
-    return len(text.split())
-
-
-def content_text(content: Any) -> str:
-    """The text of a message's content: a string, or the ``text`` of its blocks."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(b.get("text", "")) for b in content if isinstance(b, dict))
-    return ""
-
-
-def reply_for(messages: list[dict[str, Any]]) -> str:
-    """The answer to a conversation: the last user message, echoed."""
-    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
-    return f"You said: {content_text(last_user.get('content')) if last_user else ''}"
 
 
 def input_tokens_of(body: dict[str, Any]) -> int:

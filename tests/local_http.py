@@ -1,10 +1,34 @@
-"""What the fake LLM servers share: a recording HTTP server on 127.0.0.1, run on a thread."""
+"""What the fake LLM servers share: how they answer, and a recording HTTP server on 127.0.0.1.
+
+Both echo the last user message (``You said: ...``) and count one token per word, so the
+autolog tests of every provider expect the same replies and usage.
+"""
 
 from __future__ import annotations
 
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+
+def count_tokens(text: str) -> int:
+    """The servers' tokenizer: one token per whitespace-separated word."""
+    return len(text.split())
+
+
+def content_text(content: Any) -> str:
+    """The text of a message's content: a string, or the ``text`` of its parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
+def reply_for(messages: list[dict[str, Any]]) -> str:
+    """The answer to a conversation: the last user message, echoed."""
+    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
+    return f"You said: {content_text(last_user.get('content')) if last_user else ''}"
 
 
 class RecordingServer(ThreadingHTTPServer):

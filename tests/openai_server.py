@@ -29,33 +29,13 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from local_http import BackgroundServer, RecordingServer
+from local_http import BackgroundServer, RecordingServer, content_text, count_tokens, reply_for
 
 CREATED = 1_700_000_000
 
 
-def count_tokens(text: str) -> int:
-    """The server's tokenizer: one token per whitespace-separated word."""
-    return len(text.split())
-
-
-def message_text(message: dict[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return ""
-
-
-def reply_for(messages: list[dict[str, Any]]) -> str:
-    """The answer to a conversation: the last user message, echoed."""
-    last_user = next((m for m in reversed(messages) if m.get("role") == "user"), None)
-    return f"You said: {message_text(last_user) if last_user else ''}"
-
-
 def input_tokens_of(messages: list[dict[str, Any]]) -> int:
-    return sum(count_tokens(message_text(m)) for m in messages)
+    return sum(count_tokens(content_text(m.get("content"))) for m in messages)
 
 
 def embedding_for(text: str) -> list[float]:
