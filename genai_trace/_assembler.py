@@ -49,11 +49,13 @@ class _TraceBuffer:
         "has_genai_span",
         "open",
         "root",
+        "top",
         "updates",
     )
 
     def __init__(self, root: Span) -> None:
-        self.root = root  # the highest span of the trace known so far
+        self.root = root  # the highest live span of the trace known so far
+        self.top: ReadableSpan | None = None  # an awaited ancestor that ended, the highest
         # Open spans by id; ``None`` for an ancestor that started before genai-trace was
         # listening, known only by the id its child names as parent.
         self.open: dict[int, Span | None] = {}
@@ -216,7 +218,7 @@ class TraceAssembler(SpanProcessor):
                     # genai-trace is disabled, no trace is taken in, not even a part.
                     orphan = None if _switch.disabled else span
                 else:
-                    if buffer.open.pop(context.span_id, _ABSENT) is None and isinstance(span, Span):
+                    if buffer.open.pop(context.span_id, _ABSENT) is None:
                         self._ancestor_ended(buffer, span)
                     # The last slot is the root's: it ends last, and without it the trace
                     # would have no name, inputs, outputs or previews.
@@ -269,9 +271,9 @@ class TraceAssembler(SpanProcessor):
         _await_parent(buffer, live)
 
     @staticmethod
-    def _ancestor_ended(buffer: _TraceBuffer, span: Span) -> None:
+    def _ancestor_ended(buffer: _TraceBuffer, span: ReadableSpan) -> None:
         """An awaited ancestor ended: it is the trace's root now, or awaits its own parent."""
-        buffer.root = span
+        buffer.top = span
         _await_parent(buffer, span)
 
     def _on_ending(self, span: Span) -> None:
@@ -375,7 +377,7 @@ class TraceAssembler(SpanProcessor):
             spans = spans + [_snapshot(s) for s in list(buffer.open.values()) if s is not None]
         elif buffer.dropped:
             reason = "span_limit"
-        elif _parent_missing(buffer.root):
+        elif _parent_missing(buffer.top or buffer.root):
             reason = "late_span"
         if buffer.dropped:
             with self._lock:  # app threads submit side by side
@@ -421,7 +423,7 @@ def _await_parent(buffer: _TraceBuffer, span: ReadableSpan) -> None:
     buffer.open.setdefault(parent.span_id, None)
 
 
-def _parent_missing(root: Span) -> bool:
+def _parent_missing(root: ReadableSpan) -> bool:
     """A local root whose parent is a local span: its trace was exported before it started."""
     parent = root.parent
     return parent is not None and not parent.is_remote
