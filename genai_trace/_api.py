@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from genai_trace import _runtime
+from genai_trace import _runtime, _switch
 from genai_trace._config import Config
 from genai_trace._deferred import plain
 from genai_trace._errors import log_internal_error
@@ -159,7 +159,7 @@ def enable() -> None:
 
 def is_enabled() -> bool:
     """Whether spans are being recorded."""
-    return not _runtime.disabled
+    return not _switch.disabled
 
 
 def get_last_trace_id() -> str | None:

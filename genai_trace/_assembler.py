@@ -15,10 +15,11 @@ from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import context as context_api
+from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import format_trace_id
 
-from genai_trace import _redact, _scope
+from genai_trace import _redact, _scope, _switch
 from genai_trace import _semconv as sc
 from genai_trace._capture import redact_waiting
 from genai_trace._errors import log_internal_error
@@ -30,15 +31,35 @@ Submit = Callable[[int, list[ReadableSpan], TraceUpdates | None, str | None, int
 
 TRACER_NAME = sc.TRACER_NAME
 
+MAX_UNSEEN_ANCESTORS = 32
+"""How many ancestors of a trace's first span, started before genai-trace was listening,
+the trace waits for (see :meth:`TraceAssembler._adopt_parent`)."""
+
+_ABSENT = object()
+
 
 class _TraceBuffer:
     """One trace being assembled. Every field is guarded by the assembler's lock."""
 
-    __slots__ = ("created", "dropped", "ended", "has_genai_span", "open", "root", "updates")
+    __slots__ = (
+        "ancestors_left",
+        "created",
+        "dropped",
+        "ended",
+        "has_genai_span",
+        "open",
+        "root",
+        "top",
+        "updates",
+    )
 
     def __init__(self, root: Span) -> None:
-        self.root = root
-        self.open: dict[int, Span] = {}
+        self.root = root  # the highest live span of the trace known so far
+        self.top: ReadableSpan | None = None  # an awaited ancestor that ended, the highest
+        # Open spans by id; ``None`` for an ancestor that started before genai-trace was
+        # listening, known only by the id its child names as parent.
+        self.open: dict[int, Span | None] = {}
+        self.ancestors_left = 0
         self.ended: list[ReadableSpan] = []
         self.created = time.monotonic()
         self.updates: TraceUpdates | None = None
@@ -139,14 +160,21 @@ class TraceAssembler(SpanProcessor):
     # --- SpanProcessor -------------------------------------------------------------
 
     def on_start(self, span: Span, parent_context: context_api.Context | None = None) -> None:
-        """Count the span open in its trace; apply the enclosing ``context()`` values."""
-        if not self.enabled:
+        """Count the span open in its trace; apply the enclosing ``context()`` values.
+
+        A span that is not sampled (a sampler's RECORD_ONLY) is left alone: like the SDK's
+        export processors, genai-trace exports sampled spans only.
+        """
+        if not self.enabled or _switch.disabled:
             return
         try:
             if _scope.in_use:  # no context lookup at all until genai_trace.context() is used
                 scope = context_api.get_value(SCOPE_KEY, parent_context)
                 if isinstance(scope, TraceScope) and scope.attributes:
                     _apply_scope(span, scope)
+            context = span.get_span_context()
+            if not context.trace_flags.sampled:
+                return
             # Ours are GenAI spans by construction; others are if they carry a span kind.
             tracer_scope = span.instrumentation_scope
             if tracer_scope is self._own_scope:
@@ -155,7 +183,6 @@ class TraceAssembler(SpanProcessor):
                 self._own_scope, is_genai = tracer_scope, True
             else:
                 is_genai = _marked_genai(span)
-            context = span.get_span_context()
             evicted = None
             with self._lock:
                 buffer = self._buffers.get(context.trace_id)
@@ -164,6 +191,9 @@ class TraceAssembler(SpanProcessor):
                         evicted = self._buffers.pop(next(iter(self._buffers)))
                         self.evicted += 1
                     buffer = self._buffers[context.trace_id] = _TraceBuffer(span)
+                    parent = span.parent
+                    if parent is not None and not parent.is_remote:
+                        self._adopt_parent(buffer, parent.span_id, parent_context)
                 buffer.open[context.span_id] = span
                 if is_genai:
                     buffer.has_genai_span = True
@@ -178,15 +208,18 @@ class TraceAssembler(SpanProcessor):
             return
         try:
             context = span.get_span_context()
-            if context is None:
+            if context is None or not context.trace_flags.sampled:
                 return
             complete = orphan = None
             with self._lock:
                 buffer = self._buffers.get(context.trace_id)
                 if buffer is None:
-                    orphan = span  # its trace was already exported (timeout) or never seen
+                    # Its trace was already exported (timeout) or never seen; while
+                    # genai-trace is disabled, no trace is taken in, not even a part.
+                    orphan = None if _switch.disabled else span
                 else:
-                    buffer.open.pop(context.span_id, None)
+                    if buffer.open.pop(context.span_id, _ABSENT) is None:
+                        self._ancestor_ended(buffer, span)
                     # The last slot is the root's: it ends last, and without it the trace
                     # would have no name, inputs, outputs or previews.
                     if len(buffer.ended) < self.max_spans - 1 or (
@@ -208,6 +241,40 @@ class TraceAssembler(SpanProcessor):
                 )
         except Exception:
             log_internal_error("TraceAssembler.on_end")
+
+    def _adopt_parent(
+        self, buffer: _TraceBuffer, parent_id: int, parent_context: context_api.Context | None
+    ) -> None:
+        """Take in the open parent of a trace's first span: it started before we listened.
+
+        genai-trace configures itself at its first span, when the app's request span may be
+        open already; without this the trace would be exported when our span ends, without
+        its root. The live parent is in ``parent_context``; only one of this provider's
+        open, sampled spans is taken (another provider's spans never reach ``on_end``).
+        Its own ancestors are known by id only, so each is awaited until it ends, up to
+        :data:`MAX_UNSEEN_ANCESTORS`; one that never does is bounded by ``timeout_s``.
+        Called under the lock, only when a trace is first seen with a local parent.
+        """
+        live = trace_api.get_current_span(parent_context)
+        if (
+            not isinstance(live, Span)
+            or live.end_time is not None
+            or getattr(live, "_span_processor", None) is not self._provider_processors
+        ):
+            return
+        context = live.get_span_context()
+        if context.span_id != parent_id or not context.trace_flags.sampled:
+            return
+        buffer.root = live
+        buffer.open[parent_id] = live
+        buffer.ancestors_left = MAX_UNSEEN_ANCESTORS
+        _await_parent(buffer, live)
+
+    @staticmethod
+    def _ancestor_ended(buffer: _TraceBuffer, span: ReadableSpan) -> None:
+        """An awaited ancestor ended: it is the trace's root now, or awaits its own parent."""
+        buffer.top = span
+        _await_parent(buffer, span)
 
     def _on_ending(self, span: Span) -> None:
         """Redact what must be, before any processor sees the ending span.
@@ -307,10 +374,10 @@ class TraceAssembler(SpanProcessor):
         spans = buffer.ended
         if reason is not None:
             # Still-open spans go out as they are now, unfinished, so nothing is lost.
-            spans = spans + [_snapshot(s) for s in list(buffer.open.values())]
+            spans = spans + [_snapshot(s) for s in list(buffer.open.values()) if s is not None]
         elif buffer.dropped:
             reason = "span_limit"
-        elif _parent_missing(buffer.root):
+        elif _parent_missing(buffer.top or buffer.root):
             reason = "late_span"
         if buffer.dropped:
             with self._lock:  # app threads submit side by side
@@ -347,7 +414,16 @@ def _apply_scope(span: Span, scope: TraceScope) -> None:
         span.set_attributes(missing)
 
 
-def _parent_missing(root: Span) -> bool:
+def _await_parent(buffer: _TraceBuffer, span: ReadableSpan) -> None:
+    """Count ``span``'s local parent open (known by id only), while the budget lasts."""
+    parent = span.parent
+    if parent is None or parent.is_remote or buffer.ancestors_left <= 0:
+        return
+    buffer.ancestors_left -= 1
+    buffer.open.setdefault(parent.span_id, None)
+
+
+def _parent_missing(root: ReadableSpan) -> bool:
     """A local root whose parent is a local span: its trace was exported before it started."""
     parent = root.parent
     return parent is not None and not parent.is_remote

@@ -14,7 +14,7 @@ from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status
 
-from genai_trace import _redact, _runtime
+from genai_trace import _redact, _runtime, _switch
 from genai_trace._capture import payload_text
 from genai_trace._errors import TracingError, log_internal_error
 from genai_trace._fluent import _update_trace
@@ -64,7 +64,7 @@ def start_client_span(
     Raises:
         TracingError: ``forced_trace_id`` was not taken (the provider has another id generator).
     """
-    if rt is None or _runtime.disabled:
+    if rt is None or _switch.disabled:
         return _placeholder(parent, forced_trace_id)
     if inputs is not None and _redact.capture_content:
         # Redaction may wait for the trace's build, as for @trace (see SpanScope).
@@ -95,7 +95,11 @@ def start_client_span(
         log_internal_error("TraceClient starting a span")
         return _placeholder(parent, forced_trace_id)
     span_context = span.get_span_context()
-    if not span_context.is_valid:  # the SDK is disabled (OTEL_SDK_DISABLED)
+    if not span_context.is_valid or (
+        parent is not None and span_context.span_id == parent.get_span_context().span_id
+    ):
+        # No span was made: the SDK is disabled (OTEL_SDK_DISABLED), and its no-op tracer
+        # hands back the parent itself, or the invalid span for a root.
         return _placeholder(parent, forced_trace_id)
     if forced_trace_id is not None and span_context.trace_id != forced_trace_id:
         span.end()

@@ -58,7 +58,9 @@ class Config:
     console: bool = False
     """Default destination: a readable tree of each trace on stderr."""
     otlp_endpoint: str | None = None
-    """Default destination: an OTLP backend. Also ``OTEL_EXPORTER_OTLP_ENDPOINT``."""
+    """Default destination: an OTLP backend (``GENAI_TRACE_OTLP_ENDPOINT``). Without it,
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` is used too, unless the app's provider already exports
+    over OTLP (its exporter then carries genai-trace's spans)."""
     otlp_protocol: str | None = None
     """``http/protobuf`` or ``grpc``; ``None`` reads ``OTEL_EXPORTER_OTLP_PROTOCOL``."""
     otlp_headers: Mapping[str, str] | None = None
@@ -125,6 +127,7 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "local_store": ("GENAI_TRACE_LOCAL_STORE", _parse_bool),
     "db_path": ("GENAI_TRACE_DB", _parse_str),
     "console": ("GENAI_TRACE_CONSOLE", _parse_bool),
+    "otlp_endpoint": ("GENAI_TRACE_OTLP_ENDPOINT", _parse_str),
     "otlp_dialect": ("GENAI_TRACE_OTLP_DIALECT", _parse_str),
     "otlp_sample_rate": ("GENAI_TRACE_OTLP_SAMPLE_RATE", _parse_float),
     "redaction": ("GENAI_TRACE_REDACTION", _parse_bool),

@@ -14,8 +14,8 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import Any, NamedTuple, TypeVar, overload
 
-from genai_trace import _runtime
 from genai_trace import _semconv as sc
+from genai_trace import _switch
 from genai_trace._binding import InputBinder
 from genai_trace._errors import log_internal_error
 from genai_trace._fluent import _NOTHING, SpanScope, static_attributes
@@ -169,7 +169,7 @@ def _decorate(func: Any, options: _TraceOptions) -> Any:
 
 def _function_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if _runtime.disabled:
+        if _switch.disabled:
             return func(*args, **kwargs)
         scope = spec.open(args, kwargs)
         if scope is None:
@@ -187,7 +187,7 @@ def _function_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[..
 
 def _coroutine_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[..., Any]:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if _runtime.disabled:
+        if _switch.disabled:
             return await func(*args, **kwargs)
         scope = spec.open(args, kwargs)
         if scope is None:
@@ -205,7 +205,7 @@ def _coroutine_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[.
 
 def _generator_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        if _runtime.disabled:
+        if _switch.disabled:
             return (yield from func(*args, **kwargs))
         # Inputs are captured at the call, before the caller can mutate them; the span
         # opens when iteration starts, which is when this body first runs.
@@ -251,7 +251,7 @@ def _generator_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[.
 
 def _async_generator_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[..., Any]:
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        if _runtime.disabled:
+        if _switch.disabled:
             async for item in func(*args, **kwargs):
                 yield item
             return

@@ -18,7 +18,7 @@ from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
-from genai_trace import _redact, _runtime
+from genai_trace import _redact, _runtime, _switch
 from genai_trace import _semconv as sc
 from genai_trace._capture import (
     attribute_value,
@@ -79,7 +79,7 @@ class SpanScope:
         """
         try:
             rt = _runtime.get()
-            if rt is None:
+            if rt is None or _switch.disabled:  # the first span may read GENAI_TRACE_DISABLED
                 return None
             limit = rt.config.max_payload_chars
             assembler = rt.assembler
@@ -251,7 +251,7 @@ class start_span(AsyncWith[GenAISpan]):  # a function to its users; a class for 
         self._scope: SpanScope | None = None
 
     def __enter__(self) -> GenAISpan:
-        if _runtime.disabled:
+        if _switch.disabled:
             return GenAISpan(trace_api.INVALID_SPAN)
         # Each start_span makes its own dict, and opening only ever adds the inputs to it.
         self._scope = SpanScope.open(self._name, self._attributes, self._inputs)
@@ -350,7 +350,7 @@ def update_current_trace(
     if metadata is not None and not isinstance(metadata, Mapping):
         raise TypeError(f"update_current_trace(metadata=...) must be a mapping, got {metadata!r}")
     new_tags = normalize_tags(tags)
-    if _runtime.disabled:
+    if _switch.disabled:
         return
     context = trace_api.get_current_span().get_span_context()
     if not context.is_valid:

@@ -16,7 +16,7 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Tracer, TracerProvider
 
-from genai_trace import _config, _redact
+from genai_trace import _config, _redact, _switch
 from genai_trace._assembler import TRACER_NAME, TraceAssembler
 from genai_trace._errors import log_internal_error, logger, warn_once
 from genai_trace._ids import GenAIIdGenerator
@@ -37,7 +37,9 @@ class Runtime:
         self.id_generator = GenAIIdGenerator()
         self.provider, self.owns_provider = _choose_provider(config, self.id_generator)
         self.pipeline = ExportPipeline(
-            _default_exporters(config) if config.exporters is None else config.exporters,
+            _default_exporters(config, self.provider)
+            if config.exporters is None
+            else config.exporters,
             queue_size=config.export_queue_size,
             recent_traces=config.recent_traces,
             keep_all_traces=config.keep_all_traces,
@@ -103,9 +105,8 @@ def _assembler_for(provider: TracerProvider) -> TraceAssembler:
     return assembler
 
 
-# The hot path reads these two module globals without a lock.
+# The hot path reads this module global without a lock (and _switch.disabled).
 _runtime: Runtime | None = None
-disabled: bool = False
 # Guards creation and replacement of _runtime.
 _lock = threading.RLock()
 _shut_down = False
@@ -126,7 +127,6 @@ def get() -> Runtime | None:
 
 
 def _configure_lazily() -> Runtime | None:
-    global _runtime, disabled
     with _lock:
         if _runtime is not None or _shut_down:
             return _runtime
@@ -157,7 +157,7 @@ def configure(**settings: Any) -> _config.Config:
 
 
 def _install(config: _config.Config) -> None:
-    global _runtime, disabled, _atexit_registered
+    global _runtime, _atexit_registered
     _redact.active = (
         _redact.Redactor(extra_keys=config.redact_keys, user=config.redact)
         if config.redaction
@@ -165,8 +165,8 @@ def _install(config: _config.Config) -> None:
     )
     _redact.capture_content = config.capture_content
     _redact.payload_limit = config.max_payload_chars
+    _switch.disabled = config.disabled
     _runtime = Runtime(config)
-    disabled = config.disabled
     if not _atexit_registered:
         atexit.register(_at_exit)
         _atexit_registered = True
@@ -188,8 +188,7 @@ def shutdown(timeout_s: float | None = None) -> bool:
 
 def set_disabled(value: bool) -> None:
     """Turn recording off (decorated functions are called directly) or back on."""
-    global disabled
-    disabled = value
+    _switch.disabled = value
 
 
 def max_payload_chars() -> int:
@@ -263,10 +262,11 @@ def _resource(config: _config.Config) -> Resource:
     return Resource.create(attributes)
 
 
-def _default_exporters(config: _config.Config) -> list[TraceExporter]:
+def _default_exporters(config: _config.Config, provider: TracerProvider) -> list[TraceExporter]:
     """Where traces go when ``exporters`` is not given.
 
-    The local store, plus the console and an OTLP backend when asked for.
+    The local store, plus the console and an OTLP backend when asked for (and not already
+    served by the app's own exporter, see :func:`_otlp_destination_wanted`).
     """
     exporters: list[TraceExporter] = []
     if config.local_store:
@@ -277,7 +277,7 @@ def _default_exporters(config: _config.Config) -> list[TraceExporter]:
         from genai_trace.exporters.console import ConsoleTraceExporter
 
         exporters.append(ConsoleTraceExporter())
-    if otlp_configured(config):
+    if _otlp_destination_wanted(config, provider):
         from genai_trace.exporters.otlp import OTLPTraceExporter
 
         otlp: TraceExporter = OTLPTraceExporter(
@@ -294,6 +294,69 @@ def _default_exporters(config: _config.Config) -> list[TraceExporter]:
             otlp = SampledExporter(otlp, TailSampler(rate=config.otlp_sample_rate))
         exporters.append(otlp)
     return exporters
+
+
+def _otlp_destination_wanted(config: _config.Config, provider: TracerProvider) -> bool:
+    """Whether genai-trace adds an OTLP destination of its own.
+
+    An endpoint given to genai-trace (``otlp_endpoint``, ``GENAI_TRACE_OTLP_ENDPOINT``)
+    always gets one. One that comes only from the standard ``OTEL_EXPORTER_OTLP_*``
+    variables does not when the app's provider already exports over OTLP: that exporter
+    reads the same variables and already carries genai-trace's spans, so a second path
+    would deliver every span twice (DESIGN: a span reaches a given backend once).
+    """
+    if config.otlp_endpoint:
+        return True
+    if not otlp_configured(config):
+        return False
+    app_exporter = app_otlp_exporter(provider)
+    if app_exporter is None:
+        return True
+    logger.info(
+        "genai_trace: the app's TracerProvider already exports over OTLP (%s), and genai-trace's "
+        "spans go through it; genai-trace adds no OTLP destination of its own for "
+        "OTEL_EXPORTER_OTLP_ENDPOINT, so each span reaches the backend once. To send "
+        "genai-trace's whole traces to an OTLP backend as well, set "
+        "configure(otlp_endpoint=...) or GENAI_TRACE_OTLP_ENDPOINT.",
+        type(app_exporter).__name__,
+    )
+    return False
+
+
+# Where the SDK's processors keep what they wrap: the multi-processors their processors,
+# SimpleSpanProcessor (and BatchSpanProcessor before 1.28) the exporter, BatchSpanProcessor
+# its shared BatchProcessor, which keeps the exporter.
+_WRAPPED = ("_span_processors", "span_exporter", "_batch_processor", "_exporter")
+
+
+def app_otlp_exporter(provider: TracerProvider) -> object | None:
+    """An OTLP span exporter (HTTP or gRPC) among ``provider``'s processors, if any.
+
+    Looks through the SDK's multi-processors and its simple and batch processors, a
+    bounded walk; anything it cannot read counts as no exporter.
+    """
+    pending: list[object] = [getattr(provider, "_active_span_processor", None)]
+    for _ in range(256):
+        if not pending:
+            return None
+        item = pending.pop()
+        if _is_otlp_span_exporter(item):
+            return item
+        for name in _WRAPPED:
+            inner = getattr(item, name, None)
+            if isinstance(inner, (tuple, list)):
+                pending.extend(inner)
+            elif inner is not None:
+                pending.append(inner)
+    return None
+
+
+def _is_otlp_span_exporter(item: object) -> bool:
+    return any(
+        cls.__name__ == "OTLPSpanExporter"
+        and cls.__module__.startswith("opentelemetry.exporter.otlp.")
+        for cls in type(item).__mro__
+    )
 
 
 def otlp_configured(config: _config.Config) -> bool:
