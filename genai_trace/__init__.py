@@ -40,7 +40,7 @@ from genai_trace._decorator import trace
 from genai_trace._errors import TracingError
 from genai_trace._fluent import get_current_span, start_span, update_current_trace
 from genai_trace._model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
-from genai_trace._propagation import extract, inject, use_span
+from genai_trace._propagation import SessionBaggagePropagator, extract, inject, use_span
 from genai_trace._runtime import __version__
 from genai_trace._scope import context
 from genai_trace._semconv import SpanType
@@ -57,6 +57,7 @@ __all__ = [
     "MalformedIdError",
     "OpenSpansError",
     "RootSpanError",
+    "SessionBaggagePropagator",
     "SpanEvent",
     "SpanNotFoundError",
     "SpanRecord",
