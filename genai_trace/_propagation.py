@@ -116,8 +116,8 @@ def inject(carrier: MutableMapping[str, str] | None = None) -> MutableMapping[st
     Uses the global OpenTelemetry propagator: by default W3C ``traceparent`` (plus
     ``tracestate``) and ``baggage``. The session and user of the enclosing
     ``genai_trace.context()`` are added to the baggage, next to any the app set. Outside any
-    span there is no ``traceparent``. Never raises: a carrier that cannot take headers (no
-    ``carrier[key] = value``) is returned unchanged with a warning, and internal failures
+    span there is no ``traceparent``. Never raises: a carrier that is not a mutable mapping
+    is returned unchanged with a warning, and internal failures
     are logged.
 
     Args:
@@ -133,7 +133,7 @@ def inject(carrier: MutableMapping[str, str] | None = None) -> MutableMapping[st
     """
     if carrier is None:
         carrier = {}
-    elif not callable(getattr(carrier, "__setitem__", None)):
+    elif not isinstance(carrier, MutableMapping):
         warn_once(
             "misuse inject",
             "genai_trace: inject() takes a mutable mapping of headers, got %s; nothing injected",
