@@ -23,6 +23,7 @@ from genai_trace._api import (
     shutdown,
     stats,
 )
+from genai_trace._baggage import SessionBaggagePropagator
 from genai_trace._client import TraceClient
 from genai_trace._client_checks import (
     AlreadyEndedError,
@@ -40,7 +41,7 @@ from genai_trace._decorator import trace
 from genai_trace._errors import TracingError
 from genai_trace._fluent import get_current_span, start_span, update_current_trace
 from genai_trace._model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
-from genai_trace._propagation import SessionBaggagePropagator, extract, inject, use_span
+from genai_trace._propagation import extract, inject, use_span
 from genai_trace._runtime import __version__
 from genai_trace._scope import context
 from genai_trace._semconv import SpanType

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -10,15 +11,18 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from email.message import Message
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 import requests
-from opentelemetry import baggage
+from opentelemetry import baggage, propagate
 from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
+from opentelemetry.propagators.composite import CompositePropagator
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 import genai_trace
 from genai_trace import SpanType, TraceClient
@@ -395,3 +399,105 @@ def test_a_service_reading_dict_of_its_headers_joins_the_trace_whatever_the_case
     exported(exporter)
     (service_part,) = service_parts(traces_path, root.trace_id)
     assert_service_part(service_part, root.trace_id, http_span.span_id)
+
+
+# --- SessionBaggagePropagator: session and user on every OpenTelemetry-propagated call ------
+
+
+@pytest.fixture
+def session_baggage() -> Iterator[None]:
+    """The global propagator an app sets to carry session and user on instrumented calls."""
+    previous = propagate.get_global_textmap()
+    propagate.set_global_textmap(
+        CompositePropagator(
+            [TraceContextTextMapPropagator(), genai_trace.SessionBaggagePropagator()]
+        )
+    )
+    yield
+    propagate.set_global_textmap(previous)
+
+
+def instrumented_headers() -> dict[str, str]:
+    """What the requests and httpx instrumentations put on a request: the global propagator."""
+    headers: dict[str, str] = {}
+    propagate.inject(headers)
+    return headers
+
+
+def test_without_the_propagator_an_instrumented_call_carries_no_session() -> None:
+    with genai_trace.context(session_id="chat-7"), genai_trace.start_span("s"):
+        assert "baggage" not in instrumented_headers()
+
+
+def test_the_propagator_carries_session_user_and_the_apps_baggage(session_baggage: None) -> None:
+    token = context_api.attach(baggage.set_baggage("tenant", "acme"))
+    try:
+        with (
+            genai_trace.context(session_id="chat 7", user_id="ada", tags={"private": "x"}),
+            genai_trace.start_span("s"),
+        ):
+            headers = instrumented_headers()
+    finally:
+        context_api.detach(token)
+    headers.pop("traceparent")
+    assert headers == {"baggage": "tenant=acme,session.id=chat+7,user.id=ada"}
+
+
+def test_the_propagator_gives_a_server_instrumentations_spans_the_session(
+    session_baggage: None, exporter: InMemoryTraceExporter
+) -> None:
+    carrier = {
+        "traceparent": f"00-{CALLER_TRACE}-{CALLER_SPAN}-01",
+        "baggage": "session.id=chat-7,user.id=ada",
+    }
+    token = context_api.attach(propagate.extract(carrier))  # as a server instrumentation does
+    try:
+        with genai_trace.start_span("handle") as span:
+            pass
+    finally:
+        context_api.detach(token)
+    assert span.parent_id == CALLER_SPAN
+    info = exported(exporter)[0].info
+    assert (info.session_id, info.user_id) == ("chat-7", "ada")
+
+
+def test_an_instrumented_httpx_call_carries_the_session_to_the_service(
+    session_baggage: None, service: tuple[str, Path], exporter: InMemoryTraceExporter
+) -> None:
+    url, traces_path = service
+    body = json.dumps({"question": "hi"}).encode()
+    with (
+        genai_trace.context(session_id="chat-7", user_id="ada"),
+        genai_trace.start_span("caller.ask", inputs="hi") as root,
+        genai_trace.start_span("caller.http", span_type=SpanType.TOOL) as http_span,
+    ):
+        result = json.loads(post_with_httpx(url, instrumented_headers(), body))
+    assert result["trace_id"] == root.trace_id
+    exported(exporter)
+    (service_part,) = service_parts(traces_path, root.trace_id)
+    assert_service_part(service_part, root.trace_id, http_span.span_id)
+
+
+def test_the_propagator_is_an_opentelemetry_entry_point() -> None:
+    found = entry_points(group="opentelemetry_propagator", name="genai_trace_baggage")
+    if not found:
+        pytest.skip("the installed metadata predates the entry point: reinstall the project")
+    (entry,) = found
+    assert entry.load() is genai_trace.SessionBaggagePropagator
+    # OpenTelemetry loads it while opentelemetry.propagate is being imported: no import cycle,
+    # whichever of the two the app imports first.
+    for first in ("genai_trace", "opentelemetry.propagate"):
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                f"import {first}; from opentelemetry import propagate; "
+                "print(type(propagate.get_global_textmap()._propagators[1]).__name__)",
+            ],
+            env={**os.environ, "OTEL_PROPAGATORS": "tracecontext,genai_trace_baggage"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert (done.stdout, done.stderr) == ("SessionBaggagePropagator\n", "")
