@@ -83,8 +83,9 @@ def test_inject_keeps_the_apps_own_baggage() -> None:
 
 
 def test_inject_warns_once_and_returns_a_carrier_it_cannot_write(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(genai_trace._errors, "_seen", set())  # warnings earlier tests caused
     carrier = ("traceparent",)
     with genai_trace.start_span("s"):
         for _ in range(2):
@@ -169,8 +170,9 @@ async def test_extract_works_with_async_with(exporter: InMemoryTraceExporter) ->
 
 
 def test_extract_warns_once_and_ignores_a_carrier_it_cannot_read(
-    caplog: pytest.LogCaptureFixture,
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(genai_trace._errors, "_seen", set())  # warnings earlier tests caused
     with genai_trace.start_span("outer") as outer:
         for _ in range(2):
             with (
