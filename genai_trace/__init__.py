@@ -23,6 +23,7 @@ from genai_trace._api import (
     shutdown,
     stats,
 )
+from genai_trace._baggage import SessionBaggagePropagator
 from genai_trace._client import TraceClient
 from genai_trace._client_checks import (
     AlreadyEndedError,
@@ -57,6 +58,7 @@ __all__ = [
     "MalformedIdError",
     "OpenSpansError",
     "RootSpanError",
+    "SessionBaggagePropagator",
     "SpanEvent",
     "SpanNotFoundError",
     "SpanRecord",

@@ -8,6 +8,7 @@ outputs or the exception, end the span and restore the previous context.
 from __future__ import annotations
 
 import functools
+import os
 import time
 import traceback
 from collections.abc import Mapping
@@ -27,9 +28,9 @@ from genai_trace._capture import (
     safe_repr,
     to_text,
 )
-from genai_trace._errors import log_internal_error, warn_once
-from genai_trace._scope import Tags, normalize_tags, tag_attributes
-from genai_trace._span import GenAISpan, add_input, set_output
+from genai_trace._errors import log_internal_error, logger, warn_misuse, warn_once
+from genai_trace._scope import Tags, lenient_id, lenient_metadata, lenient_tags, tag_attributes
+from genai_trace._span import GenAISpan, add_input, set_output, text_of
 from genai_trace._trace_builder import TraceUpdates
 
 if TYPE_CHECKING:
@@ -219,7 +220,9 @@ class start_span(AsyncWith[GenAISpan]):  # a function to its users; a class for 
 
     The span is a child of the current span and is current inside the block. An exception
     leaving the block is recorded (status ERROR, ``exception`` event) and propagates.
-    Works with ``async with`` too.
+    Works with ``async with`` too. Never raises: a name that is not a str is replaced by
+    its text, a span type of another type by CHAIN, and attributes that are not a mapping
+    are dropped, each with one warning on the ``genai_trace`` logger.
 
     Args:
         name: The span's name.
@@ -244,7 +247,14 @@ class start_span(AsyncWith[GenAISpan]):  # a function to its users; a class for 
         attributes: Mapping[str, Any] | None = None,
     ) -> None:
         if not isinstance(name, str):
-            raise TypeError(f"start_span() name must be a str, got {name!r}")
+            warn_misuse("start_span(name=...)", "a str", name, "its text is the name")
+            name = text_of(name)
+        if not isinstance(span_type, (str, sc.SpanType)):
+            warn_misuse("start_span(span_type=...)", "a SpanType or a str", span_type, "CHAIN")
+            span_type = sc.SpanType.CHAIN
+        if attributes is not None and not isinstance(attributes, Mapping):
+            warn_misuse("start_span(attributes=...)", "a mapping", attributes, "dropped")
+            attributes = None
         self._name = name
         self._attributes = static_attributes(span_type, attributes)
         self._inputs = _NOTHING if inputs is None else inputs
@@ -326,6 +336,15 @@ def update_current_trace(
     Response previews are the root's inputs and outputs otherwise). Tags and metadata merge
     with earlier ones.
 
+    Never raises. A value of another type is coerced where its meaning is clear: an int or
+    UUID id becomes its text, a preview that is not a str is recorded as JSON text, a bare
+    string of tags is one tag. Anything else (an id of another type, metadata that is not a
+    mapping, tags that are neither a mapping nor a list) is dropped with one warning on the
+    ``genai_trace`` logger. Called where nothing can be updated, it says why once (outside
+    any span, in a part of the trace no span of this process is in, after the trace was
+    exported), and nothing when tracing is off on purpose (``genai_trace.disable()``,
+    ``OTEL_SDK_DISABLED``) or the sampler dropped the trace.
+
     Example:
         >>> @genai_trace.trace
         ... def answer(question: str) -> str:
@@ -333,45 +352,79 @@ def update_current_trace(
         ...         request_preview=question[:200], tags={"team": "search"}, user_id="ada"
         ...     )
         ...     ...
-
-    Raises:
-        TypeError: a value of the wrong type (previews and ids are strings, metadata a
-            mapping, tags a mapping or a list of strings).
     """
-    for field_name, value in (
-        ("request_preview", request_preview),
-        ("response_preview", response_preview),
-        ("session_id", session_id),
-        ("user_id", user_id),
-        ("client_request_id", client_request_id),
-    ):
-        if value is not None and not isinstance(value, str):
-            raise TypeError(f"update_current_trace({field_name}=...) must be a str, got {value!r}")
-    if metadata is not None and not isinstance(metadata, Mapping):
-        raise TypeError(f"update_current_trace(metadata=...) must be a mapping, got {metadata!r}")
-    new_tags = normalize_tags(tags)
-    if _switch.disabled:
+    if _switch.disabled or sdk_disabled():
         return
-    context = trace_api.get_current_span().get_span_context()
+    span = trace_api.get_current_span()
+    context = span.get_span_context()
+    if not _can_update(context):
+        return
+    call = "update_current_trace({}=...)".format
+    try:
+        found = _update_trace(
+            context.trace_id,
+            _preview_text(request_preview),
+            _preview_text(response_preview),
+            lenient_tags(call("tags"), tags),
+            dict(lenient_metadata(call("metadata"), metadata) or {}),
+            lenient_id(call("session_id"), session_id),
+            lenient_id(call("user_id"), user_id),
+            lenient_id(call("client_request_id"), client_request_id),
+        )
+    except Exception:
+        log_internal_error("update_current_trace")
+        return
+    if not found:
+        _warn_not_in_assembly(span)
+
+
+def sdk_disabled() -> bool:
+    """Whether ``OTEL_SDK_DISABLED`` turns the OpenTelemetry SDK off (its own test of it)."""
+    return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
+
+
+def _can_update(context: trace_api.SpanContext) -> bool:
+    """Whether the current span's trace may be in assembly here; warns why not, if it matters."""
     if not context.is_valid:
         warn_once(
             "update outside trace",
             "genai_trace: update_current_trace() was called outside any span; nothing updated",
         )
-        return
-    try:
-        _update_trace(
-            context.trace_id,
-            request_preview,
-            response_preview,
-            new_tags,
-            dict(metadata) if metadata else {},
-            session_id,
-            user_id,
-            client_request_id,
+        return False
+    if not context.trace_flags.sampled:  # the sampler's choice: nothing to record, no fault
+        logger.debug("genai_trace: update_current_trace() in an unsampled trace; not recorded")
+        return False
+    if context.is_remote:
+        warn_once(
+            "update remote parent",
+            "genai_trace: update_current_trace() was called inside extract() before any span "
+            "started; the trace's facts belong to a span of this process, so nothing updated",
         )
-    except Exception:
-        log_internal_error("update_current_trace")
+        return False
+    return True
+
+
+def _warn_not_in_assembly(span: trace_api.Span) -> None:
+    if span.is_recording():
+        warn_once(
+            "update unknown trace",
+            "genai_trace: update_current_trace() was called in a span genai-trace does not "
+            "assemble (another TracerProvider's, or its trace was already exported after "
+            "trace_timeout_s or max_buffered_traces); nothing updated",
+        )
+    else:
+        warn_once(
+            "update after end",
+            "genai_trace: update_current_trace() was called after its trace was exported; "
+            "nothing updated",
+        )
+
+
+def _preview_text(value: object) -> str | None:
+    """A preview as text: a str as is, any other value as its JSON text."""
+    if value is None or isinstance(value, str):
+        return value
+    return to_text(value, _runtime.max_payload_chars())[0]
 
 
 def _update_trace(
@@ -383,10 +436,11 @@ def _update_trace(
     session_id: str | None,
     user_id: str | None,
     client_request_id: str | None,
-) -> None:
+) -> bool:
+    """Apply the facts to the trace in assembly; ``False`` when it is not in assembly here."""
     rt = _runtime.get()
     if rt is None:
-        return
+        return True  # shut down: nothing records, nothing to say
     if not _redact.capture_content:
         request_preview = response_preview = None
     redactor = _redact.active
@@ -419,14 +473,9 @@ def _update_trace(
 
     root = rt.assembler.update_trace(trace_id, apply)
     if root is None:
-        warn_once(
-            "update after end",
-            "genai_trace: update_current_trace() was called after its trace was exported; "
-            "nothing updated",
-        )
-        return
+        return False
     if not root.is_recording():
-        return
+        return True
     # Mirror onto the live root span, so the app's own exporters see the same facts.
     limit = rt.config.max_payload_chars
     mirror: dict[str, Any] = {}
@@ -445,3 +494,4 @@ def _update_trace(
     if metadata:
         mirror[sc.METADATA] = attribute_value(merged["metadata"], limit)
     root.set_attributes(mirror)
+    return True

@@ -15,17 +15,15 @@ from collections.abc import MutableMapping
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, overload
 
-from opentelemetry import baggage, propagate
 from opentelemetry import context as context_api
+from opentelemetry import propagate
 from opentelemetry import trace as trace_api
+from opentelemetry.propagators import textmap
 
-from genai_trace import _semconv as sc
-from genai_trace._errors import log_internal_error
+from genai_trace._baggage import scope_from_baggage, with_scope_baggage
+from genai_trace._errors import log_internal_error, warn_once
 from genai_trace._fluent import AsyncWith, record_error
-from genai_trace._scope import SCOPE_KEY, TraceScope, current_scope
 from genai_trace._span import GenAISpan
-
-_BAGGAGE_KEYS = (sc.SESSION_ID, sc.USER_ID)
 
 C = TypeVar("C", bound=MutableMapping[str, str])
 
@@ -61,7 +59,14 @@ class use_span(AsyncWith[GenAISpan]):  # a function to its users; a class for a 
     def __init__(self, span: GenAISpan | trace_api.Span, *, end_on_exit: bool = False) -> None:
         otel_span = span.otel_span if isinstance(span, GenAISpan) else span
         if not isinstance(otel_span, trace_api.Span):
-            raise TypeError(f"use_span() takes a GenAISpan or an OTel span, got {span!r}")
+            warn_once(
+                "misuse use_span",
+                "genai_trace: use_span() takes a GenAISpan or an OTel span, got %s; "
+                "the block runs in the current context",
+                type(span).__name__,
+            )
+            otel_span = trace_api.get_current_span()
+            end_on_exit = False
         self._span = otel_span
         self._end_on_exit = end_on_exit
         self._token: object | None = None
@@ -107,7 +112,9 @@ def inject(carrier: MutableMapping[str, str] | None = None) -> MutableMapping[st
     Uses the global OpenTelemetry propagator: by default W3C ``traceparent`` (plus
     ``tracestate``) and ``baggage``. The session and user of the enclosing
     ``genai_trace.context()`` are added to the baggage, next to any the app set. Outside any
-    span there is no ``traceparent``. Internal failures are logged, never raised.
+    span there is no ``traceparent``. Never raises: a carrier that is not a mutable mapping
+    is returned unchanged with a warning, and internal failures
+    are logged.
 
     Args:
         carrier: The headers to add to; a new dict when omitted.
@@ -123,15 +130,14 @@ def inject(carrier: MutableMapping[str, str] | None = None) -> MutableMapping[st
     if carrier is None:
         carrier = {}
     elif not isinstance(carrier, MutableMapping):
-        raise TypeError(f"inject() takes a mutable mapping of headers, got {carrier!r}")
+        warn_once(
+            "misuse inject",
+            "genai_trace: inject() takes a mutable mapping of headers, got %s; nothing injected",
+            type(carrier).__name__,
+        )
+        return carrier
     try:
-        context = context_api.get_current()
-        scope = current_scope()
-        if scope is not None:
-            for key, value in zip(_BAGGAGE_KEYS, (scope.session_id, scope.user_id), strict=True):
-                if value is not None:
-                    context = baggage.set_baggage(key, value, context)
-        propagate.inject(carrier, context=context)
+        propagate.inject(carrier, context=with_scope_baggage(context_api.get_current()))
     except Exception:
         log_internal_error("inject")
     return carrier
@@ -143,12 +149,15 @@ class extract(AsyncWith[None]):  # a function to its users; a class for a cheap 
     Spans started inside are children of the caller's span (same trace id, a remote
     parent), and the caller's session and user (baggage) apply to them as if inside
     ``genai_trace.context(session_id=..., user_id=...)``. This process assembles and
-    exports its own part of the trace; a backend joins the parts. Headers without a
-    trace context leave the current one in place. Internal failures are logged, never raised.
+    exports its own part of the trace; a backend joins the parts. Header names match in any
+    case (``Traceparent`` as well as ``traceparent``), as HTTP header names do. Headers
+    without a trace context leave the current one in place. Never raises: a carrier that
+    is not a mapping is ignored with a warning, and internal failures are logged.
 
     Args:
-        carrier: The incoming headers: a dict, or anything with ``get`` (such as
-            ``http.server``'s ``self.headers``, Starlette's ``request.headers``).
+        carrier: The incoming headers: a dict (``dict(self.headers)`` too), or anything
+            with ``get`` (such as ``http.server``'s ``self.headers``, Starlette's
+            ``request.headers``). A value may be a string or a list of strings.
 
     Example:
         >>> class Handler(BaseHTTPRequestHandler):
@@ -162,14 +171,22 @@ class extract(AsyncWith[None]):  # a function to its users; a class for a cheap 
 
     def __init__(self, carrier: HeaderCarrier | MutableMapping[str, str]) -> None:
         if not callable(getattr(carrier, "get", None)):
-            raise TypeError(f"extract() takes a mapping of headers, got {carrier!r}")
+            warn_once(
+                "misuse extract",
+                "genai_trace: extract() takes a mapping of headers, got %s; "
+                "the block runs in the current context",
+                type(carrier).__name__,
+            )
+            carrier = {}
         self._carrier = carrier
         self._token: object | None = None
 
     def __enter__(self) -> None:
         try:
-            context = propagate.extract(self._carrier, context=context_api.get_current())
-            context = _scope_from_baggage(context)
+            context = propagate.extract(
+                self._carrier, context=context_api.get_current(), getter=HEADER_GETTER
+            )
+            context = scope_from_baggage(context)
         except Exception:
             log_internal_error("extract")
             return
@@ -186,19 +203,53 @@ class extract(AsyncWith[None]):  # a function to its users; a class for a cheap 
             _detach(token)
 
 
-def _scope_from_baggage(context: context_api.Context) -> context_api.Context:
-    """Re-create the caller's ``genai_trace.context()`` session and user from baggage."""
-    session_id, user_id = (baggage.get_baggage(key, context) for key in _BAGGAGE_KEYS)
-    if not isinstance(session_id, str):
-        session_id = None
-    if not isinstance(user_id, str):
-        user_id = None
-    if session_id is None and user_id is None:
-        return context
-    scope = context_api.get_value(SCOPE_KEY, context)
-    if not isinstance(scope, TraceScope):
-        scope = TraceScope(None, None, {}, {})
-    return context_api.set_value(SCOPE_KEY, scope.merged(session_id, user_id, {}, None), context)
+class _HeaderGetter(textmap.Getter[Any]):
+    """Reads a header from any carrier with ``get``, matching its name in any case.
+
+    HTTP header names are case-insensitive, and ``dict(self.headers)`` keeps the case the
+    client sent (``urllib`` sends ``Traceparent``). The exact name is tried first: it is
+    the common case, and case-insensitive carriers (``email.message.Message``, Starlette's
+    headers) answer it whatever the case.
+    """
+
+    def get(self, carrier: Any, key: str) -> list[str] | None:
+        value = carrier.get(key)
+        if value is None:
+            value = _get_ignoring_case(carrier, key)
+        return _header_values(value)
+
+    def keys(self, carrier: Any) -> list[str]:
+        names = getattr(carrier, "keys", None)
+        return [_header_text(name) for name in names()] if callable(names) else []
+
+
+HEADER_GETTER = _HeaderGetter()
+
+
+def _get_ignoring_case(carrier: Any, key: str) -> object:
+    names = getattr(carrier, "keys", None)
+    if not callable(names):
+        return None
+    wanted = key.lower()
+    for name in list(names()):
+        if isinstance(name, (str, bytes)) and _header_text(name).lower() == wanted:
+            return carrier.get(name)
+    return None
+
+
+def _header_values(value: object) -> list[str] | None:
+    """A header's values as strings: one string, bytes, or a list of them (a multidict)."""
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)):
+        return [_header_text(value)]
+    if isinstance(value, (list, tuple)):
+        return [_header_text(item) for item in value if isinstance(item, (str, bytes))]
+    return None
+
+
+def _header_text(value: str | bytes) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else value
 
 
 def _detach(token: object) -> None:

@@ -7,6 +7,7 @@ the threading instrumentation), and across ``inject``/``extract``.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +16,7 @@ from opentelemetry import context as context_api
 
 from genai_trace import _semconv as sc
 from genai_trace._capture import attribute_value, safe_repr, truncate_text
+from genai_trace._errors import warn_misuse
 
 SCOPE_KEY = context_api.create_key("genai_trace.scope")
 
@@ -38,6 +40,43 @@ def normalize_tags(tags: Tags | None) -> dict[str, str]:
     if isinstance(tags, Mapping):
         return {_tag_text(k): "" if v is None else _tag_text(v) for k, v in tags.items()}
     return {_tag_text(tag): "" for tag in tags}
+
+
+def lenient_id(call: str, value: object) -> str | None:
+    """An id for the fluent API: a str as is, an int or UUID as its text, else dropped.
+
+    ``call`` names the call and argument for the warning, e.g. ``context(user_id=...)``.
+    """
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, str):
+        return str.__str__(value)  # a str subclass (a str enum) as the plain text
+    if isinstance(value, (int, uuid.UUID)) and not isinstance(value, bool):
+        return str(value)
+    warn_misuse(call, "a str (an int or UUID is converted)", value, "the value is dropped")
+    return None
+
+
+def lenient_tags(call: str, tags: object) -> dict[str, str]:
+    """Tags for the fluent API: a bare string is one tag; a value of another shape is dropped."""
+    if isinstance(tags, str):
+        return normalize_tags([tags])
+    if isinstance(tags, (bytes, bytearray)):
+        warn_misuse(call, "a mapping or a list of strings", tags, "the tags are dropped")
+        return {}
+    try:
+        return normalize_tags(tags)  # type: ignore[arg-type]  # checked by its own failure
+    except Exception:  # not iterable, or an iterable that fails as it is read
+        warn_misuse(call, "a mapping or a list of strings", tags, "the tags are dropped")
+        return {}
+
+
+def lenient_metadata(call: str, metadata: object) -> Mapping[str, Any] | None:
+    """Metadata for the fluent API: a mapping, else dropped with a warning."""
+    if metadata is None or isinstance(metadata, Mapping):
+        return metadata
+    warn_misuse(call, "a mapping", metadata, "the metadata is dropped")
+    return None
 
 
 def _tag_text(value: object) -> str:
@@ -135,17 +174,19 @@ def context(
     Nested blocks merge: inner values win, tags and metadata are combined. The values follow
     the OTel context into asyncio tasks and threads.
 
+    Never raises: an int or UUID id is converted to its text, a bare string of tags is one
+    tag, and a value of another type is dropped with a warning on the ``genai_trace`` logger.
+
     Example:
         >>> with genai_trace.context(session_id="chat-42", user_id="ada", tags={"env": "prod"}):
         ...     answer("What is OTLP?")  # its trace carries session, user and the tag
     """
-    if session_id is not None and not isinstance(session_id, str):
-        raise TypeError(f"session_id must be a str, got {session_id!r}")
-    if user_id is not None and not isinstance(user_id, str):
-        raise TypeError(f"user_id must be a str, got {user_id!r}")
-    if metadata is not None and not isinstance(metadata, Mapping):
-        raise TypeError(f"metadata must be a mapping, got {metadata!r}")
-    scope = (current_scope() or _EMPTY).merged(session_id, user_id, normalize_tags(tags), metadata)
+    scope = (current_scope() or _EMPTY).merged(
+        lenient_id("context(session_id=...)", session_id),
+        lenient_id("context(user_id=...)", user_id),
+        lenient_tags("context(tags=...)", tags),
+        lenient_metadata("context(metadata=...)", metadata),
+    )
     token = context_api.attach(context_api.set_value(SCOPE_KEY, scope))
     try:
         yield

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -11,20 +13,26 @@ from opentelemetry.trace import Status, StatusCode
 from genai_trace import _redact, _runtime
 from genai_trace import _semconv as sc
 from genai_trace._capture import WaitingText, attribute_value, safe_repr, to_text
-from genai_trace._errors import log_internal_error
+from genai_trace._errors import log_internal_error, warn_misuse
 from genai_trace._ids import format_span_id, format_trace_id
 
 if TYPE_CHECKING:
     from genai_trace._fluent import SpanScope
 
 _STATUS_CODES = {"OK": StatusCode.OK, "ERROR": StatusCode.ERROR, "UNSET": StatusCode.UNSET}
+_MAX_COUNT = 2**63 - 1  # OTLP carries integer attributes as int64
 
 
 class GenAISpan:
     """A span with GenAI meaning: type, inputs, outputs, token usage.
 
     Wraps any OTel span, so it also annotates spans that other instrumentations started.
-    No method raises into your code: a failure is logged once and the span carries less.
+    No method raises into your code. A value of the wrong type is coerced where its meaning
+    is clear (a name that is not a str becomes its text, an attribute key its repr, a token
+    count of ``12.0`` or ``"12"`` becomes ``12``); anything else (a NaN, negative, bool or
+    fractional token count, an unknown status, attributes that are not a mapping) is
+    dropped with one warning on the ``genai_trace`` logger. An internal failure is logged
+    once and the span carries less.
 
     Example:
         >>> with genai_trace.start_span("retrieve", span_type=SpanType.RETRIEVER) as span:
@@ -90,6 +98,9 @@ class GenAISpan:
 
     def set_span_type(self, span_type: sc.SpanType | str) -> None:
         """Set the span's type; also marks a foreign span's trace as a GenAI trace."""
+        if not isinstance(span_type, (str, sc.SpanType)):
+            warn_misuse("GenAISpan.set_span_type()", "a SpanType or a str", span_type, "ignored")
+            return
         try:
             attributes = sc.span_type_attributes(span_type)
             # Always the exact type here: it may replace a custom type set at the start.
@@ -107,7 +118,14 @@ class GenAISpan:
         output_tokens: int | None = None,
         total_tokens: int | None = None,
     ) -> None:
-        """Record an LLM call's token usage (counted once in the trace's totals)."""
+        """Record an LLM call's token usage (counted once in the trace's totals).
+
+        Counts are ints from 0; an integral float or a numeric string is converted, any
+        other value is dropped with a warning. ``total_tokens`` defaults to the sum.
+        """
+        input_tokens = _token_count("input_tokens", input_tokens)
+        output_tokens = _token_count("output_tokens", output_tokens)
+        total_tokens = _token_count("total_tokens", total_tokens)
         attributes: dict[str, int] = {}
         if input_tokens is not None:
             attributes[sc.LLM_TOKEN_COUNT_PROMPT] = int(input_tokens)
@@ -117,7 +135,7 @@ class GenAISpan:
             attributes[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = int(output_tokens)
         if total_tokens is None and input_tokens is not None and output_tokens is not None:
             total_tokens = input_tokens + output_tokens
-        if total_tokens is not None:
+        if total_tokens is not None and total_tokens <= _MAX_COUNT:
             attributes[sc.LLM_TOKEN_COUNT_TOTAL] = int(total_tokens)
         self.set_attributes(attributes)
 
@@ -125,10 +143,13 @@ class GenAISpan:
 
     def set_attribute(self, key: str, value: Any) -> None:
         """Set one attribute; a dict or other structured value is stored as JSON text."""
-        self.set_attributes({key: value})
+        self.set_attributes({key if isinstance(key, str) else safe_repr(key, 200): value})
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
         """Set several attributes at once."""
+        if not isinstance(attributes, Mapping):
+            warn_misuse("GenAISpan.set_attributes()", "a mapping", attributes, "dropped")
+            return
         try:
             self._span.set_attributes(_clean_attributes(attributes))
         except Exception:
@@ -141,6 +162,13 @@ class GenAISpan:
         timestamp_ns: int | None = None,
     ) -> None:
         """Add a point-in-time event."""
+        if not isinstance(name, str):
+            warn_misuse("GenAISpan.add_event(name=...)", "a str", name, "its text is the name")
+            name = text_of(name)
+        if attributes is not None and not isinstance(attributes, Mapping):
+            warn_misuse("GenAISpan.add_event(attributes=...)", "a mapping", attributes, "dropped")
+            attributes = None
+        timestamp_ns = _time_ns("GenAISpan.add_event(timestamp_ns=...)", timestamp_ns)
         try:
             self._span.add_event(
                 name, _clean_attributes(attributes) if attributes else None, timestamp_ns
@@ -150,6 +178,9 @@ class GenAISpan:
 
     def record_exception(self, exception: BaseException) -> None:
         """Add an ``exception`` event (type, message, stack trace); status is unchanged."""
+        if not isinstance(exception, BaseException):
+            warn_misuse("GenAISpan.record_exception()", "an exception", exception, "ignored")
+            return
         try:
             self._span.record_exception(exception)
         except Exception:
@@ -157,17 +188,22 @@ class GenAISpan:
 
     def set_status(self, status: str | StatusCode, description: str | None = None) -> None:
         """Set the status: ``"OK"``, ``"ERROR"`` (with a description) or ``"UNSET"``."""
-        try:
-            code = _STATUS_CODES[status.upper()] if isinstance(status, str) else status
-        except KeyError:
-            raise ValueError(f"status must be 'OK', 'ERROR' or 'UNSET', got {status!r}") from None
+        code = _STATUS_CODES.get(status.upper()) if isinstance(status, str) else status
+        if not isinstance(code, StatusCode):
+            warn_misuse("GenAISpan.set_status()", "'OK', 'ERROR' or 'UNSET'", status, "ignored")
+            return
+        if description is not None and not isinstance(description, str):
+            description = text_of(description)
         try:
             self._span.set_status(Status(code, description if code is StatusCode.ERROR else None))
         except Exception:
             log_internal_error("GenAISpan.set_status")
 
     def update_name(self, name: str) -> None:
-        """Rename the span."""
+        """Rename the span (a name that is not a str is replaced by its text)."""
+        if not isinstance(name, str):
+            warn_misuse("GenAISpan.update_name()", "a str", name, "its text is the name")
+            name = text_of(name)
         try:
             self._span.update_name(name)
         except Exception:
@@ -175,6 +211,7 @@ class GenAISpan:
 
     def end(self, end_time_ns: int | None = None) -> None:
         """End the span (spans from ``start_span``/``@trace`` end on their own)."""
+        end_time_ns = _time_ns("GenAISpan.end(end_time_ns=...)", end_time_ns)
         try:
             self._span.end(end_time_ns)
         except Exception:
@@ -227,6 +264,47 @@ def set_output(span: trace_api.Span, text: str, mime_type: str | None) -> None:
 def _output_type(span: trace_api.Span) -> object:
     attributes = getattr(span, "attributes", None)
     return None if attributes is None else attributes.get(sc.OUTPUT_MIME_TYPE)
+
+
+def _token_count(name: str, value: object) -> int | None:
+    """A token count as an int from 0, or ``None`` (warned) when ``value`` is not one."""
+    if value is None:
+        return None
+    count: int | None = None
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        count = int(value)
+    elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+        number = float(value)
+        count = int(number) if math.isfinite(number) and number.is_integer() else None
+    elif isinstance(value, str) and _is_count_text(value.strip()):
+        count = int(value.strip())
+    if count is None or not 0 <= count <= _MAX_COUNT:
+        call = f"GenAISpan.set_token_usage({name}=...)"
+        warn_misuse(call, "a count of tokens (an int from 0)", value, "the count is dropped")
+        return None
+    return count
+
+
+def _is_count_text(text: str) -> bool:
+    return 0 < len(text) <= 19 and text.isascii() and text.isdigit()
+
+
+def _time_ns(call: str, value: object) -> int | None:
+    """A time in epoch nanoseconds, or ``None`` (now; warned) when ``value`` is not one."""
+    if value is None or (
+        isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNT
+    ):
+        return value
+    warn_misuse(call, "epoch nanoseconds (an int from 0)", value, "the current time is used")
+    return None
+
+
+def text_of(value: object) -> str:
+    """``str(value)``, or a stand-in for a value whose ``__str__`` raises."""
+    try:
+        return str(value)
+    except Exception:
+        return safe_repr(value)
 
 
 def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:

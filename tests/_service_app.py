@@ -2,9 +2,11 @@
 
 Run as ``python _service_app.py TRACES.jsonl``: it listens on 127.0.0.1 on a free port,
 prints the port on the first line of stdout, and answers ``POST /answer`` inside
-``genai_trace.extract(self.headers)``. Each trace it completes is written to TRACES.jsonl as
-one JSON line (by the small exporter below) before the response is sent, so the caller can
-read its part as soon as the call returns.
+``genai_trace.extract(self.headers)``, and ``POST /answer-dict`` inside
+``genai_trace.extract(dict(self.headers))`` (a plain dict keeps the case the client sent).
+Each trace it completes is written to TRACES.jsonl as one JSON line (by the small exporter
+below) before the response is sent, so the caller can read its part as soon as the call
+returns. The response names the trace headers as the service received them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import genai_trace
 from genai_trace import ExportResult, SpanType, Trace
+
+TRACE_HEADERS = ("traceparent", "tracestate", "baggage")
 
 
 class JsonLinesExporter:
@@ -41,8 +45,9 @@ class JsonLinesExporter:
 class AnswerHandler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        carrier = dict(self.headers) if self.path == "/answer-dict" else self.headers
         with (
-            genai_trace.extract(self.headers),
+            genai_trace.extract(carrier),
             genai_trace.start_span("service.answer", inputs=body) as span,
         ):
             with genai_trace.start_span(
@@ -53,7 +58,8 @@ class AnswerHandler(BaseHTTPRequestHandler):
             span.set_outputs({"answer": answer})
             trace_id = span.trace_id
         genai_trace.flush(10)
-        payload = json.dumps({"answer": answer, "trace_id": trace_id}).encode()
+        received = sorted(name for name in self.headers if name.lower() in TRACE_HEADERS)
+        payload = json.dumps({"answer": answer, "trace_id": trace_id, "headers": received}).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))

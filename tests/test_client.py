@@ -408,8 +408,8 @@ def test_use_span_end_on_exit_records_the_error(exporter: InMemoryTraceExporter)
     with pytest.raises(KeyError), genai_trace.use_span(span, end_on_exit=True):
         raise KeyError("k")
     assert not span.is_recording()
-    with pytest.raises(TypeError, match="use_span\\(\\) takes a GenAISpan"):
-        genai_trace.use_span("not a span")  # type: ignore[arg-type]
+    with genai_trace.use_span("not a span") as current:  # type: ignore[arg-type]  # warned
+        assert not current.is_recording()
 
 
 def test_context_scope_applies_to_client_traces(

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 from support import only
 
 import genai_trace
@@ -78,15 +77,3 @@ def test_a_value_the_span_was_started_with_wins_over_the_scope() -> None:
         with genai_trace.start_span("s", attributes={"user.id": "own"}):
             pass
     assert only(traces).spans[0].attributes["user.id"] == "own"
-
-
-def test_context_rejects_wrong_types() -> None:
-    with pytest.raises(TypeError, match="session_id"):
-        with genai_trace.context(session_id=1):  # type: ignore[arg-type]
-            pass
-    with pytest.raises(TypeError, match="metadata"):
-        with genai_trace.context(metadata="x"):  # type: ignore[arg-type]
-            pass
-    with pytest.raises(TypeError, match="tags"):
-        with genai_trace.context(tags="single"):
-            pass

@@ -131,11 +131,6 @@ def test_get_current_span_outside_any_span_is_a_harmless_placeholder() -> None:
     span.end()
 
 
-def test_set_status_rejects_an_unknown_status() -> None:
-    with genai_trace.start_span("s") as span, pytest.raises(ValueError, match="'OK', 'ERROR'"):
-        span.set_status("BROKEN")
-
-
 def test_update_current_trace_from_a_child_span_wins_over_defaults() -> None:
     @genai_trace.trace
     def inner() -> None:
@@ -172,15 +167,6 @@ def test_update_current_trace_from_a_child_span_wins_over_defaults() -> None:
     assert root.attributes["tag.tags"] == ("team=search", "env=dev", "beta")
     assert root.attributes["genai_trace.tag.team"] == "search"
     assert genai_trace.get_trace("req-42") is not None
-
-
-def test_update_current_trace_rejects_wrong_types() -> None:
-    with pytest.raises(TypeError, match="session_id"):
-        genai_trace.update_current_trace(session_id=42)  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="metadata"):
-        genai_trace.update_current_trace(metadata=["a"])  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="tags"):
-        genai_trace.update_current_trace(tags="solo")
 
 
 def test_update_current_trace_outside_a_span_warns_once(

@@ -319,6 +319,56 @@ def test_tags_with_hostile_values() -> None:
         check_recorded(trace)
 
 
+# --- misuse: any value in any argument of the fluent API and GenAISpan ----------------------
+
+
+RESULT = object()
+
+
+@genai_trace.trace
+def misused_everywhere(value: Any) -> object:
+    """Every public fluent call and GenAISpan method, with ``value`` in every argument."""
+    with (
+        genai_trace.context(session_id=value, user_id=value, tags=value, metadata=value),
+        genai_trace.start_span(value, span_type=value, inputs=value, attributes=value) as span,
+    ):
+        genai_trace.update_current_trace(
+            request_preview=value,
+            response_preview=value,
+            tags=value,
+            metadata=value,
+            session_id=value,
+            user_id=value,
+            client_request_id=value,
+        )
+        span.set_token_usage(value, value, value)
+        span.set_token_usage(input_tokens=value, output_tokens=3)
+        span.set_status(value, value)
+        span.set_span_type(value)
+        span.set_attribute(value, value)
+        span.set_attributes(value)
+        span.add_event(value, value, value)
+        span.record_exception(value)
+        span.update_name(value)
+        span.set_inputs(value)
+        span.set_outputs(value)
+        genai_trace.get_current_span().set_token_usage(total_tokens=value)
+        genai_trace.inject(value)
+        with genai_trace.extract(value), genai_trace.use_span(value):
+            pass
+    return RESULT
+
+
+@HYPOTHESIS
+@given(value=values)
+def test_no_misuse_of_the_fluent_api_raises_or_changes_the_result(value: Any) -> None:
+    with capture_traces() as traces:
+        assert misused_everywhere(value) is RESULT  # and no exception reached the caller
+    (trace,) = traces
+    assert trace.root is not None and trace.root.name == "misused_everywhere"
+    assert trace.info.state == "OK"
+
+
 def test_nan_and_infinity_are_recorded_as_valid_json() -> None:
     with capture_traces() as traces:
         start_span_inputs({"nan": math.nan, "inf": math.inf, "-inf": -math.inf})
