@@ -22,6 +22,7 @@ from genai_trace import _redact, _runtime
 from genai_trace import _semconv as sc
 from genai_trace._capture import (
     attribute_value,
+    clean_text,
     from_text,
     payload_text,
     safe_repr,
@@ -245,7 +246,7 @@ class start_span(AsyncWith[GenAISpan]):  # a function to its users; a class for 
     ) -> None:
         if not isinstance(name, str):
             raise TypeError(f"start_span() name must be a str, got {name!r}")
-        self._name = name
+        self._name = clean_text(name)
         self._attributes = static_attributes(span_type, attributes)
         self._inputs = _NOTHING if inputs is None else inputs
         self._scope: SpanScope | None = None
@@ -387,6 +388,10 @@ def _update_trace(
     rt = _runtime.get()
     if rt is None:
         return
+    request_preview, response_preview, session_id, user_id, client_request_id = (
+        None if text is None else clean_text(text)
+        for text in (request_preview, response_preview, session_id, user_id, client_request_id)
+    )
     if not _redact.capture_content:
         request_preview = response_preview = None
     redactor = _redact.active

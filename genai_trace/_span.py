@@ -10,7 +10,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from genai_trace import _redact, _runtime
 from genai_trace import _semconv as sc
-from genai_trace._capture import WaitingText, attribute_value, safe_repr, to_text
+from genai_trace._capture import WaitingText, attribute_value, clean_text, safe_repr, to_text
 from genai_trace._errors import log_internal_error
 from genai_trace._ids import format_span_id, format_trace_id
 
@@ -142,9 +142,8 @@ class GenAISpan:
     ) -> None:
         """Add a point-in-time event."""
         try:
-            self._span.add_event(
-                name, _clean_attributes(attributes) if attributes else None, timestamp_ns
-            )
+            cleaned = _clean_attributes(attributes) if attributes else None
+            self._span.add_event(clean_text(name), cleaned, timestamp_ns)
         except Exception:
             log_internal_error("GenAISpan.add_event")
 
@@ -169,7 +168,7 @@ class GenAISpan:
     def update_name(self, name: str) -> None:
         """Rename the span."""
         try:
-            self._span.update_name(name)
+            self._span.update_name(clean_text(name))
         except Exception:
             log_internal_error("GenAISpan.update_name")
 
