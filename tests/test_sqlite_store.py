@@ -18,6 +18,7 @@ from opentelemetry import context as context_api
 import genai_trace
 from genai_trace import SpanType
 from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceQuery, TraceStoreError
+from genai_trace.ui._queries import Filters, StoreReader
 
 
 @genai_trace.trace(span_type=SpanType.RETRIEVER)
@@ -293,3 +294,45 @@ def _last_line(stdout: str, stderr: str) -> str:
     lines = stdout.strip().splitlines()
     assert lines, stderr
     return lines[-1]
+
+
+# --- search folds case beyond ASCII ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("über", ["Über uns"]),
+        ("ÜBER", ["Über uns"]),
+        ("ÉCOLE", ["l'école"]),
+        ("STRASSE", ["Hauptstraße 1"]),  # full case folding: ß is ss
+        ("ΣΟΦΊΑ", ["σοφία"]),
+        ("plain", ["PLAIN ascii"]),
+        ("nowhere", []),
+    ],
+)
+def test_text_search_is_case_insensitive_beyond_ascii(
+    tmp_path: Path, text: str, expected: list[str]
+) -> None:
+    db = tmp_path / "t.db"
+    genai_trace.configure(exporters=[SQLiteTraceStore(db)])
+    for question in ["Über uns", "l'école", "Hauptstraße 1", "σοφία", "PLAIN ascii", "other"]:
+        with genai_trace.start_span("ask", inputs=question):
+            pass
+    assert genai_trace.flush(10)
+
+    found = genai_trace.search_traces(text=text, db_path=db)
+    assert names(found) == expected
+    viewer = StoreReader(db).page(Filters(text=text), limit=10, before=None)
+    assert [t["request_preview"] for t in viewer["traces"]] == expected
+    assert viewer["total"] == len(expected)
+    listed = subprocess.run(
+        [sys.executable, "-m", "genai_trace.cli", "list", "--db", str(db), "--text", text],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert all(e in listed for e in expected) and ("other" in listed) is False
+    (name,) = {i.name for i in SQLiteTraceStore(db).search(TraceQuery(text="ASK"))}
+    assert name == "ask"  # the name is searched too

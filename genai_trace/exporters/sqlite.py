@@ -293,6 +293,7 @@ class SQLiteTraceStore:
         except sqlite3.Error as exc:
             raise TraceStoreError(f"cannot open the trace store {self.path}: {exc}") from exc
         try:
+            add_search_functions(connection)
             yield connection
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
@@ -486,17 +487,27 @@ def filter_clauses(query: TraceQuery) -> tuple[list[str], list[Any]]:
             )
             params.extend((key, value))
     if query.text:
-        clauses.append(
-            "(request_preview LIKE ? ESCAPE '\\' OR response_preview LIKE ? ESCAPE '\\' "
-            "OR name LIKE ? ESCAPE '\\' OR trace_id = ?)"
-        )
-        pattern = "%" + _escape_like(query.text) + "%"
-        params.extend((pattern, pattern, pattern, query.text.lower()))
+        # SQLite's LIKE folds ASCII only; the function folds Unicode (see add_search_functions).
+        clauses.append(f"({_CONTAINS}(?, request_preview, response_preview, name) OR trace_id = ?)")
+        params.extend((query.text.casefold(), query.text.lower()))
     return clauses, params
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+_CONTAINS = "genai_trace_contains"
+
+
+def add_search_functions(connection: sqlite3.Connection) -> None:
+    """Register what :func:`filter_clauses` calls on ``connection`` (every reader does).
+
+    ``genai_trace_contains(needle, text...)``: whether any text, Unicode case-folded
+    (``str.casefold``: "Über" holds "über", "STRASSE" holds "straße"), holds the folded
+    needle. One call per row for all columns keeps the cost of Python near LIKE's.
+    """
+    connection.create_function(_CONTAINS, -1, _contains_folded, deterministic=True)
+
+
+def _contains_folded(needle: str, *texts: str | None) -> bool:
+    return any(text is not None and needle in text.casefold() for text in texts)
 
 
 _TRACE_COLUMNS = (
