@@ -23,6 +23,7 @@ import enum
 import json
 import json.encoder
 import math
+import re
 import uuid
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
@@ -58,6 +59,22 @@ _SEQUENCES = (list, tuple, set, frozenset, collections.deque)
 
 # Quotes and escapes a str as JSON without calling any method a str subclass may override.
 _quote: Callable[[str], str] = json.encoder.encode_basestring
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+REPLACEMENT_CHAR = "\ufffd"
+
+
+def clean_text(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (the replacement character).
+
+    A lone surrogate (half an emoji, cut by a browser and decoded by ``json.loads``) is a
+    valid ``str`` that no UTF-8 encoder accepts: SQLite and OTLP would refuse the whole
+    value. ASCII text, the common case, is checked in constant time.
+    """
+    if text.isascii() or _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub(REPLACEMENT_CHAR, text)
 
 
 def truncation_marker(cut: int, unit: str) -> str:
@@ -124,7 +141,7 @@ def to_text(value: object, max_chars: int) -> tuple[str, str]:
     """
     redactor = _redact.active
     if isinstance(value, str):
-        text = str.__str__(value)
+        text = clean_text(str.__str__(value))
         if redactor is not None:
             text = redactor.text(text)
         return truncate_text(text, max_chars), MIME_TEXT
@@ -171,7 +188,7 @@ def payload_text(value: object, max_chars: int, wait_up_to: int) -> tuple[str, s
     if room > 0:
         if isinstance(value, str):
             if len(value) <= room:
-                return WaitingText(str.__str__(value)), MIME_TEXT
+                return WaitingText(clean_text(str.__str__(value))), MIME_TEXT
         else:
             whole = _fast_dumps(value)
             if whole is not None and len(whole) <= room:
@@ -250,7 +267,8 @@ def to_json(value: object, max_chars: int) -> str:
         writer = _Writer()
         # Where the fast path wrote it all, it is known not to fit whole.
         if writer.value(value, max_chars, 0, strict=False, try_whole=fast is None) is not None:
-            return "".join(writer.out)
+            # orjson refuses lone surrogates; the writer keeps them, so they are replaced here.
+            return clean_text("".join(writer.out))
     except Exception:  # RecursionError near the stack limit, a mutating container...
         pass
     total = f"{len(fast)} chars of JSON" if fast is not None else "JSON"
@@ -294,7 +312,7 @@ def attribute_value(value: object, max_chars: int, key: str | None = None) -> An
         return _redact.REDACTED
     try:
         if isinstance(value, str):
-            text = str.__str__(value)
+            text = clean_text(str.__str__(value))
             if redactor is not None:
                 text = redactor.text(text, key)
             return truncate_text(text, max_chars)
@@ -308,8 +326,9 @@ def attribute_value(value: object, max_chars: int, key: str | None = None) -> An
         if isinstance(value, float):
             return float.__float__(value)
         if isinstance(value, (list, tuple)) and value and _fits_as_list(value, max_chars):
-            if redactor is not None and isinstance(value[0], str):
-                return [redactor.text(str.__str__(v), key) for v in value]
+            if isinstance(value[0], str):
+                texts = [clean_text(str.__str__(v)) for v in value]
+                return texts if redactor is None else [redactor.text(t, key) for t in texts]
             return list(value)
     except Exception:  # pragma: no cover - the checks above call no user code
         pass
@@ -388,8 +407,14 @@ else:  # pragma: no cover - exercised where orjson is absent
 
     def _fast_dumps(value: object) -> str | None:
         try:
-            return json.dumps(
-                value, default=_default, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+            return clean_text(
+                json.dumps(
+                    value,
+                    default=_default,
+                    ensure_ascii=False,
+                    allow_nan=False,
+                    separators=(",", ":"),
+                )
             )
         except Exception:  # includes RecursionError on deep nesting
             return None

@@ -15,7 +15,7 @@ from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status
 
 from genai_trace import _redact, _runtime, _switch
-from genai_trace._capture import payload_text
+from genai_trace._capture import clean_text, payload_text
 from genai_trace._errors import TracingError, log_internal_error
 from genai_trace._fluent import _update_trace
 from genai_trace._ids import GenAIIdGenerator, format_trace_id
@@ -66,6 +66,7 @@ def start_client_span(
     """
     if rt is None or _switch.disabled:
         return _placeholder(parent, forced_trace_id)
+    name = clean_text(name)
     if inputs is not None and _redact.capture_content:
         # Redaction may wait for the trace's build, as for @trace (see SpanScope).
         room = rt.assembler.redaction_room()

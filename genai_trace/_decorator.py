@@ -17,6 +17,7 @@ from typing import Any, NamedTuple, TypeVar, overload
 from genai_trace import _semconv as sc
 from genai_trace import _switch
 from genai_trace._binding import InputBinder
+from genai_trace._capture import clean_text
 from genai_trace._errors import log_internal_error
 from genai_trace._fluent import _NOTHING, SpanScope, static_attributes
 
@@ -37,7 +38,7 @@ class _TraceSpec:
         capture_inputs: bool,
         capture_outputs: bool,
     ) -> None:
-        self.name = name
+        self.name = clean_text(name)
         self.attributes = attributes
         self.binder = InputBinder(func) if capture_inputs else None
         self.reducer = reducer

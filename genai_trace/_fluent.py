@@ -23,6 +23,7 @@ from genai_trace import _redact, _runtime, _switch
 from genai_trace import _semconv as sc
 from genai_trace._capture import (
     attribute_value,
+    clean_text,
     from_text,
     payload_text,
     safe_repr,
@@ -255,7 +256,7 @@ class start_span(AsyncWith[GenAISpan]):  # a function to its users; a class for 
         if attributes is not None and not isinstance(attributes, Mapping):
             warn_misuse("start_span(attributes=...)", "a mapping", attributes, "dropped")
             attributes = None
-        self._name = name
+        self._name = clean_text(name)
         self._attributes = static_attributes(span_type, attributes)
         self._inputs = _NOTHING if inputs is None else inputs
         self._scope: SpanScope | None = None
@@ -441,6 +442,10 @@ def _update_trace(
     rt = _runtime.get()
     if rt is None:
         return True  # shut down: nothing records, nothing to say
+    request_preview, response_preview, session_id, user_id, client_request_id = (
+        None if text is None else clean_text(text)
+        for text in (request_preview, response_preview, session_id, user_id, client_request_id)
+    )
     if not _redact.capture_content:
         request_preview = response_preview = None
     redactor = _redact.active

@@ -128,10 +128,9 @@ class Trace:
 
     @property
     def root(self) -> SpanRecord | None:
-        """The local root (no parent, or a remote one).
+        """The root: a span without parent, else the outermost (see :func:`find_root`).
 
-        In a partial trace without it, the first span whose parent is missing; ``None`` only
-        for a trace without spans.
+        ``None`` only for a trace without spans.
         """
         return find_root(self.spans)
 
@@ -172,14 +171,20 @@ class Trace:
 
 
 def find_root(spans: Sequence[SpanRecord]) -> SpanRecord | None:
-    """The root among ``spans`` (parents first): the local root, else the first orphan."""
+    """The root among ``spans``: the first span without a parent, else the outermost.
+
+    The outermost is a span whose parent is not among ``spans``: one with a remote parent
+    (a local root continued from a carrier) before an orphan, then the earliest. A span whose
+    remote parent is among ``spans`` (a service called by a traced caller whose part is
+    here too) is never the root.
+    """
     for span in spans:
-        if span.parent_id is None or span.parent_is_remote:
+        if span.parent_id is None:
             return span
     ids = {s.span_id for s in spans}
-    for span in spans:
-        if span.parent_id not in ids:
-            return span
+    outer = [s for s in spans if s.parent_id not in ids]
+    if outer:
+        return min(outer, key=lambda s: (not s.parent_is_remote, s.start_time_ns))
     return spans[0] if spans else None
 
 

@@ -140,7 +140,11 @@ class Destination:
             log_internal_error(self.name)
             result = ExportResult.FAILURE
         if result is ExportResult.SUCCESS:
-            self.exported += len(traces)
+            # An exporter may refuse single traces and store the rest (the local store).
+            take_rejected = getattr(self.exporter, "take_rejected", None)
+            rejected = int(take_rejected()) if take_rejected is not None else 0
+            self.exported += len(traces) - rejected
+            self.failed += rejected
         else:
             self.failed += len(traces)
             if not getattr(self.exporter, "reports_own_failures", False):

@@ -15,7 +15,7 @@ from typing import Any
 from opentelemetry import context as context_api
 
 from genai_trace import _semconv as sc
-from genai_trace._capture import attribute_value, safe_repr, truncate_text
+from genai_trace._capture import attribute_value, clean_text, safe_repr, truncate_text
 from genai_trace._errors import warn_misuse
 
 SCOPE_KEY = context_api.create_key("genai_trace.scope")
@@ -84,7 +84,7 @@ def _tag_text(value: object) -> str:
     from genai_trace import _runtime  # the cap of the live configuration
 
     if isinstance(value, str):
-        text = str.__str__(value)
+        text = clean_text(str.__str__(value))
     else:
         try:
             text = str(value)
@@ -118,6 +118,8 @@ class TraceScope:
         tags: dict[str, str],
         metadata: dict[str, Any],
     ) -> None:
+        session_id = None if session_id is None else clean_text(session_id)
+        user_id = None if user_id is None else clean_text(user_id)
         self.session_id = session_id
         self.user_id = user_id
         self.tags = tags

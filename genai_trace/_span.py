@@ -12,7 +12,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from genai_trace import _redact, _runtime
 from genai_trace import _semconv as sc
-from genai_trace._capture import WaitingText, attribute_value, safe_repr, to_text
+from genai_trace._capture import WaitingText, attribute_value, clean_text, safe_repr, to_text
 from genai_trace._errors import log_internal_error, warn_misuse
 from genai_trace._ids import format_span_id, format_trace_id
 
@@ -170,9 +170,8 @@ class GenAISpan:
             attributes = None
         timestamp_ns = _time_ns("GenAISpan.add_event(timestamp_ns=...)", timestamp_ns)
         try:
-            self._span.add_event(
-                name, _clean_attributes(attributes) if attributes else None, timestamp_ns
-            )
+            cleaned = _clean_attributes(attributes) if attributes else None
+            self._span.add_event(clean_text(name), cleaned, timestamp_ns)
         except Exception:
             log_internal_error("GenAISpan.add_event")
 
@@ -205,7 +204,7 @@ class GenAISpan:
             warn_misuse("GenAISpan.update_name()", "a str", name, "its text is the name")
             name = text_of(name)
         try:
-            self._span.update_name(name)
+            self._span.update_name(clean_text(name))
         except Exception:
             log_internal_error("GenAISpan.update_name")
 

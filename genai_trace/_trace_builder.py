@@ -22,6 +22,7 @@ from genai_trace._model import (
     TokenUsage,
     Trace,
     TraceInfo,
+    TraceState,
     build_frozen,
     find_root,
 )
@@ -88,21 +89,14 @@ def build_trace(
         records = _parents_first([span_record(s) for s in ordered])
     updates = updates or TraceUpdates()
     root = root_of(records)
-    ends = [r.end_time_ns for r in records if r.end_time_ns is not None]
-    if root.end_time_ns is None:
-        state = "IN_PROGRESS"
-    elif root.status == "ERROR":
-        state = "ERROR"
-    else:
-        state = "OK"
     info = build_frozen(
         TraceInfo,
         {
             "trace_id": root.trace_id,
             "name": root.name,
-            "state": state,
+            "state": _state_of(root),
             "start_time_ns": min(r.start_time_ns for r in records),
-            "end_time_ns": max(ends) if ends and root.end_time_ns is not None else None,
+            "end_time_ns": _end_of(root, records),
             "request_preview": _preview(
                 updates.request_preview,
                 _str_attr(root, sc.TRACE_REQUEST_PREVIEW),
@@ -131,6 +125,90 @@ def build_trace(
     )
 
     return Trace(info=info, spans=tuple(records))
+
+
+def merge_parts(parts: Sequence[Trace]) -> Trace:
+    """One trace from its parts, exported apart: by other processes, or as late spans.
+
+    Each part may itself be a merge of earlier parts (the store keeps one merged row). The
+    spans are the union (a span id seen again replaces the earlier copy). The root is the
+    root of the union (:func:`find_root`), and the part holding it, the primary, gives the
+    trace its facts: name and state follow the root as in :func:`build_trace`; start, end,
+    span count and token totals are computed over all spans. A preview set explicitly
+    (``update_current_trace``) in any part wins over one computed from the primary's root,
+    which wins over one from another part. Tags and metadata are merged key by key (the
+    primary's win), session, user and client request id come from the primary if it has
+    them; the trace is complete only if every part was.
+
+    Raises:
+        ValueError: no part has a span.
+    """
+    by_id = {span.span_id: span for part in parts for span in part.spans}
+    records = parents_first(list(by_id.values()))
+    root = root_of(records)
+    primary = next(p for p in reversed(parts) if any(s.span_id == root.span_id for s in p.spans))
+    infos = [*(p.info for p in parts if p is not primary), primary.info]  # the primary's last
+    first = primary.info
+    info = build_frozen(
+        TraceInfo,
+        {
+            "trace_id": first.trace_id,
+            "name": root.name,
+            "state": _state_of(root),
+            "start_time_ns": min(r.start_time_ns for r in records),
+            "end_time_ns": _end_of(root, records),
+            "request_preview": _merged_preview(
+                (root, *records),
+                sc.TRACE_REQUEST_PREVIEW,
+                [i.request_preview for i in reversed(infos)],
+            ),
+            "response_preview": _merged_preview(
+                (root, *records),
+                sc.TRACE_RESPONSE_PREVIEW,
+                [i.response_preview for i in reversed(infos)],
+            ),
+            "span_count": len(records),
+            "client_request_id": _first(*(i.client_request_id for i in reversed(infos))),
+            "tags": {k: v for i in infos for k, v in i.tags.items()},
+            "metadata": {k: v for i in infos for k, v in i.metadata.items()},
+            "session_id": _first(*(i.session_id for i in reversed(infos))),
+            "user_id": _first(*(i.user_id for i in reversed(infos))),
+            "token_usage": total_token_usage(records),
+            "complete": all(i.complete for i in infos),
+            "incomplete_reason": _first(*(i.incomplete_reason for i in reversed(infos))),
+            "dropped_spans": sum(i.dropped_spans for i in infos),
+        },
+    )
+    return Trace(info=info, spans=tuple(records))
+
+
+def parents_first(records: Sequence[SpanRecord]) -> list[SpanRecord]:
+    """``records`` with each parent before its children, siblings in start order."""
+    return _parents_first(sorted(records, key=lambda r: r.start_time_ns))
+
+
+def _state_of(root: SpanRecord) -> TraceState:
+    if root.end_time_ns is None:
+        return "IN_PROGRESS"
+    return "ERROR" if root.status == "ERROR" else "OK"
+
+
+def _end_of(root: SpanRecord, records: Sequence[SpanRecord]) -> int | None:
+    """The last span's end, once the root has ended (``None`` while it runs)."""
+    if root.end_time_ns is None:
+        return None
+    return max(r.end_time_ns for r in records if r.end_time_ns is not None)
+
+
+def _merged_preview(
+    records: Sequence[SpanRecord], key: str, from_parts: Sequence[str | None]
+) -> str | None:
+    """An explicit preview on a span (the root first), else the parts' (the primary's first)."""
+    for record in records:
+        explicit = _str_attr(record, key)
+        if explicit is not None:
+            return truncate_text(explicit, PREVIEW_MAX_CHARS)
+    return _first(*from_parts)
 
 
 def root_of(records: Sequence[SpanRecord]) -> SpanRecord:

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
+import json
+import os
+import queue
 import sqlite3
+import subprocess
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -11,6 +18,7 @@ from opentelemetry import context as context_api
 import genai_trace
 from genai_trace import SpanType
 from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceQuery, TraceStoreError
+from genai_trace.ui._queries import Filters, StoreReader
 
 
 @genai_trace.trace(span_type=SpanType.RETRIEVER)
@@ -194,3 +202,137 @@ def test_stats(store: SQLiteTraceStore) -> None:
     assert stats["by_span_type"] == {"CHAIN": 3, "LLM": 3, "RETRIEVER": 3, "TOOL": 1}
     assert stats["total_tokens"] == 10 + 5 + 10 + 4
     assert stats["top_names"][0] == ["rag", 3]
+
+
+# --- two services, one store: parts of one trace from two processes ------------------------
+
+SERVICES = Path(__file__).with_name("_store_services.py")
+
+
+def start_service(args: list[str], db: Path) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "GENAI_TRACE_"))}
+    env["GENAI_TRACE_DB"] = str(db)
+    return subprocess.Popen(
+        [sys.executable, str(SERVICES), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def first_line(process: subprocess.Popen[str]) -> str:
+    assert process.stdout is not None
+    lines: queue.Queue[str] = queue.Queue()
+    threading.Thread(target=lambda: lines.put(process.stdout.readline()), daemon=True).start()  # type: ignore[union-attr]
+    try:
+        line = lines.get(timeout=30)
+    except queue.Empty:
+        line = ""
+    if not line:
+        process.kill()
+        _, stderr = process.communicate(timeout=30)
+        pytest.fail(f"the service printed nothing:\n{stderr}")
+    return line.strip()
+
+
+@pytest.mark.parametrize("order", ["b-first", "a-first"])
+def test_two_services_writing_one_store_make_one_trace(tmp_path: Path, order: str) -> None:
+    db = tmp_path / "traces.db"
+    service_b = start_service(["serve", order], db)
+    try:
+        url = f"http://127.0.0.1:{first_line(service_b)}/answer"
+        service_a = start_service(["call", url], db)
+        stdout, stderr = service_a.communicate(timeout=60)
+        assert service_a.returncode == 0, stderr
+        trace_id = _last_line(stdout, stderr)
+        store = SQLiteTraceStore(db)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:  # B's part lands after A's in "a-first"
+            if store.count() and store.search()[0].span_count == 5:
+                break
+            time.sleep(0.05)
+    finally:
+        service_b.terminate()
+        service_b.communicate(timeout=30)
+
+    (info,) = store.search()
+    trace = store.get(trace_id)
+    assert trace is not None and trace.info == info
+    tree = [("  " * depth + s.name, s.parent_is_remote) for s, depth in trace.walk()]
+    assert tree == [
+        ("a.ask", False),
+        ("  a.call_b", False),
+        ("    b.handle", True),
+        ("      b_retrieve", False),
+        ("      b_llm", False),
+    ]
+    spans = {s.name: s for s in trace.spans}
+    assert [s.name for s in trace.spans] == [name.strip() for name, _ in tree]
+    assert spans["b.handle"].parent_id == spans["a.call_b"].span_id
+    assert spans["a.call_b"].parent_id == spans["a.ask"].span_id
+    assert trace.root is spans["a.ask"]
+    root = spans["a.ask"]
+    assert (info.trace_id, info.name, info.state, info.span_count) == (trace_id, "a.ask", "OK", 5)
+    last_end = max(s.end_time_ns or 0 for s in trace.spans)  # B's root ends last in a-first
+    assert (info.start_time_ns, info.end_time_ns) == (root.start_time_ns, last_end)
+    assert (last_end > root.end_time_ns) is (order == "a-first")  # type: ignore[operator]
+    assert info.request_preview == json.dumps(
+        {"url": url, "question": "what is otlp"}, separators=(",", ":")
+    )
+    assert info.response_preview == "WHAT IS OTLP"
+    assert info.token_usage == genai_trace.TokenUsage(7, 3, 10)
+    assert dict(info.tags) == {"service": "a", "caller": "yes"}
+    assert dict(info.metadata) == {"b": 1}
+    assert (info.session_id, info.user_id, info.complete) == ("chat-1", "ada", True)
+    assert [i.trace_id for i in store.search(TraceQuery(name="a.ask"))] == [trace_id]
+    assert store.search(TraceQuery(name="b.handle")) == []
+    assert store.search(TraceQuery(tags={"caller": "yes"}))[0].trace_id == trace_id
+
+
+def _last_line(stdout: str, stderr: str) -> str:
+    lines = stdout.strip().splitlines()
+    assert lines, stderr
+    return lines[-1]
+
+
+# --- search folds case beyond ASCII ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("über", ["Über uns"]),
+        ("ÜBER", ["Über uns"]),
+        ("ÉCOLE", ["l'école"]),
+        ("STRASSE", ["Hauptstraße 1"]),  # full case folding: ß is ss
+        ("ΣΟΦΊΑ", ["σοφία"]),
+        ("plain", ["PLAIN ascii"]),
+        ("nowhere", []),
+    ],
+)
+def test_text_search_is_case_insensitive_beyond_ascii(
+    tmp_path: Path, text: str, expected: list[str]
+) -> None:
+    db = tmp_path / "t.db"
+    genai_trace.configure(exporters=[SQLiteTraceStore(db)])
+    for question in ["Über uns", "l'école", "Hauptstraße 1", "σοφία", "PLAIN ascii", "other"]:
+        with genai_trace.start_span("ask", inputs=question):
+            pass
+    assert genai_trace.flush(10)
+
+    found = genai_trace.search_traces(text=text, db_path=db)
+    assert names(found) == expected
+    viewer = StoreReader(db).page(Filters(text=text), limit=10, before=None)
+    assert [t["request_preview"] for t in viewer["traces"]] == expected
+    assert viewer["total"] == len(expected)
+    listed = subprocess.run(
+        [sys.executable, "-m", "genai_trace.cli", "list", "--db", str(db), "--text", text],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    assert all(e in listed for e in expected) and ("other" in listed) is False
+    (name,) = {i.name for i in SQLiteTraceStore(db).search(TraceQuery(text="ASK"))}
+    assert name == "ask"  # the name is searched too

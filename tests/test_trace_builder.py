@@ -20,6 +20,7 @@ from genai_trace._trace_builder import (
     TraceUpdates,
     build_trace,
     is_genai_span,
+    merge_parts,
     request_preview,
     response_preview,
     span_record,
@@ -296,6 +297,106 @@ def test_a_part_without_its_root_takes_the_earliest_orphan() -> None:
     assert trace.info.name == "late a"
     assert trace.root is not None
     assert trace.root.name == "late a"
+
+
+# --- parts of one trace, exported apart (other processes, late spans) -----------------------
+
+
+def caller_part() -> Trace:
+    """Service A: its root, and the span that calls service B."""
+    return build_trace(
+        [
+            make_span(
+                "a.ask",
+                1,
+                start=0,
+                end=100,
+                attributes={"input.value": "question", "genai_trace.tag.team": "a"},
+            ),
+            make_span("a.call_b", 2, 1, start=5, end=90),
+        ]
+    )
+
+
+def service_part() -> Trace:
+    """Service B, called by A: its root's parent is remote (A's span 2); it sets a preview."""
+    return build_trace(
+        [
+            make_span(
+                "b.handle",
+                3,
+                2,
+                remote_parent=True,
+                start=10,
+                end=120,  # ends after A's root: B answered early
+                status=StatusCode.ERROR,
+                attributes={
+                    "input.value": "b input",
+                    "genai_trace.trace.response_preview": "set by b",
+                    "genai_trace.tag.team": "b",
+                    "genai_trace.tag.b": "yes",
+                    "session.id": "chat-1",
+                },
+            ),
+            make_span(
+                "b.llm",
+                4,
+                3,
+                start=20,
+                end=70,
+                attributes={"llm.token_count.prompt": 7, "llm.token_count.completion": 3},
+            ),
+        ]
+    )
+
+
+@pytest.mark.parametrize("b_first", [True, False])
+def test_parts_from_two_processes_merge_into_one_trace_in_either_order(b_first: bool) -> None:
+    a, b = caller_part(), service_part()
+    assert b.info.name == "b.handle"  # alone, B's part looks like a trace of its own
+    merged = merge_parts([b, a] if b_first else [a, b])
+    assert [(s.name, s.parent_id) for s in merged.spans] == [
+        ("a.ask", None),
+        ("a.call_b", sid(1)),
+        ("b.handle", sid(2)),
+        ("b.llm", sid(3)),
+    ]
+    assert merged.info == TraceInfo(
+        trace_id=TRACE_HEX,
+        name="a.ask",
+        state="OK",  # the root's: B's error was handled by A, as within one process
+        start_time_ns=ms(0),
+        end_time_ns=ms(120),
+        request_preview="question",
+        response_preview="set by b",  # set explicitly in any part: it wins
+        span_count=4,
+        tags={"team": "a", "b": "yes"},  # the root's part wins a clash
+        session_id="chat-1",
+        token_usage=TokenUsage(7, 3, 10),
+    )
+
+
+def test_a_merged_row_merges_again_with_a_late_part() -> None:
+    a, b = caller_part(), service_part()
+    late = build_trace([make_span("late", 5, 4, start=130, end=140)], incomplete_reason="late_span")
+    assert late.info.name == "late"
+    step = merge_parts([b, late])  # A's part not there yet: B's root is the outermost
+    assert (step.info.name, step.info.span_count, step.info.complete) == ("b.handle", 3, False)
+    merged = merge_parts([step, a])
+    assert (merged.info.name, merged.info.span_count) == ("a.ask", 5)
+    assert (merged.info.end_time_ns, merged.info.incomplete_reason) == (ms(140), "late_span")
+    assert merged.info == merge_parts([a, b, late]).info
+    again = merge_parts([merged, b])  # a part stored twice counts once
+    assert again.info == merged.info
+
+
+def test_when_every_parent_is_remote_the_outermost_span_is_the_root() -> None:
+    # A continues a trace from a browser that exports nothing; B is called by A.
+    a = build_trace([make_span("a.server", 1, 77, remote_parent=True, start=0, end=50)])
+    b = build_trace([make_span("b.server", 3, 1, remote_parent=True, start=-5, end=40)])
+    merged = merge_parts([b, a])
+    assert merged.root is not None and merged.root.name == "a.server"
+    assert merged.info.name == "a.server"
 
 
 def test_no_spans_is_a_value_error() -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from genai_trace._capture import clean_text
 from genai_trace._codec import (
     dumps,
     info_from_dict,
@@ -29,6 +30,7 @@ from genai_trace._codec import (
 )
 from genai_trace._errors import ThrottledWarning, TracingError, log_internal_error
 from genai_trace._model import Trace, TraceInfo
+from genai_trace._trace_builder import merge_parts, parents_first
 from genai_trace.exporters._base import ExportResult
 
 DEFAULT_DB_PATH = os.path.join(".genai_trace", "traces.db")
@@ -152,6 +154,12 @@ class SQLiteTraceStore:
             "genai_trace: cannot write the trace store %s (%s): %d traces not stored since %s; "
             "see genai_trace.stats()"
         )
+        self._trace_failed = ThrottledWarning(
+            "genai_trace: the trace store %s refused trace %s (%s); the other traces of its "
+            "batch are stored: %d traces not stored since %s; see genai_trace.stats()"
+        )
+        self._rejected = 0
+        """Traces refused one by one since :meth:`take_rejected` (guarded by ``_lock``)."""
         _STORES.add(self)
 
     # --- exporter --------------------------------------------------------------------
@@ -161,11 +169,18 @@ class SQLiteTraceStore:
 
         A file locked by another writer is waited for up to ``busy_timeout_s``; a corrupt,
         locked or unwritable file is reported (one warning per interval) and counted by the
-        destination, never raised into the app.
+        destination, never raised into the app. A trace the store refuses (a value SQLite
+        cannot bind) costs only itself: the batch is written again trace by trace, and the
+        refused one is logged and counted (:meth:`take_rejected`).
         """
         try:
             with self._lock:
-                self._write(traces)
+                try:
+                    self._write(traces)
+                except Exception as exc:
+                    if not _is_about_a_trace(exc):
+                        raise
+                    self._write_one_by_one(traces)
             return ExportResult.SUCCESS
         except (sqlite3.DatabaseError, OSError) as exc:
             self._write_failed.record(len(traces), self.path, _describe(exc))
@@ -174,7 +189,36 @@ class SQLiteTraceStore:
             log_internal_error("SQLiteTraceStore.export")
             return ExportResult.FAILURE
 
-    def _write(self, traces: Sequence[Trace]) -> None:
+    def take_rejected(self) -> int:
+        """Traces refused one by one (the rest of their batch stored) since the last call.
+
+        The destination counts them as failed in ``genai_trace.stats()``.
+        """
+        with self._lock:
+            rejected, self._rejected = self._rejected, 0
+        return rejected
+
+    def _write_one_by_one(self, traces: Sequence[Trace]) -> None:
+        """Each trace in its own transaction; one the store refuses is dropped and counted.
+
+        Text that SQLite cannot encode (a lone surrogate that got past capture, from another
+        instrumentation) is stored with U+FFFD in its place rather than dropped.
+        """
+        for trace in traces:
+            try:
+                try:
+                    self._write([trace])
+                except UnicodeEncodeError:
+                    self._write([trace], clean=True)
+            except Exception as exc:
+                if not _is_about_a_trace(exc):
+                    raise
+                self._rejected += 1
+                self._trace_failed.record(
+                    1, self.path, trace.info.trace_id, f"{type(exc).__name__}: {exc}"
+                )
+
+    def _write(self, traces: Sequence[Trace], clean: bool = False) -> None:
         """One transaction; retried while another connection holds the write lock."""
         deadline = time.monotonic() + self.busy_timeout_s
         while True:
@@ -182,7 +226,7 @@ class SQLiteTraceStore:
                 # Opening takes the write lock too (schema, WAL mode): inside the retry.
                 connection = self._writer or self._open_writer()
                 with connection:
-                    _insert_batch(connection, traces)
+                    _insert_batch(connection, traces, clean)
                 return
             except sqlite3.OperationalError as exc:
                 if not _is_busy(exc) or time.monotonic() >= deadline or self._closing.is_set():
@@ -249,6 +293,7 @@ class SQLiteTraceStore:
         except sqlite3.Error as exc:
             raise TraceStoreError(f"cannot open the trace store {self.path}: {exc}") from exc
         try:
+            add_search_functions(connection)
             yield connection
         except sqlite3.DatabaseError as exc:
             if isinstance(exc, sqlite3.OperationalError) and _is_busy(exc):
@@ -301,9 +346,10 @@ class SQLiteTraceStore:
             spans = connection.execute(
                 "SELECT data FROM spans WHERE trace_id = ? ORDER BY rowid", (row[0],)
             ).fetchall()
+        # Parts of a trace from several processes arrive in any order: parents first again.
         return Trace(
             info=info_from_dict(loads(row[1])),
-            spans=tuple(span_from_dict(loads(data)) for (data,) in spans),
+            spans=tuple(parents_first([span_from_dict(loads(data)) for (data,) in spans])),
         )
 
     def last_trace_id(self) -> str | None:
@@ -352,6 +398,18 @@ _ABANDONED: list[sqlite3.Connection | None] = []
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
+
+
+def _is_about_a_trace(exc: BaseException) -> bool:
+    """Whether a failed write is the fault of a value written, not of the file.
+
+    The file's own trouble (locked, busy, full, read-only, corrupt, an I/O error) is an
+    ``OperationalError``, a bare ``DatabaseError`` or an ``OSError``; a value SQLite cannot
+    bind raises anything else (``UnicodeEncodeError``, ``OverflowError``, ``DataError``...).
+    """
+    if isinstance(exc, (sqlite3.OperationalError, OSError)):
+        return False
+    return type(exc) is not sqlite3.DatabaseError
 
 
 def _describe(exc: BaseException) -> str:
@@ -429,26 +487,38 @@ def filter_clauses(query: TraceQuery) -> tuple[list[str], list[Any]]:
             )
             params.extend((key, value))
     if query.text:
-        clauses.append(
-            "(request_preview LIKE ? ESCAPE '\\' OR response_preview LIKE ? ESCAPE '\\' "
-            "OR name LIKE ? ESCAPE '\\' OR trace_id = ?)"
-        )
-        pattern = "%" + _escape_like(query.text) + "%"
-        params.extend((pattern, pattern, pattern, query.text.lower()))
+        # SQLite's LIKE folds ASCII only; the function folds Unicode (see add_search_functions).
+        clauses.append(f"({_CONTAINS}(?, request_preview, response_preview, name) OR trace_id = ?)")
+        params.extend((query.text.casefold(), query.text.lower()))
     return clauses, params
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+_CONTAINS = "genai_trace_contains"
 
 
+def add_search_functions(connection: sqlite3.Connection) -> None:
+    """Register what :func:`filter_clauses` calls on ``connection`` (every reader does).
+
+    ``genai_trace_contains(needle, text...)``: whether any text, Unicode case-folded
+    (``str.casefold``: "Über" holds "über", "STRASSE" holds "straße"), holds the folded
+    needle. One call per row for all columns keeps the cost of Python near LIKE's.
+    """
+    connection.create_function(_CONTAINS, -1, _contains_folded, deterministic=True)
+
+
+def _contains_folded(needle: str, *texts: str | None) -> bool:
+    return any(text is not None and needle in text.casefold() for text in texts)
+
+
+_TRACE_COLUMNS = (
+    "trace_id, client_request_id, name, state, start_ns, end_ns, duration_ms, "
+    "request_preview, response_preview, session_id, user_id, total_tokens, span_count, "
+    "complete, info"
+)
+# A row already stored is another part of the trace: it was merged with this one before.
 _TRACE_INSERT = (
-    "INSERT INTO traces (trace_id, client_request_id, name, state, start_ns, end_ns, "
-    "duration_ms, request_preview, response_preview, session_id, user_id, total_tokens, "
-    "span_count, complete, info) VALUES {} "
-    "ON CONFLICT (trace_id) DO UPDATE SET end_ns = excluded.end_ns, "
-    "duration_ms = excluded.duration_ms, total_tokens = excluded.total_tokens, "
-    "span_count = excluded.span_count, complete = excluded.complete, info = excluded.info"
+    f"INSERT INTO traces ({_TRACE_COLUMNS}) VALUES {{}} ON CONFLICT (trace_id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in _TRACE_COLUMNS.split(", ")[1:])
 )
 _TAG_INSERT = "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES {}"
 _SPAN_INSERT = (
@@ -458,24 +528,36 @@ _SPAN_INSERT = (
 _MAX_VARIABLES = 30_000  # SQLite allows 32,766 bound values per statement since 3.32
 
 
-def _insert_batch(connection: sqlite3.Connection, traces: Sequence[Trace]) -> None:
-    """Write a batch with one multi-row statement per table.
+def _insert_batch(
+    connection: sqlite3.Connection, traces: Sequence[Trace], clean: bool = False
+) -> None:
+    """Write a batch with one multi-row statement per table, in one write transaction.
 
     Row by row, every statement releases and retakes the GIL, and behind a busy app thread
     each retake waits a switch interval: a store written that way falls behind a tight loop.
-    A late part of a trace already stored (or earlier in the batch) is merged into its row.
+    A part of a trace already stored (written by another process, or an earlier part of
+    this one, such as late spans) or earlier in the batch is merged into its row
+    (:func:`~genai_trace._trace_builder.merge_parts`). ``clean``: replace lone surrogates in
+    every text written.
     """
-    # Only a later part of a trace (late spans) can meet a row already stored.
-    parts = [t.info.trace_id for t in traces if t.info.incomplete_reason == "late_span"]
-    stored = _stored_infos(connection, list(dict.fromkeys(parts))) if parts else {}
-    infos: dict[str, dict[str, Any]] = {}
+    # The write lock first: another process must not store a part between our read of the
+    # stored parts and our write of the merge.
+    connection.execute("BEGIN IMMEDIATE")
+    groups: dict[str, list[Trace]] = {}
+    for trace in traces:
+        groups.setdefault(trace.info.trace_id, []).append(trace)
+    stored = _stored_parts(connection, list(groups))
+    infos: list[dict[str, Any]] = []
     tag_rows: list[tuple[Any, ...]] = []
     span_rows: list[tuple[Any, ...]] = []
+    for trace_id, parts in groups.items():
+        prior = stored.get(trace_id)
+        if prior is not None:
+            parts = [prior, *parts]
+        info = parts[0].info if len(parts) == 1 else merge_parts(parts).info
+        infos.append(info_to_dict(info))
+        tag_rows.extend((trace_id, k, v) for k, v in info.tags.items())
     for trace in traces:
-        info = trace.info
-        prior = infos.get(info.trace_id) or stored.get(info.trace_id)
-        infos[info.trace_id] = _merge_part(prior, info) if prior else info_to_dict(info)
-        tag_rows.extend((info.trace_id, k, v) for k, v in info.tags.items())
         span_rows.extend(
             (
                 span.trace_id,
@@ -488,19 +570,26 @@ def _insert_batch(connection: sqlite3.Connection, traces: Sequence[Trace]) -> No
             )
             for span in trace.spans
         )
-    _insert_rows(connection, _TRACE_INSERT, [_trace_row(d) for d in infos.values()])
-    _insert_rows(connection, _TAG_INSERT, tag_rows)
-    _insert_rows(connection, _SPAN_INSERT, span_rows)
+    _insert_rows(connection, _TRACE_INSERT, [_trace_row(d) for d in infos], clean)
+    _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
+    _insert_rows(connection, _SPAN_INSERT, span_rows, clean)
 
 
-def _stored_infos(connection: sqlite3.Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
+def _stored_parts(connection: sqlite3.Connection, ids: list[str]) -> dict[str, Trace]:
+    """The traces among ``ids`` already stored, whole (their merged facts and all spans)."""
+    found: dict[str, Trace] = {}
     for start in range(0, len(ids), 900):
         chunk = ids[start : start + 900]
         marks = ",".join("?" * len(chunk))
         sql = f"SELECT trace_id, info FROM traces WHERE trace_id IN ({marks})"
-        for trace_id, info in connection.execute(sql, chunk):
-            found[trace_id] = loads(info)
+        for trace_id, info in connection.execute(sql, chunk).fetchall():
+            spans = connection.execute(
+                "SELECT data FROM spans WHERE trace_id = ?", (trace_id,)
+            ).fetchall()
+            found[trace_id] = Trace(
+                info=info_from_dict(loads(info)),
+                spans=tuple(span_from_dict(loads(data)) for (data,) in spans),
+            )
     return found
 
 
@@ -525,9 +614,13 @@ def _trace_row(info: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-def _insert_rows(connection: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]]) -> None:
+def _insert_rows(
+    connection: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]], clean: bool = False
+) -> None:
     if not rows:
         return
+    if clean:
+        rows = [tuple(clean_text(v) if isinstance(v, str) else v for v in row) for row in rows]
     width = len(rows[0])
     per_statement = max(1, _MAX_VARIABLES // width)
     row_marks = "(" + ",".join("?" * width) + ")"
@@ -535,16 +628,3 @@ def _insert_rows(connection: sqlite3.Connection, sql: str, rows: list[tuple[Any,
         chunk = rows[start : start + per_statement]
         values = [value for row in chunk for value in row]
         connection.execute(sql.format(",".join([row_marks] * len(chunk))), values)
-
-
-def _merge_part(stored: dict[str, Any], part: TraceInfo) -> dict[str, Any]:
-    """A later part of a stored trace (late spans): keep the first part's facts, add counts."""
-    merged = dict(stored)
-    merged["span_count"] = stored.get("span_count", 0) + part.span_count
-    merged["complete"] = False
-    merged["incomplete_reason"] = stored.get("incomplete_reason") or part.incomplete_reason
-    ends = [e for e in (stored.get("end_time_ns"), part.end_time_ns) if e is not None]
-    merged["end_time_ns"] = max(ends) if ends else None
-    if merged["end_time_ns"] is not None:
-        merged["duration_ms"] = (merged["end_time_ns"] - merged["start_time_ns"]) / 1e6
-    return merged

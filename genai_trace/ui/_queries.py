@@ -21,6 +21,7 @@ from genai_trace.exporters.sqlite import (
     SQLiteTraceStore,
     TraceQuery,
     TraceStoreError,
+    add_search_functions,
     filter_clauses,
 )
 
@@ -98,6 +99,7 @@ class StoreReader:
         except sqlite3.Error as exc:
             raise StoreUnavailableError(f"cannot open the trace store {self.path}: {exc}") from exc
         try:
+            add_search_functions(connection)
             connection.execute("PRAGMA query_only = 1")
             connection.execute("BEGIN")  # one snapshot for every statement of the request
             yield connection

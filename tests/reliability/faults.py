@@ -103,6 +103,8 @@ class FaultyBackend:
     default: Answer = field(default_factory=Accept)
     script: deque[Answer] = field(default_factory=deque)
     received: list[Received] = field(default_factory=list)
+    bodies: list[bytes] = field(default_factory=list)
+    """Every request body, as sent (``ExportTraceServiceRequest`` bytes)."""
     release: threading.Event = field(default_factory=threading.Event)
     hanging: int = 0
     _changed: threading.Condition = field(default_factory=threading.Condition)
@@ -182,6 +184,7 @@ class FaultyBackend:
         ]
         with self._changed:
             answer = self.script.popleft() if self.script else self.default
+            self.bodies.append(body)
             self.received.append(
                 Received(
                     trace_ids=tuple(dict.fromkeys(span.trace_id.hex() for span in spans)),

@@ -6,20 +6,29 @@ two processes write one store side by side; a corrupt or locked file is a clear 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import signal
 import sqlite3
+import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 import pytest
-from faults import WAIT_S, Child, wait_until
+from faults import WAIT_S, Child, FaultyBackend, wait_until
+from opentelemetry import trace as trace_api
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 import genai_trace
-from genai_trace import _runtime
+from genai_trace import ExportResult, _runtime
+from genai_trace.exporters.otlp import OTLPTraceExporter
 from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceQuery, TraceStoreError
+from genai_trace.testing import capture_traces
 
 Spawn = Callable[..., Child]
 SLACK_S = 10.0
@@ -213,3 +222,121 @@ def test_shutdown_is_not_held_by_a_write_waiting_for_a_lock(
     assert time.monotonic() - started < 0.5 + SLACK_S
     # The store's own shutdown stops the waiting write: counted, not hung for minutes.
     assert wait_until(lambda: destination.failed == 1)
+
+
+# --- one bad trace never costs another ----------------------------------------------------
+
+
+class AskHandler(BaseHTTPRequestHandler):
+    """A traced JSON endpoint, as an app would write it."""
+
+    @genai_trace.trace(name="http.ask")
+    def ask(self, body: dict[str, Any]) -> str:
+        genai_trace.update_current_trace(session_id=body["question"][:4])
+        return str(body["question"]).upper()
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        payload = json.dumps({"answer": self.ask(body)}).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def otlp_spans(backend: FaultyBackend) -> list[Any]:
+    spans = []
+    for body in backend.bodies:
+        message = ExportTraceServiceRequest()
+        message.ParseFromString(body)
+        spans.extend(
+            span
+            for resource_spans in message.resource_spans
+            for scope_spans in resource_spans.scope_spans
+            for span in scope_spans.spans
+        )
+    return spans
+
+
+def test_a_lone_surrogate_from_a_request_body_is_kept_as_a_replacement_character(
+    tmp_path: Path, backend: FaultyBackend
+) -> None:
+    db = tmp_path / "traces.db"
+    genai_trace.configure(
+        exporters=[SQLiteTraceStore(db), OTLPTraceExporter(backend.endpoint, timeout_s=WAIT_S)]
+    )
+    server = ThreadingHTTPServer(("127.0.0.1", 0), AskHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    # A browser cut an emoji in half: the JSON escape of its first half alone.
+    bodies = [f'{{"question": "good {i}"}}' for i in range(300)]
+    bodies.insert(150, '{"question": "bad \\ud83d emoji"}')
+    try:
+        for body in bodies:
+            request = urllib.request.Request(url, data=body.encode(), method="POST")
+            with urllib.request.urlopen(request, timeout=WAIT_S) as response:
+                response.read()
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert genai_trace.flush(WAIT_S)
+
+    infos = SQLiteTraceStore(db).search(TraceQuery(limit=1000, descending=False))
+    questions = [json.loads(b)["question"].replace("\ud83d", "\ufffd") for b in bodies]
+    expected = [
+        json.dumps({"body": {"question": q}}, separators=(",", ":"), ensure_ascii=False)
+        for q in questions
+    ]
+    assert [i.request_preview for i in infos] == expected  # every trace, in order
+    assert [i.response_preview for i in infos][150] == "BAD \ufffd EMOJI"
+    assert infos[150].session_id == "bad "
+    assert wait_until(lambda: len(otlp_spans(backend)) == len(bodies))
+    bad = [s for s in otlp_spans(backend) if "emoji" in str(s.attributes)]
+    (span,) = bad
+    values = {a.key: a.value.string_value for a in span.attributes}
+    assert values["input.value"] == expected[150]
+    assert values["output.value"] == "BAD \ufffd EMOJI"
+    counts = genai_trace.stats()["destinations"]
+    assert [c["failed"] for c in counts.values()] == [0, 0]
+
+
+def test_a_trace_the_store_refuses_costs_only_itself(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    db = tmp_path / "traces.db"
+    store = SQLiteTraceStore(db)
+    genai_trace.configure(exporters=[store])
+    foreign = trace_api.get_tracer("another.instrumentation")
+    for i in range(50):
+        with genai_trace.start_span("unit", inputs=f"trace {i}"):
+            if i == 20:  # an instrumentation with a broken clock: past SQLite's 64 bits
+                foreign.start_span("broken", start_time=2**70).end(end_time=2**70 + 1)
+            if i == 30:  # another one that records half an emoji
+                with foreign.start_as_current_span("odd", attributes={"text": "x \udc00 y"}):
+                    pass
+    assert genai_trace.flush(WAIT_S)
+
+    stored = SQLiteTraceStore(db).search(TraceQuery(limit=100, descending=False))
+    assert [i.request_preview for i in stored] == [f"trace {i}" for i in range(50) if i != 20]
+    odd = SQLiteTraceStore(db).get(stored[30 - 1].trace_id)
+    assert odd is not None
+    assert [dict(s.attributes).get("text") for s in odd.spans] == [None, "x \ufffd y"]
+    assert store_counts() == {"exported": 49, "failed": 1, "dropped": 0}
+    (warning,) = [w for w in our_warnings(caplog) if "refused trace" in w]
+    assert "OverflowError" in warning and str(db) in warning
+
+
+def test_neighbours_in_the_batch_of_a_refused_trace_are_all_stored(tmp_path: Path) -> None:
+    with capture_traces() as traces:
+        for i in range(200):
+            unit(i)
+    bad = dataclasses.replace(traces[100].info, start_time_ns=2**70)
+    batch = [*traces[:100], dataclasses.replace(traces[100], info=bad), *traces[101:]]
+    store = SQLiteTraceStore(tmp_path / "traces.db")
+    assert store.export(batch) is ExportResult.SUCCESS
+    assert store.take_rejected() == 1
+    ids = [i.trace_id for i in store.search(TraceQuery(limit=1000, descending=False))]
+    assert ids == [t.info.trace_id for t in traces if t is not traces[100]]
