@@ -41,7 +41,8 @@ def propagate_into_threads(enabled: bool) -> None:
         # A wrapper installed over ours (the contrib instrumentor's wrapt proxy) forwards
         # attribute reads to ours, so the mark is found through it.
         if not getattr(threading.Thread.start, _MARK, False):
-            threading.Thread.start = _wrap_start(threading.Thread.start)  # type: ignore[method-assign]
+            start = _wrap_start(threading.Thread.start)
+            threading.Thread.start = start  # type: ignore[method-assign, assignment]
         if not getattr(ThreadPoolExecutor.submit, _MARK, False):
             ThreadPoolExecutor.submit = _wrap_submit(ThreadPoolExecutor.submit)  # type: ignore[method-assign]
 
