@@ -44,7 +44,7 @@ class Config:
     keep_all_traces: bool = False
     """Also export traces that hold no GenAI span (plain HTTP or database traces)."""
     instrument_threads: bool = True
-    """Carry the current span into threads and thread pools (OTel threading instrumentation)."""
+    """Carry the current span into `threading.Thread`s and `ThreadPoolExecutor` tasks."""
     exit_flush_timeout_s: float = 5.0
     """How long process exit waits for pending traces to be exported."""
     tracer_provider: TracerProvider | None = None

@@ -21,6 +21,7 @@ from genai_trace._assembler import TRACER_NAME, TraceAssembler
 from genai_trace._errors import log_internal_error, logger, warn_once
 from genai_trace._ids import GenAIIdGenerator
 from genai_trace._pipeline import ExportPipeline
+from genai_trace._threads import propagate_into_threads
 
 if TYPE_CHECKING:
     from genai_trace.exporters._base import TraceExporter
@@ -59,8 +60,7 @@ class Runtime:
             # Our spans draw ids from our generator (immune to the app's random.seed, able to
             # take a caller's trace id) even on a provider the app configured.
             self.tracer.id_generator = self.id_generator
-        if config.instrument_threads:
-            _instrument_threads()
+        propagate_into_threads(config.instrument_threads)
 
     def assembler_counts(self) -> dict[str, int]:
         """The assembler's drop counters since this configuration was installed."""
@@ -366,22 +366,3 @@ def otlp_configured(config: _config.Config) -> bool:
         or os.environ.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
         or os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
-
-
-def _instrument_threads() -> None:
-    try:
-        from opentelemetry.instrumentation.threading import ThreadingInstrumentor
-    except ImportError:
-        warn_once(
-            "no threading instrumentation",
-            "genai_trace: opentelemetry-instrumentation-threading is not installed, so spans "
-            "started in threads will not nest under the span that started the thread; "
-            "pip install opentelemetry-instrumentation-threading",
-        )
-        return
-    try:
-        instrumentor = ThreadingInstrumentor()
-        if not instrumentor.is_instrumented_by_opentelemetry:
-            instrumentor.instrument()
-    except Exception:
-        log_internal_error("threading instrumentation")

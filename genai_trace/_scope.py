@@ -1,8 +1,8 @@
 """``genai_trace.context(...)``: session, user, tags and metadata for every span inside a block.
 
 The values live in the OpenTelemetry ``Context``, not a private contextvar, so they travel
-wherever the OTel context does: into asyncio tasks, into threads and thread pools (through
-the threading instrumentation), and across ``inject``/``extract``.
+wherever the OTel context does: into asyncio tasks, into threads and thread pools (see
+``_threads``), and across ``inject``/``extract``.
 """
 
 from __future__ import annotations

@@ -12,8 +12,10 @@ import json
 import os
 import re
 import shutil
+import socket
 import sys
 import time
+import urllib.parse
 from collections.abc import Sequence
 from typing import TextIO
 
@@ -151,8 +153,9 @@ def _cmd_send(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) ->
         exporter = OTLPTraceExporter(
             args.endpoint, protocol=args.protocol, headers=headers, dialect=args.dialect
         )
-    except ValueError as exc:
+    except (ValueError, ImportError) as exc:
         raise CliError(str(exc), 2) from None
+    _check_reachable(args.endpoint, args.protocol)
     sent = 0
     try:
         for info in store.search(_query(args)):
@@ -160,7 +163,10 @@ def _cmd_send(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) ->
             if trace is None:
                 continue
             if exporter.export([trace]) is not ExportResult.SUCCESS:
-                raise CliError(f"the backend at {args.endpoint} refused trace {info.trace_id}")
+                raise CliError(
+                    f"the backend at {args.endpoint} did not accept trace {info.trace_id} "
+                    f"({sent} sent before it)"
+                )
             sent += 1
     finally:
         exporter.shutdown()
@@ -211,6 +217,17 @@ def _cmd_ui(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> i
 
 
 # --- helpers -------------------------------------------------------------------------
+
+
+def _check_reachable(endpoint: str, protocol: str) -> None:
+    """Fail fast, in one line, when nothing listens at ``endpoint`` (instead of retrying)."""
+    parts = urllib.parse.urlsplit(endpoint if "://" in endpoint else "//" + endpoint)
+    default_port = 443 if parts.scheme == "https" else 4317 if protocol == "grpc" else 4318
+    try:
+        host, port = parts.hostname or "localhost", parts.port or default_port
+        socket.create_connection((host, port), timeout=5).close()
+    except (OSError, ValueError) as exc:
+        raise CliError(f"cannot connect to {endpoint}: {exc}") from None
 
 
 def _table(rows: list[TraceInfo], width: int) -> str:

@@ -9,6 +9,8 @@ python=${PYTHON:-python3}
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e ".[dev]" -c constraints/ci.txt
 .venv/bin/python -m pip check
+# Users' installs: fresh venvs per Python with their bundled pip, no constraints file.
+bash scripts/check_installs.sh
 # Real OTLP backends (Phoenix, MLflow, the rotel collector), each in its own venv.
 bash scripts/setup_backends.sh
 # Debian's Chromium, for the trace viewer's browser tests.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -203,3 +204,15 @@ def test_large_store_lists_by_index_without_reading_it_whole(tmp_path: Path) -> 
     for query in (TraceQuery(limit=20), TraceQuery(state="ERROR"), TraceQuery(session_id="s-1")):
         plan = " | ".join(store.query_plan(query))
         assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, plan
+
+
+def test_send_to_an_endpoint_nobody_listens_on_fails_in_one_line(db: Path) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # bound but not listening: connections are refused
+        endpoint = f"http://127.0.0.1:{port}"
+        result = cli("send", "--endpoint", endpoint, db=db)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith(f"genai-trace: cannot connect to {endpoint}: ")
+    assert result.stderr.count("\n") == 1, result.stderr

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.util.re import parse_env_headers
 
 from genai_trace import _runtime
-from genai_trace._errors import log_internal_error, warn_once
+from genai_trace._errors import ThrottledWarning, log_internal_error, warn_once
 from genai_trace._model import Trace
 from genai_trace.exporters._base import ExportResult
 from genai_trace.exporters._otel_spans import to_otel_spans
@@ -32,6 +32,8 @@ PROJECT_NAME = _runtime.PROJECT_NAME_ATTRIBUTE
 """``openinference.project.name``: Phoenix files traces under the project it names."""
 
 _DEFAULT_HTTP_ENDPOINT = "http://localhost:4318"
+GRPC_MISSING = 'OTLP over gRPC needs the grpc extra: pip install "genai-trace[grpc]"'
+_SEND_FAILED = ThrottledWarning("genai_trace: %s could not send: %s (%d times since %s)")
 
 
 class OTLPTraceExporter:
@@ -72,7 +74,13 @@ class OTLPTraceExporter:
         ValueError: an unknown protocol or dialect; ``dialect="mlflow"`` without an
             ``x-mlflow-experiment-id`` header or with gRPC, unless ``mlflow_trace_info`` says
             where MLflow is or is ``False``.
+        ImportError: ``protocol="grpc"`` without the gRPC exporter (``genai-trace[grpc]``).
+            When gRPC was chosen by ``OTEL_EXPORTER_OTLP_*PROTOCOL`` instead, one warning is
+            logged and this exporter sends nothing, so tracing to other destinations goes on.
     """
+
+    reports_own_failures = False
+    """True when it cannot send at all: it warned once, the pipeline need not warn again."""
 
     def __init__(
         self,
@@ -87,6 +95,7 @@ class OTLPTraceExporter:
         timeout_s: float = 10.0,
         mlflow_trace_info: bool | str = True,
     ) -> None:
+        from_env = protocol is None
         protocol = protocol or _env_protocol()
         if protocol not in PROTOCOLS:
             raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {protocol!r}")
@@ -103,7 +112,15 @@ class OTLPTraceExporter:
         self._settings = (protocol, endpoint, headers, timeout_s, mlflow_trace_info)
         self._exporter: Any = None
         self._mlflow: _MlflowTraceInfo | None = None
-        self._connect()
+        try:
+            self._connect()
+        except _GrpcMissing:
+            if not from_env:
+                raise
+            warn_once(
+                "otlp grpc missing", "genai_trace: %s; traces are not sent over OTLP", GRPC_MISSING
+            )
+            self.reports_own_failures = True
         _EXPORTERS.add(self)
 
     def _connect(self) -> None:
@@ -165,13 +182,22 @@ class OTLPTraceExporter:
                 log_internal_error("OTLP conversion")
         if not spans:
             return ExportResult.SUCCESS if len(converted) == len(traces) else ExportResult.FAILURE
+        if self.reports_own_failures:
+            return ExportResult.FAILURE
         if self._exporter is None:
             self._connect()
-        if self._exporter.export(spans) is not SpanExportResult.SUCCESS:
+        if not self._send(spans):
             return ExportResult.FAILURE
         if self._mlflow is not None and not self._mlflow.send(converted):
             return ExportResult.FAILURE
         return ExportResult.SUCCESS if len(converted) == len(traces) else ExportResult.FAILURE
+
+    def _send(self, spans: list[ReadableSpan]) -> bool:
+        try:
+            return bool(self._exporter.export(spans) is SpanExportResult.SUCCESS)
+        except Exception as exc:  # OTel before 1.40 raised a dead endpoint's ConnectionError
+            _SEND_FAILED.record(1, self.name, _one_line(exc))
+            return False
 
     def shutdown(self) -> None:
         """Close the connections."""
@@ -253,6 +279,10 @@ class _MlflowTraceInfo:
         self._session.close()
 
 
+class _GrpcMissing(ImportError):
+    """The gRPC exporter (or grpcio) is not installed."""
+
+
 _EXPORTERS: weakref.WeakSet[OTLPTraceExporter] = weakref.WeakSet()
 # The parent's clients, inherited by a forked child: kept referenced so that garbage
 # collection never closes the parent's connections from the child.
@@ -291,6 +321,11 @@ def _resolve_headers(headers: Mapping[str, str] | None) -> dict[str, str]:
     return dict(parse_env_headers(raw, liberal=True))
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}"
+
+
 def _origin(url: str) -> str:
     """``scheme://host:port`` plus any path before ``/v1/traces``."""
     parts = urllib.parse.urlsplit(url if "://" in url else "http://" + url)
@@ -306,10 +341,8 @@ def _span_exporter(
             from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
                 OTLPSpanExporter as GrpcSpanExporter,
             )
-        except ImportError as exc:  # the exporter is a dependency, but grpcio may be absent
-            raise ImportError(
-                "OTLP over gRPC needs grpcio: pip install opentelemetry-exporter-otlp-proto-grpc"
-            ) from exc
+        except ImportError as exc:  # an extra: only gRPC users need grpcio
+            raise _GrpcMissing(GRPC_MISSING) from exc
         # The OTel exporter reads the scheme: http:// is plaintext, https:// or none is TLS
         # (unless OTEL_EXPORTER_OTLP_INSECURE=true).
         return GrpcSpanExporter(
