@@ -6,14 +6,12 @@ import datetime
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import FrameType
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from genai_trace import _runtime
 from genai_trace._config import Config
 from genai_trace._deferred import plain
-from genai_trace._errors import log_internal_error
 from genai_trace._model import Trace, TraceInfo
 from genai_trace._semconv import SpanType
 
@@ -85,9 +83,6 @@ def shutdown(timeout_s: float | None = None) -> None:
     _runtime.shutdown(timeout_s)
 
 
-_SignalHandler = Callable[[int, FrameType | None], Any] | int | None
-
-
 def flush_on_exit_signals(
     signals: Iterable[int] = (signal.SIGTERM,), *, timeout_s: float | None = None
 ) -> None:
@@ -123,28 +118,7 @@ def flush_on_exit_signals(
         previous = signal.getsignal(signum)
         if getattr(previous, "_genai_trace_flush", False):
             continue
-        signal.signal(signum, _flushing_handler(previous, timeout_s))
-
-
-def _flushing_handler(previous: _SignalHandler, timeout_s: float | None) -> Callable[..., None]:
-    def handle(signum: int, frame: FrameType | None) -> None:
-        # Only a flush: the signal may have interrupted this thread inside one of our locks,
-        # and a flush takes none of them on this thread (it waits, bounded, for the workers).
-        try:
-            rt = _runtime.current()
-            if rt is not None:
-                rt.flush(rt.config.exit_flush_timeout_s if timeout_s is None else timeout_s)
-        except Exception:
-            log_internal_error("flush on signal")
-        if callable(previous):
-            previous(signum, frame)
-        elif previous in (signal.SIG_DFL, None):
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-        # SIG_IGN: the app ignores this signal; having flushed, carry on.
-
-    handle._genai_trace_flush = True  # type: ignore[attr-defined]  # marks ours: no double install
-    return handle
+        signal.signal(signum, _runtime.flushing_signal_handler(previous, timeout_s))
 
 
 def disable() -> None:
