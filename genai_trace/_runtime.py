@@ -114,6 +114,7 @@ disabled: bool = False
 _lock = threading.RLock()
 _shut_down = False
 _atexit_registered = False
+_last_config: _config.Config | None = None
 # Set while _at_exit runs; a stop signal arriving then waits for it in the list below.
 _exit_flush_running = False
 _signals_held_for_exit: list[int] = []
@@ -137,17 +138,32 @@ def _configure_lazily() -> Runtime | None:
     with _lock:
         if _runtime is not None or _shut_down:
             return _runtime
-        try:
-            config = _config.resolve({})
-        except (TypeError, ValueError) as exc:
-            warn_once("bad env config", "genai_trace: %s; using the defaults", exc)
-            config = _config.Config()
+        config = _environment_config()
         try:
             _install(config)
         except Exception:
             log_internal_error("configure from the environment")
             return None
         return _runtime
+
+
+def _environment_config() -> _config.Config:
+    try:
+        return _config.resolve({})
+    except (TypeError, ValueError) as exc:
+        warn_once("bad env config", "genai_trace: %s; using the defaults", exc)
+        return _config.Config()
+
+
+def config_for_reading() -> _config.Config:
+    """The configuration a trace look-up goes by, without setting up tracing to read.
+
+    The one in force, else the last one (after ``shutdown``), else the environment's.
+    """
+    rt = _runtime
+    if rt is not None:
+        return rt.config
+    return _last_config if _last_config is not None else _environment_config()
 
 
 def configure(**settings: Any) -> _config.Config:
@@ -164,7 +180,7 @@ def configure(**settings: Any) -> _config.Config:
 
 
 def _install(config: _config.Config) -> None:
-    global _runtime, disabled, _atexit_registered
+    global _runtime, disabled, _atexit_registered, _last_config
     _redact.active = (
         _redact.Redactor(extra_keys=config.redact_keys, user=config.redact)
         if config.redaction
@@ -173,6 +189,7 @@ def _install(config: _config.Config) -> None:
     _redact.capture_content = config.capture_content
     _redact.payload_limit = config.max_payload_chars
     _runtime = Runtime(config)
+    _last_config = config
     disabled = config.disabled
     if not _atexit_registered:
         atexit.register(_at_exit)
