@@ -6,14 +6,12 @@ import datetime
 import os
 import signal
 import threading
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from types import FrameType
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from genai_trace import _runtime, _switch
 from genai_trace._config import Config
 from genai_trace._deferred import plain
-from genai_trace._errors import log_internal_error
 from genai_trace._model import Trace, TraceInfo
 from genai_trace._semconv import SpanType
 
@@ -85,9 +83,6 @@ def shutdown(timeout_s: float | None = None) -> None:
     _runtime.shutdown(timeout_s)
 
 
-_SignalHandler = Callable[[int, FrameType | None], Any] | int | None
-
-
 def flush_on_exit_signals(
     signals: Iterable[int] = (signal.SIGTERM,), *, timeout_s: float | None = None
 ) -> None:
@@ -123,28 +118,7 @@ def flush_on_exit_signals(
         previous = signal.getsignal(signum)
         if getattr(previous, "_genai_trace_flush", False):
             continue
-        signal.signal(signum, _flushing_handler(previous, timeout_s))
-
-
-def _flushing_handler(previous: _SignalHandler, timeout_s: float | None) -> Callable[..., None]:
-    def handle(signum: int, frame: FrameType | None) -> None:
-        # Only a flush: the signal may have interrupted this thread inside one of our locks,
-        # and a flush takes none of them on this thread (it waits, bounded, for the workers).
-        try:
-            rt = _runtime.current()
-            if rt is not None:
-                rt.flush(rt.config.exit_flush_timeout_s if timeout_s is None else timeout_s)
-        except Exception:
-            log_internal_error("flush on signal")
-        if callable(previous):
-            previous(signum, frame)
-        elif previous in (signal.SIG_DFL, None):
-            signal.signal(signum, signal.SIG_DFL)
-            os.kill(os.getpid(), signum)
-        # SIG_IGN: the app ignores this signal; having flushed, carry on.
-
-    handle._genai_trace_flush = True  # type: ignore[attr-defined]  # marks ours: no double install
-    return handle
+        signal.signal(signum, _runtime.flushing_signal_handler(previous, timeout_s))
 
 
 def disable() -> None:
@@ -178,19 +152,37 @@ def get_trace(trace_id: str) -> Trace | None:
 
     Looks in the bounded buffer of recent traces (``recent_traces``), then in the local
     store (after writing what is queued for it, bounded). It never waits for another
-    destination (a slow OTLP backend cannot make a look-up slow).
+    destination (a slow OTLP backend cannot make a look-up slow). A process that has not
+    traced reads the configured store (``GENAI_TRACE_DB``, or the default path) directly.
     """
     if not isinstance(trace_id, str):
         raise TypeError(f"get_trace() takes a trace id string, got {trace_id!r}")
     rt = _runtime.current()
-    if rt is None:
-        return None
-    found = rt.pipeline.recent.get(trace_id)
-    if found is not None:
-        return plain(found)  # built now, on this thread, if no exporter read it yet
-    _flush_local_stores(rt)
-    store = _local_store(rt)
+    if rt is not None:
+        found = rt.pipeline.recent.get(trace_id)
+        if found is not None:
+            return plain(found)  # built now, on this thread, if no exporter read it yet
+    store = _store_to_read(None)
     return store.get(trace_id) if store.path.exists() else None
+
+
+def _store_to_read(db_path: str | os.PathLike[str] | None) -> SQLiteTraceStore:
+    """The store a look-up reads; what is queued for this process's store is written first.
+
+    Reading never sets up tracing: without a runtime, the configured path is opened as is.
+    """
+    from genai_trace.exporters.sqlite import SQLiteTraceStore
+
+    rt = _runtime.current()
+    if rt is not None:
+        _flush_local_stores(rt)
+    if db_path is not None:
+        return SQLiteTraceStore(db_path)
+    if rt is not None:
+        for destination in rt.pipeline.destinations:
+            if isinstance(destination.exporter, SQLiteTraceStore):
+                return destination.exporter
+    return SQLiteTraceStore(_runtime.config_for_reading().db_path)
 
 
 def _flush_local_stores(rt: _runtime.Runtime) -> None:
@@ -250,12 +242,9 @@ def search_traces(
         >>> for info in genai_trace.search_traces(state="ERROR", span_type="LLM", limit=10):
         ...     print(info.trace_id, info.request_preview)
     """
-    from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceQuery
+    from genai_trace.exporters.sqlite import TraceQuery
 
-    rt = _runtime.get()
-    if rt is not None:
-        _flush_local_stores(rt)
-    store = SQLiteTraceStore(db_path) if db_path is not None else _local_store(rt)
+    store = _store_to_read(db_path)
     if isinstance(tags, Mapping):
         tag_filter: dict[str, str | None] | None = dict(tags)
     else:
@@ -275,17 +264,6 @@ def search_traces(
         limit=limit,
     )
     return store.search(query)
-
-
-def _local_store(rt: _runtime.Runtime | None) -> SQLiteTraceStore:
-    """The store this process writes to: a configured one, else the configured path."""
-    from genai_trace.exporters.sqlite import SQLiteTraceStore
-
-    if rt is not None:
-        for destination in rt.pipeline.destinations:
-            if isinstance(destination.exporter, SQLiteTraceStore):
-                return destination.exporter
-    return SQLiteTraceStore(rt.config.db_path if rt is not None else Config.db_path)
 
 
 def _to_ns(moment: datetime.datetime | float | None) -> int | None:

@@ -370,6 +370,10 @@ class TraceAssembler(SpanProcessor):
         with self._lock:
             return len(self._buffers)
 
+    def open_trace_count_unlocked(self) -> int:
+        """Traces in assembly, read without the lock (for a signal handler)."""
+        return len(self._buffers)
+
     def _submit_buffer(self, buffer: _TraceBuffer, reason: str | None) -> None:
         spans = buffer.ended
         if reason is not None:

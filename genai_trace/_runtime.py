@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
+import sys
 import threading
 import weakref
+from collections.abc import Callable
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace as trace_api
@@ -111,6 +115,10 @@ _runtime: Runtime | None = None
 _lock = threading.RLock()
 _shut_down = False
 _atexit_registered = False
+_last_config: _config.Config | None = None
+# Set while _at_exit runs; a stop signal arriving then waits for it in the list below.
+_exit_flush_running = False
+_signals_held_for_exit: list[int] = []
 
 
 def current() -> Runtime | None:
@@ -130,17 +138,32 @@ def _configure_lazily() -> Runtime | None:
     with _lock:
         if _runtime is not None or _shut_down:
             return _runtime
-        try:
-            config = _config.resolve({})
-        except (TypeError, ValueError) as exc:
-            warn_once("bad env config", "genai_trace: %s; using the defaults", exc)
-            config = _config.Config()
+        config = _environment_config()
         try:
             _install(config)
         except Exception:
             log_internal_error("configure from the environment")
             return None
         return _runtime
+
+
+def _environment_config() -> _config.Config:
+    try:
+        return _config.resolve({})
+    except (TypeError, ValueError) as exc:
+        warn_once("bad env config", "genai_trace: %s; using the defaults", exc)
+        return _config.Config()
+
+
+def config_for_reading() -> _config.Config:
+    """The configuration a trace look-up goes by, without setting up tracing to read.
+
+    The one in force, else the last one (after ``shutdown``), else the environment's.
+    """
+    rt = _runtime
+    if rt is not None:
+        return rt.config
+    return _last_config if _last_config is not None else _environment_config()
 
 
 def configure(**settings: Any) -> _config.Config:
@@ -157,7 +180,7 @@ def configure(**settings: Any) -> _config.Config:
 
 
 def _install(config: _config.Config) -> None:
-    global _runtime, _atexit_registered
+    global _runtime, _atexit_registered, _last_config
     _redact.active = (
         _redact.Redactor(extra_keys=config.redact_keys, user=config.redact)
         if config.redaction
@@ -167,9 +190,12 @@ def _install(config: _config.Config) -> None:
     _redact.payload_limit = config.max_payload_chars
     _switch.disabled = config.disabled
     _runtime = Runtime(config)
+    _last_config = config
     if not _atexit_registered:
         atexit.register(_at_exit)
         _atexit_registered = True
+    _follow_multiprocessing()
+    _hook_multiprocessing_exit()
 
 
 def shutdown(timeout_s: float | None = None) -> bool:
@@ -198,11 +224,17 @@ def max_payload_chars() -> int:
 
 
 def _at_exit() -> None:
-    """Export pending traces within ``exit_flush_timeout_s`` in all; never longer."""
+    """Export pending traces within ``exit_flush_timeout_s`` in all; never longer.
+
+    A stop signal that arrives meanwhile (a pool terminating a worker that is already on
+    its way out) ends the process once this is done, not in the middle of it.
+    """
+    global _exit_flush_running
     rt = _runtime
     if rt is None:
         return
     timeout_s = rt.config.exit_flush_timeout_s
+    _exit_flush_running = True
     try:
         if not shutdown(timeout_s):
             logger.warning(
@@ -212,6 +244,10 @@ def _at_exit() -> None:
             )
     except Exception:
         log_internal_error("flush at exit")
+    finally:
+        _exit_flush_running = False
+    for signum in _signals_held_for_exit:  # held by a handler on this, the main, thread
+        _end_by_signal(signum)
 
 
 def _after_fork_in_child() -> None:
@@ -223,8 +259,138 @@ def _after_fork_in_child() -> None:
         rt.assembler.reset_after_fork()
 
 
+def _before_fork() -> None:
+    if _runtime is not None:
+        _follow_multiprocessing()  # multiprocessing may have been imported after configure
+
+
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(before=_before_fork, after_in_child=_after_fork_in_child)
+
+
+# --- processes started by multiprocessing ------------------------------------------------
+# multiprocessing ends the processes it forks (the fork and forkserver start methods) with
+# os._exit, where atexit never runs; first, in Process._bootstrap, it runs its own exit
+# function, which calls every multiprocessing.util.Finalize registered in that process.
+# Pools stop idle workers with SIGTERM (Pool.terminate, run by ``with Pool(...)``): nothing
+# can flush then (see _hook_multiprocessing_exit); close() and join() the pool first.
+
+_EXIT_PRIORITY = 100
+"""Our Finalize runs before the finalizers of lower priority (the app's, by default 0)."""
+# Set once per process; inherited by a forked child, where they still hold.
+_following_multiprocessing = False
+_exit_hooked_pid = 0
+
+
+def _follow_multiprocessing() -> None:
+    """Have multiprocessing call us in each process it starts from here (once it is in use).
+
+    Nothing is imported: a process that starts no multiprocessing child pays nothing.
+    """
+    global _following_multiprocessing
+    util = sys.modules.get("multiprocessing.util")
+    if util is None or _following_multiprocessing:
+        return
+    _following_multiprocessing = True
+    # Called in the child after multiprocessing cleared the Finalize list it inherited
+    # (an os.register_at_fork hook runs before that, so it cannot register a Finalize).
+    util.register_after_fork(_MULTIPROCESSING_CHILD, _MultiprocessingChild.started)
+
+
+class _MultiprocessingChild:
+    """The object multiprocessing's after-fork registry holds (it keeps weak references)."""
+
+    @staticmethod
+    def started(_: object) -> None:
+        try:
+            _hook_multiprocessing_exit()
+        except Exception:
+            log_internal_error("multiprocessing child set-up")
+
+
+_MULTIPROCESSING_CHILD = _MultiprocessingChild()
+
+
+def _hook_multiprocessing_exit() -> None:
+    """In a multiprocessing child with a runtime: flush when it ends on its own.
+
+    Its target returned, or its pool was closed. No SIGTERM handler is installed for a pool
+    that terminates its workers: Python may run such a handler only once the worker's
+    blocking wait returns, which it never does there, so the pool's exit would hang.
+    """
+    global _exit_hooked_pid
+    process = sys.modules.get("multiprocessing.process")
+    util = sys.modules.get("multiprocessing.util")
+    if (
+        _runtime is None
+        or process is None
+        or util is None
+        or process.parent_process() is None
+        or _exit_hooked_pid == os.getpid()
+    ):
+        return
+    _exit_hooked_pid = os.getpid()
+    util.Finalize(None, _at_exit, exitpriority=_EXIT_PRIORITY)
+
+
+SignalHandler = Callable[[int, FrameType | None], Any] | int | None
+
+
+def flushing_signal_handler(previous: SignalHandler, timeout_s: float | None) -> SignalHandler:
+    """A handler that flushes completed traces, then hands the signal to ``previous``.
+
+    Where ``previous`` is the default action, the signal is raised again with it, so the
+    process ends as it would have, with the same status.
+    """
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        # Only a flush: the signal may have interrupted this thread inside one of our locks,
+        # and a flush takes none of them on this thread (it waits, bounded, for the workers).
+        ends_here = not callable(previous) and previous in (signal.SIG_DFL, None)
+        if ends_here and _exit_flush_running:
+            _signals_held_for_exit.append(signum)  # the exit flush it interrupted goes on
+            return
+        try:
+            rt = _runtime
+            if rt is not None:
+                limit = rt.config.exit_flush_timeout_s if timeout_s is None else timeout_s
+                _flush_before_signal(rt, limit, ends_here)
+        except Exception:
+            log_internal_error("flush on signal")
+        if callable(previous):
+            previous(signum, frame)
+        elif ends_here:
+            _end_by_signal(signum)
+        # SIG_IGN: the app ignores this signal; having flushed, carry on.
+
+    handle._genai_trace_flush = True  # type: ignore[attr-defined]  # marks ours: no double install
+    return handle
+
+
+def _end_by_signal(signum: int) -> None:
+    """End the process as ``signum``'s default action does, with the same exit status."""
+    signal.signal(signum, signal.SIG_DFL)
+    os.kill(os.getpid(), signum)
+
+
+def _flush_before_signal(rt: Runtime, timeout_s: float, ends_here: bool) -> None:
+    """Flush; where the signal then ends the process, say what could not be exported."""
+    flushed = rt.flush(timeout_s)
+    if not ends_here:
+        return  # the app's handler (or SIG_IGN) goes on; atexit exports the rest
+    if not flushed:
+        logger.warning(
+            "genai_trace: completed traces were not all exported within %.1fs of a signal "
+            "that ends the process (exit_flush_timeout_s); see genai_trace.stats()",
+            timeout_s,
+        )
+    # Read without the assembler's lock: the signal may have interrupted its holder.
+    still_open = rt.assembler.open_trace_count_unlocked()
+    if still_open:
+        logger.warning(
+            "genai_trace: %d traces still open when a signal stopped the process are not exported",
+            still_open,
+        )
 
 
 def _choose_provider(

@@ -48,3 +48,18 @@ class FileExporter:
 
     def shutdown(self) -> None:
         pass
+
+
+def job(i: int) -> int:
+    """One trace ``job-<i>`` holding one ``step`` span: a unit of work a process pool runs."""
+    with genai_trace.start_span(f"job-{i}", inputs={"i": i}) as root:
+        with genai_trace.start_span("step"):
+            root.set_outputs(i * 2)
+            return i * 2
+
+
+def jobs(numbers: Sequence[int]) -> int:
+    """Run :func:`job` for each number (one worker's share of the work)."""
+    for i in numbers:
+        job(i)
+    return len(numbers)

@@ -249,3 +249,88 @@ def test_flush_on_exit_signals_is_refused_off_the_main_thread(
         "(Python only lets the main thread install signal handlers)"
     ]
     assert child.finish() == ""
+
+
+@pytest.mark.parametrize("where", ["GENAI_TRACE_DB", "default path"])
+def test_a_fresh_process_reads_traces_another_process_stored(
+    spawn: Spawn, tmp_path: Path, where: str
+) -> None:
+    env = {"GENAI_TRACE_DB": str(tmp_path / "elsewhere.db")} if where == "GENAI_TRACE_DB" else {}
+    writer = spawn(
+        """
+        import genai_trace
+
+        @genai_trace.trace(span_type="RETRIEVER")
+        def retrieve(question):
+            return ["doc-1", "doc-2"]
+
+        @genai_trace.trace
+        def answer(question):
+            genai_trace.update_current_trace(client_request_id="req-7", tags={"team": "search"})
+            docs = retrieve(question)
+            with genai_trace.start_span("generate", span_type="LLM", inputs={"docs": docs}) as s:
+                s.set_outputs("Paris")
+            return "Paris"
+
+        answer("capital of France?")
+        print(genai_trace.get_last_trace_id(), flush=True)
+        """,
+        env=env,
+    )
+    trace_id = writer.read_line()
+    assert writer.finish() == ""
+    assert writer.returncode == 0
+    reader = spawn(
+        f"""
+        import json, threading
+        from opentelemetry import trace as trace_api
+        import genai_trace
+        from genai_trace import _runtime
+
+        found = genai_trace.get_trace({trace_id!r})
+        spans = {{span.span_id: span for span in found.spans}}
+        print(json.dumps({{
+            "trace": [found.info.trace_id, found.info.name, found.info.state, found.info.tags],
+            "tree": sorted(
+                [s.name, s.span_type, spans[s.parent_id].name if s.parent_id else None,
+                 s.inputs, s.outputs]
+                for s in found.spans
+            ),
+            "by request id": genai_trace.get_trace("req-7").info.trace_id,
+            "unknown": genai_trace.get_trace("0" * 32),
+            "search": [[i.trace_id, i.name] for i in genai_trace.search_traces()],
+            "search by tag": len(genai_trace.search_traces(tags={{"team": "search"}})),
+            "last in this process": genai_trace.get_last_trace_id(),
+            # reading set nothing up: no runtime, no provider, no export thread
+            "runtime": _runtime.current() is not None,
+            "provider": type(trace_api.get_tracer_provider()).__name__,
+            "threads": [t.name for t in threading.enumerate()],
+        }}), flush=True)
+        """,
+        env=env,
+    )
+    read = json.loads(reader.read_line())
+    assert reader.finish() == ""
+    assert reader.returncode == 0
+    assert read == {
+        "trace": [trace_id, "answer", "OK", {"team": "search"}],
+        "tree": [
+            ["answer", "CHAIN", None, {"question": "capital of France?"}, "Paris"],
+            ["generate", "LLM", "answer", {"docs": ["doc-1", "doc-2"]}, "Paris"],
+            [
+                "retrieve",
+                "RETRIEVER",
+                "answer",
+                {"question": "capital of France?"},
+                ["doc-1", "doc-2"],
+            ],
+        ],
+        "by request id": trace_id,
+        "unknown": None,
+        "search": [[trace_id, "answer"]],
+        "search by tag": 1,
+        "last in this process": None,
+        "runtime": False,
+        "provider": "ProxyTracerProvider",
+        "threads": ["MainThread"],
+    }
