@@ -10,7 +10,20 @@ Example:
 
 from __future__ import annotations
 
-from genai_trace._api import (
+from genai_trace._api.baggage import SessionBaggagePropagator
+from genai_trace._api.client import TraceClient
+from genai_trace._api.client_checks import (
+    AlreadyEndedError,
+    DuplicateTraceError,
+    MalformedIdError,
+    OpenSpansError,
+    RootSpanError,
+    SpanNotFoundError,
+    TraceNotFoundError,
+    TraceTimedOutError,
+    WrongTraceError,
+)
+from genai_trace._api.control import (
     configure,
     disable,
     enable,
@@ -23,29 +36,16 @@ from genai_trace._api import (
     shutdown,
     stats,
 )
-from genai_trace._baggage import SessionBaggagePropagator
-from genai_trace._client import TraceClient
-from genai_trace._client_checks import (
-    AlreadyEndedError,
-    DuplicateTraceError,
-    MalformedIdError,
-    OpenSpansError,
-    RootSpanError,
-    SpanNotFoundError,
-    TraceNotFoundError,
-    TraceTimedOutError,
-    WrongTraceError,
-)
-from genai_trace._config import Config
-from genai_trace._decorator import trace
+from genai_trace._api.decorator import trace
+from genai_trace._api.fluent import get_current_span, start_span, update_current_trace
+from genai_trace._api.propagation import extract, inject, use_span
+from genai_trace._api.span import GenAISpan
 from genai_trace._errors import TracingError
-from genai_trace._fluent import get_current_span, start_span, update_current_trace
-from genai_trace._model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
-from genai_trace._propagation import extract, inject, use_span
-from genai_trace._runtime import __version__
-from genai_trace._scope import context
-from genai_trace._semconv import SpanType
-from genai_trace._span import GenAISpan
+from genai_trace._runtime.config import Config
+from genai_trace._runtime.state import __version__
+from genai_trace._semantics.model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
+from genai_trace._semantics.scope import context
+from genai_trace._semantics.semconv import SpanType
 from genai_trace.exporters._base import ExportResult, TraceExporter
 from genai_trace.integrations import autolog
 

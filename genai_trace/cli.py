@@ -19,10 +19,10 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import TextIO
 
-from genai_trace._codec import dumps, info_to_dict, trace_to_dict
-from genai_trace._model import TraceInfo
-from genai_trace._render import format_duration, format_time, one_line, render_trace
-from genai_trace.exporters.sqlite import (
+from genai_trace._semantics.codec import dumps, info_to_dict, trace_to_dict
+from genai_trace._semantics.model import TraceInfo
+from genai_trace._semantics.render import format_duration, format_time, one_line, render_trace
+from genai_trace.store.sqlite import (
     DEFAULT_DB_PATH,
     SQLiteTraceStore,
     TraceQuery,

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from genai_trace._errors import log_internal_error
-from genai_trace._model import Trace
+from genai_trace._semantics.model import Trace
 from genai_trace.exporters._base import ExportResult, TraceExporter
 
 _RANDOM_BITS = 56  # W3C: the low 56 bits of a trace id are random

@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from genai_trace import _runtime
-from genai_trace._deferred import plain
-from genai_trace._model import Trace
+from genai_trace._runtime import state as _runtime
+from genai_trace._runtime.deferred import plain
+from genai_trace._semantics.model import Trace
 
 __all__ = ["capture_traces"]
 

@@ -19,7 +19,7 @@ from opentelemetry import trace as trace_api
 from opentelemetry.trace import format_span_id
 
 import genai_trace
-from genai_trace import _runtime
+from genai_trace._runtime import state as _runtime
 from genai_trace.exporters import InMemoryTraceExporter
 
 

@@ -10,7 +10,7 @@ from opentelemetry import trace as trace_api
 from support import only
 
 import genai_trace
-from genai_trace import _runtime
+from genai_trace._runtime import state as _runtime
 from genai_trace.exporters import InMemoryTraceExporter
 from genai_trace.testing import capture_traces
 

@@ -1,4 +1,4 @@
-"""Serialization, truncation and decoding of captured values (``genai_trace._capture``)."""
+"""Serialization, truncation and decoding of captured values (``_semantics.capture``)."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from genai_trace import _capture, _redact
-from genai_trace._capture import (
+from genai_trace._semantics import capture as _capture
+from genai_trace._semantics import redaction as _redact
+from genai_trace._semantics.capture import (
     MAX_DEPTH,
     attribute_value,
     from_text,

@@ -14,8 +14,8 @@ from opentelemetry.trace import Status, StatusCode
 
 import genai_trace
 from genai_trace import SpanType, TraceClient
-from genai_trace._client import ENDED_BY_END_TRACE, FINISHED_MEMORY
-from genai_trace._model import Trace
+from genai_trace._api.client import ENDED_BY_END_TRACE, FINISHED_MEMORY
+from genai_trace._semantics.model import Trace
 from genai_trace.exporters import InMemoryTraceExporter
 
 TRACE_ID = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -823,7 +823,7 @@ def test_a_trace_whose_root_never_ends_is_exported_incomplete_and_forgotten(
     ):
         client.end_span(trace_id=root.trace_id, span_id=child.span_id)
     assert_forgotten(client)
-    rt = genai_trace._runtime.current()
+    rt = genai_trace._runtime.state.current()
     assert rt is not None
     rt.assembler.sweep()
     trace = only_trace(exporter)

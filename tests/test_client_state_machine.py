@@ -19,7 +19,7 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_stat
 
 import genai_trace
 from genai_trace import TraceClient
-from genai_trace._client import ENDED_BY_END_TRACE
+from genai_trace._api.client import ENDED_BY_END_TRACE
 from genai_trace.exporters import InMemoryTraceExporter
 
 THREADS = 4
@@ -273,7 +273,7 @@ class ClientMachine(RuleBasedStateMachine):
             assert genai_trace.flush(10)
             self.check_exports()
             assert self.client._open_counts()[:2] == (0, 0)
-            rt = genai_trace._runtime.current()
+            rt = genai_trace._runtime.state.current()
             assert rt is not None and rt.assembler.open_trace_count() == 0
         finally:
             for worker in [*self.workers, self.pool]:

@@ -1,4 +1,4 @@
-"""Configuration: explicit argument > environment variable > default (``genai_trace._config``)."""
+"""Configuration: explicit argument > environment variable > default (``_runtime.config``)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
-from genai_trace._config import ENV_VARS, Config, resolve
+from genai_trace._runtime.config import ENV_VARS, Config, resolve
 from genai_trace.exporters import InMemoryTraceExporter
 
 DEFAULTS = Config()

@@ -12,11 +12,11 @@ import pytest
 from test_trace_builder import TRACE_ID, make_span
 
 import genai_trace
-from genai_trace import _deferred
-from genai_trace import _semconv as sc
-from genai_trace._deferred import DeferredTrace
-from genai_trace._model import Trace
-from genai_trace._trace_builder import TraceUpdates, build_trace
+from genai_trace._runtime import deferred as _deferred
+from genai_trace._runtime.builder import TraceUpdates, build_trace
+from genai_trace._runtime.deferred import DeferredTrace
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.model import Trace
 
 
 def spans() -> list:  # type: ignore[type-arg]
@@ -114,7 +114,7 @@ def test_the_pipeline_hands_exporters_unbuilt_traces_that_build_on_reading() -> 
 
 
 def test_a_late_part_is_merged_when_read_not_when_it_arrives() -> None:
-    from genai_trace._pipeline import RecentTraces
+    from genai_trace._runtime.pipeline import RecentTraces
 
     recent = RecentTraces(10)
     earlier = DeferredTrace([make_span("root", 1, end=9)])

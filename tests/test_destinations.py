@@ -14,7 +14,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased
 
 import genai_trace
-from genai_trace import SpanType, Trace, _runtime
+from genai_trace import SpanType, Trace
+from genai_trace._runtime import state as _runtime
 from genai_trace.exporters import ConsoleTraceExporter, InMemoryTraceExporter, SQLiteTraceStore
 from genai_trace.exporters.otlp import OTLPTraceExporter
 from genai_trace.sampling import SampledExporter, TailSampler

@@ -51,7 +51,7 @@ from opentelemetry.util.types import Attributes
 from support import span_tree
 
 import genai_trace
-from genai_trace import _runtime
+from genai_trace._runtime import state as _runtime
 from genai_trace.exporters import InMemoryTraceExporter
 
 TESTS = Path(__file__).resolve().parent

@@ -1,4 +1,4 @@
-"""The trace data model, built by hand (``genai_trace._model``): no OTel involved."""
+"""The trace data model, built by hand (``genai_trace._semantics.model``): no OTel involved."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import json
 
 import pytest
 
-from genai_trace._model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo, find_root
+from genai_trace._semantics.model import (
+    SpanEvent,
+    SpanRecord,
+    TokenUsage,
+    Trace,
+    TraceInfo,
+    find_root,
+)
 
 TRACE_ID = "ab" * 16
 

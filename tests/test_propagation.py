@@ -26,7 +26,7 @@ from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapProp
 
 import genai_trace
 from genai_trace import SpanType, TraceClient
-from genai_trace._model import Trace
+from genai_trace._semantics.model import Trace
 from genai_trace.exporters import InMemoryTraceExporter
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"

@@ -17,7 +17,7 @@ from support import only
 
 import genai_trace
 from genai_trace import SpanType
-from genai_trace._redact import Redactor, luhn_valid
+from genai_trace._semantics.redaction import Redactor, luhn_valid
 from genai_trace.exporters import InMemoryTraceExporter
 from genai_trace.testing import capture_traces
 
@@ -260,7 +260,7 @@ _PIECES = (
 
 
 def _first_look_agrees(text: str) -> None:
-    from genai_trace._redact import _may_hold_secret_value, _replace_values
+    from genai_trace._semantics.redaction import _may_hold_secret_value, _replace_values
 
     if not _may_hold_secret_value(text):
         assert _replace_values(text) == text, text
@@ -295,7 +295,7 @@ def raw_payloads(trace: genai_trace.Trace) -> list[str]:
 
 
 def test_alone_the_payloads_are_redacted_by_the_export_not_on_the_callers_thread() -> None:
-    from genai_trace import _runtime
+    from genai_trace._runtime import state as _runtime
 
     provider = sole_provider()
     assert _runtime.current().assembler.is_sole_processor()  # type: ignore[union-attr]
@@ -544,7 +544,7 @@ def test_a_payload_that_waited_stays_within_max_payload_chars_once_redacted() ->
 
 def test_spans_still_open_when_their_trace_times_out_are_redacted_and_forgotten() -> None:
     provider = sole_provider(trace_timeout_s=60.0)
-    from genai_trace import _runtime
+    from genai_trace._runtime import state as _runtime
 
     with genai_trace.start_span("slow", inputs=f"key {OPENAI_KEY}"):
         runtime = _runtime.current()

@@ -17,7 +17,7 @@ from opentelemetry import context as context_api
 
 import genai_trace
 from genai_trace import SpanType
-from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceQuery, TraceStoreError
+from genai_trace.store.sqlite import SQLiteTraceStore, TraceQuery, TraceStoreError
 from genai_trace.ui._queries import Filters, StoreReader
 
 

@@ -1,4 +1,4 @@
-"""OTel spans to a whole Trace (``genai_trace._trace_builder``), with real SDK span objects."""
+"""OTel spans to a whole Trace (``genai_trace._runtime.builder``), with real SDK span objects."""
 
 from __future__ import annotations
 
@@ -14,8 +14,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanContext, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 
-from genai_trace._model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
-from genai_trace._trace_builder import (
+from genai_trace._runtime.builder import (
     PREVIEW_MAX_CHARS,
     TraceUpdates,
     build_trace,
@@ -29,6 +28,7 @@ from genai_trace._trace_builder import (
     total_token_usage,
     usage_from_output,
 )
+from genai_trace._semantics.model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
 
 TRACE_ID = 0x0AF7651916CD43DD8448EB211C80319C
 TRACE_HEX = "0af7651916cd43dd8448eb211c80319c"

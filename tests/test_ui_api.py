@@ -22,8 +22,8 @@ from test_sqlite_store import fill
 
 import genai_trace
 from genai_trace import SpanType
-from genai_trace._codec import trace_to_dict
-from genai_trace.exporters.sqlite import SQLiteTraceStore
+from genai_trace._semantics.codec import trace_to_dict
+from genai_trace.store.sqlite import SQLiteTraceStore
 from genai_trace.ui import RunningViewer, serve, start_server
 from genai_trace.ui._queries import Cursor, Filters, StoreReader
 
@@ -158,7 +158,7 @@ def test_keyset_pages_cover_every_trace_once(viewer: RunningViewer) -> None:
 
 def test_one_whole_trace_by_id_or_client_request_id(viewer: RunningViewer, db: Path) -> None:
     store = SQLiteTraceStore(db)
-    info = store.search(genai_trace.exporters.sqlite.TraceQuery(state="ERROR"))[0]
+    info = store.search(genai_trace.store.sqlite.TraceQuery(state="ERROR"))[0]
     data = get_json(viewer, f"/api/traces/{info.trace_id}")
     stored = store.get(info.trace_id)
     assert stored is not None

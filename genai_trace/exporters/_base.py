@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from genai_trace._model import Trace
+    from genai_trace._semantics.model import Trace
 
 
 class ExportResult(enum.Enum):

@@ -10,7 +10,7 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from genai_trace._model import SpanRecord, Trace
+from genai_trace._semantics.model import SpanRecord, Trace
 
 UNFINISHED = "genai_trace.span.unfinished"
 """Set on a span exported before it ended; its end time is the trace's last known time."""

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from genai_trace._deferred import plain
-from genai_trace._model import Trace
+from genai_trace._runtime.deferred import plain
+from genai_trace._semantics.model import Trace
 from genai_trace.exporters._base import ExportResult
 
 

@@ -19,9 +19,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.util.re import parse_env_headers
 
-from genai_trace import _runtime
 from genai_trace._errors import ThrottledWarning, log_internal_error, warn_once
-from genai_trace._model import Trace
+from genai_trace._runtime import state as _runtime
+from genai_trace._semantics.model import Trace
 from genai_trace.exporters._base import ExportResult
 from genai_trace.exporters._otel_spans import to_otel_spans
 from genai_trace.exporters.dialects import Dialect, get_dialect

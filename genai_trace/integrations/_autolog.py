@@ -179,7 +179,9 @@ def _restore_environment(name: str) -> None:
 
 def _tracer_provider() -> Any:
     """genai-trace's provider (set up now if need be), so LLM spans join our traces."""
-    from genai_trace import _runtime  # not at import: _runtime imports the trace builder
+    from genai_trace._runtime import (
+        state as _runtime,  # not at import: _runtime imports the trace builder
+    )
 
     runtime = _runtime.get()
     return runtime.provider if runtime is not None else None

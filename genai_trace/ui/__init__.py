@@ -6,7 +6,7 @@ usage) and a session view, from static files shipped in the package: nothing to 
 nothing fetched from outside the machine. The server reads the store read-only.
 
 Example:
-    >>> from genai_trace.exporters.sqlite import SQLiteTraceStore
+    >>> from genai_trace.store.sqlite import SQLiteTraceStore
     >>> from genai_trace.ui import start_server
     >>> viewer = start_server(SQLiteTraceStore(".genai_trace/traces.db"))
     >>> print(viewer.url)  # http://127.0.0.1:<a free port>/
@@ -23,7 +23,7 @@ import webbrowser
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from genai_trace.exporters.sqlite import SQLiteTraceStore
+from genai_trace.store.sqlite import SQLiteTraceStore
 from genai_trace.ui._queries import StoreReader
 from genai_trace.ui._server import ViewerServer
 

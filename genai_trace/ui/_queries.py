@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from genai_trace._codec import loads, trace_to_dict
-from genai_trace.exporters.sqlite import (
+from genai_trace._semantics.codec import loads, trace_to_dict
+from genai_trace.store.sqlite import (
     SQLiteTraceStore,
     TraceQuery,
     TraceStoreError,

@@ -27,11 +27,12 @@ from faults import (
 )
 
 import genai_trace
-from genai_trace import _api, _runtime
-from genai_trace._pipeline import Destination
+from genai_trace._api import control as _api
+from genai_trace._runtime import state as _runtime
+from genai_trace._runtime.pipeline import Destination
 from genai_trace.exporters import InMemoryTraceExporter
 from genai_trace.exporters.otlp import OTLPTraceExporter
-from genai_trace.exporters.sqlite import SQLiteTraceStore
+from genai_trace.store.sqlite import SQLiteTraceStore
 
 SLACK_S = 10.0
 """Added to a promised bound (a timeout) before a test calls it broken: the machine is shared."""

@@ -13,7 +13,7 @@ import pytest
 from faults import WAIT_S
 
 import genai_trace
-from genai_trace import _runtime
+from genai_trace._runtime import state as _runtime
 from genai_trace.exporters import InMemoryTraceExporter
 
 THREADS = 16

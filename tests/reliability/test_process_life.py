@@ -81,7 +81,7 @@ def test_a_forked_child_traces_on_its_own_and_nothing_is_exported_twice(
         f"""
         import os, sys, threading
         import genai_trace
-        from genai_trace import _runtime
+        from genai_trace._runtime import state as _runtime
         from child_app import FileExporter, work
 
         gate = threading.Event()
@@ -285,7 +285,7 @@ def test_a_fresh_process_reads_traces_another_process_stored(
         import json, threading
         from opentelemetry import trace as trace_api
         import genai_trace
-        from genai_trace import _runtime
+        from genai_trace._runtime import state as _runtime
 
         found = genai_trace.get_trace({trace_id!r})
         spans = {{span.span_id: span for span in found.spans}}

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from genai_trace import _semconv as sc
-from genai_trace._capture import to_json, to_text
-from genai_trace._model import SpanRecord, Trace, TraceInfo
-from genai_trace._scope import tag_attributes
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.capture import to_json, to_text
+from genai_trace._semantics.model import SpanRecord, Trace, TraceInfo
+from genai_trace._semantics.scope import tag_attributes
 
 TRACE_STATE = "genai_trace.trace.state"
 TRACE_SPAN_COUNT = "genai_trace.trace.span_count"

@@ -9,17 +9,18 @@ import threading
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from genai_trace import _runtime, _switch
-from genai_trace._config import Config
-from genai_trace._deferred import plain
-from genai_trace._model import Trace, TraceInfo
-from genai_trace._semconv import SpanType
+from genai_trace._runtime import state as _runtime
+from genai_trace._runtime import switch as _switch
+from genai_trace._runtime.config import Config
+from genai_trace._runtime.deferred import plain
+from genai_trace._semantics.model import Trace, TraceInfo
+from genai_trace._semantics.semconv import SpanType
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
     from genai_trace.exporters._base import TraceExporter
-    from genai_trace.exporters.sqlite import SQLiteTraceStore
+    from genai_trace.store.sqlite import SQLiteTraceStore
 
 _LOOKUP_FLUSH_TIMEOUT_S = 5.0
 
@@ -171,7 +172,7 @@ def _store_to_read(db_path: str | os.PathLike[str] | None) -> SQLiteTraceStore:
 
     Reading never sets up tracing: without a runtime, the configured path is opened as is.
     """
-    from genai_trace.exporters.sqlite import SQLiteTraceStore
+    from genai_trace.store.sqlite import SQLiteTraceStore
 
     rt = _runtime.current()
     if rt is not None:
@@ -190,7 +191,7 @@ def _flush_local_stores(rt: _runtime.Runtime) -> None:
 
     Only the stores: a look-up must not wait for a slow or hanging network destination.
     """
-    from genai_trace.exporters.sqlite import SQLiteTraceStore
+    from genai_trace.store.sqlite import SQLiteTraceStore
 
     for destination in rt.pipeline.destinations:
         if isinstance(destination.exporter, SQLiteTraceStore):
@@ -242,7 +243,7 @@ def search_traces(
         >>> for info in genai_trace.search_traces(state="ERROR", span_type="LLM", limit=10):
         ...     print(info.trace_id, info.request_preview)
     """
-    from genai_trace.exporters.sqlite import TraceQuery
+    from genai_trace.store.sqlite import TraceQuery
 
     store = _store_to_read(db_path)
     if isinstance(tags, Mapping):

@@ -13,7 +13,7 @@ from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
 from genai_trace._errors import TracingError
-from genai_trace._ids import format_span_id
+from genai_trace._runtime.ids import format_span_id
 
 # Exactly the digits: int(text, 16) alone would also take "0x", "_", signs and spaces.
 _HEX_ID = {digits: re.compile(f"[0-9a-fA-F]{{{digits}}}") for digits in (16, 32)}

@@ -33,9 +33,7 @@ from typing import Any
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
-from genai_trace import _config, _runtime
-from genai_trace import _semconv as sc
-from genai_trace._client_checks import (
+from genai_trace._api.client_checks import (
     AlreadyEndedError,
     DuplicateTraceError,
     OpenSpansError,
@@ -54,17 +52,20 @@ from genai_trace._client_checks import (
     _start_ns,
     _trace_key,
 )
-from genai_trace._client_spans import (
+from genai_trace._api.client_spans import (
     ClientSpan,
     ended_elsewhere,
     finish_client_span,
     set_trace_facts,
     start_client_span,
 )
-from genai_trace._fluent import static_attributes
-from genai_trace._ids import format_span_id, format_trace_id
-from genai_trace._scope import Tags, normalize_tags
-from genai_trace._span import GenAISpan
+from genai_trace._api.fluent import static_attributes
+from genai_trace._api.span import GenAISpan
+from genai_trace._runtime import config as _config
+from genai_trace._runtime import state as _runtime
+from genai_trace._runtime.ids import format_span_id, format_trace_id
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.scope import Tags, normalize_tags
 
 FINISHED_MEMORY = 1024
 """At least how many finished trace ids a client remembers (at most twice as many), to say

@@ -14,12 +14,12 @@ import inspect
 from collections.abc import AsyncGenerator, Callable, Generator, Mapping
 from typing import Any, NamedTuple, TypeVar, overload
 
-from genai_trace import _semconv as sc
-from genai_trace import _switch
-from genai_trace._binding import InputBinder
-from genai_trace._capture import clean_text
+from genai_trace._api.binding import InputBinder
+from genai_trace._api.fluent import _NOTHING, SpanScope, static_attributes
 from genai_trace._errors import log_internal_error
-from genai_trace._fluent import _NOTHING, SpanScope, static_attributes
+from genai_trace._runtime import switch as _switch
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.capture import clean_text
 
 F = TypeVar("F", bound=Callable[..., Any])
 

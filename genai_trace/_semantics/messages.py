@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from genai_trace._capture import from_text
-from genai_trace._semconv import (
+from genai_trace._semantics.capture import from_text
+from genai_trace._semantics.semconv import (
     GEN_AI_INPUT_MESSAGES,
     GEN_AI_OUTPUT_MESSAGES,
     GEN_AI_RETRIEVAL_DOCUMENTS,

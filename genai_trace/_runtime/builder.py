@@ -12,10 +12,15 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
-from genai_trace import _semconv as sc
-from genai_trace._capture import from_text, redact_waiting, to_json, truncate_text
-from genai_trace._ids import format_span_id, format_trace_id
-from genai_trace._model import (
+from genai_trace._runtime.ids import format_span_id, format_trace_id
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.capture import from_text, redact_waiting, to_json, truncate_text
+from genai_trace._semantics.messages import (
+    genai_inputs,
+    genai_outputs,
+    time_to_first_chunk_ms,
+)
+from genai_trace._semantics.model import (
     SpanEvent,
     SpanRecord,
     SpanStatus,
@@ -26,12 +31,7 @@ from genai_trace._model import (
     build_frozen,
     find_root,
 )
-from genai_trace._redact import attribute_store
-from genai_trace.integrations._genai_spans import (
-    genai_inputs,
-    genai_outputs,
-    time_to_first_chunk_ms,
-)
+from genai_trace._semantics.redaction import attribute_store
 
 PREVIEW_MAX_CHARS = 1000
 
@@ -69,7 +69,7 @@ def build_trace(
 ) -> Trace:
     """Build the whole trace from its OTel spans (at least one).
 
-    Payloads recorded unredacted (:class:`~genai_trace._capture.WaitingText`: their
+    Payloads recorded unredacted (:class:`~genai_trace._semantics.capture.WaitingText`: their
     redaction waited while nothing else could read the spans) are redacted here.
 
     Spans come out parents first, siblings in start order. The root is the local root (no

@@ -7,7 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, TypeVar
 
-from genai_trace._capture import safe_repr
+from genai_trace._semantics.capture import safe_repr
 
 TraceState = Literal["OK", "ERROR", "IN_PROGRESS"]
 SpanStatus = Literal["OK", "ERROR", "UNSET"]

@@ -19,12 +19,14 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import format_trace_id
 
-from genai_trace import _redact, _scope, _switch
-from genai_trace import _semconv as sc
-from genai_trace._capture import redact_waiting
 from genai_trace._errors import log_internal_error
-from genai_trace._scope import SCOPE_KEY, TraceScope
-from genai_trace._trace_builder import TraceUpdates
+from genai_trace._runtime import switch as _switch
+from genai_trace._runtime.builder import TraceUpdates
+from genai_trace._semantics import redaction as _redact
+from genai_trace._semantics import scope as _scope
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.capture import redact_waiting
+from genai_trace._semantics.scope import SCOPE_KEY, TraceScope
 
 Submit = Callable[[int, list[ReadableSpan], TraceUpdates | None, str | None, int, bool], None]
 """``submit(trace_id, spans, updates, incomplete_reason, dropped_spans, has_genai_span)``."""

@@ -20,10 +20,10 @@ from opentelemetry import propagate
 from opentelemetry import trace as trace_api
 from opentelemetry.propagators import textmap
 
-from genai_trace._baggage import scope_from_baggage, with_scope_baggage
+from genai_trace._api.baggage import scope_from_baggage, with_scope_baggage
+from genai_trace._api.fluent import AsyncWith, record_error
+from genai_trace._api.span import GenAISpan
 from genai_trace._errors import log_internal_error, warn_once
-from genai_trace._fluent import AsyncWith, record_error
-from genai_trace._span import GenAISpan
 
 C = TypeVar("C", bound=MutableMapping[str, str])
 

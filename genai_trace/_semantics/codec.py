@@ -11,8 +11,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from genai_trace._capture import safe_repr
-from genai_trace._model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
+from genai_trace._semantics.capture import safe_repr
+from genai_trace._semantics.model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
 
 T = TypeVar("T")
 

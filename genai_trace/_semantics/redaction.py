@@ -21,8 +21,8 @@ import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from genai_trace import _semconv as sc
 from genai_trace._errors import log_internal_error
+from genai_trace._semantics import semconv as sc
 
 REDACTED = "[REDACTED]"
 MAX_DEPTH = 256

@@ -13,9 +13,9 @@ from opentelemetry import context as context_api
 from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.propagators import textmap
 
-from genai_trace import _semconv as sc
 from genai_trace._errors import log_internal_error
-from genai_trace._scope import SCOPE_KEY, TraceScope
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.scope import SCOPE_KEY, TraceScope
 
 _BAGGAGE_KEYS = (sc.SESSION_ID, sc.USER_ID)
 

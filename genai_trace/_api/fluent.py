@@ -19,9 +19,14 @@ from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
-from genai_trace import _redact, _runtime, _switch
-from genai_trace import _semconv as sc
-from genai_trace._capture import (
+from genai_trace._api.span import GenAISpan, add_input, set_output, text_of
+from genai_trace._errors import log_internal_error, logger, warn_misuse, warn_once
+from genai_trace._runtime import state as _runtime
+from genai_trace._runtime import switch as _switch
+from genai_trace._runtime.builder import TraceUpdates
+from genai_trace._semantics import redaction as _redact
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.capture import (
     attribute_value,
     clean_text,
     from_text,
@@ -29,13 +34,16 @@ from genai_trace._capture import (
     safe_repr,
     to_text,
 )
-from genai_trace._errors import log_internal_error, logger, warn_misuse, warn_once
-from genai_trace._scope import Tags, lenient_id, lenient_metadata, lenient_tags, tag_attributes
-from genai_trace._span import GenAISpan, add_input, set_output, text_of
-from genai_trace._trace_builder import TraceUpdates
+from genai_trace._semantics.scope import (
+    Tags,
+    lenient_id,
+    lenient_metadata,
+    lenient_tags,
+    tag_attributes,
+)
 
 if TYPE_CHECKING:
-    from genai_trace._assembler import TraceAssembler
+    from genai_trace._runtime.assembler import TraceAssembler
 
 _NOTHING: Any = object()
 T = TypeVar("T")

@@ -14,12 +14,14 @@ from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status
 
-from genai_trace import _redact, _runtime, _switch
-from genai_trace._capture import clean_text, payload_text
+from genai_trace._api.fluent import _update_trace
+from genai_trace._api.span import GenAISpan, add_input, set_output
 from genai_trace._errors import TracingError, log_internal_error
-from genai_trace._fluent import _update_trace
-from genai_trace._ids import GenAIIdGenerator, format_trace_id
-from genai_trace._span import GenAISpan, add_input, set_output
+from genai_trace._runtime import state as _runtime
+from genai_trace._runtime import switch as _switch
+from genai_trace._runtime.ids import GenAIIdGenerator, format_trace_id
+from genai_trace._semantics import redaction as _redact
+from genai_trace._semantics.capture import clean_text, payload_text
 
 # Ids for placeholder spans when tracing is off (disabled, or shut down).
 _PLACEHOLDER_IDS = GenAIIdGenerator()

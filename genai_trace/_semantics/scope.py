@@ -14,9 +14,9 @@ from typing import Any
 
 from opentelemetry import context as context_api
 
-from genai_trace import _semconv as sc
-from genai_trace._capture import attribute_value, clean_text, safe_repr, truncate_text
 from genai_trace._errors import warn_misuse
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.capture import attribute_value, clean_text, safe_repr, truncate_text
 
 SCOPE_KEY = context_api.create_key("genai_trace.scope")
 
@@ -81,7 +81,7 @@ def lenient_metadata(call: str, metadata: object) -> Mapping[str, Any] | None:
 
 def _tag_text(value: object) -> str:
     """A tag key or value as text, cut to the payload cap; an odd object never raises."""
-    from genai_trace import _runtime  # the cap of the live configuration
+    from genai_trace._runtime import state as _runtime  # the cap of the live configuration
 
     if isinstance(value, str):
         text = clean_text(str.__str__(value))
@@ -97,7 +97,7 @@ def tag_attributes(tags: Mapping[str, str]) -> dict[str, Any]:
     """Span attributes for tags: one exact attribute per tag, plus OpenInference's list."""
     attributes: dict[str, Any] = {sc.TAG_PREFIX + k: v for k, v in tags.items()}
     if tags:
-        from genai_trace import _runtime  # the cap of the live configuration
+        from genai_trace._runtime import state as _runtime  # the cap of the live configuration
 
         cap = _runtime.max_payload_chars()
         attributes[sc.TAG_TAGS] = [
@@ -130,7 +130,7 @@ class TraceScope:
         if user_id is not None:
             attributes[sc.USER_ID] = user_id
         if metadata:
-            from genai_trace import _runtime  # the cap of the live configuration
+            from genai_trace._runtime import state as _runtime  # the cap of the live configuration
 
             attributes[sc.METADATA] = attribute_value(metadata, _runtime.max_payload_chars())
         self.attributes = attributes

@@ -10,14 +10,21 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
-from genai_trace import _redact, _runtime
-from genai_trace import _semconv as sc
-from genai_trace._capture import WaitingText, attribute_value, clean_text, safe_repr, to_text
 from genai_trace._errors import log_internal_error, warn_misuse
-from genai_trace._ids import format_span_id, format_trace_id
+from genai_trace._runtime import state as _runtime
+from genai_trace._runtime.ids import format_span_id, format_trace_id
+from genai_trace._semantics import redaction as _redact
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.capture import (
+    WaitingText,
+    attribute_value,
+    clean_text,
+    safe_repr,
+    to_text,
+)
 
 if TYPE_CHECKING:
-    from genai_trace._fluent import SpanScope
+    from genai_trace._api.fluent import SpanScope
 
 _STATUS_CODES = {"OK": StatusCode.OK, "ERROR": StatusCode.ERROR, "UNSET": StatusCode.UNSET}
 _MAX_COUNT = 2**63 - 1  # OTLP carries integer attributes as int64
@@ -78,7 +85,7 @@ class GenAISpan:
     def span_type(self) -> str:
         """The span type recorded on the span, ``UNKNOWN`` when none is."""
         attributes = getattr(self._span, "attributes", None) or {}
-        from genai_trace._trace_builder import span_type_of
+        from genai_trace._runtime.builder import span_type_of
 
         return span_type_of(attributes)
 

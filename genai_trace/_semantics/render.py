@@ -6,8 +6,8 @@ import datetime
 import json
 from typing import Any
 
-from genai_trace._capture import truncate_text
-from genai_trace._model import SpanRecord, Trace, TraceInfo
+from genai_trace._semantics.capture import truncate_text
+from genai_trace._semantics.model import SpanRecord, Trace, TraceInfo
 
 _RESET = "\033[0m"
 _DIM = "\033[2m"

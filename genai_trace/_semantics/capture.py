@@ -28,9 +28,9 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from genai_trace import _redact
 from genai_trace._errors import log_internal_error
-from genai_trace._semconv import (
+from genai_trace._semantics import redaction as _redact
+from genai_trace._semantics.semconv import (
     INPUT_MIME_TYPE,
     INPUT_VALUE,
     MIME_JSON,

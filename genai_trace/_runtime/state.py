@@ -20,12 +20,14 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Tracer, TracerProvider
 
-from genai_trace import _config, _redact, _switch
-from genai_trace._assembler import TRACER_NAME, TraceAssembler
+from genai_trace._api.threads import propagate_into_threads
 from genai_trace._errors import log_internal_error, logger, warn_once
-from genai_trace._ids import GenAIIdGenerator
-from genai_trace._pipeline import ExportPipeline
-from genai_trace._threads import propagate_into_threads
+from genai_trace._runtime import config as _config
+from genai_trace._runtime import switch as _switch
+from genai_trace._runtime.assembler import TRACER_NAME, TraceAssembler
+from genai_trace._runtime.ids import GenAIIdGenerator
+from genai_trace._runtime.pipeline import ExportPipeline
+from genai_trace._semantics import redaction as _redact
 
 if TYPE_CHECKING:
     from genai_trace.exporters._base import TraceExporter
@@ -436,7 +438,7 @@ def _default_exporters(config: _config.Config, provider: TracerProvider) -> list
     """
     exporters: list[TraceExporter] = []
     if config.local_store:
-        from genai_trace.exporters.sqlite import SQLiteTraceStore
+        from genai_trace.store.sqlite import SQLiteTraceStore
 
         exporters.append(SQLiteTraceStore(config.db_path))
     if config.console:

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genai_trace._capture import clean_text
-from genai_trace._codec import (
+from genai_trace._errors import ThrottledWarning, TracingError, log_internal_error
+from genai_trace._runtime.builder import merge_parts, parents_first
+from genai_trace._semantics.capture import clean_text
+from genai_trace._semantics.codec import (
     dumps,
     info_from_dict,
     info_to_dict,
@@ -28,9 +30,7 @@ from genai_trace._codec import (
     span_from_dict,
     span_to_dict,
 )
-from genai_trace._errors import ThrottledWarning, TracingError, log_internal_error
-from genai_trace._model import Trace, TraceInfo
-from genai_trace._trace_builder import merge_parts, parents_first
+from genai_trace._semantics.model import Trace, TraceInfo
 from genai_trace.exporters._base import ExportResult
 
 DEFAULT_DB_PATH = os.path.join(".genai_trace", "traces.db")
@@ -537,7 +537,7 @@ def _insert_batch(
     each retake waits a switch interval: a store written that way falls behind a tight loop.
     A part of a trace already stored (written by another process, or an earlier part of
     this one, such as late spans) or earlier in the batch is merged into its row
-    (:func:`~genai_trace._trace_builder.merge_parts`). ``clean``: replace lone surrogates in
+    (:func:`~genai_trace._runtime.builder.merge_parts`). ``clean``: replace lone surrogates in
     every text written.
     """
     # The write lock first: another process must not store a part between our read of the
