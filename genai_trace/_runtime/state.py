@@ -20,13 +20,13 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Tracer, TracerProvider
 
-from genai_trace._api.threads import propagate_into_threads
 from genai_trace._errors import log_internal_error, logger, warn_once
 from genai_trace._runtime import config as _config
 from genai_trace._runtime import switch as _switch
 from genai_trace._runtime.assembler import TRACER_NAME, TraceAssembler
 from genai_trace._runtime.ids import GenAIIdGenerator
 from genai_trace._runtime.pipeline import ExportPipeline
+from genai_trace._runtime.threads import propagate_into_threads
 from genai_trace._semantics import redaction as _redact
 
 if TYPE_CHECKING:
