@@ -471,7 +471,7 @@ def _otlp_destination_wanted(config: _config.Config, provider: TracerProvider) -
     always gets one. One that comes only from the standard ``OTEL_EXPORTER_OTLP_*``
     variables does not when the app's provider already exports over OTLP: that exporter
     reads the same variables and already carries genai-trace's spans, so a second path
-    would deliver every span twice (DESIGN: a span reaches a given backend once).
+    would deliver every span twice, and a backend would show each step two times.
     """
     if config.otlp_endpoint:
         return True
