@@ -13,10 +13,6 @@ from collections.abc import Callable
 logger = logging.getLogger("genai_trace")
 
 
-class TracingError(Exception):
-    """Base class of the errors genai-trace raises for misuse of an explicit API."""
-
-
 # Guards _seen and _counts; held only to update two dicts, never around logging.
 _lock = threading.Lock()
 _seen: set[str] = set()

@@ -1,4 +1,4 @@
-"""A call's arguments as the span's inputs (``genai_trace._api.binding.InputBinder``)."""
+"""A call's arguments as the span's inputs (``genai_trace._api.decorator.InputBinder``)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from genai_trace._api.binding import InputBinder
+from genai_trace._api.decorator import InputBinder
 
 
 def plain(question: str, model: str = "gpt-4o", temperature: float = 0.0) -> None: ...

@@ -19,53 +19,53 @@ Forgetting: an entry lives until its ``end_trace``, or until the trace is older 
 ``trace_timeout_s`` (the assembler then exports it marked incomplete), or until genai-trace is
 reconfigured or shut down (which exports open traces marked incomplete too). The client checks
 this at each call, so nothing is held forever and a late call gets :class:`TraceTimedOutError`.
+
+Reading order: :class:`TraceClient` and its registry; then how it starts and ends OTel spans
+(outside the current context, as placeholders with real ids when tracing is off); then the
+argument checks that name each misuse. The errors themselves are public, in
+``genai_trace.exceptions``.
+
+Layer: ``_api``; imports ``span`` and ``fluent`` (trace-level facts, as
+``update_current_trace`` sets them), ``_runtime``, ``_semantics`` and ``exceptions``.
 """
 
 from __future__ import annotations
 
 import itertools
 import math
+import re
 import threading
 import time
 from collections.abc import Mapping
 from typing import Any
 
+from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
-from genai_trace._api.client_checks import (
+from genai_trace._api.fluent import update_trace
+from genai_trace._api.span import GenAISpan, add_input, set_output, static_attributes
+from genai_trace._errors import log_internal_error
+from genai_trace._runtime import config as _config
+from genai_trace._runtime import state as _runtime
+from genai_trace._runtime import switch as _switch
+from genai_trace._runtime.ids import GenAIIdGenerator, format_span_id, format_trace_id
+from genai_trace._semantics import redaction as _redact
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.capture import clean_text, payload_text
+from genai_trace._semantics.scope import Tags, normalize_tags
+from genai_trace.exceptions import (
     AlreadyEndedError,
     DuplicateTraceError,
+    MalformedIdError,
     OpenSpansError,
     RootSpanError,
     SpanNotFoundError,
     TraceNotFoundError,
     TraceTimedOutError,
+    TracingError,
     WrongTraceError,
-    _check_end_after_start,
-    _check_name,
-    _check_time,
-    _check_type,
-    _parse_status,
-    _parse_trace_id,
-    _span_key,
-    _start_ns,
-    _trace_key,
 )
-from genai_trace._api.client_spans import (
-    ClientSpan,
-    ended_elsewhere,
-    finish_client_span,
-    set_trace_facts,
-    start_client_span,
-)
-from genai_trace._api.fluent import static_attributes
-from genai_trace._api.span import GenAISpan
-from genai_trace._runtime import config as _config
-from genai_trace._runtime import state as _runtime
-from genai_trace._runtime.ids import format_span_id, format_trace_id
-from genai_trace._semantics import semconv as sc
-from genai_trace._semantics.scope import Tags, normalize_tags
 
 FINISHED_MEMORY = 1024
 """At least how many finished trace ids a client remembers (at most twice as many), to say
@@ -83,35 +83,6 @@ _RECONFIGURED: _Ending = (
     "genai_trace was reconfigured or shut down while it was open, so it was exported "
     "marked incomplete",
 )
-
-
-class _OpenTrace:
-    """A trace this client started and has not ended. Guarded by the client's lock.
-
-    Spans are keyed by their ids as lowercase hex, the form the client hands out.
-    """
-
-    __slots__ = ("created", "ended", "key", "open", "root", "root_key", "starting", "trace_id")
-
-    def __init__(self, trace_id: int, key: str, created: float) -> None:
-        self.trace_id = trace_id
-        self.key = key
-        self.created = created
-        self.root: trace_api.Span | None = None  # None while start_trace is creating it
-        self.root_key = ""
-        self.open: dict[str, trace_api.Span] = {}
-        # Ended children stay known until the trace ends: they may still parent new spans.
-        self.ended: dict[str, trace_api.Span] = {}
-        self.starting = 0  # start_span calls between their check and their registration
-
-    def span(self, key: str) -> trace_api.Span | None:
-        """The root or a child of this trace with that span id, open or ended."""
-        if key == self.root_key:
-            return self.root
-        return self.open.get(key) or self.ended.get(key)
-
-    def span_count(self) -> int:
-        return (self.root is not None) + len(self.open) + len(self.ended)
 
 
 class TraceClient:
@@ -207,7 +178,9 @@ class TraceClient:
         root = entry.root
         assert root is not None  # both set it before they return
         if (new_tags or metadata or client_request_id is not None) and root.is_recording():
-            set_trace_facts(entry.trace_id, new_tags or {}, dict(metadata or {}), client_request_id)
+            _set_trace_facts(
+                entry.trace_id, new_tags or {}, dict(metadata or {}), client_request_id
+            )
         return ClientSpan(root, entry.key, entry.root_key)
 
     def _start_new_trace(
@@ -222,7 +195,7 @@ class TraceClient:
         # The clock starts before the span does, so the client gives a trace up no later
         # than the assembler's sweep exports it (see _sync_locked).
         created = time.monotonic()
-        span = start_client_span(rt, name, attributes, inputs, None, None, start_time_ns)
+        span = _start_client_span(rt, name, attributes, inputs, None, None, start_time_ns)
         ids = span.get_span_context()
         entry = _OpenTrace(ids.trace_id, format_trace_id(ids.trace_id), created)
         entry.root, entry.root_key = span, format_span_id(ids.span_id)
@@ -253,7 +226,7 @@ class TraceClient:
             entry = _OpenTrace(forced, key, now)
             self._register_locked(entry)
         try:
-            span = start_client_span(rt, name, attributes, inputs, None, forced, start_time_ns)
+            span = _start_client_span(rt, name, attributes, inputs, None, forced, start_time_ns)
         except BaseException:
             with self._lock:
                 if self._traces.get(key) is entry:
@@ -308,7 +281,7 @@ class TraceClient:
             ... )
         """
         _check_name("start_span", name)
-        trace_key = self._trace_key(trace_id, "start_span")
+        trace_key = self._checked_trace_key(trace_id, "start_span")
         parent_key = _span_key(parent_id, "start_span", "parent_id")
         static = static_attributes(span_type, attributes)
         if start_time_ns is not None:
@@ -320,7 +293,7 @@ class TraceClient:
             )
             entry.starting += 1
         try:
-            span = start_client_span(rt, name, static, inputs, parent, None, start_time_ns)
+            span = _start_client_span(rt, name, static, inputs, parent, None, start_time_ns)
         except BaseException:
             with self._lock:
                 entry.starting -= 1
@@ -370,7 +343,7 @@ class TraceClient:
             >>> client.end_span(trace_id=child.trace_id, span_id=child.span_id,
             ...                 outputs={"answer": "42"}, status="OK")
         """
-        trace_key = self._trace_key(trace_id, "end_span")
+        trace_key = self._checked_trace_key(trace_id, "end_span")
         key = _span_key(span_id, "end_span", "span_id")
         new_status = _parse_status("end_span", status, status_description)
         if attributes is not None:
@@ -392,13 +365,13 @@ class TraceClient:
             if end_time_ns is not None:
                 _check_end_after_start("end_span", span, end_time_ns)
             entry.ended[key] = entry.open.pop(key)
-            if ended_elsewhere(span):
+            if _ended_elsewhere(span):
                 raise AlreadyEndedError(
                     f"end_span: span {key} of trace {entry.key} was already ended outside the "
                     "client (GenAISpan.end or use_span(end_on_exit=True)); end client spans "
                     "with end_span"
                 )
-        finish_client_span(span, outputs, attributes, new_status, end_time_ns)
+        _finish_client_span(span, outputs, attributes, new_status, end_time_ns)
 
     def end_trace(
         self,
@@ -438,7 +411,7 @@ class TraceClient:
         Example:
             >>> client.end_trace(trace_id=root.trace_id, outputs={"answer": "42"})
         """
-        trace_key = self._trace_key(trace_id, "end_trace")
+        trace_key = self._checked_trace_key(trace_id, "end_trace")
         new_status = None
         if status is not None or status_description is not None:
             new_status = _parse_status("end_trace", status, status_description)
@@ -454,23 +427,23 @@ class TraceClient:
                 children = _children_to_end(entry, end_open_spans)
             if end_time_ns is not None:
                 _check_end_after_start("end_trace", root, end_time_ns)
-            root_ended = ended_elsewhere(root)
+            root_ended = _ended_elsewhere(root)
             self._forget_locked(entry, _ENDED)
         if children:
             end_ns = time.time_ns() if end_time_ns is None else end_time_ns
             marker = Status(StatusCode.ERROR, ENDED_BY_END_TRACE)
             for child in children:
                 end = max(end_ns, _start_ns(child) or end_ns)
-                finish_client_span(child, None, None, marker, end)
+                _finish_client_span(child, None, None, marker, end)
         if root_ended:
             raise AlreadyEndedError(
                 f"end_trace: the root span of trace {entry.key} was already ended outside the "
                 "client (GenAISpan.end or use_span(end_on_exit=True)); the client forgot the "
                 "trace"
             )
-        finish_client_span(root, outputs, attributes, new_status, end_time_ns)
+        _finish_client_span(root, outputs, attributes, new_status, end_time_ns)
 
-    def _trace_key(self, trace_id: object, call: str) -> str:
+    def _checked_trace_key(self, trace_id: object, call: str) -> str:
         """The trace id as a registry key, checked (before the lock: see the module docstring).
 
         The id of an open trace, as handed out, is found with a look at the registry without
@@ -586,13 +559,42 @@ class TraceClient:
             return len(self._traces), known, len(self._finished)
 
 
+class _OpenTrace:
+    """A trace this client started and has not ended. Guarded by the client's lock.
+
+    Spans are keyed by their ids as lowercase hex, the form the client hands out.
+    """
+
+    __slots__ = ("created", "ended", "key", "open", "root", "root_key", "starting", "trace_id")
+
+    def __init__(self, trace_id: int, key: str, created: float) -> None:
+        self.trace_id = trace_id
+        self.key = key
+        self.created = created
+        self.root: trace_api.Span | None = None  # None while start_trace is creating it
+        self.root_key = ""
+        self.open: dict[str, trace_api.Span] = {}
+        # Ended children stay known until the trace ends: they may still parent new spans.
+        self.ended: dict[str, trace_api.Span] = {}
+        self.starting = 0  # start_span calls between their check and their registration
+
+    def span(self, key: str) -> trace_api.Span | None:
+        """The root or a child of this trace with that span id, open or ended."""
+        if key == self.root_key:
+            return self.root
+        return self.open.get(key) or self.ended.get(key)
+
+    def span_count(self) -> int:
+        return (self.root is not None) + len(self.open) + len(self.ended)
+
+
 def _children_to_end(entry: _OpenTrace, end_open_spans: bool) -> list[trace_api.Span]:
     """The client's still-open spans that end_trace ends for the caller; refuses if it may not.
 
     Spans already ended outside the client (``use_span(end_on_exit=True)``) count as ended.
     """
     for key, child in list(entry.open.items()):
-        if ended_elsewhere(child):
+        if _ended_elsewhere(child):
             entry.ended[key] = entry.open.pop(key)
     if entry.starting:
         raise OpenSpansError(
@@ -606,3 +608,265 @@ def _children_to_end(entry: _OpenTrace, end_open_spans: bool) -> list[trace_api.
             "end them with end_span first, or pass end_open_spans=True"
         )
     return list(entry.open.values())
+
+
+# --- starting and ending OTel spans, never raising ------------------------------------------------
+
+
+# Ids for placeholder spans when tracing is off (disabled, or shut down).
+_PLACEHOLDER_IDS = GenAIIdGenerator()
+
+
+class ClientSpan(GenAISpan):
+    """A span that :class:`~genai_trace.TraceClient` started.
+
+    Its ids are formatted once, exactly as the client's registry keys them, so passing
+    ``span.trace_id`` back to the client finds the trace without parsing it.
+    """
+
+    __slots__ = ("_span_hex", "_trace_hex")
+
+    def __init__(self, span: trace_api.Span, trace_hex: str, span_hex: str) -> None:
+        super().__init__(span)
+        self._trace_hex = trace_hex
+        self._span_hex = span_hex
+
+    @property
+    def trace_id(self) -> str:
+        """32 hex digits."""
+        return self._trace_hex
+
+    @property
+    def span_id(self) -> str:
+        """16 hex digits."""
+        return self._span_hex
+
+
+def _start_client_span(
+    rt: _runtime.Runtime | None,
+    name: str,
+    attributes: dict[str, Any],
+    inputs: Any,
+    parent: trace_api.Span | None,
+    forced_trace_id: int | None,
+    start_time_ns: int | None,
+) -> trace_api.Span:
+    """Start an OTel span without touching the current context; a placeholder when off.
+
+    Raises:
+        TracingError: ``forced_trace_id`` was not taken (the provider has another id generator).
+    """
+    if rt is None or _switch.disabled:
+        return _placeholder(parent, forced_trace_id)
+    name = clean_text(name)
+    if inputs is not None and _redact.capture_content:
+        # Redaction may wait for the trace's build, as for @trace (see SpanScope).
+        room = rt.assembler.redaction_room()
+        add_input(attributes, *payload_text(inputs, rt.config.max_payload_chars, room))
+    # The current context still supplies genai_trace.context() values and baggage; only the
+    # parent is replaced (the invalid span makes a root). An empty context makes a root as
+    # it is, and more cheaply: the SDK looks no further for a parent span.
+    context = context_api.get_current()
+    if parent is not None:
+        context = trace_api.set_span_in_context(parent, context)
+    elif context:
+        context = trace_api.set_span_in_context(trace_api.INVALID_SPAN, context)
+    try:
+        if forced_trace_id is None:
+            span = rt.tracer.start_span(
+                name, context=context, attributes=attributes, start_time=start_time_ns
+            )
+        else:
+            rt.id_generator.force_next_trace_id(forced_trace_id)
+            try:
+                span = rt.tracer.start_span(
+                    name, context=context, attributes=attributes, start_time=start_time_ns
+                )
+            finally:
+                rt.id_generator.force_next_trace_id(None)
+    except Exception:
+        log_internal_error("TraceClient starting a span")
+        return _placeholder(parent, forced_trace_id)
+    span_context = span.get_span_context()
+    if not span_context.is_valid or (
+        parent is not None and span_context.span_id == parent.get_span_context().span_id
+    ):
+        # No span was made: the SDK is disabled (OTEL_SDK_DISABLED), and its no-op tracer
+        # hands back the parent itself, or the invalid span for a root.
+        return _placeholder(parent, forced_trace_id)
+    if forced_trace_id is not None and span_context.trace_id != forced_trace_id:
+        span.end()
+        raise TracingError(
+            f"start_trace: the tracer did not take trace id {format_trace_id(forced_trace_id)}"
+            " (its TracerProvider does not use genai-trace's id generator)"
+        )
+    return span
+
+
+def _finish_client_span(
+    span: trace_api.Span,
+    outputs: Any,
+    attributes: Mapping[str, Any] | None,
+    status: Status | None,
+    end_time_ns: int | None,
+) -> None:
+    """Record outputs, attributes and status, then end the span; never raises."""
+    try:
+        if attributes:
+            GenAISpan(span).set_attributes(attributes)
+        rt = _runtime.current()
+        if outputs is not None and _redact.capture_content and rt is not None:
+            text, mime = payload_text(
+                outputs, rt.config.max_payload_chars, rt.assembler.redaction_room()
+            )
+            set_output(span, text, mime)
+        if status is not None:
+            span.set_status(status)
+        span.end(end_time_ns)
+    except Exception:
+        log_internal_error("TraceClient ending a span")
+
+
+def _set_trace_facts(
+    trace_id: int, tags: dict[str, str], metadata: dict[str, Any], client_request_id: str | None
+) -> None:
+    """Trace-level facts, the way ``update_current_trace`` sets them; never raises."""
+    try:
+        update_trace(trace_id, None, None, tags, metadata, None, None, client_request_id)
+    except Exception:
+        log_internal_error("TraceClient.start_trace trace facts")
+
+
+def _ended_elsewhere(span: trace_api.Span) -> bool:
+    """An SDK span whose ``end()`` was already called (by something other than the client)."""
+    return isinstance(getattr(span, "end_time", None), int)
+
+
+def _placeholder(parent: trace_api.Span | None, forced_trace_id: int | None) -> trace_api.Span:
+    """A non-recording span with real ids, so the caller's later calls still line up."""
+    if parent is not None:
+        trace_int = parent.get_span_context().trace_id
+    elif forced_trace_id is not None:
+        trace_int = forced_trace_id
+    else:
+        trace_int = _PLACEHOLDER_IDS.generate_trace_id()
+    context = trace_api.SpanContext(trace_int, _PLACEHOLDER_IDS.generate_span_id(), is_remote=False)
+    return trace_api.NonRecordingSpan(context)
+
+
+# --- argument checks: every misuse named, with the id and the call --------------------------------
+
+# Exactly the digits: int(text, 16) alone would also take "0x", "_", signs and spaces.
+_HEX_ID = {digits: re.compile(f"[0-9a-fA-F]{{{digits}}}") for digits in (16, 32)}
+# Ids as the client hands them out (lowercase) need no conversion to be registry keys.
+_KEY = {digits: re.compile(f"[0-9a-f]{{{digits}}}") for digits in (16, 32)}
+
+
+def _span_int(span: trace_api.Span) -> int:
+    return span.get_span_context().span_id
+
+
+def _start_ns(span: trace_api.Span) -> int | None:
+    value = getattr(span, "start_time", None)
+    return value if isinstance(value, int) else None
+
+
+def _trace_key(value: object, call: str) -> str:
+    """The trace id as the client's registry keys it (lowercase hex), checked.
+
+    An id already in that form is kept as it is; any other is parsed (and refused as
+    :func:`_parse_trace_id` refuses it) and formatted.
+    """
+    return _hex_key(value, 32, call, "trace_id", "trace")
+
+
+def _span_key(value: object, call: str, argument: str) -> str:
+    """The span id as the client's registry keys it (lowercase hex), checked."""
+    return _hex_key(value, 16, call, argument, "span")
+
+
+def _parse_trace_id(value: object, call: str) -> int:
+    return _parse_hex(value, 32, call, "trace_id", "trace")
+
+
+def _hex_key(value: object, digits: int, call: str, argument: str, kind: str) -> str:
+    if type(value) is str and _KEY[digits].fullmatch(value) and value != "0" * digits:
+        return value
+    return "%0*x" % (digits, _parse_hex(value, digits, call, argument, kind))  # noqa: UP031
+
+
+def _parse_hex(value: object, digits: int, call: str, argument: str, kind: str) -> int:
+    """The id as an int; either case accepted, all zeros refused (W3C's invalid id)."""
+    if isinstance(value, str) and _HEX_ID[digits].fullmatch(value):
+        number = int(value, 16)
+        if number:
+            return number
+    raise _malformed(value, digits, call, argument, kind)
+
+
+def _malformed(value: object, digits: int, call: str, argument: str, kind: str) -> MalformedIdError:
+    """The error for an id that is not ``digits`` hex digits, or is all zeros."""
+    if isinstance(value, str) and value == "0" * digits:
+        problem = "all zeros, which W3C reserves for an invalid id"
+    elif isinstance(value, str):
+        problem = f"{len(value)} characters, not all hex digits"
+        if len(value) == digits:
+            problem = "not all hex digits"
+        if kind == "trace":
+            problem += "; for a free-form id of your own use client_request_id"
+    else:
+        problem = f"of type {type(value).__name__}, not str"
+    return MalformedIdError(
+        f"{call}: {argument} {value!r} is not a {kind} id ({digits} hex digits): it is {problem}"
+    )
+
+
+def _parse_status(
+    call: str, status: str | StatusCode | Status | None, description: str | None
+) -> Status | None:
+    if description is not None and not isinstance(description, str):
+        raise TypeError(f"{call}(status_description=...) must be a str, got {description!r}")
+    if status is None:
+        if description is not None:
+            raise ValueError(f"{call}: status_description needs status='ERROR'")
+        return None
+    if isinstance(status, Status):
+        return status if description is None else Status(status.status_code, description)
+    if isinstance(status, str) and status.upper() in sc.STATUS_CODES:
+        status = sc.STATUS_CODES[status.upper()]
+    if not isinstance(status, StatusCode):
+        raise ValueError(
+            f"{call}(status=...) must be 'OK', 'ERROR', 'UNSET', a StatusCode or a Status, "
+            f"got {status!r}"
+        )
+    return Status(status, description if status is StatusCode.ERROR else None)
+
+
+def _check_name(call: str, name: object) -> None:
+    if not isinstance(name, str):
+        raise TypeError(f"{call}() name must be a str, got {name!r}")
+
+
+def _check_type(call: str, argument: str, value: object, kind: type, expected: str) -> None:
+    if value is not None and not isinstance(value, kind):
+        raise TypeError(f"{call}({argument}=...) must be {expected}, got {value!r}")
+
+
+def _check_time(call: str, argument: str, value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            f"{call}({argument}=...) must be an int of ns since the epoch, got {value!r}"
+        )
+    if value < 0:
+        raise ValueError(f"{call}({argument}=...) must not be negative, got {value}")
+
+
+def _check_end_after_start(call: str, span: trace_api.Span, end_time_ns: int | None) -> None:
+    start = _start_ns(span)
+    if end_time_ns is not None and start is not None and end_time_ns < start:
+        raise ValueError(
+            f"{call}: end_time_ns={end_time_ns} is before the start of span "
+            f"{format_span_id(_span_int(span))} ({start})"
+        )

@@ -1,39 +1,37 @@
-"""The fluent API: ``@trace``, ``start_span``, ``get_current_span``, ``update_current_trace``.
+"""The fluent API: what runs through "the current span".
 
-Decorator and context manager share one code path, :class:`SpanScope`: open a span with its
-inputs already serialized (snapshot semantics), make it current, and on the way out record
-outputs or the exception, end the span and restore the previous context.
+``start_span`` opens a span around a block (through :class:`~genai_trace._api.span.SpanScope`,
+the code path ``@trace`` shares), ``get_current_span`` annotates whichever span is current,
+and ``update_current_trace`` sets trace-level facts from any span of the current trace.
+
+Layer: ``_api``; imports ``span`` below it, and ``_runtime``/``_semantics``. The decorator and
+the client import it (the client sets trace facts through :func:`update_trace`).
 """
 
 from __future__ import annotations
 
-import functools
 import os
-import time
-import traceback
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any
 
-from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
-from opentelemetry.trace import Status, StatusCode
 
-from genai_trace._api.span import GenAISpan, add_input, set_output, text_of
+from genai_trace._api.span import (
+    NOTHING,
+    AsyncWith,
+    GenAISpan,
+    SpanScope,
+    static_attributes,
+    text_of,
+)
 from genai_trace._errors import log_internal_error, logger, warn_misuse, warn_once
 from genai_trace._runtime import state as _runtime
 from genai_trace._runtime import switch as _switch
 from genai_trace._runtime.builder import TraceUpdates
 from genai_trace._semantics import redaction as _redact
 from genai_trace._semantics import semconv as sc
-from genai_trace._semantics.capture import (
-    attribute_value,
-    clean_text,
-    from_text,
-    payload_text,
-    safe_repr,
-    to_text,
-)
+from genai_trace._semantics.capture import attribute_value, clean_text, from_text, to_text
 from genai_trace._semantics.scope import (
     Tags,
     lenient_id,
@@ -41,187 +39,6 @@ from genai_trace._semantics.scope import (
     lenient_tags,
     tag_attributes,
 )
-
-if TYPE_CHECKING:
-    from genai_trace._runtime.assembler import TraceAssembler
-
-_NOTHING: Any = object()
-T = TypeVar("T")
-
-
-class SpanScope:
-    """One open span and the context token that made it current.
-
-    Every method swallows internal errors (logged once): the user's code must run on.
-
-    Redaction of the span's inputs and outputs waits for the export (the exporter's thread
-    redacts them as it builds the trace) while genai-trace's assembler is the only span
-    processor, since nothing else can read the span then; the assembler keeps track (see
-    ``TraceAssembler.redaction_room``).
-    """
-
-    __slots__ = ("_assembler", "_limit", "_token", "span")
-
-    def __init__(
-        self,
-        span: trace_api.Span,
-        parent: context_api.Context | None,
-        limit: int,
-        assembler: TraceAssembler,
-    ) -> None:
-        self.span = span
-        self._limit = limit
-        self._assembler = assembler
-        self._token: object | None = context_api.attach(trace_api.set_span_in_context(span, parent))
-
-    @classmethod
-    def open(
-        cls,
-        name: str,
-        attributes: dict[str, Any],
-        inputs: Any = _NOTHING,
-        parent: context_api.Context | None = None,
-    ) -> SpanScope | None:
-        """Start a span as a child of the current one and make it current.
-
-        ``inputs`` are serialized now, before the user's code can mutate them. Returns
-        ``None`` when tracing is off or failed (the caller runs the user's code untraced).
-        """
-        try:
-            rt = _runtime.get()
-            if rt is None or _switch.disabled:  # the first span may read GENAI_TRACE_DISABLED
-                return None
-            limit = rt.config.max_payload_chars
-            assembler = rt.assembler
-            if inputs is not _NOTHING and _redact.capture_content:
-                add_input(attributes, *payload_text(inputs, limit, assembler.redaction_room()))
-            span = rt.tracer.start_span(name, context=parent, attributes=attributes)
-            return cls(span, parent, limit, assembler)
-        except Exception:
-            log_internal_error("opening a span")
-            return None
-
-    def record_payload(self, value_key: str, mime_key: str, value: Any) -> None:
-        """Set inputs or outputs on the span (``GenAISpan.set_inputs``/``set_outputs``)."""
-        text, mime = payload_text(value, self._limit, self._assembler.redaction_room())
-        if mime is None:  # it waits with the text, and replaces any earlier one then
-            self.span.set_attribute(value_key, text)
-        else:  # always: an earlier value may have left another type
-            self.span.set_attributes({value_key: text, mime_key: mime})
-
-    def suspend(self) -> None:
-        """Stop being the current span (a generator yields to its consumer)."""
-        token, self._token = self._token, None
-        if token is not None:
-            _detach(token)
-
-    def resume(self) -> None:
-        """Become the current span again (the consumer asked for the next item)."""
-        if self._token is None:
-            self._token = context_api.attach(trace_api.set_span_in_context(self.span))
-
-    def mark_first_item(self) -> None:
-        """Record how long the first yielded item took."""
-        try:
-            started = getattr(self.span, "start_time", None) or time.time_ns()
-            elapsed_ms = (time.time_ns() - started) / 1e6
-            self.span.set_attribute(sc.TIME_TO_FIRST_ITEM_MS, round(elapsed_ms, 3))
-        except Exception:
-            log_internal_error("recording time to first item")
-
-    def finish(self, outputs: Any = _NOTHING, event: str | None = None) -> None:
-        """Record ``outputs`` (unless omitted), end the span, restore the context."""
-        try:
-            if outputs is not _NOTHING and _redact.capture_content:
-                text, mime = payload_text(outputs, self._limit, self._assembler.redaction_room())
-                set_output(self.span, text, mime)
-            if event is not None:
-                self.span.add_event(event)
-            self.span.end()
-        except Exception:
-            log_internal_error("closing a span")
-        finally:
-            self.suspend()
-
-    def fail(self, exc: BaseException) -> None:
-        """Record the user's exception (status ERROR, ``exception`` event), end the span."""
-        try:
-            record_error(self.span, exc)
-            self.span.end()
-        except Exception:
-            log_internal_error("recording an exception")
-        finally:
-            self.suspend()
-
-
-def record_error(span: trace_api.Span, exc: BaseException) -> None:
-    """Status ERROR with ``Type: message``, and an ``exception`` event with the stack trace.
-
-    The event is built here rather than by the SDK's ``record_exception`` so that the
-    message and stack trace are redacted like every other value, and so that an exception
-    whose ``__str__`` raises still gets its event.
-    """
-    message = _exception_text(exc)
-    try:
-        stacktrace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    except Exception:
-        stacktrace = message
-    redactor = _redact.active
-    if redactor is not None:
-        message = redactor.text(message)
-        stacktrace = redactor.text(stacktrace)
-    module = type(exc).__module__
-    qualname = type(exc).__qualname__
-    span.add_event(
-        "exception",
-        {
-            "exception.type": qualname if module in ("builtins", None) else f"{module}.{qualname}",
-            "exception.message": message,
-            "exception.stacktrace": stacktrace,
-            "exception.escaped": "True",
-        },
-    )
-    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
-
-
-def _exception_text(exc: BaseException) -> str:
-    try:
-        return str(exc)
-    except Exception:
-        return safe_repr(exc)
-
-
-def _detach(token: object) -> None:
-    try:
-        context_api.detach(token)  # type: ignore[arg-type]  # token came from attach
-    except Exception:
-        log_internal_error("restoring the context")
-
-
-class AsyncWith(Generic[T]):
-    """Adds ``async with`` to a context manager whose enter and exit never wait."""
-
-    def __enter__(self) -> T:
-        raise NotImplementedError
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        raise NotImplementedError
-
-    async def __aenter__(self) -> T:
-        return self.__enter__()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.__exit__(exc_type, exc, traceback)
 
 
 class start_span(AsyncWith[GenAISpan]):  # a function to its users; a class for a cheap `with`
@@ -266,7 +83,7 @@ class start_span(AsyncWith[GenAISpan]):  # a function to its users; a class for 
             attributes = None
         self._name = clean_text(name)
         self._attributes = static_attributes(span_type, attributes)
-        self._inputs = _NOTHING if inputs is None else inputs
+        self._inputs = NOTHING if inputs is None else inputs
         self._scope: SpanScope | None = None
 
     def __enter__(self) -> GenAISpan:
@@ -291,29 +108,6 @@ class start_span(AsyncWith[GenAISpan]):  # a function to its users; a class for 
             scope.finish()
         else:
             scope.fail(exc)
-
-
-def static_attributes(
-    span_type: sc.SpanType | str, attributes: Mapping[str, Any] | None
-) -> dict[str, Any]:
-    """The attributes fixed when a span is declared: its type and the user's extras."""
-    if not isinstance(span_type, (str, sc.SpanType)):
-        raise TypeError(f"span_type must be a SpanType or a str, got {span_type!r}")
-    if attributes is None:  # the common case: the type's attributes, computed once
-        return dict(_type_attributes(span_type))
-    if not isinstance(attributes, Mapping):
-        raise TypeError(f"attributes must be a mapping, got {attributes!r}")
-    static: dict[str, Any] = {}
-    for key, value in (attributes or {}).items():
-        if value is not None:
-            static[str(key)] = attribute_value(value, _runtime.max_payload_chars(), str(key))
-    static.update(sc.span_type_attributes(span_type))
-    return static
-
-
-@functools.lru_cache(maxsize=256)
-def _type_attributes(span_type: sc.SpanType | str) -> dict[str, str]:
-    return sc.span_type_attributes(span_type)  # callers copy it: the cached dict stays as is
 
 
 def get_current_span() -> GenAISpan:
@@ -370,7 +164,7 @@ def update_current_trace(
         return
     call = "update_current_trace({}=...)".format
     try:
-        found = _update_trace(
+        found = update_trace(
             context.trace_id,
             _preview_text(request_preview),
             _preview_text(response_preview),
@@ -436,7 +230,7 @@ def _preview_text(value: object) -> str | None:
     return to_text(value, _runtime.max_payload_chars())[0]
 
 
-def _update_trace(
+def update_trace(
     trace_id: int,
     request_preview: str | None,
     response_preview: str | None,

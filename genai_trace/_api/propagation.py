@@ -7,6 +7,9 @@ the same trace. The session and user of the enclosing ``genai_trace.context()`` 
 baggage entries ``session.id`` and ``user.id`` (the OpenInference attribute names), and the
 receiving side re-creates that context. Each process assembles and exports its own part of
 the trace: a local root whose parent is remote, which a backend joins into one trace.
+
+Layer: ``_api``; imports ``span`` and ``baggage`` (the opt-in propagator of the session and
+user), ``_semantics`` and OpenTelemetry's propagation API.
 """
 
 from __future__ import annotations
@@ -21,8 +24,7 @@ from opentelemetry import trace as trace_api
 from opentelemetry.propagators import textmap
 
 from genai_trace._api.baggage import scope_from_baggage, with_scope_baggage
-from genai_trace._api.fluent import AsyncWith, record_error
-from genai_trace._api.span import GenAISpan
+from genai_trace._api.span import AsyncWith, GenAISpan, record_error
 from genai_trace._errors import log_internal_error, warn_once
 
 C = TypeVar("C", bound=MutableMapping[str, str])

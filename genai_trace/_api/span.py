@@ -1,17 +1,34 @@
-"""GenAISpan: the GenAI view of any OpenTelemetry span, ours or another library's."""
+"""Spans: :class:`GenAISpan` (the GenAI view of any OTel span) and :class:`SpanScope`.
+
+A :class:`SpanScope` is the one code path by which ``start_span`` and ``@trace`` open a span:
+inputs serialized at entry (snapshot semantics), the span made current, and on the way out
+outputs or the exception recorded, the span ended and the previous context restored. The
+span-attribute helpers shared by the fluent API, the decorator and the client live here too
+(a span's declared attributes, its inputs and outputs, an exception as an event).
+
+Layer: ``_api``, at its bottom: it imports ``_runtime`` and ``_semantics`` only; ``fluent``,
+``decorator``, ``client`` and ``propagation`` import it.
+"""
 
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+import time
+import traceback
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
+from opentelemetry import context as context_api
 from opentelemetry import trace as trace_api
 from opentelemetry.trace import Status, StatusCode
 
 from genai_trace._errors import log_internal_error, warn_misuse
 from genai_trace._runtime import state as _runtime
+from genai_trace._runtime import switch as _switch
+from genai_trace._runtime.builder import span_type_of
 from genai_trace._runtime.ids import format_span_id, format_trace_id
 from genai_trace._semantics import redaction as _redact
 from genai_trace._semantics import semconv as sc
@@ -19,14 +36,17 @@ from genai_trace._semantics.capture import (
     WaitingText,
     attribute_value,
     clean_text,
+    payload_text,
     safe_repr,
     to_text,
 )
 
 if TYPE_CHECKING:
-    from genai_trace._api.fluent import SpanScope
+    from genai_trace._runtime.assembler import TraceAssembler
 
-_STATUS_CODES = {"OK": StatusCode.OK, "ERROR": StatusCode.ERROR, "UNSET": StatusCode.UNSET}
+NOTHING: Any = object()
+"""An omitted input or output (``None`` is a value a span records)."""
+T = TypeVar("T")
 _MAX_COUNT = 2**63 - 1  # OTLP carries integer attributes as int64
 
 
@@ -85,8 +105,6 @@ class GenAISpan:
     def span_type(self) -> str:
         """The span type recorded on the span, ``UNKNOWN`` when none is."""
         attributes = getattr(self._span, "attributes", None) or {}
-        from genai_trace._runtime.builder import span_type_of
-
         return span_type_of(attributes)
 
     def is_recording(self) -> bool:
@@ -194,7 +212,7 @@ class GenAISpan:
 
     def set_status(self, status: str | StatusCode, description: str | None = None) -> None:
         """Set the status: ``"OK"``, ``"ERROR"`` (with a description) or ``"UNSET"``."""
-        code = _STATUS_CODES.get(status.upper()) if isinstance(status, str) else status
+        code = sc.STATUS_CODES.get(status.upper()) if isinstance(status, str) else status
         if not isinstance(code, StatusCode):
             warn_misuse("GenAISpan.set_status()", "'OK', 'ERROR' or 'UNSET'", status, "ignored")
             return
@@ -237,6 +255,204 @@ class GenAISpan:
 
     def __repr__(self) -> str:
         return f"GenAISpan(name={self.name!r}, trace_id={self.trace_id}, span_id={self.span_id})"
+
+
+class SpanScope:
+    """One open span and the context token that made it current.
+
+    Every method swallows internal errors (logged once): the user's code must run on.
+
+    Redaction of the span's inputs and outputs waits for the export (the exporter's thread
+    redacts them as it builds the trace) while genai-trace's assembler is the only span
+    processor, since nothing else can read the span then; the assembler keeps track (see
+    ``TraceAssembler.redaction_room``).
+    """
+
+    __slots__ = ("_assembler", "_limit", "_token", "span")
+
+    def __init__(
+        self,
+        span: trace_api.Span,
+        parent: context_api.Context | None,
+        limit: int,
+        assembler: TraceAssembler,
+    ) -> None:
+        self.span = span
+        self._limit = limit
+        self._assembler = assembler
+        self._token: object | None = context_api.attach(trace_api.set_span_in_context(span, parent))
+
+    @classmethod
+    def open(
+        cls,
+        name: str,
+        attributes: dict[str, Any],
+        inputs: Any = NOTHING,
+        parent: context_api.Context | None = None,
+    ) -> SpanScope | None:
+        """Start a span as a child of the current one and make it current.
+
+        ``inputs`` are serialized now, before the user's code can mutate them. Returns
+        ``None`` when tracing is off or failed (the caller runs the user's code untraced).
+        """
+        try:
+            rt = _runtime.get()
+            if rt is None or _switch.disabled:  # the first span may read GENAI_TRACE_DISABLED
+                return None
+            limit = rt.config.max_payload_chars
+            assembler = rt.assembler
+            if inputs is not NOTHING and _redact.capture_content:
+                add_input(attributes, *payload_text(inputs, limit, assembler.redaction_room()))
+            span = rt.tracer.start_span(name, context=parent, attributes=attributes)
+            return cls(span, parent, limit, assembler)
+        except Exception:
+            log_internal_error("opening a span")
+            return None
+
+    def record_payload(self, value_key: str, mime_key: str, value: Any) -> None:
+        """Set inputs or outputs on the span (``GenAISpan.set_inputs``/``set_outputs``)."""
+        text, mime = payload_text(value, self._limit, self._assembler.redaction_room())
+        if mime is None:  # it waits with the text, and replaces any earlier one then
+            self.span.set_attribute(value_key, text)
+        else:  # always: an earlier value may have left another type
+            self.span.set_attributes({value_key: text, mime_key: mime})
+
+    def suspend(self) -> None:
+        """Stop being the current span (a generator yields to its consumer)."""
+        token, self._token = self._token, None
+        if token is not None:
+            _detach(token)
+
+    def resume(self) -> None:
+        """Become the current span again (the consumer asked for the next item)."""
+        if self._token is None:
+            self._token = context_api.attach(trace_api.set_span_in_context(self.span))
+
+    def mark_first_item(self) -> None:
+        """Record how long the first yielded item took."""
+        try:
+            started = getattr(self.span, "start_time", None) or time.time_ns()
+            elapsed_ms = (time.time_ns() - started) / 1e6
+            self.span.set_attribute(sc.TIME_TO_FIRST_ITEM_MS, round(elapsed_ms, 3))
+        except Exception:
+            log_internal_error("recording time to first item")
+
+    def finish(self, outputs: Any = NOTHING, event: str | None = None) -> None:
+        """Record ``outputs`` (unless omitted), end the span, restore the context."""
+        try:
+            if outputs is not NOTHING and _redact.capture_content:
+                text, mime = payload_text(outputs, self._limit, self._assembler.redaction_room())
+                set_output(self.span, text, mime)
+            if event is not None:
+                self.span.add_event(event)
+            self.span.end()
+        except Exception:
+            log_internal_error("closing a span")
+        finally:
+            self.suspend()
+
+    def fail(self, exc: BaseException) -> None:
+        """Record the user's exception (status ERROR, ``exception`` event), end the span."""
+        try:
+            record_error(self.span, exc)
+            self.span.end()
+        except Exception:
+            log_internal_error("recording an exception")
+        finally:
+            self.suspend()
+
+
+def record_error(span: trace_api.Span, exc: BaseException) -> None:
+    """Status ERROR with ``Type: message``, and an ``exception`` event with the stack trace.
+
+    The event is built here rather than by the SDK's ``record_exception`` so that the
+    message and stack trace are redacted like every other value, and so that an exception
+    whose ``__str__`` raises still gets its event.
+    """
+    message = _exception_text(exc)
+    try:
+        stacktrace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    except Exception:
+        stacktrace = message
+    redactor = _redact.active
+    if redactor is not None:
+        message = redactor.text(message)
+        stacktrace = redactor.text(stacktrace)
+    module = type(exc).__module__
+    qualname = type(exc).__qualname__
+    span.add_event(
+        "exception",
+        {
+            "exception.type": qualname if module in ("builtins", None) else f"{module}.{qualname}",
+            "exception.message": message,
+            "exception.stacktrace": stacktrace,
+            "exception.escaped": "True",
+        },
+    )
+    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {message}"))
+
+
+def _exception_text(exc: BaseException) -> str:
+    try:
+        return str(exc)
+    except Exception:
+        return safe_repr(exc)
+
+
+def _detach(token: object) -> None:
+    try:
+        context_api.detach(token)  # type: ignore[arg-type]  # token came from attach
+    except Exception:
+        log_internal_error("restoring the context")
+
+
+class AsyncWith(Generic[T]):
+    """Adds ``async with`` to a context manager whose enter and exit never wait."""
+
+    def __enter__(self) -> T:
+        raise NotImplementedError
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        raise NotImplementedError
+
+    async def __aenter__(self) -> T:
+        return self.__enter__()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.__exit__(exc_type, exc, traceback)
+
+
+def static_attributes(
+    span_type: sc.SpanType | str, attributes: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The attributes fixed when a span is declared: its type and the user's extras."""
+    if not isinstance(span_type, (str, sc.SpanType)):
+        raise TypeError(f"span_type must be a SpanType or a str, got {span_type!r}")
+    if attributes is None:  # the common case: the type's attributes, computed once
+        return dict(_type_attributes(span_type))
+    if not isinstance(attributes, Mapping):
+        raise TypeError(f"attributes must be a mapping, got {attributes!r}")
+    static: dict[str, Any] = {}
+    for key, value in (attributes or {}).items():
+        if value is not None:
+            static[str(key)] = attribute_value(value, _runtime.max_payload_chars(), str(key))
+    static.update(sc.span_type_attributes(span_type))
+    return static
+
+
+@functools.lru_cache(maxsize=256)
+def _type_attributes(span_type: sc.SpanType | str) -> dict[str, str]:
+    return sc.span_type_attributes(span_type)  # callers copy it: the cached dict stays as is
 
 
 def add_input(attributes: dict[str, Any], text: str, mime_type: str | None) -> None:

@@ -28,11 +28,11 @@ from genai_trace._runtime.ids import GenAIIdGenerator
 from genai_trace._runtime.pipeline import ExportPipeline
 from genai_trace._runtime.threads import propagate_into_threads
 from genai_trace._semantics import redaction as _redact
+from genai_trace._semantics import semconv as sc
 
 if TYPE_CHECKING:
     from genai_trace.exporters._base import TraceExporter
 
-__version__ = "0.1.0"
 PROJECT_NAME_ATTRIBUTE = "openinference.project.name"
 
 
@@ -61,7 +61,7 @@ class Runtime:
         )
         # The assembler outlives configurations (one per provider); stats() counts from here.
         self._assembler_baseline = _assembler_counters(self.assembler)
-        self.tracer = self.provider.get_tracer(TRACER_NAME, __version__)
+        self.tracer = self.provider.get_tracer(TRACER_NAME, sc.TRACER_VERSION)
         if isinstance(self.tracer, Tracer):
             # Our spans draw ids from our generator (immune to the app's random.seed, able to
             # take a caller's trace id) even on a provider the app configured.
@@ -398,7 +398,7 @@ def _flush_before_signal(rt: Runtime, timeout_s: float, ends_here: bool) -> None
 def _choose_provider(
     config: _config.Config, id_generator: GenAIIdGenerator
 ) -> tuple[TracerProvider, bool]:
-    """DESIGN decision 1: join the app's SDK provider, or create and register one."""
+    """Join the app's SDK provider (so spans nest with its other libraries'), or make one."""
     if config.tracer_provider is not None:
         return config.tracer_provider, False
     current_provider = trace_api.get_tracer_provider()
@@ -471,7 +471,7 @@ def _otlp_destination_wanted(config: _config.Config, provider: TracerProvider) -
     always gets one. One that comes only from the standard ``OTEL_EXPORTER_OTLP_*``
     variables does not when the app's provider already exports over OTLP: that exporter
     reads the same variables and already carries genai-trace's spans, so a second path
-    would deliver every span twice (DESIGN: a span reaches a given backend once).
+    would deliver every span twice, and a backend would show each step two times.
     """
     if config.otlp_endpoint:
         return True

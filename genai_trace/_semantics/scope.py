@@ -1,4 +1,4 @@
-"""``genai_trace.context(...)``: session, user, tags and metadata for every span inside a block.
+"""The values of ``genai_trace.context(...)`` (in ``_api/context``): session, user, tags, metadata.
 
 The values live in the OpenTelemetry ``Context``, not a private contextvar, so they travel
 wherever the OTel context does: into asyncio tasks, into threads and thread pools (see
@@ -8,8 +8,7 @@ wherever the OTel context does: into asyncio tasks, into threads and thread pool
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from opentelemetry import context as context_api
@@ -154,43 +153,7 @@ class TraceScope:
         )
 
 
-_EMPTY = TraceScope(None, None, {}, {})
-
-
 def current_scope() -> TraceScope | None:
     """The innermost active scope, or ``None``."""
     scope = context_api.get_value(SCOPE_KEY)
     return scope if isinstance(scope, TraceScope) else None
-
-
-@contextmanager
-def context(
-    *,
-    session_id: str | None = None,
-    user_id: str | None = None,
-    tags: Tags | None = None,
-    metadata: Mapping[str, Any] | None = None,
-) -> Iterator[None]:
-    """Apply a session, user, tags and metadata to every span started inside the block.
-
-    Nested blocks merge: inner values win, tags and metadata are combined. The values follow
-    the OTel context into asyncio tasks and threads.
-
-    Never raises: an int or UUID id is converted to its text, a bare string of tags is one
-    tag, and a value of another type is dropped with a warning on the ``genai_trace`` logger.
-
-    Example:
-        >>> with genai_trace.context(session_id="chat-42", user_id="ada", tags={"env": "prod"}):
-        ...     answer("What is OTLP?")  # its trace carries session, user and the tag
-    """
-    scope = (current_scope() or _EMPTY).merged(
-        lenient_id("context(session_id=...)", session_id),
-        lenient_id("context(user_id=...)", user_id),
-        lenient_tags("context(tags=...)", tags),
-        lenient_metadata("context(metadata=...)", metadata),
-    )
-    token = context_api.attach(context_api.set_value(SCOPE_KEY, scope))
-    try:
-        yield
-    finally:
-        context_api.detach(token)

@@ -7,7 +7,10 @@ Live spans carry the open conventions that backends render natively: OpenInferen
 
 from __future__ import annotations
 
+import importlib.metadata
 from enum import Enum
+
+from opentelemetry.trace import StatusCode
 
 
 class SpanType(str, Enum):
@@ -149,3 +152,23 @@ def span_type_attributes(span_type: SpanType | str) -> dict[str, str]:
     if kind == value:
         return {OPENINFERENCE_SPAN_KIND: kind}
     return {OPENINFERENCE_SPAN_KIND: kind, SPAN_TYPE: value}
+
+
+STATUS_CODES: dict[str, StatusCode] = {
+    "OK": StatusCode.OK,
+    "ERROR": StatusCode.ERROR,
+    "UNSET": StatusCode.UNSET,
+}
+"""A span status as written in traces and accepted by the APIs (``"OK"``...), to its OTel code."""
+
+
+def _installed_version() -> str:
+    try:
+        return importlib.metadata.version("genai-trace")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree, not installed
+        return "0+unknown"
+
+
+TRACER_VERSION = _installed_version()
+"""genai-trace's version, from the installed metadata (pyproject's ``version`` is the one
+source): the version of the tracer :data:`TRACER_NAME`, and ``genai_trace.__version__``."""

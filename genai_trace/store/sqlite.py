@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genai_trace._errors import ThrottledWarning, TracingError, log_internal_error
+from genai_trace._errors import ThrottledWarning, log_internal_error
 from genai_trace._runtime.builder import merge_parts, parents_first
 from genai_trace._semantics.capture import clean_text
 from genai_trace._semantics.codec import (
@@ -31,6 +31,7 @@ from genai_trace._semantics.codec import (
     span_to_dict,
 )
 from genai_trace._semantics.model import Trace, TraceInfo
+from genai_trace.exceptions import TraceStoreError as TraceStoreError  # its home; re-exported
 from genai_trace.exporters._base import ExportResult
 
 DEFAULT_DB_PATH = os.path.join(".genai_trace", "traces.db")
@@ -87,10 +88,6 @@ _ORDER_COLUMNS = {
     "tokens": "total_tokens",
     "name": "name",
 }
-
-
-class TraceStoreError(TracingError):
-    """The store cannot be opened or read: missing, corrupt, locked, or not a trace store."""
 
 
 @dataclass(frozen=True)

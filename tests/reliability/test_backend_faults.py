@@ -27,7 +27,7 @@ from faults import (
 )
 
 import genai_trace
-from genai_trace._api import control as _api
+from genai_trace._api import reading
 from genai_trace._runtime import state as _runtime
 from genai_trace._runtime.pipeline import Destination
 from genai_trace.exporters import InMemoryTraceExporter
@@ -262,7 +262,7 @@ def test_a_lookup_never_waits_for_a_hanging_backend(
 ) -> None:
     # With the look-up's own bound lifted, a look-up that waited for the OTLP destination
     # would hang here until the safety net; it must only wait for the build and the store.
-    monkeypatch.setattr(_api, "_LOOKUP_FLUSH_TIMEOUT_S", None)
+    monkeypatch.setattr(reading, "_LOOKUP_FLUSH_TIMEOUT_S", None)
     backend.default = Hang()
     genai_trace.configure(
         exporters=[
