@@ -23,6 +23,7 @@ from genai_trace._api.client_checks import (
     TraceTimedOutError,
     WrongTraceError,
 )
+from genai_trace._api.context import context
 from genai_trace._api.control import (
     configure,
     disable,
@@ -44,7 +45,6 @@ from genai_trace._errors import TracingError
 from genai_trace._runtime.config import Config
 from genai_trace._runtime.state import __version__
 from genai_trace._semantics.model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
-from genai_trace._semantics.scope import context
 from genai_trace._semantics.semconv import SpanType
 from genai_trace.exporters._base import ExportResult, TraceExporter
 from genai_trace.integrations import autolog

@@ -64,6 +64,7 @@ from genai_trace._api.span import GenAISpan
 from genai_trace._runtime import config as _config
 from genai_trace._runtime import state as _runtime
 from genai_trace._runtime.ids import format_span_id, format_trace_id
+from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.scope import Tags, normalize_tags
 
@@ -192,7 +193,7 @@ class TraceClient:
         _check_name("start_trace", name)
         forced = None if trace_id is None else _parse_trace_id(trace_id, "start_trace")
         static = static_attributes(span_type, attributes)
-        new_tags = None if tags is None else normalize_tags(tags)
+        new_tags = None if tags is None else normalize_tags(tags, live.payload_cap)
         if metadata is not None:
             _check_type("start_trace", "metadata", metadata, Mapping, "a mapping")
         if client_request_id is not None:

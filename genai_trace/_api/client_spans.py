@@ -18,9 +18,8 @@ from genai_trace._api.fluent import _update_trace
 from genai_trace._api.span import GenAISpan, add_input, set_output
 from genai_trace._errors import TracingError, log_internal_error
 from genai_trace._runtime import state as _runtime
-from genai_trace._runtime import switch as _switch
 from genai_trace._runtime.ids import GenAIIdGenerator, format_trace_id
-from genai_trace._semantics import redaction as _redact
+from genai_trace._runtime.live import live
 from genai_trace._semantics.capture import clean_text, payload_text
 
 # Ids for placeholder spans when tracing is off (disabled, or shut down).
@@ -66,13 +65,13 @@ def start_client_span(
     Raises:
         TracingError: ``forced_trace_id`` was not taken (the provider has another id generator).
     """
-    if rt is None or _switch.disabled:
+    if rt is None or live.disabled:
         return _placeholder(parent, forced_trace_id)
     name = clean_text(name)
-    if inputs is not None and _redact.capture_content:
+    if inputs is not None and live.capture_content:
         # Redaction may wait for the trace's build, as for @trace (see SpanScope).
         room = rt.assembler.redaction_room()
-        add_input(attributes, *payload_text(inputs, rt.config.max_payload_chars, room))
+        add_input(attributes, *payload_text(inputs, live.payload_cap, room, redactor=live.redactor))
     # The current context still supplies genai_trace.context() values and baggage; only the
     # parent is replaced (the invalid span makes a root). An empty context makes a root as
     # it is, and more cheaply: the SDK looks no further for a parent span.
@@ -125,9 +124,9 @@ def finish_client_span(
         if attributes:
             GenAISpan(span).set_attributes(attributes)
         rt = _runtime.current()
-        if outputs is not None and _redact.capture_content and rt is not None:
+        if outputs is not None and live.capture_content and rt is not None:
             text, mime = payload_text(
-                outputs, rt.config.max_payload_chars, rt.assembler.redaction_room()
+                outputs, live.payload_cap, rt.assembler.redaction_room(), redactor=live.redactor
             )
             set_output(span, text, mime)
         if status is not None:

@@ -10,9 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from genai_trace._runtime import state as _runtime
-from genai_trace._runtime import switch as _switch
 from genai_trace._runtime.config import Config
 from genai_trace._runtime.deferred import plain
+from genai_trace._runtime.live import live
 from genai_trace._semantics.model import Trace, TraceInfo
 from genai_trace._semantics.semconv import SpanType
 
@@ -134,7 +134,7 @@ def enable() -> None:
 
 def is_enabled() -> bool:
     """Whether spans are being recorded."""
-    return not _switch.disabled
+    return not live.disabled
 
 
 def get_last_trace_id() -> str | None:

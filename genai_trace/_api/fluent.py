@@ -22,9 +22,8 @@ from opentelemetry.trace import Status, StatusCode
 from genai_trace._api.span import GenAISpan, add_input, set_output, text_of
 from genai_trace._errors import log_internal_error, logger, warn_misuse, warn_once
 from genai_trace._runtime import state as _runtime
-from genai_trace._runtime import switch as _switch
 from genai_trace._runtime.builder import TraceUpdates
-from genai_trace._semantics import redaction as _redact
+from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import (
     attribute_value,
@@ -89,12 +88,17 @@ class SpanScope:
         """
         try:
             rt = _runtime.get()
-            if rt is None or _switch.disabled:  # the first span may read GENAI_TRACE_DISABLED
+            if rt is None or live.disabled:  # the first span may read GENAI_TRACE_DISABLED
                 return None
-            limit = rt.config.max_payload_chars
+            limit = live.payload_cap
             assembler = rt.assembler
-            if inputs is not _NOTHING and _redact.capture_content:
-                add_input(attributes, *payload_text(inputs, limit, assembler.redaction_room()))
+            if inputs is not _NOTHING and live.capture_content:
+                add_input(
+                    attributes,
+                    *payload_text(
+                        inputs, limit, assembler.redaction_room(), redactor=live.redactor
+                    ),
+                )
             span = rt.tracer.start_span(name, context=parent, attributes=attributes)
             return cls(span, parent, limit, assembler)
         except Exception:
@@ -103,7 +107,9 @@ class SpanScope:
 
     def record_payload(self, value_key: str, mime_key: str, value: Any) -> None:
         """Set inputs or outputs on the span (``GenAISpan.set_inputs``/``set_outputs``)."""
-        text, mime = payload_text(value, self._limit, self._assembler.redaction_room())
+        text, mime = payload_text(
+            value, self._limit, self._assembler.redaction_room(), redactor=live.redactor
+        )
         if mime is None:  # it waits with the text, and replaces any earlier one then
             self.span.set_attribute(value_key, text)
         else:  # always: an earlier value may have left another type
@@ -132,8 +138,10 @@ class SpanScope:
     def finish(self, outputs: Any = _NOTHING, event: str | None = None) -> None:
         """Record ``outputs`` (unless omitted), end the span, restore the context."""
         try:
-            if outputs is not _NOTHING and _redact.capture_content:
-                text, mime = payload_text(outputs, self._limit, self._assembler.redaction_room())
+            if outputs is not _NOTHING and live.capture_content:
+                text, mime = payload_text(
+                    outputs, self._limit, self._assembler.redaction_room(), redactor=live.redactor
+                )
                 set_output(self.span, text, mime)
             if event is not None:
                 self.span.add_event(event)
@@ -166,7 +174,7 @@ def record_error(span: trace_api.Span, exc: BaseException) -> None:
         stacktrace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     except Exception:
         stacktrace = message
-    redactor = _redact.active
+    redactor = live.redactor
     if redactor is not None:
         message = redactor.text(message)
         stacktrace = redactor.text(stacktrace)
@@ -270,7 +278,7 @@ class start_span(AsyncWith[GenAISpan]):  # a function to its users; a class for 
         self._scope: SpanScope | None = None
 
     def __enter__(self) -> GenAISpan:
-        if _switch.disabled:
+        if live.disabled:
             return GenAISpan(trace_api.INVALID_SPAN)
         # Each start_span makes its own dict, and opening only ever adds the inputs to it.
         self._scope = SpanScope.open(self._name, self._attributes, self._inputs)
@@ -306,7 +314,9 @@ def static_attributes(
     static: dict[str, Any] = {}
     for key, value in (attributes or {}).items():
         if value is not None:
-            static[str(key)] = attribute_value(value, _runtime.max_payload_chars(), str(key))
+            static[str(key)] = attribute_value(
+                value, live.payload_cap, str(key), redactor=live.redactor
+            )
     static.update(sc.span_type_attributes(span_type))
     return static
 
@@ -362,7 +372,7 @@ def update_current_trace(
         ...     )
         ...     ...
     """
-    if _switch.disabled or sdk_disabled():
+    if live.disabled or sdk_disabled():
         return
     span = trace_api.get_current_span()
     context = span.get_span_context()
@@ -374,7 +384,7 @@ def update_current_trace(
             context.trace_id,
             _preview_text(request_preview),
             _preview_text(response_preview),
-            lenient_tags(call("tags"), tags),
+            lenient_tags(call("tags"), tags, live.payload_cap),
             dict(lenient_metadata(call("metadata"), metadata) or {}),
             lenient_id(call("session_id"), session_id),
             lenient_id(call("user_id"), user_id),
@@ -433,7 +443,7 @@ def _preview_text(value: object) -> str | None:
     """A preview as text: a str as is, any other value as its JSON text."""
     if value is None or isinstance(value, str):
         return value
-    return to_text(value, _runtime.max_payload_chars())[0]
+    return to_text(value, live.payload_cap, redactor=live.redactor)[0]
 
 
 def _update_trace(
@@ -454,9 +464,9 @@ def _update_trace(
         None if text is None else clean_text(text)
         for text in (request_preview, response_preview, session_id, user_id, client_request_id)
     )
-    if not _redact.capture_content:
+    if not live.capture_content:
         request_preview = response_preview = None
-    redactor = _redact.active
+    redactor = live.redactor
     if redactor is not None:  # trace-level facts reach exporters directly: redact them too
         request_preview = None if request_preview is None else redactor.text(request_preview)
         response_preview = None if response_preview is None else redactor.text(response_preview)
@@ -464,7 +474,7 @@ def _update_trace(
     if metadata:
         # A snapshot through the capture path: redacted, cut to the cap, cycles and odd keys
         # made safe, and no longer the caller's object to mutate.
-        snapshot = from_text(*to_text(metadata, rt.config.max_payload_chars))
+        snapshot = from_text(*to_text(metadata, live.payload_cap, redactor=live.redactor))
         metadata = snapshot if isinstance(snapshot, dict) else {"metadata": snapshot}
     merged: dict[str, Any] = {}
 
@@ -490,12 +500,16 @@ def _update_trace(
     if not root.is_recording():
         return True
     # Mirror onto the live root span, so the app's own exporters see the same facts.
-    limit = rt.config.max_payload_chars
+    limit = live.payload_cap
     mirror: dict[str, Any] = {}
     if request_preview is not None:
-        mirror[sc.TRACE_REQUEST_PREVIEW] = attribute_value(request_preview, limit)
+        mirror[sc.TRACE_REQUEST_PREVIEW] = attribute_value(
+            request_preview, limit, redactor=live.redactor
+        )
     if response_preview is not None:
-        mirror[sc.TRACE_RESPONSE_PREVIEW] = attribute_value(response_preview, limit)
+        mirror[sc.TRACE_RESPONSE_PREVIEW] = attribute_value(
+            response_preview, limit, redactor=live.redactor
+        )
     if session_id is not None:
         mirror[sc.SESSION_ID] = session_id
     if user_id is not None:
@@ -503,8 +517,8 @@ def _update_trace(
     if client_request_id is not None:
         mirror[sc.TRACE_CLIENT_REQUEST_ID] = client_request_id
     if tags:
-        mirror.update(tag_attributes(merged["tags"]))
+        mirror.update(tag_attributes(merged["tags"], limit))
     if metadata:
-        mirror[sc.METADATA] = attribute_value(merged["metadata"], limit)
+        mirror[sc.METADATA] = attribute_value(merged["metadata"], limit, redactor=redactor)
     root.set_attributes(mirror)
     return True

@@ -13,7 +13,7 @@ from opentelemetry.trace import Status, StatusCode
 from genai_trace._errors import log_internal_error, warn_misuse
 from genai_trace._runtime import state as _runtime
 from genai_trace._runtime.ids import format_span_id, format_trace_id
-from genai_trace._semantics import redaction as _redact
+from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import (
     WaitingText,
@@ -224,13 +224,13 @@ class GenAISpan:
             log_internal_error("GenAISpan.end")
 
     def _set_payload(self, value_key: str, mime_key: str, value: Any) -> None:
-        if not _redact.capture_content:
+        if not live.capture_content:
             return
         try:
             if self._scope is not None:
                 self._scope.record_payload(value_key, mime_key, value)
                 return
-            text, mime = to_text(value, _runtime.max_payload_chars())
+            text, mime = to_text(value, live.payload_cap, redactor=live.redactor)
             self._span.set_attributes({value_key: text, mime_key: mime})
         except Exception:
             log_internal_error("GenAISpan." + value_key)
@@ -314,11 +314,11 @@ def text_of(value: object) -> str:
 
 
 def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    limit = _runtime.max_payload_chars()
+    limit = live.payload_cap
     cleaned: dict[str, Any] = {}
     for key, value in attributes.items():
         if value is None:
             continue
         name = key if isinstance(key, str) else safe_repr(key, 200)
-        cleaned[name] = attribute_value(value, limit, name)
+        cleaned[name] = attribute_value(value, limit, name, redactor=live.redactor)
     return cleaned

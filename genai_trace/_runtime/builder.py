@@ -13,6 +13,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from genai_trace._runtime.ids import format_span_id, format_trace_id
+from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import from_text, redact_waiting, to_json, truncate_text
 from genai_trace._semantics.messages import (
@@ -231,7 +232,7 @@ def _preview(
 def span_record(span: ReadableSpan) -> SpanRecord:
     """Convert one OTel span into a :class:`SpanRecord`, decoding inputs and outputs."""
     attributes = _attributes_of(span)
-    redact_waiting(attributes)
+    redact_waiting(attributes, live.redactor, live.payload_cap)
     context = span.context
     parent = span.parent
     scope = span.instrumentation_scope
