@@ -13,6 +13,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
+from functools import partial
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -20,20 +21,24 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Tracer, TracerProvider
 
+from genai_trace import _errors
 from genai_trace._errors import log_internal_error, logger, warn_once
 from genai_trace._runtime import config as _config
+from genai_trace._runtime import deferred, ids, pipeline, worker
 from genai_trace._runtime.assembler import TRACER_NAME, TraceAssembler
 from genai_trace._runtime.ids import GenAIIdGenerator
 from genai_trace._runtime.live import live
 from genai_trace._runtime.pipeline import ExportPipeline
 from genai_trace._runtime.threads import propagate_into_threads
+from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.redaction import Redactor
+from genai_trace.exporters._base import after_fork_in_child, use_runtime_resource
 
 if TYPE_CHECKING:
     from genai_trace.exporters._base import TraceExporter
 
 __version__ = "0.1.0"
-PROJECT_NAME_ATTRIBUTE = "openinference.project.name"
+PROJECT_NAME_ATTRIBUTE = sc.PROJECT_NAME_ATTRIBUTE
 
 
 class Runtime:
@@ -52,6 +57,8 @@ class Runtime:
             keep_all_traces=config.keep_all_traces,
             on_tick=self._tick,
         )
+        for exporter in (destination.exporter for destination in self.pipeline.destinations):
+            use_runtime_resource(exporter, self.provider.resource, config.project_name)
         self.assembler = _assembler_for(self.provider)
         self.assembler.configure(
             self.pipeline.submit,
@@ -243,12 +250,40 @@ def _at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
-    """In a forked child: fresh locks, no inherited traces (the parent exports those)."""
+    """The one after-fork hook of the library, in the forked child, in this order.
+
+    1. Locks (logging throttles, this module's, the build lock, the pipelines'): another
+       thread may have held any of them at the fork, and every later step takes some.
+    2. Ids: new random streams, so parent and child never draw the same ids.
+    3. Workers: their threads did not survive the fork; they start over on first use.
+    4. The assembler: no inherited traces (the parent exports those).
+    5. Exporters: each configured one's ``after_fork_in_child`` (new connections), then
+       every local store, including those only opened for reading.
+
+    Each step is guarded on its own: one that fails leaves the others to run.
+    """
     global _lock
-    _lock = threading.RLock()  # another thread may have held it at the fork
+    _lock = threading.RLock()
     rt = live.runtime
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("logging locks", _errors.reset_after_fork),
+        ("build lock", deferred.reset_after_fork),
+        ("pipeline locks", pipeline.reset_after_fork),
+        ("ids", ids.reseed_after_fork),
+        ("workers", worker.reset_workers_after_fork),
+    ]
     if rt is not None:
-        rt.assembler.reset_after_fork()
+        steps.append(("assembler", rt.assembler.reset_after_fork))
+        for destination in rt.pipeline.destinations:
+            steps.append(("exporter", partial(after_fork_in_child, destination.exporter)))
+    store = sys.modules.get("genai_trace.store.sqlite")  # not imported: never used here
+    if store is not None:
+        steps.append(("local stores", store._reset_after_fork))
+    for what, step in steps:
+        try:
+            step()
+        except Exception:
+            log_internal_error("after fork: " + what)
 
 
 def _before_fork() -> None:
