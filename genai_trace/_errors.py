@@ -135,12 +135,9 @@ class ThrottledWarning:
 _THROTTLED: weakref.WeakSet[ThrottledWarning] = weakref.WeakSet()
 
 
-def _reset_after_fork() -> None:
+def reset_after_fork() -> None:
+    """In a forked child: fresh locks (run by the runtime's one fork hook, first)."""
     global _lock
     _lock = threading.Lock()
     for warning in list(_THROTTLED):
         warning.reset_after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)

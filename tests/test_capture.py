@@ -20,23 +20,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from genai_trace._semantics import capture as _capture
-from genai_trace._semantics import redaction as _redact
 from genai_trace._semantics.capture import (
     MAX_DEPTH,
-    attribute_value,
     from_text,
     safe_repr,
     to_json,
-    to_text,
     truncate_text,
     truncation_marker,
 )
 
 
-@pytest.fixture(autouse=True)
-def no_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Serialization on its own here; redaction has its own tests (test_redaction.py)."""
-    monkeypatch.setattr(_redact, "active", None)
+# Serialization on its own here: no redactor; redaction has its own tests (test_redaction.py).
+def to_text(value: object, max_chars: int) -> tuple[str, str]:
+    return _capture.to_text(value, max_chars, redactor=None)
+
+
+def attribute_value(value: object, max_chars: int, key: str | None = None) -> Any:
+    return _capture.attribute_value(value, max_chars, key, redactor=None)
 
 
 MARKER = "...[truncated"

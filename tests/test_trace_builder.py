@@ -15,18 +15,20 @@ from opentelemetry.trace import SpanContext, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 
 from genai_trace._runtime.builder import (
-    PREVIEW_MAX_CHARS,
     TraceUpdates,
     build_trace,
-    is_genai_span,
     merge_parts,
-    request_preview,
-    response_preview,
     span_record,
     span_type_of,
     token_usage_of,
     total_token_usage,
     usage_from_output,
+)
+from genai_trace._semantics.messages import (
+    PREVIEW_MAX_CHARS,
+    is_genai_span,
+    request_preview,
+    response_preview,
 )
 from genai_trace._semantics.model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
 

@@ -14,8 +14,9 @@ from opentelemetry.baggage.propagation import W3CBaggagePropagator
 from opentelemetry.propagators import textmap
 
 from genai_trace._errors import log_internal_error
+from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
-from genai_trace._semantics.scope import SCOPE_KEY, TraceScope
+from genai_trace._semantics.scope import EMPTY_SCOPE, SCOPE_KEY, TraceScope
 
 _BAGGAGE_KEYS = (sc.SESSION_ID, sc.USER_ID)
 
@@ -42,8 +43,12 @@ def scope_from_baggage(context: context_api.Context) -> context_api.Context:
         return context
     scope = context_api.get_value(SCOPE_KEY, context)
     if not isinstance(scope, TraceScope):
-        scope = TraceScope(None, None, {}, {})
-    return context_api.set_value(SCOPE_KEY, scope.merged(session_id, user_id, {}, None), context)
+        scope = EMPTY_SCOPE
+    live.scope_in_use = True
+    merged = scope.merged(
+        session_id, user_id, {}, None, cap=live.payload_cap, redactor=live.redactor
+    )
+    return context_api.set_value(SCOPE_KEY, merged, context)
 
 
 class SessionBaggagePropagator(W3CBaggagePropagator):

@@ -48,9 +48,8 @@ from genai_trace._api.span import GenAISpan, add_input, set_output, static_attri
 from genai_trace._errors import log_internal_error
 from genai_trace._runtime import config as _config
 from genai_trace._runtime import state as _runtime
-from genai_trace._runtime import switch as _switch
 from genai_trace._runtime.ids import GenAIIdGenerator, format_span_id, format_trace_id
-from genai_trace._semantics import redaction as _redact
+from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import clean_text, payload_text
 from genai_trace._semantics.scope import Tags, normalize_tags
@@ -163,7 +162,7 @@ class TraceClient:
         _check_name("start_trace", name)
         forced = None if trace_id is None else _parse_trace_id(trace_id, "start_trace")
         static = static_attributes(span_type, attributes)
-        new_tags = None if tags is None else normalize_tags(tags)
+        new_tags = None if tags is None else normalize_tags(tags, live.payload_cap)
         if metadata is not None:
             _check_type("start_trace", "metadata", metadata, Mapping, "a mapping")
         if client_request_id is not None:
@@ -656,13 +655,13 @@ def _start_client_span(
     Raises:
         TracingError: ``forced_trace_id`` was not taken (the provider has another id generator).
     """
-    if rt is None or _switch.disabled:
+    if rt is None or live.disabled:
         return _placeholder(parent, forced_trace_id)
     name = clean_text(name)
-    if inputs is not None and _redact.capture_content:
+    if inputs is not None and live.capture_content:
         # Redaction may wait for the trace's build, as for @trace (see SpanScope).
         room = rt.assembler.redaction_room()
-        add_input(attributes, *payload_text(inputs, rt.config.max_payload_chars, room))
+        add_input(attributes, *payload_text(inputs, live.payload_cap, room, redactor=live.redactor))
     # The current context still supplies genai_trace.context() values and baggage; only the
     # parent is replaced (the invalid span makes a root). An empty context makes a root as
     # it is, and more cheaply: the SDK looks no further for a parent span.
@@ -715,9 +714,9 @@ def _finish_client_span(
         if attributes:
             GenAISpan(span).set_attributes(attributes)
         rt = _runtime.current()
-        if outputs is not None and _redact.capture_content and rt is not None:
+        if outputs is not None and live.capture_content and rt is not None:
             text, mime = payload_text(
-                outputs, rt.config.max_payload_chars, rt.assembler.redaction_room()
+                outputs, live.payload_cap, rt.assembler.redaction_room(), redactor=live.redactor
             )
             set_output(span, text, mime)
         if status is not None:

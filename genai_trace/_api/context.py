@@ -2,9 +2,12 @@
 
 The values (a :class:`~genai_trace._semantics.scope.TraceScope`) live in the OpenTelemetry
 ``Context``, so they travel wherever it does: into asyncio tasks, threads, and across
-``inject``/``extract``. The assembler reads them as spans start.
+``inject``/``extract``. The assembler reads them as spans start. This is the call on the
+app's thread: it reads the live configuration (cap, redactor) and tells the assembler that
+scopes are in use.
 
-Layer: ``_api``; imports only ``_semantics`` (the scope's values and the lenient coercions).
+Layer: ``_api``; imports ``_semantics`` (the scope's values and the lenient coercions) and
+the live state.
 """
 
 from __future__ import annotations
@@ -15,17 +18,16 @@ from typing import Any
 
 from opentelemetry import context as context_api
 
+from genai_trace._runtime.live import live
 from genai_trace._semantics.scope import (
+    EMPTY_SCOPE,
     SCOPE_KEY,
     Tags,
-    TraceScope,
     current_scope,
     lenient_id,
     lenient_metadata,
     lenient_tags,
 )
-
-_EMPTY = TraceScope(None, None, {}, {})
 
 
 @contextmanager
@@ -48,12 +50,16 @@ def context(
         >>> with genai_trace.context(session_id="chat-42", user_id="ada", tags={"env": "prod"}):
         ...     answer("What is OTLP?")  # its trace carries session, user and the tag
     """
-    scope = (current_scope() or _EMPTY).merged(
+    scope = (current_scope() or EMPTY_SCOPE).merged(
         lenient_id("context(session_id=...)", session_id),
         lenient_id("context(user_id=...)", user_id),
-        lenient_tags("context(tags=...)", tags),
+        lenient_tags("context(tags=...)", tags, live.payload_cap),
         lenient_metadata("context(metadata=...)", metadata),
+        cap=live.payload_cap,
+        redactor=live.redactor,
     )
+    if scope.attributes:
+        live.scope_in_use = True
     token = context_api.attach(context_api.set_value(SCOPE_KEY, scope))
     try:
         yield

@@ -23,7 +23,7 @@ from typing import Any, NamedTuple, TypeVar, overload
 
 from genai_trace._api.span import NOTHING, SpanScope, static_attributes
 from genai_trace._errors import log_internal_error
-from genai_trace._runtime import switch as _switch
+from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import clean_text
 
@@ -176,7 +176,7 @@ def _decorate(func: Any, options: _TraceOptions) -> Any:
 
 def _function_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if _switch.disabled:
+        if live.disabled:
             return func(*args, **kwargs)
         scope = spec.open(args, kwargs)
         if scope is None:
@@ -194,7 +194,7 @@ def _function_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[..
 
 def _coroutine_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[..., Any]:
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
-        if _switch.disabled:
+        if live.disabled:
             return await func(*args, **kwargs)
         scope = spec.open(args, kwargs)
         if scope is None:
@@ -212,7 +212,7 @@ def _coroutine_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[.
 
 def _generator_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[..., Any]:
     def wrapper(*args: Any, **kwargs: Any) -> Generator[Any, Any, Any]:
-        if _switch.disabled:
+        if live.disabled:
             return (yield from func(*args, **kwargs))
         # Inputs are captured at the call, before the caller can mutate them; the span
         # opens when iteration starts, which is when this body first runs.
@@ -258,7 +258,7 @@ def _generator_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[.
 
 def _async_generator_wrapper(func: Callable[..., Any], spec: _TraceSpec) -> Callable[..., Any]:
     async def wrapper(*args: Any, **kwargs: Any) -> AsyncGenerator[Any, Any]:
-        if _switch.disabled:
+        if live.disabled:
             async for item in func(*args, **kwargs):
                 yield item
             return

@@ -27,9 +27,8 @@ from genai_trace._api.span import (
 )
 from genai_trace._errors import log_internal_error, logger, warn_misuse, warn_once
 from genai_trace._runtime import state as _runtime
-from genai_trace._runtime import switch as _switch
 from genai_trace._runtime.builder import TraceUpdates
-from genai_trace._semantics import redaction as _redact
+from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import attribute_value, clean_text, from_text, to_text
 from genai_trace._semantics.scope import (
@@ -87,7 +86,7 @@ class start_span(AsyncWith[GenAISpan]):  # a function to its users; a class for 
         self._scope: SpanScope | None = None
 
     def __enter__(self) -> GenAISpan:
-        if _switch.disabled:
+        if live.disabled:
             return GenAISpan(trace_api.INVALID_SPAN)
         # Each start_span makes its own dict, and opening only ever adds the inputs to it.
         self._scope = SpanScope.open(self._name, self._attributes, self._inputs)
@@ -156,7 +155,7 @@ def update_current_trace(
         ...     )
         ...     ...
     """
-    if _switch.disabled or sdk_disabled():
+    if live.disabled or sdk_disabled():
         return
     span = trace_api.get_current_span()
     context = span.get_span_context()
@@ -168,7 +167,7 @@ def update_current_trace(
             context.trace_id,
             _preview_text(request_preview),
             _preview_text(response_preview),
-            lenient_tags(call("tags"), tags),
+            lenient_tags(call("tags"), tags, live.payload_cap),
             dict(lenient_metadata(call("metadata"), metadata) or {}),
             lenient_id(call("session_id"), session_id),
             lenient_id(call("user_id"), user_id),
@@ -227,7 +226,7 @@ def _preview_text(value: object) -> str | None:
     """A preview as text: a str as is, any other value as its JSON text."""
     if value is None or isinstance(value, str):
         return value
-    return to_text(value, _runtime.max_payload_chars())[0]
+    return to_text(value, live.payload_cap, redactor=live.redactor)[0]
 
 
 def update_trace(
@@ -248,9 +247,9 @@ def update_trace(
         None if text is None else clean_text(text)
         for text in (request_preview, response_preview, session_id, user_id, client_request_id)
     )
-    if not _redact.capture_content:
+    if not live.capture_content:
         request_preview = response_preview = None
-    redactor = _redact.active
+    redactor = live.redactor
     if redactor is not None:  # trace-level facts reach exporters directly: redact them too
         request_preview = None if request_preview is None else redactor.text(request_preview)
         response_preview = None if response_preview is None else redactor.text(response_preview)
@@ -258,7 +257,7 @@ def update_trace(
     if metadata:
         # A snapshot through the capture path: redacted, cut to the cap, cycles and odd keys
         # made safe, and no longer the caller's object to mutate.
-        snapshot = from_text(*to_text(metadata, rt.config.max_payload_chars))
+        snapshot = from_text(*to_text(metadata, live.payload_cap, redactor=live.redactor))
         metadata = snapshot if isinstance(snapshot, dict) else {"metadata": snapshot}
     merged: dict[str, Any] = {}
 
@@ -284,12 +283,16 @@ def update_trace(
     if not root.is_recording():
         return True
     # Mirror onto the live root span, so the app's own exporters see the same facts.
-    limit = rt.config.max_payload_chars
+    limit = live.payload_cap
     mirror: dict[str, Any] = {}
     if request_preview is not None:
-        mirror[sc.TRACE_REQUEST_PREVIEW] = attribute_value(request_preview, limit)
+        mirror[sc.TRACE_REQUEST_PREVIEW] = attribute_value(
+            request_preview, limit, redactor=live.redactor
+        )
     if response_preview is not None:
-        mirror[sc.TRACE_RESPONSE_PREVIEW] = attribute_value(response_preview, limit)
+        mirror[sc.TRACE_RESPONSE_PREVIEW] = attribute_value(
+            response_preview, limit, redactor=live.redactor
+        )
     if session_id is not None:
         mirror[sc.SESSION_ID] = session_id
     if user_id is not None:
@@ -297,8 +300,8 @@ def update_trace(
     if client_request_id is not None:
         mirror[sc.TRACE_CLIENT_REQUEST_ID] = client_request_id
     if tags:
-        mirror.update(tag_attributes(merged["tags"]))
+        mirror.update(tag_attributes(merged["tags"], limit))
     if metadata:
-        mirror[sc.METADATA] = attribute_value(merged["metadata"], limit)
+        mirror[sc.METADATA] = attribute_value(merged["metadata"], limit, redactor=redactor)
     root.set_attributes(mirror)
     return True

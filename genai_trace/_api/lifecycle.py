@@ -14,8 +14,8 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from genai_trace._runtime import state as _runtime
-from genai_trace._runtime import switch as _switch
 from genai_trace._runtime.config import Config
+from genai_trace._runtime.live import live
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
@@ -132,7 +132,7 @@ def enable() -> None:
 
 def is_enabled() -> bool:
     """Whether spans are being recorded."""
-    return not _switch.disabled
+    return not live.disabled
 
 
 def stats() -> dict[str, Any]:

@@ -18,7 +18,6 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from genai_trace._runtime import state as _runtime
-from genai_trace._runtime.deferred import plain
 from genai_trace._semantics.model import Trace, TraceInfo
 from genai_trace._semantics.semconv import SpanType
 
@@ -53,7 +52,7 @@ def get_trace(trace_id: str) -> Trace | None:
     if rt is not None:
         found = rt.pipeline.recent.get(trace_id)
         if found is not None:
-            return plain(found)  # built now, on this thread, if no exporter read it yet
+            return found.built()  # built now, on this thread, if no exporter read it yet
     store = _store_to_read(None)
     return store.get(trace_id) if store.path.exists() else None
 

@@ -27,10 +27,9 @@ from opentelemetry.trace import Status, StatusCode
 
 from genai_trace._errors import log_internal_error, warn_misuse
 from genai_trace._runtime import state as _runtime
-from genai_trace._runtime import switch as _switch
 from genai_trace._runtime.builder import span_type_of
 from genai_trace._runtime.ids import format_span_id, format_trace_id
-from genai_trace._semantics import redaction as _redact
+from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import (
     WaitingText,
@@ -242,13 +241,13 @@ class GenAISpan:
             log_internal_error("GenAISpan.end")
 
     def _set_payload(self, value_key: str, mime_key: str, value: Any) -> None:
-        if not _redact.capture_content:
+        if not live.capture_content:
             return
         try:
             if self._scope is not None:
                 self._scope.record_payload(value_key, mime_key, value)
                 return
-            text, mime = to_text(value, _runtime.max_payload_chars())
+            text, mime = to_text(value, live.payload_cap, redactor=live.redactor)
             self._span.set_attributes({value_key: text, mime_key: mime})
         except Exception:
             log_internal_error("GenAISpan." + value_key)
@@ -297,12 +296,17 @@ class SpanScope:
         """
         try:
             rt = _runtime.get()
-            if rt is None or _switch.disabled:  # the first span may read GENAI_TRACE_DISABLED
+            if rt is None or live.disabled:  # the first span may read GENAI_TRACE_DISABLED
                 return None
-            limit = rt.config.max_payload_chars
+            limit = live.payload_cap
             assembler = rt.assembler
-            if inputs is not NOTHING and _redact.capture_content:
-                add_input(attributes, *payload_text(inputs, limit, assembler.redaction_room()))
+            if inputs is not NOTHING and live.capture_content:
+                add_input(
+                    attributes,
+                    *payload_text(
+                        inputs, limit, assembler.redaction_room(), redactor=live.redactor
+                    ),
+                )
             span = rt.tracer.start_span(name, context=parent, attributes=attributes)
             return cls(span, parent, limit, assembler)
         except Exception:
@@ -311,7 +315,9 @@ class SpanScope:
 
     def record_payload(self, value_key: str, mime_key: str, value: Any) -> None:
         """Set inputs or outputs on the span (``GenAISpan.set_inputs``/``set_outputs``)."""
-        text, mime = payload_text(value, self._limit, self._assembler.redaction_room())
+        text, mime = payload_text(
+            value, self._limit, self._assembler.redaction_room(), redactor=live.redactor
+        )
         if mime is None:  # it waits with the text, and replaces any earlier one then
             self.span.set_attribute(value_key, text)
         else:  # always: an earlier value may have left another type
@@ -340,8 +346,10 @@ class SpanScope:
     def finish(self, outputs: Any = NOTHING, event: str | None = None) -> None:
         """Record ``outputs`` (unless omitted), end the span, restore the context."""
         try:
-            if outputs is not NOTHING and _redact.capture_content:
-                text, mime = payload_text(outputs, self._limit, self._assembler.redaction_room())
+            if outputs is not NOTHING and live.capture_content:
+                text, mime = payload_text(
+                    outputs, self._limit, self._assembler.redaction_room(), redactor=live.redactor
+                )
                 set_output(self.span, text, mime)
             if event is not None:
                 self.span.add_event(event)
@@ -374,7 +382,7 @@ def record_error(span: trace_api.Span, exc: BaseException) -> None:
         stacktrace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     except Exception:
         stacktrace = message
-    redactor = _redact.active
+    redactor = live.redactor
     if redactor is not None:
         message = redactor.text(message)
         stacktrace = redactor.text(stacktrace)
@@ -445,7 +453,9 @@ def static_attributes(
     static: dict[str, Any] = {}
     for key, value in (attributes or {}).items():
         if value is not None:
-            static[str(key)] = attribute_value(value, _runtime.max_payload_chars(), str(key))
+            static[str(key)] = attribute_value(
+                value, live.payload_cap, str(key), redactor=live.redactor
+            )
     static.update(sc.span_type_attributes(span_type))
     return static
 
@@ -530,11 +540,11 @@ def text_of(value: object) -> str:
 
 
 def _clean_attributes(attributes: Mapping[str, Any]) -> dict[str, Any]:
-    limit = _runtime.max_payload_chars()
+    limit = live.payload_cap
     cleaned: dict[str, Any] = {}
     for key, value in attributes.items():
         if value is None:
             continue
         name = key if isinstance(key, str) else safe_repr(key, 200)
-        cleaned[name] = attribute_value(value, limit, name)
+        cleaned[name] = attribute_value(value, limit, name, redactor=live.redactor)
     return cleaned

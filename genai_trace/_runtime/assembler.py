@@ -20,10 +20,9 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import format_trace_id
 
 from genai_trace._errors import log_internal_error
-from genai_trace._runtime import switch as _switch
 from genai_trace._runtime.builder import TraceUpdates
+from genai_trace._runtime.live import live
 from genai_trace._semantics import redaction as _redact
-from genai_trace._semantics import scope as _scope
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import redact_waiting
 from genai_trace._semantics.scope import SCOPE_KEY, TraceScope
@@ -115,7 +114,7 @@ class TraceAssembler(SpanProcessor):
         0 (never wait) unless redaction is on without a user callable (which may depend on
         the calling thread's context) and no other span processor can read the span.
         """
-        redactor = _redact.active
+        redactor = live.redactor
         if redactor is None or redactor.user is not None or not self.is_sole_processor():
             return 0
         return self._sdk_value_room
@@ -167,10 +166,10 @@ class TraceAssembler(SpanProcessor):
         A span that is not sampled (a sampler's RECORD_ONLY) is left alone: like the SDK's
         export processors, genai-trace exports sampled spans only.
         """
-        if not self.enabled or _switch.disabled:
+        if not self.enabled or live.disabled:
             return
         try:
-            if _scope.in_use:  # no context lookup at all until genai_trace.context() is used
+            if live.scope_in_use:  # no context lookup at all until genai_trace.context() is used
                 scope = context_api.get_value(SCOPE_KEY, parent_context)
                 if isinstance(scope, TraceScope) and scope.attributes:
                     _apply_scope(span, scope)
@@ -218,7 +217,7 @@ class TraceAssembler(SpanProcessor):
                 if buffer is None:
                     # Its trace was already exported (timeout) or never seen; while
                     # genai-trace is disabled, no trace is taken in, not even a part.
-                    orphan = None if _switch.disabled else span
+                    orphan = None if live.disabled else span
                 else:
                     if buffer.open.pop(context.span_id, _ABSENT) is None:
                         self._ancestor_ended(buffer, span)
@@ -295,10 +294,10 @@ class TraceAssembler(SpanProcessor):
                     # build goes now, in place, before any processor sees the span.
                     store = _redact.attribute_store(span)
                     if store is not None:
-                        redact_waiting(store)
+                        redact_waiting(store, live.redactor, live.payload_cap)
                 return
-            redactor = _redact.active
-            keep_content = _redact.capture_content
+            redactor = live.redactor
+            keep_content = live.capture_content
             if redactor is not None or not keep_content:
                 _redact.clean_foreign_span(span, redactor, keep_content)
         except Exception:

@@ -13,11 +13,15 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import StatusCode
 
 from genai_trace._runtime.ids import format_span_id, format_trace_id
+from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
-from genai_trace._semantics.capture import from_text, redact_waiting, to_json, truncate_text
+from genai_trace._semantics.capture import from_text, redact_waiting, truncate_text
 from genai_trace._semantics.messages import (
+    PREVIEW_MAX_CHARS,
     genai_inputs,
     genai_outputs,
+    request_preview,
+    response_preview,
     time_to_first_chunk_ms,
 )
 from genai_trace._semantics.model import (
@@ -32,8 +36,6 @@ from genai_trace._semantics.model import (
     find_root,
 )
 from genai_trace._semantics.redaction import attribute_store
-
-PREVIEW_MAX_CHARS = 1000
 
 _OPENINFERENCE_KINDS = ("LLM", "CHAIN", "RETRIEVER", "TOOL", "AGENT", "EMBEDDING", "RERANKER",
                         "GUARDRAIL", "EVALUATOR", "UNKNOWN")  # fmt: skip
@@ -50,15 +52,6 @@ class TraceUpdates:
     user_id: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
-
-
-def is_genai_span(attributes: Mapping[str, Any] | None) -> bool:
-    """Whether a span carries GenAI meaning: a span type, or any ``gen_ai.*`` attribute."""
-    if not attributes:
-        return False
-    if sc.SPAN_TYPE in attributes or sc.OPENINFERENCE_SPAN_KIND in attributes:
-        return True
-    return any(key.startswith(sc.GEN_AI_PREFIX) for key in attributes)
 
 
 def build_trace(
@@ -231,7 +224,7 @@ def _preview(
 def span_record(span: ReadableSpan) -> SpanRecord:
     """Convert one OTel span into a :class:`SpanRecord`, decoding inputs and outputs."""
     attributes = _attributes_of(span)
-    redact_waiting(attributes)
+    redact_waiting(attributes, live.redactor, live.payload_cap)
     context = span.context
     parent = span.parent
     scope = span.instrumentation_scope
@@ -365,118 +358,6 @@ def total_token_usage(records: Sequence[SpanRecord]) -> TokenUsage | None:
 
 
 # --- previews --------------------------------------------------------------------------
-
-
-def request_preview(inputs: Any) -> str | None:
-    """Text for a trace's Request column.
-
-    A chat's last user message, a lone string argument, or compact JSON.
-    """
-    if inputs is None:
-        return None
-    if isinstance(inputs, str):
-        return truncate_text(inputs, PREVIEW_MAX_CHARS)
-    messages = find_messages(inputs)
-    if messages:
-        for message in reversed(messages):
-            if message.get("role") == "user":
-                text = _content_text(message) or to_json(message, PREVIEW_MAX_CHARS)
-                return truncate_text(text, PREVIEW_MAX_CHARS)
-    return _plain_preview(inputs)
-
-
-def response_preview(outputs: Any) -> str | None:
-    """Text for a trace's Response column.
-
-    The assistant's text where the output is chat-shaped, the string itself, or compact JSON.
-    """
-    if outputs is None:
-        return None
-    if isinstance(outputs, str):
-        return truncate_text(outputs, PREVIEW_MAX_CHARS)
-    text = _assistant_text(outputs)
-    if text is not None:
-        return truncate_text(text, PREVIEW_MAX_CHARS)
-    return _plain_preview(outputs)
-
-
-def _plain_preview(value: Any) -> str:
-    """A dict holding one string gives that string; anything else, compact JSON."""
-    if isinstance(value, dict) and len(value) == 1:
-        (only,) = value.values()
-        if isinstance(only, str):
-            return truncate_text(only, PREVIEW_MAX_CHARS)
-    return to_json(value, PREVIEW_MAX_CHARS)
-
-
-def _assistant_text(outputs: Any) -> str | None:
-    """The assistant's text in a chat-shaped output, ``None`` when it is not chat-shaped."""
-    message: Any = None
-    if isinstance(outputs, dict):
-        choices = outputs.get("choices")  # OpenAI chat completion
-        output = outputs.get("output")  # OpenAI Responses API, as model_dump() gives it
-        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
-            message = choices[0].get("message")
-        elif isinstance(outputs.get("output_text"), str):  # Responses API convenience
-            return str(outputs["output_text"])
-        elif outputs.get("role") == "assistant":  # Anthropic message, a bare message
-            message = outputs
-        elif isinstance(output, list):
-            message = _last_assistant(output)
-    elif isinstance(outputs, list):  # a message list (OTel GenAI output messages)
-        message = _last_assistant(outputs)
-    if not isinstance(message, dict):
-        return None
-    text = _content_text(message)
-    return text if text else to_json(message, PREVIEW_MAX_CHARS)  # tool calls, no text
-
-
-def _last_assistant(items: list[Any]) -> dict[str, Any] | None:
-    for item in reversed(items):
-        if isinstance(item, dict) and item.get("role") == "assistant":
-            return item
-    return None
-
-
-def find_messages(inputs: Any) -> list[dict[str, Any]] | None:
-    """Chat messages among inputs: the inputs themselves, a ``messages`` key, or any value."""
-    if is_messages(inputs):
-        return list(inputs)
-    if isinstance(inputs, dict):
-        if is_messages(inputs.get("messages")):
-            return list(inputs["messages"])
-        for value in inputs.values():
-            if is_messages(value):
-                return list(value)
-    return None
-
-
-def is_messages(value: Any) -> bool:
-    """Whether ``value`` is a non-empty list of dicts with a ``role`` each."""
-    return (
-        isinstance(value, list)
-        and bool(value)
-        and all(isinstance(m, dict) and "role" in m for m in value)
-    )
-
-
-def _content_text(message: Mapping[str, Any]) -> str:
-    content = message.get("content")
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):  # content parts: [{"type": "text", "text": "..."}]
-        texts = [p.get("text") for p in content if isinstance(p, dict)]
-        joined = "\n".join(t for t in texts if isinstance(t, str))
-        if joined:
-            return joined
-    parts = message.get("parts")  # OTel GenAI message shape
-    if isinstance(parts, list):
-        texts = [p.get("content") for p in parts if isinstance(p, dict)]
-        return "\n".join(t for t in texts if isinstance(t, str))
-    return "" if content is None else to_json(content, PREVIEW_MAX_CHARS)
-
-
-# --- small helpers ---------------------------------------------------------------------
 
 
 def _parents_first(records: list[SpanRecord]) -> list[SpanRecord]:

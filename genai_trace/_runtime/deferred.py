@@ -10,7 +10,6 @@ worker, or the app's thread in ``get_trace``.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -103,14 +102,6 @@ class DeferredTrace(Trace):
         return (Trace, (self.info, self.spans))  # copies and pickles are plain traces
 
 
-def plain(trace: Trace) -> Trace:
-    """``trace`` as a plain, built :class:`Trace` (what the public API hands out).
-
-    A plain trace works with ``dataclasses.replace`` and ``type(trace) is Trace``.
-    """
-    return trace.built() if isinstance(trace, DeferredTrace) else trace
-
-
 class MergedTrace(DeferredTrace):
     """Two parts of one trace (a late span's): the earlier part's facts, both parts' spans.
 
@@ -165,10 +156,7 @@ def _build(
     )
 
 
-def _reset_after_fork() -> None:
+def reset_after_fork() -> None:
+    """In a forked child: a fresh build lock (run by ``state``'s fork hook)."""
     global _build_lock
     _build_lock = threading.RLock()  # a build may have held it at the fork
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)

@@ -73,13 +73,10 @@ class GenAIIdGenerator(IdGenerator):
         self._forced.trace_id = trace_id
 
 
-def _reseed_after_fork() -> None:
+def reseed_after_fork() -> None:
+    """In a forked child: new random streams, so parent and child never share ids."""
     for generator in list(_GENERATORS):
         generator.reseed()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reseed_after_fork)
 
 
 def format_trace_id(trace_id: int) -> str:

@@ -13,7 +13,6 @@ or caller that reads it (see _deferred.py). A ticker thread sweeps timed-out tra
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import weakref
@@ -24,9 +23,10 @@ from typing import TYPE_CHECKING
 from opentelemetry.sdk.trace import ReadableSpan
 
 from genai_trace._errors import ThrottledWarning, log_internal_error, logger
-from genai_trace._runtime.builder import TraceUpdates, is_genai_span
+from genai_trace._runtime.builder import TraceUpdates
 from genai_trace._runtime.deferred import DeferredTrace, MergedTrace
 from genai_trace._runtime.worker import QueueWorker
+from genai_trace._semantics.messages import is_genai_span
 from genai_trace._semantics.model import Trace
 from genai_trace.exporters._base import ExportResult
 
@@ -313,13 +313,12 @@ def _no_items(batch: list[None]) -> None:
 _PIPELINES: weakref.WeakSet[ExportPipeline] = weakref.WeakSet()
 
 
-def _reset_after_fork() -> None:
-    # The workers reset themselves (_worker.py); these locks may have been held at the fork.
+def reset_after_fork() -> None:
+    """In a forked child: fresh locks (another thread may have held them at the fork).
+
+    The workers are reset by ``worker.reset_workers_after_fork``.
+    """
     for pipeline in list(_PIPELINES):
         pipeline.recent.reset_after_fork()
         pipeline._listeners_lock = threading.Lock()
         pipeline._counts_lock = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)

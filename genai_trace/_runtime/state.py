@@ -13,6 +13,7 @@ import sys
 import threading
 import weakref
 from collections.abc import Callable
+from functools import partial
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -20,20 +21,23 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Tracer, TracerProvider
 
+from genai_trace import _errors
 from genai_trace._errors import log_internal_error, logger, warn_once
 from genai_trace._runtime import config as _config
-from genai_trace._runtime import switch as _switch
+from genai_trace._runtime import deferred, ids, pipeline, worker
 from genai_trace._runtime.assembler import TRACER_NAME, TraceAssembler
 from genai_trace._runtime.ids import GenAIIdGenerator
+from genai_trace._runtime.live import live
 from genai_trace._runtime.pipeline import ExportPipeline
 from genai_trace._runtime.threads import propagate_into_threads
-from genai_trace._semantics import redaction as _redact
 from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.redaction import Redactor
+from genai_trace.exporters._base import after_fork_in_child, use_runtime_resource
 
 if TYPE_CHECKING:
     from genai_trace.exporters._base import TraceExporter
 
-PROJECT_NAME_ATTRIBUTE = "openinference.project.name"
+PROJECT_NAME_ATTRIBUTE = sc.PROJECT_NAME_ATTRIBUTE
 
 
 class Runtime:
@@ -52,6 +56,8 @@ class Runtime:
             keep_all_traces=config.keep_all_traces,
             on_tick=self._tick,
         )
+        for exporter in (destination.exporter for destination in self.pipeline.destinations):
+            use_runtime_resource(exporter, self.provider.resource, config.project_name)
         self.assembler = _assembler_for(self.provider)
         self.assembler.configure(
             self.pipeline.submit,
@@ -111,9 +117,7 @@ def _assembler_for(provider: TracerProvider) -> TraceAssembler:
     return assembler
 
 
-# The hot path reads this module global without a lock (and _switch.disabled).
-_runtime: Runtime | None = None
-# Guards creation and replacement of _runtime.
+# Guards creation and replacement of live.runtime (which the hot path reads without it).
 _lock = threading.RLock()
 _shut_down = False
 _atexit_registered = False
@@ -125,12 +129,12 @@ _signals_held_for_exit: list[int] = []
 
 def current() -> Runtime | None:
     """The runtime if one was set up, without setting one up."""
-    return _runtime
+    return live.runtime
 
 
 def get() -> Runtime | None:
     """The runtime, set up from the environment at first use; ``None`` when shut down."""
-    rt = _runtime
+    rt = live.runtime
     if rt is not None:
         return rt
     return _configure_lazily()
@@ -138,15 +142,15 @@ def get() -> Runtime | None:
 
 def _configure_lazily() -> Runtime | None:
     with _lock:
-        if _runtime is not None or _shut_down:
-            return _runtime
+        if live.runtime is not None or _shut_down:
+            return live.runtime
         config = _environment_config()
         try:
             _install(config)
         except Exception:
             log_internal_error("configure from the environment")
             return None
-        return _runtime
+        return live.runtime
 
 
 def _environment_config() -> _config.Config:
@@ -162,7 +166,7 @@ def config_for_reading() -> _config.Config:
 
     The one in force, else the last one (after ``shutdown``), else the environment's.
     """
-    rt = _runtime
+    rt = live.runtime
     if rt is not None:
         return rt.config
     return _last_config if _last_config is not None else _environment_config()
@@ -173,7 +177,7 @@ def configure(**settings: Any) -> _config.Config:
     global _shut_down
     config = _config.resolve(settings)
     with _lock:
-        old = _runtime
+        old = live.runtime
         if old is not None:
             old.shutdown(config.exit_flush_timeout_s)
         _shut_down = False
@@ -182,16 +186,14 @@ def configure(**settings: Any) -> _config.Config:
 
 
 def _install(config: _config.Config) -> None:
-    global _runtime, _atexit_registered, _last_config
-    _redact.active = (
-        _redact.Redactor(extra_keys=config.redact_keys, user=config.redact)
-        if config.redaction
-        else None
+    global _atexit_registered, _last_config
+    live.redactor = (
+        Redactor(extra_keys=config.redact_keys, user=config.redact) if config.redaction else None
     )
-    _redact.capture_content = config.capture_content
-    _redact.payload_limit = config.max_payload_chars
-    _switch.disabled = config.disabled
-    _runtime = Runtime(config)
+    live.capture_content = config.capture_content
+    live.payload_cap = config.max_payload_chars
+    live.disabled = config.disabled
+    live.runtime = Runtime(config)
     _last_config = config
     if not _atexit_registered:
         atexit.register(_at_exit)
@@ -205,9 +207,9 @@ def shutdown(timeout_s: float | None = None) -> bool:
 
     Returns ``False`` when ``timeout_s`` (default ``exit_flush_timeout_s``) ran out first.
     """
-    global _runtime, _shut_down
+    global _shut_down
     with _lock:
-        rt, _runtime = _runtime, None
+        rt, live.runtime = live.runtime, None
         _shut_down = True
     if rt is None:
         return True
@@ -216,13 +218,7 @@ def shutdown(timeout_s: float | None = None) -> bool:
 
 def set_disabled(value: bool) -> None:
     """Turn recording off (decorated functions are called directly) or back on."""
-    _switch.disabled = value
-
-
-def max_payload_chars() -> int:
-    """The payload cap of the current configuration (the default before any)."""
-    rt = _runtime
-    return rt.config.max_payload_chars if rt is not None else _config.Config.max_payload_chars
+    live.disabled = value
 
 
 def _at_exit() -> None:
@@ -232,7 +228,7 @@ def _at_exit() -> None:
     its way out) ends the process once this is done, not in the middle of it.
     """
     global _exit_flush_running
-    rt = _runtime
+    rt = live.runtime
     if rt is None:
         return
     timeout_s = rt.config.exit_flush_timeout_s
@@ -253,16 +249,44 @@ def _at_exit() -> None:
 
 
 def _after_fork_in_child() -> None:
-    """In a forked child: fresh locks, no inherited traces (the parent exports those)."""
+    """The one after-fork hook of the library, in the forked child, in this order.
+
+    1. Locks (logging throttles, this module's, the build lock, the pipelines'): another
+       thread may have held any of them at the fork, and every later step takes some.
+    2. Ids: new random streams, so parent and child never draw the same ids.
+    3. Workers: their threads did not survive the fork; they start over on first use.
+    4. The assembler: no inherited traces (the parent exports those).
+    5. Exporters: each configured one's ``after_fork_in_child`` (new connections), then
+       every local store, including those only opened for reading.
+
+    Each step is guarded on its own: one that fails leaves the others to run.
+    """
     global _lock
-    _lock = threading.RLock()  # another thread may have held it at the fork
-    rt = _runtime
+    _lock = threading.RLock()
+    rt = live.runtime
+    steps: list[tuple[str, Callable[[], None]]] = [
+        ("logging locks", _errors.reset_after_fork),
+        ("build lock", deferred.reset_after_fork),
+        ("pipeline locks", pipeline.reset_after_fork),
+        ("ids", ids.reseed_after_fork),
+        ("workers", worker.reset_workers_after_fork),
+    ]
     if rt is not None:
-        rt.assembler.reset_after_fork()
+        steps.append(("assembler", rt.assembler.reset_after_fork))
+        for destination in rt.pipeline.destinations:
+            steps.append(("exporter", partial(after_fork_in_child, destination.exporter)))
+    store = sys.modules.get("genai_trace.store.sqlite")  # not imported: never used here
+    if store is not None:
+        steps.append(("local stores", store._reset_after_fork))
+    for what, step in steps:
+        try:
+            step()
+        except Exception:
+            log_internal_error("after fork: " + what)
 
 
 def _before_fork() -> None:
-    if _runtime is not None:
+    if live.runtime is not None:
         _follow_multiprocessing()  # multiprocessing may have been imported after configure
 
 
@@ -324,7 +348,7 @@ def _hook_multiprocessing_exit() -> None:
     process = sys.modules.get("multiprocessing.process")
     util = sys.modules.get("multiprocessing.util")
     if (
-        _runtime is None
+        live.runtime is None
         or process is None
         or util is None
         or process.parent_process() is None
@@ -353,7 +377,7 @@ def flushing_signal_handler(previous: SignalHandler, timeout_s: float | None) ->
             _signals_held_for_exit.append(signum)  # the exit flush it interrupted goes on
             return
         try:
-            rt = _runtime
+            rt = live.runtime
             if rt is not None:
                 limit = rt.config.exit_flush_timeout_s if timeout_s is None else timeout_s
                 _flush_before_signal(rt, limit, ends_here)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 import weakref
@@ -215,10 +214,7 @@ class QueueWorker(Generic[T]):
             self._handling = False
 
 
-def _reset_workers_after_fork() -> None:
+def reset_workers_after_fork() -> None:
+    """In a forked child: every worker starts over (its thread did not survive the fork)."""
     for worker in list(_WORKERS):
         worker.reset_after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_workers_after_fork)

@@ -128,18 +128,17 @@ def _keep_for(total: int, room: int) -> int:
     return max(keep, -1)
 
 
-def to_text(value: object, max_chars: int) -> tuple[str, str]:
-    """Serialize ``value`` for a span: ``(text, mime_type)``.
+def to_text(value: object, max_chars: int, *, redactor: _redact.Redactor | None) -> tuple[str, str]:
+    """Serialize ``value`` for a span: ``(text, mime_type)``, redacted by ``redactor``.
 
     Strings (and ``str`` subclasses such as ``str`` enums) stay plain text, never
     JSON-quoted; everything else becomes JSON text. Never raises.
 
-    >>> to_text("hi", 100)
+    >>> to_text("hi", 100, redactor=None)
     ('hi', 'text/plain')
-    >>> to_text({"a": [1, 2]}, 100)
+    >>> to_text({"a": [1, 2]}, 100, redactor=None)
     ('{"a":[1,2]}', 'application/json')
     """
-    redactor = _redact.active
     if isinstance(value, str):
         text = clean_text(str.__str__(value))
         if redactor is not None:
@@ -173,7 +172,9 @@ class WaitingJSON(WaitingText):
     __slots__ = ()
 
 
-def payload_text(value: object, max_chars: int, wait_up_to: int) -> tuple[str, str | None]:
+def payload_text(
+    value: object, max_chars: int, wait_up_to: int, *, redactor: _redact.Redactor | None
+) -> tuple[str, str | None]:
     """:func:`to_text`, leaving redaction to the build where the value allows it.
 
     The text is a :class:`WaitingText`, unredacted, only when it fits whole in
@@ -193,18 +194,20 @@ def payload_text(value: object, max_chars: int, wait_up_to: int) -> tuple[str, s
             whole = _fast_dumps(value)
             if whole is not None and len(whole) <= room:
                 return WaitingJSON(whole), None
-    return to_text(value, max_chars)
+    return to_text(value, max_chars, redactor=redactor)
 
 
 _PAYLOADS = ((INPUT_VALUE, INPUT_MIME_TYPE), (OUTPUT_VALUE, OUTPUT_MIME_TYPE))
 
 
-def redact_waiting(attributes: dict[str, Any]) -> None:
+def redact_waiting(
+    attributes: dict[str, Any], redactor: _redact.Redactor | None, max_chars: int
+) -> None:
     """Redact, in ``attributes``, the payloads whose redaction waited (:class:`WaitingText`).
 
-    Uses the rules in force now (the defaults if redaction was turned off since: a value
-    recorded while it was on must not go out unredacted); the result is a plain ``str``
-    cut to ``max_payload_chars`` (redaction can lengthen text). A waiting JSON payload's
+    ``redactor`` is the one in force now (``None``, redaction turned off since, means the
+    defaults: a value recorded while it was on must not go out unredacted); the result is a
+    plain ``str`` cut to ``max_chars`` (redaction can lengthen text). A waiting JSON payload's
     mime type is set; a waiting text's replaces the JSON type an earlier value left (a type
     the app set itself, such as ``text/markdown``, stays).
     """
@@ -212,16 +215,17 @@ def redact_waiting(attributes: dict[str, Any]) -> None:
         text = attributes.get(value_key)
         if isinstance(text, WaitingText):
             is_json = type(text) is WaitingJSON
-            attributes[value_key] = _redacted_now(text, is_json)
+            attributes[value_key] = _redacted_now(text, is_json, redactor, max_chars)
             if is_json:
                 attributes[mime_key] = MIME_JSON
             elif attributes.get(mime_key) == MIME_JSON:  # ours, left by an earlier value
                 attributes[mime_key] = MIME_TEXT
 
 
-def _redacted_now(text: WaitingText, is_json: bool) -> str:
-    redactor = _redact.active or _redact.Redactor()
-    limit = _redact.payload_limit
+def _redacted_now(
+    text: WaitingText, is_json: bool, active: _redact.Redactor | None, limit: int
+) -> str:
+    redactor = active or _redact.Redactor()
     plain = str.__str__(text)
     if not is_json:
         return truncate_text(redactor.text(plain), limit)
@@ -299,15 +303,17 @@ def from_text(text: object, mime_type: object) -> Any:
         return text
 
 
-def attribute_value(value: object, max_chars: int, key: str | None = None) -> Any:
+def attribute_value(
+    value: object, max_chars: int, key: str | None = None, *, redactor: _redact.Redactor | None
+) -> Any:
     """Return ``value`` as a valid OTel attribute value of at most ``max_chars`` characters.
 
     Primitives and homogeneous lists of primitives pass through (``str``/``int``/``float``
     subclasses such as enums as their plain value); anything else becomes JSON text, so a
     user's dict still lands on the span instead of being dropped by the SDK. Ints outside
-    64 bits become their digits, as OTLP cannot carry them.
+    64 bits become their digits, as OTLP cannot carry them. ``redactor`` (if any) replaces
+    secrets first.
     """
-    redactor = _redact.active
     if redactor is not None and key is not None and redactor.secret_key(key):
         return _redact.REDACTED
     try:

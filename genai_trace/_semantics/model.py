@@ -126,6 +126,13 @@ class Trace:
     info: TraceInfo
     spans: tuple[SpanRecord, ...]
 
+    def built(self) -> Trace:
+        """This trace as a plain :class:`Trace`; one handed to exporters unbuilt is built now.
+
+        A plain trace works with ``dataclasses.replace`` and ``type(trace) is Trace``.
+        """
+        return self
+
     @property
     def root(self) -> SpanRecord | None:
         """The root: a span without parent, else the outermost (see :func:`find_root`).

@@ -11,6 +11,10 @@ them.
 
 The common case must stay cheap: a few C-speed scans over the serialized text decide
 whether anything needs a closer look.
+
+Pure: no state of its own. The redactor in force lives in the runtime's live state
+(``_runtime.live``) and is passed to whoever redacts. Layer: ``_semantics`` (imports only
+``_errors`` and ``_semantics``).
 """
 
 from __future__ import annotations
@@ -263,16 +267,6 @@ def _card_replacement(match: re.Match[str]) -> str:
         return "[REDACTED:card]"
     return match.group(0)
 
-
-active: Redactor | None = Redactor()
-"""The redactor in force (``None``: redaction off). Set by ``configure``."""
-
-
-capture_content: bool = True
-"""Record inputs, outputs and messages at all. Set by ``configure(capture_content=...)``."""
-
-payload_limit: int = 100_000
-"""``max_payload_chars`` of the configuration in force, for payloads redacted late."""
 
 # Attributes other instrumentations use for prompts, completions, tool arguments and results.
 CONTENT_KEYS = (

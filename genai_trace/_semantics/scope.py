@@ -2,7 +2,9 @@
 
 The values live in the OpenTelemetry ``Context``, not a private contextvar, so they travel
 wherever the OTel context does: into asyncio tasks, into threads and thread pools (see
-``_threads``), and across ``inject``/``extract``.
+``_runtime.threads``), and across ``inject``/``extract``. ``context()`` itself is API
+(``_api.context``); here are the pure values and their span attributes. Every function that
+cuts text takes the payload cap as an argument. Layer: ``_semantics``.
 """
 
 from __future__ import annotations
@@ -16,18 +18,18 @@ from opentelemetry import context as context_api
 from genai_trace._errors import warn_misuse
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import attribute_value, clean_text, safe_repr, truncate_text
+from genai_trace._semantics.redaction import Redactor
 
 SCOPE_KEY = context_api.create_key("genai_trace.scope")
-
-in_use = False
-"""Set when the first scope with values is made; until then spans skip looking for one."""
 
 Tags = Mapping[str, str] | Iterable[str]
 """Tags are key/value pairs; a plain string is a tag whose value is empty."""
 
 
-def normalize_tags(tags: Tags | None) -> dict[str, str]:
+def normalize_tags(tags: Tags | None, cap: int) -> dict[str, str]:
     """Return tags as a ``dict[str, str]``; a bare string ``"x"`` becomes ``{"x": ""}``.
+
+    Each key and value is cut to ``cap`` characters.
 
     Raises:
         TypeError: ``tags`` is a single string (a common slip for ``["tag"]``).
@@ -37,8 +39,8 @@ def normalize_tags(tags: Tags | None) -> dict[str, str]:
     if isinstance(tags, str):
         raise TypeError(f"tags must be a mapping or a list of strings, not the string {tags!r}")
     if isinstance(tags, Mapping):
-        return {_tag_text(k): "" if v is None else _tag_text(v) for k, v in tags.items()}
-    return {_tag_text(tag): "" for tag in tags}
+        return {_tag_text(k, cap): "" if v is None else _tag_text(v, cap) for k, v in tags.items()}
+    return {_tag_text(tag, cap): "" for tag in tags}
 
 
 def lenient_id(call: str, value: object) -> str | None:
@@ -56,15 +58,15 @@ def lenient_id(call: str, value: object) -> str | None:
     return None
 
 
-def lenient_tags(call: str, tags: object) -> dict[str, str]:
+def lenient_tags(call: str, tags: object, cap: int) -> dict[str, str]:
     """Tags for the fluent API: a bare string is one tag; a value of another shape is dropped."""
     if isinstance(tags, str):
-        return normalize_tags([tags])
+        return normalize_tags([tags], cap)
     if isinstance(tags, (bytes, bytearray)):
         warn_misuse(call, "a mapping or a list of strings", tags, "the tags are dropped")
         return {}
     try:
-        return normalize_tags(tags)  # type: ignore[arg-type]  # checked by its own failure
+        return normalize_tags(tags, cap)  # type: ignore[arg-type]  # checked by its own failure
     except Exception:  # not iterable, or an iterable that fails as it is read
         warn_misuse(call, "a mapping or a list of strings", tags, "the tags are dropped")
         return {}
@@ -78,10 +80,8 @@ def lenient_metadata(call: str, metadata: object) -> Mapping[str, Any] | None:
     return None
 
 
-def _tag_text(value: object) -> str:
-    """A tag key or value as text, cut to the payload cap; an odd object never raises."""
-    from genai_trace._runtime import state as _runtime  # the cap of the live configuration
-
+def _tag_text(value: object, cap: int) -> str:
+    """A tag key or value as text, cut to ``cap``; an odd object never raises."""
     if isinstance(value, str):
         text = clean_text(str.__str__(value))
     else:
@@ -89,16 +89,13 @@ def _tag_text(value: object) -> str:
             text = str(value)
         except Exception:
             text = safe_repr(value)
-    return truncate_text(text, _runtime.max_payload_chars())
+    return truncate_text(text, cap)
 
 
-def tag_attributes(tags: Mapping[str, str]) -> dict[str, Any]:
+def tag_attributes(tags: Mapping[str, str], cap: int) -> dict[str, Any]:
     """Span attributes for tags: one exact attribute per tag, plus OpenInference's list."""
     attributes: dict[str, Any] = {sc.TAG_PREFIX + k: v for k, v in tags.items()}
     if tags:
-        from genai_trace._runtime import state as _runtime  # the cap of the live configuration
-
-        cap = _runtime.max_payload_chars()
         attributes[sc.TAG_TAGS] = [
             truncate_text(f"{k}={v}", cap) if v else k for k, v in tags.items()
         ]
@@ -106,7 +103,10 @@ def tag_attributes(tags: Mapping[str, str]) -> dict[str, Any]:
 
 
 class TraceScope:
-    """Merged values of the enclosing ``context()`` blocks, and the span attributes for them."""
+    """Merged values of the enclosing ``context()`` blocks, and the span attributes for them.
+
+    ``cap`` and ``redactor`` (the configuration's) shape the metadata attribute.
+    """
 
     __slots__ = ("attributes", "metadata", "session_id", "tags", "user_id")
 
@@ -116,6 +116,9 @@ class TraceScope:
         user_id: str | None,
         tags: dict[str, str],
         metadata: dict[str, Any],
+        *,
+        cap: int,
+        redactor: Redactor | None,
     ) -> None:
         session_id = None if session_id is None else clean_text(session_id)
         user_id = None if user_id is None else clean_text(user_id)
@@ -123,19 +126,14 @@ class TraceScope:
         self.user_id = user_id
         self.tags = tags
         self.metadata = metadata
-        attributes: dict[str, Any] = tag_attributes(tags)
+        attributes: dict[str, Any] = tag_attributes(tags, cap)
         if session_id is not None:
             attributes[sc.SESSION_ID] = session_id
         if user_id is not None:
             attributes[sc.USER_ID] = user_id
         if metadata:
-            from genai_trace._runtime import state as _runtime  # the cap of the live configuration
-
-            attributes[sc.METADATA] = attribute_value(metadata, _runtime.max_payload_chars())
+            attributes[sc.METADATA] = attribute_value(metadata, cap, redactor=redactor)
         self.attributes = attributes
-        if attributes:
-            global in_use
-            in_use = True
 
     def merged(
         self,
@@ -143,6 +141,9 @@ class TraceScope:
         user_id: str | None,
         tags: dict[str, str],
         metadata: Mapping[str, Any] | None,
+        *,
+        cap: int,
+        redactor: Redactor | None,
     ) -> TraceScope:
         """An inner scope: its values win, tags and metadata are merged key by key."""
         return TraceScope(
@@ -150,7 +151,12 @@ class TraceScope:
             user_id if user_id is not None else self.user_id,
             {**self.tags, **tags},
             {**self.metadata, **(metadata or {})},
+            cap=cap,
+            redactor=redactor,
         )
+
+
+EMPTY_SCOPE = TraceScope(None, None, {}, {}, cap=0, redactor=None)  # nothing to cut or redact
 
 
 def current_scope() -> TraceScope | None:

@@ -62,6 +62,8 @@ MIME_JSON = "application/json"
 MIME_TEXT = "text/plain"
 
 TRACER_NAME = "genai_trace"
+PROJECT_NAME_ATTRIBUTE = "openinference.project.name"
+"""The resource attribute Phoenix files traces under (its project)."""
 """The instrumentation scope (tracer name) of genai-trace's own spans."""
 
 # --- OpenTelemetry GenAI ---------------------------------------------------------------

@@ -422,10 +422,6 @@ def _reset_after_fork() -> None:
         store.reset_after_fork()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
-
-
 def _select(query: TraceQuery) -> tuple[str, list[Any]]:
     where, params = _where(query)
     column = _ORDER_COLUMNS.get(query.order_by)
