@@ -438,7 +438,7 @@ def _default_exporters(config: _config.Config, provider: TracerProvider) -> list
     """
     exporters: list[TraceExporter] = []
     if config.local_store:
-        from genai_trace.store.sqlite import SQLiteTraceStore
+        from genai_trace.store.writer import SQLiteTraceStore
 
         exporters.append(SQLiteTraceStore(config.db_path))
     if config.console:
