@@ -1,4 +1,8 @@
-"""The trace data model: immutable records of a whole trace, its facts and its spans."""
+"""The trace data model: immutable records of a whole trace, its facts and its spans.
+
+Also their one shape as plain data (:meth:`Trace.to_dict`, written by the store, the CLI and
+the viewer's API) and back.
+"""
 
 from __future__ import annotations
 

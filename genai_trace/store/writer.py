@@ -31,12 +31,14 @@ from genai_trace.store.schema import DEFAULT_DB_PATH, is_busy, open_for_writing
 class SQLiteTraceStore(TraceReader):
     """Exporter and reader of the local trace store.
 
-    As an exporter it creates the file (and its folder) on first write. As a reader it opens
-    an existing store read-only and raises :class:`TraceStoreError` with a clear message when
+    As an exporter it creates the file (and its folder) on first write. As a reader (see
+    :class:`~genai_trace.store.reader.TraceReader`) it opens an existing store read-only
+    and raises :class:`~genai_trace.store.schema.TraceStoreError` with a clear message when
     the file is missing, corrupt or not a trace store.
 
     Example:
         >>> store = SQLiteTraceStore(".genai_trace/traces.db")
+        >>> genai_trace.configure(exporters=[store])
         >>> [info.name for info in store.search(TraceQuery(state="ERROR", limit=10))]
     """
 
