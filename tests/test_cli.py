@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from test_sqlite_store import fill
 
-from genai_trace.store.sqlite import SQLiteTraceStore, TraceQuery
+from genai_trace.store import SQLiteTraceStore, TraceQuery
 
 
 def cli(
@@ -160,7 +160,7 @@ def test_tail_follows_new_traces(tmp_path: Path) -> None:
         time.sleep(0.5)  # tail waits for the store to appear
         writer = (
             "import genai_trace\n"
-            "from genai_trace.store.sqlite import SQLiteTraceStore\n"
+            "from genai_trace.store import SQLiteTraceStore\n"
             f"genai_trace.configure(exporters=[SQLiteTraceStore({str(db)!r})])\n"
             "genai_trace.trace(lambda q: q.upper())('live question')\n"
         )

@@ -15,7 +15,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 import genai_trace
 from genai_trace import exceptions
 from genai_trace.exporters import InMemoryTraceExporter
-from genai_trace.store import sqlite
+from genai_trace.store import schema
 
 _BRANCH = re.compile(r"^(?P<indent>[│ ]*)[├└]── (?P<name>\w+)\s+(?:\(also an? (?P<also>\w+)\))?")
 
@@ -66,7 +66,7 @@ def test_every_error_is_public_from_the_package_and_the_module() -> None:
 
 
 def test_the_store_raises_the_public_error(tmp_path: Path) -> None:
-    assert sqlite.TraceStoreError is genai_trace.TraceStoreError
+    assert schema.TraceStoreError is genai_trace.TraceStoreError
     with pytest.raises(genai_trace.TraceStoreError, match="no trace store at") as raised:
         genai_trace.search_traces(db_path=tmp_path / "missing.db")
     assert isinstance(raised.value, genai_trace.TracingError)

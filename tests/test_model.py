@@ -124,9 +124,9 @@ def test_to_dict_is_plain_data_and_to_json_its_text() -> None:
     )
     trace = Trace(info=info(tags={"k": "v"}, span_count=1), spans=(span,))
     as_dict = trace.to_dict()
-    assert as_dict["spans"][0]["events"] == (
+    assert as_dict["spans"][0]["events"] == [
         {"name": "exception", "timestamp_ns": 5, "attributes": {"exception.type": "ValueError"}},
-    )
+    ]
     assert as_dict["spans"][0]["inputs"] == {"q": [1, 2]}
     assert as_dict["spans"][0]["token_usage"] == {
         "input_tokens": 1,

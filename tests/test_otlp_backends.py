@@ -32,7 +32,7 @@ from rag_app import (
 import genai_trace
 from genai_trace import Trace
 from genai_trace.exporters.otlp import OTLPTraceExporter
-from genai_trace.store.sqlite import SQLiteTraceStore
+from genai_trace.store import SQLiteTraceStore
 
 pytest_plugins = ["backends"]
 

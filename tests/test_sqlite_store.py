@@ -17,8 +17,7 @@ from opentelemetry import context as context_api
 
 import genai_trace
 from genai_trace import SpanType
-from genai_trace.store.sqlite import SQLiteTraceStore, TraceQuery, TraceStoreError
-from genai_trace.ui._queries import Filters, StoreReader
+from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader, TraceStoreError
 
 
 @genai_trace.trace(span_type=SpanType.RETRIEVER)
@@ -323,7 +322,7 @@ def test_text_search_is_case_insensitive_beyond_ascii(
 
     found = genai_trace.search_traces(text=text, db_path=db)
     assert names(found) == expected
-    viewer = StoreReader(db).page(Filters(text=text), limit=10, before=None)
+    viewer = TraceReader(db).page(TraceQuery(text=text), limit=10, before=None)
     assert [t["request_preview"] for t in viewer["traces"]] == expected
     assert viewer["total"] == len(expected)
     listed = subprocess.run(

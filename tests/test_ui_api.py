@@ -22,10 +22,9 @@ from test_sqlite_store import fill
 
 import genai_trace
 from genai_trace import SpanType
-from genai_trace._semantics.codec import trace_to_dict
-from genai_trace.store.sqlite import SQLiteTraceStore
+from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader
+from genai_trace.store.reader import Cursor
 from genai_trace.ui import RunningViewer, serve, start_server
-from genai_trace.ui._queries import Cursor, Filters, StoreReader
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 LOOKUP = '{"id":7}'
@@ -158,11 +157,11 @@ def test_keyset_pages_cover_every_trace_once(viewer: RunningViewer) -> None:
 
 def test_one_whole_trace_by_id_or_client_request_id(viewer: RunningViewer, db: Path) -> None:
     store = SQLiteTraceStore(db)
-    info = store.search(genai_trace.store.sqlite.TraceQuery(state="ERROR"))[0]
+    info = store.search(TraceQuery(state="ERROR"))[0]
     data = get_json(viewer, f"/api/traces/{info.trace_id}")
     stored = store.get(info.trace_id)
     assert stored is not None
-    assert data == json.loads(json.dumps(trace_to_dict(stored)))
+    assert data == json.loads(json.dumps(stored.to_dict()))
     assert [(s["name"], s["span_type"], s["status"]) for s in data["spans"]] == [
         ("rag", "CHAIN", "ERROR"),
         ("retrieve", "RETRIEVER", "UNSET"),
@@ -298,7 +297,7 @@ def test_an_unexpected_failure_is_a_generic_500_and_logged(
     def boom(*args: object) -> None:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(StoreReader, "stats", boom)
+    monkeypatch.setattr(TraceReader, "stats", boom)
     with caplog.at_level(logging.ERROR, logger="genai_trace.ui"):
         code, _, body = request(viewer, "/api/stats")
     assert code == 500
@@ -384,15 +383,15 @@ def test_a_store_of_100000_traces_is_paged_by_index(tmp_path: Path) -> None:
         assert time.monotonic() - started < 30
     finally:
         running.stop()
-    reader = StoreReader(db)
+    reader = TraceReader(db)
     for filters, cursor in [
-        (Filters(), None),
-        (Filters(), Cursor(base["start_time_ns"] + 500, 400)),
-        (Filters(state="ERROR"), Cursor(base["start_time_ns"] + 500, 400)),
-        (Filters(session_id="s-1"), None),
-        (Filters(user_id="ada"), None),
+        (TraceQuery(), None),
+        (TraceQuery(), Cursor(base["start_time_ns"] + 500, 400)),
+        (TraceQuery(state="ERROR"), Cursor(base["start_time_ns"] + 500, 400)),
+        (TraceQuery(session_id="s-1"), None),
+        (TraceQuery(user_id="ada"), None),
     ]:
-        plan = " | ".join(reader.plan(filters, 50, cursor))
+        plan = " | ".join(reader.page_plan(filters, 50, cursor))
         assert "USING INDEX" in plan and "TEMP B-TREE" not in plan, plan
 
 

@@ -17,7 +17,7 @@ from test_sqlite_store import fill
 
 import genai_trace
 from genai_trace import SpanType
-from genai_trace.store.sqlite import SQLiteTraceStore, TraceQuery
+from genai_trace.store import SQLiteTraceStore, TraceQuery
 from genai_trace.ui import RunningViewer, start_server
 
 CHROMIUM = "/usr/bin/chromium"

@@ -22,7 +22,7 @@ from genai_trace._semantics.model import Trace, TraceInfo
 from genai_trace._semantics.semconv import SpanType
 
 if TYPE_CHECKING:
-    from genai_trace.store.sqlite import SQLiteTraceStore
+    from genai_trace.store.writer import SQLiteTraceStore
 
 _LOOKUP_FLUSH_TIMEOUT_S = 5.0
 
@@ -62,7 +62,7 @@ def _store_to_read(db_path: str | os.PathLike[str] | None) -> SQLiteTraceStore:
 
     Reading never sets up tracing: without a runtime, the configured path is opened as is.
     """
-    from genai_trace.store.sqlite import SQLiteTraceStore
+    from genai_trace.store.writer import SQLiteTraceStore
 
     rt = _runtime.current()
     if rt is not None:
@@ -81,7 +81,7 @@ def _flush_local_stores(rt: _runtime.Runtime) -> None:
 
     Only the stores: a look-up must not wait for a slow or hanging network destination.
     """
-    from genai_trace.store.sqlite import SQLiteTraceStore
+    from genai_trace.store.writer import SQLiteTraceStore
 
     for destination in rt.pipeline.destinations:
         if isinstance(destination.exporter, SQLiteTraceStore):
@@ -133,7 +133,7 @@ def search_traces(
         >>> for info in genai_trace.search_traces(state="ERROR", span_type="LLM", limit=10):
         ...     print(info.trace_id, info.request_preview)
     """
-    from genai_trace.store.sqlite import TraceQuery
+    from genai_trace.store.reader import TraceQuery
 
     store = _store_to_read(db_path)
     if isinstance(tags, Mapping):

@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from genai_trace.store.schema import DEFAULT_DB_PATH
+
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
@@ -53,7 +55,7 @@ class Config:
     """Where complete traces go, replacing every default destination below."""
     local_store: bool = True
     """Default destination: the local SQLite store at ``db_path``."""
-    db_path: str = os.path.join(".genai_trace", "traces.db")
+    db_path: str = DEFAULT_DB_PATH
     """The local store's file, relative to the working directory unless absolute."""
     console: bool = False
     """Default destination: a readable tree of each trace on stderr."""

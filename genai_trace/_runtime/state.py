@@ -275,9 +275,6 @@ def _after_fork_in_child() -> None:
         steps.append(("assembler", rt.assembler.reset_after_fork))
         for destination in rt.pipeline.destinations:
             steps.append(("exporter", partial(after_fork_in_child, destination.exporter)))
-    store = sys.modules.get("genai_trace.store.sqlite")  # not imported: never used here
-    if store is not None:
-        steps.append(("local stores", store._reset_after_fork))
     for what, step in steps:
         try:
             step()
@@ -462,7 +459,7 @@ def _default_exporters(config: _config.Config, provider: TracerProvider) -> list
     """
     exporters: list[TraceExporter] = []
     if config.local_store:
-        from genai_trace.store.sqlite import SQLiteTraceStore
+        from genai_trace.store.writer import SQLiteTraceStore
 
         exporters.append(SQLiteTraceStore(config.db_path))
     if config.console:

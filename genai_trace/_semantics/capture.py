@@ -30,6 +30,7 @@ from typing import Any
 
 from genai_trace._errors import log_internal_error
 from genai_trace._semantics import redaction as _redact
+from genai_trace._semantics.codec import orjson as _orjson
 from genai_trace._semantics.semconv import (
     INPUT_MIME_TYPE,
     INPUT_VALUE,
@@ -38,12 +39,6 @@ from genai_trace._semantics.semconv import (
     OUTPUT_MIME_TYPE,
     OUTPUT_VALUE,
 )
-
-_orjson: Any
-try:  # orjson is an optional extra; the standard library is the fallback.
-    import orjson as _orjson
-except ImportError:  # pragma: no cover - exercised where orjson is absent
-    _orjson = None
 
 _WHOLE = 1 << 40  # a budget no payload reaches: "serialize it all"
 MAX_DEPTH = 64

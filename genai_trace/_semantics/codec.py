@@ -1,126 +1,47 @@
-"""Traces to JSON-ready dicts and back, for the local store, the CLI and exports.
+"""The one JSON encoder: orjson when installed, else the standard library.
 
-Generic over the dataclass fields of the model, so a field added to :mod:`_model` travels
-without touching this module.
+Everything that writes or reads JSON text goes through here: span payloads
+(:mod:`~genai_trace._semantics.capture` uses :data:`orjson` for its fast path), trace records
+in the local store, the CLI's JSON output and :meth:`~genai_trace.Trace.to_json`. The shape of
+a trace as plain data is the data model's (:func:`~genai_trace._semantics.model.trace_to_dict`).
+
+Layer: the bottom of ``_semantics``; imports nothing of genai_trace, so every other module
+may import it.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-from collections.abc import Mapping
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from genai_trace._semantics.capture import safe_repr
-from genai_trace._semantics.model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
-
-T = TypeVar("T")
-
-_orjson: Any
+orjson: Any
+"""The ``orjson`` module, or ``None`` where it is not installed (it is an optional extra)."""
 try:
-    import orjson as _orjson
-
-    _ORJSON_OPTIONS = _orjson.OPT_NON_STR_KEYS
+    import orjson
 except ImportError:  # pragma: no cover - exercised where orjson is absent
-    _orjson = None
-
-# Fields copied as they are; the structured ones are converted by hand below (far cheaper
-# than dataclasses.asdict, which deep-copies every value).
-_STRUCTURED = {"tags", "metadata", "token_usage", "inputs", "outputs", "attributes", "events"}
-_INFO_FIELDS = tuple(f.name for f in dataclasses.fields(TraceInfo) if f.name not in _STRUCTURED)
-_SPAN_FIELDS = tuple(f.name for f in dataclasses.fields(SpanRecord) if f.name not in _STRUCTURED)
+    orjson = None
 
 
-def trace_to_dict(trace: Trace) -> dict[str, Any]:
-    """``{"info": {...}, "spans": [{...}, ...]}`` with plain JSON types only."""
-    return {"info": info_to_dict(trace.info), "spans": [span_to_dict(s) for s in trace.spans]}
+def dumps(value: Any, *, default: Callable[[Any], Any], indent: int | None = None) -> str:
+    """JSON text of ``value``, keeping non-ASCII characters as they are.
 
-
-def info_to_dict(info: TraceInfo) -> dict[str, Any]:
-    """A ``TraceInfo`` as plain data (``duration_ms`` included for readers)."""
-    data = {name: getattr(info, name) for name in _INFO_FIELDS}
-    data["tags"] = dict(info.tags)
-    data["metadata"] = dict(info.metadata)
-    data["token_usage"] = _usage_dict(info.token_usage)
-    data["duration_ms"] = info.duration_ms
-    return data
-
-
-def span_to_dict(span: SpanRecord) -> dict[str, Any]:
-    """A ``SpanRecord`` as plain data."""
-    data = {name: getattr(span, name) for name in _SPAN_FIELDS}
-    # Inputs and outputs were decoded from JSON, attributes are OTel values (tuples encode
-    # as arrays): all of it encodes as it is.
-    data["inputs"] = span.inputs
-    data["outputs"] = span.outputs
-    data["attributes"] = dict(span.attributes)
-    data["events"] = [
-        {"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": dict(e.attributes)}
-        for e in span.events
-    ]
-    data["token_usage"] = _usage_dict(span.token_usage)
-    data["duration_ms"] = span.duration_ms
-    return data
-
-
-def _usage_dict(usage: TokenUsage | None) -> dict[str, int] | None:
-    if usage is None:
-        return None
-    return {
-        "input_tokens": usage.input_tokens,
-        "output_tokens": usage.output_tokens,
-        "total_tokens": usage.total_tokens,
-    }
-
-
-def trace_from_dict(data: Mapping[str, Any]) -> Trace:
-    """Rebuild a :class:`Trace` from :func:`trace_to_dict` output."""
-    return Trace(
-        info=info_from_dict(data["info"]),
-        spans=tuple(span_from_dict(s) for s in data.get("spans", ())),
-    )
-
-
-def info_from_dict(data: Mapping[str, Any]) -> TraceInfo:
-    """Rebuild a :class:`TraceInfo`; unknown keys are ignored, missing ones take defaults."""
-    values = _known_fields(TraceInfo, data)
-    values["token_usage"] = _usage(values.get("token_usage"))
-    return TraceInfo(**values)
-
-
-def span_from_dict(data: Mapping[str, Any]) -> SpanRecord:
-    """Rebuild a :class:`SpanRecord`."""
-    values = _known_fields(SpanRecord, data)
-    values["token_usage"] = _usage(values.get("token_usage"))
-    values["events"] = tuple(
-        SpanEvent(e["name"], e["timestamp_ns"], e.get("attributes") or {})
-        for e in values.get("events") or ()
-    )
-    return SpanRecord(**values)
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON that never fails (odd values become their repr)."""
-    if _orjson is not None:
+    Compact unless ``indent`` is given. ``default`` converts what JSON cannot hold (pass
+    :func:`~genai_trace._semantics.capture.safe_repr` for text that never fails). A value
+    orjson refuses (a key it cannot write, an int past 64 bits) takes the standard library.
+    """
+    if orjson is not None and indent is None:
         try:
-            encoded: bytes = _orjson.dumps(value, default=safe_repr, option=_ORJSON_OPTIONS)
+            encoded: bytes = orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS)
             return encoded.decode()
-        except Exception:  # a key orjson refuses, an int past 64 bits: the slow path says it
+        except Exception:  # the slow path writes it, or says why it cannot
             pass
-    return json.dumps(value, default=safe_repr, ensure_ascii=False, separators=(",", ":"))
+    separators = (",", ":") if indent is None else None
+    return json.dumps(
+        value, default=default, ensure_ascii=False, indent=indent, separators=separators
+    )
 
 
 def loads(text: str | bytes) -> Any:
-    """Parse JSON text (orjson when installed)."""
-    return _orjson.loads(text) if _orjson is not None else json.loads(text)
-
-
-def _known_fields(cls: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in data.items() if k in names}
-
-
-def _usage(value: Any) -> TokenUsage | None:
-    if isinstance(value, TokenUsage) or value is None:
-        return value
-    return TokenUsage(**_known_fields(TokenUsage, value))
+    """Parse JSON text."""
+    return orjson.loads(text) if orjson is not None else json.loads(text)

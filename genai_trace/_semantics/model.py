@@ -1,13 +1,17 @@
-"""The trace data model: immutable records of a whole trace, its facts and its spans."""
+"""The trace data model: immutable records of a whole trace, its facts and its spans.
+
+Also their one shape as plain data (:meth:`Trace.to_dict`, written by the store, the CLI and
+the viewer's API) and back.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, TypeVar
 
 from genai_trace._semantics.capture import safe_repr
+from genai_trace._semantics.codec import dumps
 
 TraceState = Literal["OK", "ERROR", "IN_PROGRESS"]
 SpanStatus = Literal["OK", "ERROR", "UNSET"]
@@ -169,12 +173,17 @@ class Trace:
             stack.extend((c, depth + 1) for c in reversed(by_parent.get(span.span_id, [])))
 
     def to_dict(self) -> dict[str, Any]:
-        """Return plain data (JSON-ready apart from non-JSON inputs the user recorded)."""
-        return asdict(self)
+        """Return ``{"info": {...}, "spans": [{...}, ...]}``, JSON-ready plain data.
+
+        The one shape of a trace as data: ``genai-trace export`` and ``show --json``, the
+        viewer's API and the local store write it. Each record holds every field plus
+        ``duration_ms``; inputs and outputs are the recorded values, not copies.
+        """
+        return trace_to_dict(self)
 
     def to_json(self, indent: int | None = None) -> str:
-        """Return the trace as JSON text (values JSON cannot hold as their ``repr``)."""
-        return json.dumps(self.to_dict(), indent=indent, default=safe_repr, ensure_ascii=False)
+        """Return :meth:`to_dict` as JSON text (values JSON cannot hold as their ``repr``)."""
+        return dumps(self.to_dict(), default=safe_repr, indent=indent)
 
 
 def find_root(spans: Sequence[SpanRecord]) -> SpanRecord | None:
@@ -193,6 +202,95 @@ def find_root(spans: Sequence[SpanRecord]) -> SpanRecord | None:
     if outer:
         return min(outer, key=lambda s: (not s.parent_is_remote, s.start_time_ns))
     return spans[0] if spans else None
+
+
+# --- plain data: the one shape of a trace as data, and back ---------------------------
+#
+# Generic over the dataclass fields, so a field added above travels without touching this.
+# Fields copied as they are; the structured ones are converted by hand below (far cheaper
+# than dataclasses.asdict, which deep-copies every value: the store writes every span).
+_STRUCTURED = {"tags", "metadata", "token_usage", "inputs", "outputs", "attributes", "events"}
+_INFO_FIELDS = tuple(f.name for f in fields(TraceInfo) if f.name not in _STRUCTURED)
+_SPAN_FIELDS = tuple(f.name for f in fields(SpanRecord) if f.name not in _STRUCTURED)
+
+
+def trace_to_dict(trace: Trace) -> dict[str, Any]:
+    """``{"info": {...}, "spans": [{...}, ...]}`` (see :meth:`Trace.to_dict`)."""
+    return {"info": info_to_dict(trace.info), "spans": [span_to_dict(s) for s in trace.spans]}
+
+
+def info_to_dict(info: TraceInfo) -> dict[str, Any]:
+    """A ``TraceInfo`` as plain data (``duration_ms`` included for readers)."""
+    data = {name: getattr(info, name) for name in _INFO_FIELDS}
+    data["tags"] = dict(info.tags)
+    data["metadata"] = dict(info.metadata)
+    data["token_usage"] = _usage_dict(info.token_usage)
+    data["duration_ms"] = info.duration_ms
+    return data
+
+
+def span_to_dict(span: SpanRecord) -> dict[str, Any]:
+    """A ``SpanRecord`` as plain data (``duration_ms`` included for readers)."""
+    data = {name: getattr(span, name) for name in _SPAN_FIELDS}
+    # Inputs and outputs were decoded from JSON, attributes are OTel values (tuples encode
+    # as arrays): all of it encodes as it is.
+    data["inputs"] = span.inputs
+    data["outputs"] = span.outputs
+    data["attributes"] = dict(span.attributes)
+    data["events"] = [
+        {"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": dict(e.attributes)}
+        for e in span.events
+    ]
+    data["token_usage"] = _usage_dict(span.token_usage)
+    data["duration_ms"] = span.duration_ms
+    return data
+
+
+def _usage_dict(usage: TokenUsage | None) -> dict[str, int] | None:
+    if usage is None:
+        return None
+    return {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+
+
+def trace_from_dict(data: Mapping[str, Any]) -> Trace:
+    """Rebuild a :class:`Trace` from :func:`trace_to_dict` output."""
+    return Trace(
+        info=info_from_dict(data["info"]),
+        spans=tuple(span_from_dict(s) for s in data.get("spans", ())),
+    )
+
+
+def info_from_dict(data: Mapping[str, Any]) -> TraceInfo:
+    """Rebuild a :class:`TraceInfo`; unknown keys are ignored, missing ones take defaults."""
+    values = _known_fields(TraceInfo, data)
+    values["token_usage"] = _usage(values.get("token_usage"))
+    return TraceInfo(**values)
+
+
+def span_from_dict(data: Mapping[str, Any]) -> SpanRecord:
+    """Rebuild a :class:`SpanRecord`."""
+    values = _known_fields(SpanRecord, data)
+    values["token_usage"] = _usage(values.get("token_usage"))
+    values["events"] = tuple(
+        SpanEvent(e["name"], e["timestamp_ns"], e.get("attributes") or {})
+        for e in values.get("events") or ()
+    )
+    return SpanRecord(**values)
+
+
+def _known_fields(cls: type[Any], data: Mapping[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+def _usage(value: Any) -> TokenUsage | None:
+    if isinstance(value, TokenUsage) or value is None:
+        return value
+    return TokenUsage(**_known_fields(TokenUsage, value))
 
 
 _FIELD_COUNTS: dict[type, int] = {}

@@ -15,12 +15,12 @@ from genai_trace.exporters.memory import InMemoryTraceExporter
 if TYPE_CHECKING:
     from genai_trace.exporters.console import ConsoleTraceExporter
     from genai_trace.exporters.otlp import OTLPTraceExporter
-    from genai_trace.store.sqlite import SQLiteTraceStore
+    from genai_trace.store.writer import SQLiteTraceStore
 
 _LAZY = {
     "ConsoleTraceExporter": "genai_trace.exporters.console",
     "OTLPTraceExporter": "genai_trace.exporters.otlp",
-    "SQLiteTraceStore": "genai_trace.store.sqlite",
+    "SQLiteTraceStore": "genai_trace.store.writer",
 }
 
 __all__ = [

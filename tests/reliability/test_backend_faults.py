@@ -32,7 +32,7 @@ from genai_trace._runtime import state as _runtime
 from genai_trace._runtime.pipeline import Destination
 from genai_trace.exporters import InMemoryTraceExporter
 from genai_trace.exporters.otlp import OTLPTraceExporter
-from genai_trace.store.sqlite import SQLiteTraceStore
+from genai_trace.store import SQLiteTraceStore
 
 SLACK_S = 10.0
 """Added to a promised bound (a timeout) before a test calls it broken: the machine is shared."""

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from faults import Child
 
-from genai_trace.store.sqlite import SQLiteTraceStore, TraceQuery
+from genai_trace.store import SQLiteTraceStore, TraceQuery
 
 Spawn = Callable[..., Child]
 
