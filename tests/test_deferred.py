@@ -13,9 +13,10 @@ from test_trace_builder import TRACE_ID, make_span
 
 import genai_trace
 from genai_trace._runtime import deferred as _deferred
-from genai_trace._runtime.builder import TraceUpdates, build_trace
+from genai_trace._runtime.builder import build_trace
 from genai_trace._runtime.deferred import DeferredTrace
 from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.facts import TraceUpdates
 from genai_trace._semantics.model import Trace
 
 

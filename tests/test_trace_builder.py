@@ -14,11 +14,10 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.trace import SpanContext, TraceFlags
 from opentelemetry.trace.status import Status, StatusCode
 
-from genai_trace._runtime.builder import (
+from genai_trace._runtime.builder import build_trace, span_record
+from genai_trace._semantics.facts import (
     TraceUpdates,
-    build_trace,
     merge_parts,
-    span_record,
     span_type_of,
     token_usage_of,
     total_token_usage,

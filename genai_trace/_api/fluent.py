@@ -27,10 +27,10 @@ from genai_trace._api.span import (
 )
 from genai_trace._errors import log_internal_error, logger, warn_misuse, warn_once
 from genai_trace._runtime import state as _runtime
-from genai_trace._runtime.builder import TraceUpdates
 from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import attribute_value, clean_text, from_text, to_text
+from genai_trace._semantics.facts import TraceUpdates
 from genai_trace._semantics.scope import (
     Tags,
     lenient_id,

@@ -27,7 +27,6 @@ from opentelemetry.trace import Status, StatusCode
 
 from genai_trace._errors import log_internal_error, warn_misuse
 from genai_trace._runtime import state as _runtime
-from genai_trace._runtime.builder import span_type_of
 from genai_trace._runtime.ids import format_span_id, format_trace_id
 from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
@@ -39,6 +38,7 @@ from genai_trace._semantics.capture import (
     safe_repr,
     to_text,
 )
+from genai_trace._semantics.facts import span_type_of
 
 if TYPE_CHECKING:
     from genai_trace._runtime.assembler import TraceAssembler

@@ -20,11 +20,11 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import format_trace_id
 
 from genai_trace._errors import log_internal_error
-from genai_trace._runtime.builder import TraceUpdates
 from genai_trace._runtime.live import live
 from genai_trace._semantics import redaction as _redact
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import redact_waiting
+from genai_trace._semantics.facts import TraceUpdates
 from genai_trace._semantics.scope import SCOPE_KEY, TraceScope
 
 Submit = Callable[[int, list[ReadableSpan], TraceUpdates | None, str | None, int, bool], None]

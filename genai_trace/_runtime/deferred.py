@@ -17,9 +17,10 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from genai_trace._errors import log_internal_error
-from genai_trace._runtime.builder import TraceUpdates, build_trace
+from genai_trace._runtime.builder import build_trace
 from genai_trace._runtime.ids import format_trace_id
 from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.facts import TraceUpdates
 from genai_trace._semantics.model import SpanRecord, Trace, TraceInfo
 
 _Parts = tuple[Sequence[ReadableSpan], TraceUpdates | None, str | None, int]

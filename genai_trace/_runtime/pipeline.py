@@ -23,9 +23,9 @@ from typing import TYPE_CHECKING
 from opentelemetry.sdk.trace import ReadableSpan
 
 from genai_trace._errors import ThrottledWarning, log_internal_error, logger
-from genai_trace._runtime.builder import TraceUpdates
 from genai_trace._runtime.deferred import DeferredTrace, MergedTrace
 from genai_trace._runtime.worker import QueueWorker
+from genai_trace._semantics.facts import TraceUpdates
 from genai_trace._semantics.messages import is_genai_span
 from genai_trace._semantics.model import Trace
 from genai_trace.exporters._base import ExportResult

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from genai_trace._runtime.builder import parents_first
 from genai_trace._semantics.codec import loads
+from genai_trace._semantics.facts import parents_first
 from genai_trace._semantics.model import Trace, TraceInfo, info_from_dict, span_from_dict
 from genai_trace.store.schema import CONTAINS, DEFAULT_DB_PATH, open_for_reading
 

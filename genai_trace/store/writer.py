@@ -18,9 +18,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from genai_trace._errors import ThrottledWarning, log_internal_error
-from genai_trace._runtime.builder import merge_parts
 from genai_trace._semantics.capture import clean_text, safe_repr
 from genai_trace._semantics.codec import dumps
+from genai_trace._semantics.facts import merge_parts
 from genai_trace._semantics.model import Trace, info_to_dict, span_to_dict
 from genai_trace.exporters._base import ExportResult
 from genai_trace.store.reader import TraceReader, read_trace
@@ -227,7 +227,7 @@ def _insert_batch(
     each retake waits a switch interval: a store written that way falls behind a tight loop.
     A part of a trace already stored (written by another process, or an earlier part of
     this one, such as late spans) or earlier in the batch is merged into its row
-    (:func:`~genai_trace._runtime.builder.merge_parts`). ``clean``: replace lone surrogates in
+    (:func:`~genai_trace._semantics.facts.merge_parts`). ``clean``: replace lone surrogates in
     every text written.
     """
     # The write lock first: another process must not store a part between our read of the
