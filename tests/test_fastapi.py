@@ -11,12 +11,15 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent / "_fastapi_app.py"
+from tests.helpers.paths import APPS
+
+pytestmark = pytest.mark.slow  # a uvicorn app in its own interpreter
+
+SCRIPT = APPS / "fastapi_own_provider.py"
 
 
 @pytest.fixture(scope="module")
