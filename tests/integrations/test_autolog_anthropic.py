@@ -1,12 +1,16 @@
 """autolog("anthropic"): the official Anthropic instrumentation beside manual spans.
 
 The real ``anthropic`` client talks over HTTP to the Anthropic Messages API server in
-``anthropic_server.py`` on 127.0.0.1; every trace is asserted exactly: parents, span types,
+``tests/helpers/servers/anthropic_server.py`` on 127.0.0.1; every trace is asserted exactly:
+parents, span types,
 model, messages (the ``system`` prompt first), token counts, time to first token, errors.
 
 The anthropic SDK also traces its own API calls (an ``anthropic.messages.create`` span);
 autolog turns those spans off for the clients made after it, unless the user set
 ``ANTHROPIC_OPEN_TELEMETRY``, so that each call is one chat span.
+
+What every provider does alike (a call alone, content capture off, autolog twice, disable)
+is in ``test_autolog_providers.py``, once per provider.
 """
 
 from __future__ import annotations
@@ -395,31 +399,6 @@ def test_an_error_mid_stream_keeps_what_came_before_it(client: anthropic.Anthrop
     assert span.token_usage == trace.info.token_usage == TokenUsage(2, 1, 3)
 
 
-def test_a_message_alone_is_a_whole_trace_with_previews(client: anthropic.Anthropic) -> None:
-    with capture_traces() as traces:
-        client.messages.create(model="c1", max_tokens=MAX_TOKENS, messages=[user("just this")])
-    trace = only(traces)
-    assert span_tree(trace) == [(0, "chat c1", "CHAT_MODEL")]
-    assert (trace.info.request_preview, trace.info.response_preview) == (
-        "just this",
-        "You said: just this",
-    )
-    assert trace.info.token_usage == TokenUsage(2, 4, 6)
-
-
-def test_capture_content_false_keeps_messages_off_every_span(client: anthropic.Anthropic) -> None:
-    assert genai_trace.autolog("anthropic", capture_content=False) == ["anthropic"]
-    assert os.environ[CONTENT_ENV] == "no_content"
-    with capture_traces() as traces:
-        client.messages.create(
-            model="c1", max_tokens=MAX_TOKENS, system="Secret.", messages=[user("secret")]
-        )
-    span = llm_span(only(traces))
-    assert span.inputs is None and span.outputs is None
-    assert not [key for key in span.attributes if "messages" in key or "instructions" in key]
-    assert span.token_usage == TokenUsage(2, 3, 5)  # the rest is still there
-
-
 # --- the anthropic SDK's own spans -------------------------------------------------------
 
 
@@ -477,10 +456,3 @@ def test_disable_turns_the_instrumentation_off_and_gives_the_sdk_its_spans_back(
         (0, "ask", "CHAIN"),
         (1, "anthropic.messages.create", "CHAT_MODEL"),
     ]
-
-
-def test_autolog_twice_traces_each_call_once(client: anthropic.Anthropic) -> None:
-    assert genai_trace.autolog("anthropic") == genai_trace.autolog("anthropic") == ["anthropic"]
-    with capture_traces() as traces:
-        client.messages.create(model="c1", max_tokens=MAX_TOKENS, messages=[user("once")])
-    assert span_tree(only(traces)) == [(0, "chat c1", "CHAT_MODEL")]

@@ -1,18 +1,21 @@
 """autolog("langchain"): the official LangChain instrumentation beside manual spans.
 
 A real LangChain chain (prompt | ``ChatOpenAI`` | parser, and a tool) talks over HTTP to the
-OpenAI-compatible server in ``openai_server.py`` on 127.0.0.1; every trace is asserted
+OpenAI-compatible server in ``tests/helpers/servers/openai_server.py`` on 127.0.0.1; every
+trace is asserted
 exactly: parents, span types, model, messages, prompt variables, token counts, time to first
 token, errors.
 
 What the instrumentation emits: a top-level chain is an ``invoke_workflow`` span, a chat
 model call a ``chat`` span, a tool an ``execute_tool`` span; chains inside a chain get no
 span of their own (the parser here has none).
+
+What every provider does alike (a call alone, content capture off, autolog twice, disable)
+is in ``test_autolog_providers.py``, once per provider.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import Any
 
@@ -154,20 +157,6 @@ def test_a_chain_inside_a_manual_span(chain: Runnable[dict[str, str], str]) -> N
     assert (info.request_preview, info.response_preview) == (
         "what is otlp",
         "You said: what is otlp",
-    )
-
-
-def test_a_chain_alone_is_a_whole_trace(chain: Runnable[dict[str, str], str]) -> None:
-    with capture_traces() as traces:
-        assert chain.invoke({"question": "just this"}) == "You said: just this"
-    trace = only(traces)
-    assert span_tree(trace) == [(0, WORKFLOW, WORKFLOW_TYPE), (1, "chat m1", "CHAT_MODEL")]
-    assert trace.root.parent_id is None
-    assert trace.info.token_usage == TokenUsage(4, 4, 8)
-    # The root is the workflow span: its input is the chain's; it records no output.
-    assert (trace.info.request_preview, trace.info.response_preview) == (
-        '{"question": "just this"}',
-        None,
     )
 
 
@@ -329,21 +318,6 @@ def test_an_error_response_marks_the_chat_the_workflow_and_the_trace(
     assert [e.name for e in trace.root.events] == ["exception"]
 
 
-def test_capture_content_false_keeps_messages_off_every_span(
-    chain: Runnable[dict[str, str], str],
-) -> None:
-    assert genai_trace.autolog("langchain", capture_content=False) == ["langchain"]
-    assert os.environ[CONTENT_ENV] == "no_content"
-    with capture_traces() as traces:
-        chain.invoke({"question": "secret question"})
-    trace = only(traces)
-    assert span_tree(trace) == [(0, WORKFLOW, WORKFLOW_TYPE), (1, "chat m1", "CHAT_MODEL")]
-    for span in trace.spans:
-        assert span.inputs is None and span.outputs is None
-        assert not [key for key in span.attributes if "messages" in key or ".variable." in key]
-    assert trace.info.token_usage == TokenUsage(4, 4, 8)  # the rest is still there
-
-
 def test_with_the_openai_integration_too_each_call_is_still_one_chat_span(
     chain: Runnable[dict[str, str], str], server: OpenAIServer
 ) -> None:
@@ -366,23 +340,3 @@ def test_with_the_openai_integration_too_each_call_is_still_one_chat_span(
     )
     assert chat.inputs == prompt_messages("both on")
     assert chat.token_usage == trace.info.token_usage == TokenUsage(4, 4, 8)  # counted once
-
-
-def test_disable_turns_the_instrumentation_off(chain: Runnable[dict[str, str], str]) -> None:
-    assert genai_trace.autolog(disable=True) == ["langchain"]
-    assert genai_trace.autolog(disable=True) == []
-
-    @genai_trace.trace
-    def ask() -> str:
-        return chain.invoke({"question": "untraced"})
-
-    with capture_traces() as traces:
-        ask()
-    assert span_tree(only(traces)) == [(0, "ask", "CHAIN")]
-
-
-def test_autolog_twice_traces_each_call_once(chain: Runnable[dict[str, str], str]) -> None:
-    assert genai_trace.autolog("langchain") == genai_trace.autolog("langchain") == ["langchain"]
-    with capture_traces() as traces:
-        chain.invoke({"question": "once"})
-    assert span_tree(only(traces)) == [(0, WORKFLOW, WORKFLOW_TYPE), (1, "chat m1", "CHAT_MODEL")]
