@@ -1,6 +1,6 @@
 """A small HTTP service for the two-process propagation tests.
 
-Run as ``python _service_app.py TRACES.jsonl``: it listens on 127.0.0.1 on a free port,
+Run as ``python service_app.py TRACES.jsonl``: it listens on 127.0.0.1 on a free port,
 prints the port on the first line of stdout, and answers ``POST /answer`` inside
 ``genai_trace.extract(self.headers)``, and ``POST /answer-dict`` inside
 ``genai_trace.extract(dict(self.headers))`` (a plain dict keeps the case the client sent).

@@ -1,12 +1,12 @@
 """Two services writing parts of one trace to one local store (``GENAI_TRACE_DB``).
 
-``python _store_services.py serve ORDER``: service B, an http.server on 127.0.0.1 that
+``python store_services.py serve ORDER``: service B, an http.server on 127.0.0.1 that
 prints its port and answers ``POST /answer`` inside ``genai_trace.extract(headers)`` with
 ``@trace`` spans. ``ORDER`` decides which part reaches the store first: ``b-first`` stores
 B's part before answering; ``a-first`` answers, then keeps its root open until the caller's
 part is in the store.
 
-``python _store_services.py call URL``: service A, a ``@trace`` root that calls B with
+``python store_services.py call URL``: service A, a ``@trace`` root that calls B with
 ``genai_trace.inject`` headers, prints the trace id and exits (its part is stored at exit).
 """
 
