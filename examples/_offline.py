@@ -30,7 +30,8 @@ def local_llm() -> Iterator[str]:
     if os.environ.get("OPENAI_BASE_URL"):
         yield os.environ["OPENAI_BASE_URL"]
         return
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.helpers
+    # Appended: the genai_trace already imported (installed or not) stays the one used.
+    sys.path.append(str(Path(__file__).resolve().parent.parent))  # for tests.helpers
     from tests.helpers.servers.openai_server import serve
 
     with serve(first_chunk_delay_s=0.05, chunk_delay_s=0.01) as server:

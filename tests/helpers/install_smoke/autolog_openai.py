@@ -9,12 +9,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[3]))  # the repository, for the server
-
 import openai
 
 import genai_trace
 from genai_trace.exporters import InMemoryTraceExporter
+
+# The repository, for the tests' server: appended, and after genai_trace is imported, so that
+# the installed genai_trace under test is the one used, never the checkout's source.
+sys.path.append(str(Path(__file__).resolve().parents[3]))
 from tests.helpers.servers.openai_server import serve
 
 MODEL = "gpt-4o-mini"
