@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import os
 
-# Internal errors fail the test instead of being logged and hidden (STYLE habit 2).
+# Internal errors fail the test instead of being logged and hidden.
 os.environ["GENAI_TRACE_RAISE_INTERNAL_ERRORS"] = "1"
 
 from collections.abc import Iterator
