@@ -33,8 +33,9 @@ from genai_trace._api.propagation import extract, inject, use_span
 from genai_trace._api.reading import get_last_trace_id, get_trace, search_traces
 from genai_trace._api.span import GenAISpan
 from genai_trace._runtime.config import Config
+from genai_trace._semantics import semconv as _semconv
 from genai_trace._semantics.model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
-from genai_trace._semantics.semconv import TRACER_VERSION, SpanType
+from genai_trace._semantics.semconv import SpanType
 from genai_trace.exceptions import (
     AlreadyEndedError,
     DuplicateTraceError,
@@ -51,7 +52,7 @@ from genai_trace.exceptions import (
 from genai_trace.exporters._base import ExportResult, TraceExporter
 from genai_trace.integrations import autolog
 
-__version__ = TRACER_VERSION
+__version__ = _semconv.TRACER_VERSION
 """The installed version, read by ``importlib.metadata`` (pyproject's ``version``)."""
 
 __all__ = [

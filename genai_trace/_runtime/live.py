@@ -16,13 +16,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from genai_trace._runtime.config import Config
 from genai_trace._semantics.redaction import Redactor
 
 if TYPE_CHECKING:
     from genai_trace._runtime.state import Runtime
-
-DEFAULT_PAYLOAD_CAP = 100_000
-"""``Config.max_payload_chars``'s default, in force before any configuration."""
 
 
 class LiveState:
@@ -50,7 +48,7 @@ class LiveState:
         """The redactor run on captured values; ``None`` when ``redaction=False``."""
         self.capture_content = True
         """Whether inputs, outputs and messages are recorded at all."""
-        self.payload_cap = DEFAULT_PAYLOAD_CAP
+        self.payload_cap = Config.max_payload_chars  # the default, before any configuration
         """``max_payload_chars`` of the configuration in force: the one place it is read."""
         self.scope_in_use = False
         """Set by the first ``context()`` with values; until then spans skip looking for one."""

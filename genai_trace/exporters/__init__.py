@@ -17,6 +17,8 @@ if TYPE_CHECKING:
     from genai_trace.exporters.otlp import OTLPTraceExporter
     from genai_trace.store.writer import SQLiteTraceStore
 
+# SQLiteTraceStore lives in genai_trace.store (a layer above: the store builds on the
+# exporter contract); users still find every destination here, imported on first use.
 _LAZY = {
     "ConsoleTraceExporter": "genai_trace.exporters.console",
     "OTLPTraceExporter": "genai_trace.exporters.otlp",

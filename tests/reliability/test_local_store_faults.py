@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faults import WAIT_S, Child, FaultyBackend, wait_until
 from opentelemetry import trace as trace_api
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
@@ -30,6 +29,7 @@ from genai_trace._runtime import state as _runtime
 from genai_trace.exporters.otlp import OTLPTraceExporter
 from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceStoreError
 from genai_trace.testing import capture_traces
+from tests.helpers.reliability.faults import WAIT_S, Child, FaultyBackend, wait_until
 
 Spawn = Callable[..., Child]
 SLACK_S = 10.0
