@@ -298,7 +298,8 @@ def static_attributes(
     static: dict[str, Any] = {}
     for key, value in (attributes or {}).items():
         if value is not None:
-            static[str(key)] = attribute_value(value, _runtime.max_payload_chars(), str(key))
+            name = key if isinstance(key, str) else text_of(key)  # a key's str() may raise
+            static[name] = attribute_value(value, _runtime.max_payload_chars(), name)
     static.update(sc.span_type_attributes(span_type))
     return static
 
