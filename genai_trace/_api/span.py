@@ -453,9 +453,8 @@ def static_attributes(
     static: dict[str, Any] = {}
     for key, value in (attributes or {}).items():
         if value is not None:
-            static[str(key)] = attribute_value(
-                value, live.payload_cap, str(key), redactor=live.redactor
-            )
+            name = key if isinstance(key, str) else text_of(key)  # a key's str() may raise
+            static[name] = attribute_value(value, live.payload_cap, name, redactor=live.redactor)
     static.update(sc.span_type_attributes(span_type))
     return static
 

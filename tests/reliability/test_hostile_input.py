@@ -376,3 +376,17 @@ def test_nan_and_infinity_are_recorded_as_valid_json() -> None:
     text = dict(span.attributes)["input.value"]
     assert isinstance(text, str)
     assert json.loads(text) == {"nan": None, "inf": None, "-inf": None}
+
+
+def test_an_attribute_key_whose_str_raises_is_recorded_by_its_stand_in() -> None:
+    # Found by the property test above: start_span(attributes={key: ...}) called str(key).
+    @genai_trace.trace
+    def handler() -> str:
+        with genai_trace.start_span("step", attributes={HashableButRaisingEq(): "x"}):
+            return "done"
+
+    with capture_traces() as traces:
+        assert handler() == "done"
+    step = next(span for span in traces[0].spans if span.name == "step")
+    (key,) = [k for k, v in step.attributes.items() if v == "x"]
+    assert "HashableButRaisingEq" in key
