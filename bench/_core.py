@@ -292,7 +292,7 @@ def memory_stalled(plan: Plan) -> dict[str, object]:
 
 
 def _config_value(name: str) -> object:
-    from genai_trace import _runtime
+    from genai_trace._runtime import state as _runtime
 
     runtime = _runtime.current()
     return getattr(runtime.config, name) if runtime is not None else None

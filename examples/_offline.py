@@ -1,8 +1,9 @@
 """What the examples share: an OpenAI-compatible endpoint that also works offline.
 
 With ``OPENAI_BASE_URL`` (and ``OPENAI_API_KEY``) set, the examples call that endpoint.
-Without, they start the small OpenAI-compatible server from ``tests/openai_server.py`` on
-127.0.0.1, so ``python examples/<name>.py`` runs anywhere, with no key and no network.
+Without, they start the small OpenAI-compatible server of the tests
+(``tests/helpers/servers/openai_server.py``) on 127.0.0.1, so ``python examples/<name>.py``
+runs anywhere, with no key and no network.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def local_llm() -> Iterator[str]:
     if os.environ.get("OPENAI_BASE_URL"):
         yield os.environ["OPENAI_BASE_URL"]
         return
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from openai_server import serve
+    # Appended: the genai_trace already imported (installed or not) stays the one used.
+    sys.path.append(str(Path(__file__).resolve().parent.parent))  # for tests.helpers
+    from tests.helpers.servers.openai_server import serve
 
     with serve(first_chunk_delay_s=0.05, chunk_delay_s=0.01) as server:
         os.environ["OPENAI_BASE_URL"] = server.base_url

@@ -6,26 +6,37 @@ Example:
     >>> @genai_trace.trace(span_type=SpanType.LLM)
     ... def complete(prompt: str) -> str:
     ...     return "Hello!"
+
+This module only re-exports: the public names live in private modules (the calls in
+``_api``, the data model in ``_semantics``, the errors in ``exceptions``), and ``__all__``
+is the promise. Nothing inside the package imports it.
 """
 
 from __future__ import annotations
 
-from genai_trace._api import (
+from genai_trace._api.baggage import SessionBaggagePropagator
+from genai_trace._api.client import TraceClient
+from genai_trace._api.context import context
+from genai_trace._api.decorator import trace
+from genai_trace._api.fluent import get_current_span, start_span, update_current_trace
+from genai_trace._api.lifecycle import (
     configure,
     disable,
     enable,
     flush,
     flush_on_exit_signals,
-    get_last_trace_id,
-    get_trace,
     is_enabled,
-    search_traces,
     shutdown,
     stats,
 )
-from genai_trace._baggage import SessionBaggagePropagator
-from genai_trace._client import TraceClient
-from genai_trace._client_checks import (
+from genai_trace._api.propagation import extract, inject, use_span
+from genai_trace._api.reading import get_last_trace_id, get_trace, search_traces
+from genai_trace._api.span import GenAISpan
+from genai_trace._runtime.config import Config
+from genai_trace._semantics import semconv as _semconv
+from genai_trace._semantics.model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
+from genai_trace._semantics.semconv import SpanType
+from genai_trace.exceptions import (
     AlreadyEndedError,
     DuplicateTraceError,
     MalformedIdError,
@@ -33,21 +44,16 @@ from genai_trace._client_checks import (
     RootSpanError,
     SpanNotFoundError,
     TraceNotFoundError,
+    TraceStoreError,
     TraceTimedOutError,
+    TracingError,
     WrongTraceError,
 )
-from genai_trace._config import Config
-from genai_trace._decorator import trace
-from genai_trace._errors import TracingError
-from genai_trace._fluent import get_current_span, start_span, update_current_trace
-from genai_trace._model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
-from genai_trace._propagation import extract, inject, use_span
-from genai_trace._runtime import __version__
-from genai_trace._scope import context
-from genai_trace._semconv import SpanType
-from genai_trace._span import GenAISpan
 from genai_trace.exporters._base import ExportResult, TraceExporter
 from genai_trace.integrations import autolog
+
+__version__ = _semconv.TRACER_VERSION
+"""The installed version, read by ``importlib.metadata`` (pyproject's ``version``)."""
 
 __all__ = [
     "AlreadyEndedError",
@@ -69,6 +75,7 @@ __all__ = [
     "TraceExporter",
     "TraceInfo",
     "TraceNotFoundError",
+    "TraceStoreError",
     "TraceTimedOutError",
     "TracingError",
     "WrongTraceError",

@@ -13,10 +13,6 @@ from collections.abc import Callable
 logger = logging.getLogger("genai_trace")
 
 
-class TracingError(Exception):
-    """Base class of the errors genai-trace raises for misuse of an explicit API."""
-
-
 # Guards _seen and _counts; held only to update two dicts, never around logging.
 _lock = threading.Lock()
 _seen: set[str] = set()
@@ -139,12 +135,9 @@ class ThrottledWarning:
 _THROTTLED: weakref.WeakSet[ThrottledWarning] = weakref.WeakSet()
 
 
-def _reset_after_fork() -> None:
+def reset_after_fork() -> None:
+    """In a forked child: fresh locks (run by the runtime's one fork hook, first)."""
     global _lock
     _lock = threading.Lock()
     for warning in list(_THROTTLED):
         warning.reset_after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)

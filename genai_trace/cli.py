@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import json
 import os
 import re
 import shutil
@@ -17,21 +16,20 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TextIO, get_args
 
-from genai_trace._codec import dumps, info_to_dict, trace_to_dict
-from genai_trace._model import TraceInfo
-from genai_trace._render import format_duration, format_time, one_line, render_trace
-from genai_trace.exporters.sqlite import (
-    DEFAULT_DB_PATH,
-    SQLiteTraceStore,
-    TraceQuery,
-    TraceStoreError,
-)
+from genai_trace._semantics.capture import safe_repr
+from genai_trace._semantics.codec import dumps
+from genai_trace._semantics.model import TraceInfo, TraceState, info_to_dict
+from genai_trace._semantics.render import format_duration, format_time, one_line, render_trace
+from genai_trace.exporters.dialects import DIALECTS
+from genai_trace.exporters.otlp import PROTOCOLS
+from genai_trace.store.reader import ORDER_BY, TraceQuery, TraceReader
+from genai_trace.store.schema import DEFAULT_DB_PATH, TraceStoreError
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-_STATES = ("OK", "ERROR", "IN_PROGRESS")
+_STATES = get_args(TraceState)
 
 
 class CliError(Exception):
@@ -46,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit status (0 ok, 1 not found, 2 usage or store)."""
     parser = _parser()
     args = parser.parse_args(argv)
-    store = SQLiteTraceStore(args.db or os.environ.get("GENAI_TRACE_DB") or DEFAULT_DB_PATH)
+    store = TraceReader(args.db or os.environ.get("GENAI_TRACE_DB") or DEFAULT_DB_PATH)
     out: TextIO = sys.stdout
     try:
         status: int = args.run(store, args, out)
@@ -66,18 +64,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 # --- commands ------------------------------------------------------------------------
 
 
-def _cmd_list(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_list(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     rows = store.search(_query(args))
     if args.json:
         for info in rows:
-            out.write(dumps(info_to_dict(info)) + "\n")
+            out.write(dumps(info_to_dict(info), default=safe_repr) + "\n")
         return 0
     width = shutil.get_terminal_size((160, 24)).columns if out.isatty() else 160
     out.write(_table(rows, width) + "\n")
     return 0
 
 
-def _cmd_show(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_show(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     trace_id = store.last_trace_id() if args.last else args.trace_id
     if trace_id is None:
         raise CliError("give a trace id, or --last" if not args.last else "the store is empty")
@@ -85,8 +83,7 @@ def _cmd_show(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) ->
     if trace is None:
         raise CliError(f"no trace {trace_id!r} in {store.path} (ids are 32 hex digits)")
     if args.json:
-        out.write(json.dumps(trace_to_dict(trace), indent=2, ensure_ascii=False, default=str))
-        out.write("\n")
+        out.write(trace.to_json(indent=2) + "\n")
         return 0
     color = _color(args, out)
     lines = render_trace(trace, color=color, show_io=not args.no_io, io_chars=args.width)
@@ -94,7 +91,7 @@ def _cmd_show(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) ->
     return 0
 
 
-def _cmd_tail(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_tail(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     last_seq = 0
     if store.path.exists():
@@ -124,7 +121,7 @@ def _cmd_tail(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) ->
     return 0
 
 
-def _cmd_export(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_export(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     infos = store.search(_query(args))
     target = open(args.output, "w", encoding="utf-8") if args.output else out
     try:
@@ -132,19 +129,19 @@ def _cmd_export(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) 
             for info in infos:
                 trace = store.get(info.trace_id)
                 if trace is not None:
-                    target.write(dumps(trace_to_dict(trace)) + "\n")
+                    target.write(trace.to_json() + "\n")
         else:
             from genai_trace.exporters.otlp_json import traces_to_otlp_json
 
             traces = [t for t in (store.get(i.trace_id) for i in infos) if t is not None]
-            target.write(json.dumps(traces_to_otlp_json(traces)) + "\n")
+            target.write(dumps(traces_to_otlp_json(traces), default=safe_repr) + "\n")
     finally:
         if target is not out:
             target.close()
     return 0
 
 
-def _cmd_send(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_send(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     from genai_trace.exporters import ExportResult
     from genai_trace.exporters.otlp import OTLPTraceExporter
 
@@ -174,10 +171,10 @@ def _cmd_send(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) ->
     return 0
 
 
-def _cmd_stats(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_stats(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     stats = store.stats()
     if args.json:
-        out.write(json.dumps(stats, indent=2) + "\n")
+        out.write(dumps(stats, default=safe_repr, indent=2) + "\n")
         return 0
     lines = [
         f"store:      {store.path} ({stats['file_bytes'] / 1e6:.1f} MB)",
@@ -200,7 +197,7 @@ def _cmd_stats(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -
     return 0
 
 
-def _cmd_ui(store: SQLiteTraceStore, args: argparse.Namespace, out: TextIO) -> int:
+def _cmd_ui(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     from genai_trace.ui import serve
 
     try:
@@ -251,7 +248,7 @@ def _table(rows: list[TraceInfo], width: int) -> str:
     return "\n".join(lines)
 
 
-def _ready(store: SQLiteTraceStore) -> bool:
+def _ready(store: TraceReader) -> bool:
     """The store exists and its tables are created (a writer may be half-way through)."""
     if not store.path.exists():
         return False
@@ -335,9 +332,7 @@ def _add_filters(parser: argparse.ArgumentParser, limit: int) -> None:
     group.add_argument("--text", help="substring of the request or response preview")
     group.add_argument("--since", help="start time: 30s, 15m, 2h, 1d ago, or an ISO date")
     group.add_argument("--until", help="end of the start-time range (same forms)")
-    group.add_argument(
-        "--order", choices=("start_time", "duration", "tokens", "name"), default="start_time"
-    )
+    group.add_argument("--order", choices=ORDER_BY, default="start_time")
     group.add_argument("--ascending", action="store_true", help="oldest/smallest first")
     group.add_argument("--limit", type=_positive_int, default=limit, help=f"default {limit}")
 
@@ -395,9 +390,9 @@ def _parser() -> argparse.ArgumentParser:
 
     send = command("send", "replay stored traces to an OTLP backend")
     send.add_argument("--endpoint", required=True, help="e.g. http://127.0.0.1:6006")
-    send.add_argument("--protocol", choices=("http/protobuf", "grpc"), default="http/protobuf")
+    send.add_argument("--protocol", choices=PROTOCOLS, default="http/protobuf")
     send.add_argument("--header", action="append", default=[], help="NAME=VALUE; repeatable")
-    send.add_argument("--dialect", choices=("default", "mlflow", "genai"), default="default")
+    send.add_argument("--dialect", choices=tuple(DIALECTS), default="default")
     _add_filters(send, 1_000_000)
     send.set_defaults(run=_cmd_send)
 

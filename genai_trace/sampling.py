@@ -9,10 +9,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from genai_trace._errors import log_internal_error
-from genai_trace._model import Trace
-from genai_trace.exporters._base import ExportResult, TraceExporter
+from genai_trace._semantics.model import Trace
+from genai_trace.exporters._base import (
+    ExportResult,
+    TraceExporter,
+    after_fork_in_child,
+    use_runtime_resource,
+)
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.resources import Resource
 
 _RANDOM_BITS = 56  # W3C: the low 56 bits of a trace id are random
 
@@ -111,3 +120,11 @@ class SampledExporter:
     def shutdown(self) -> None:
         """Shut the wrapped exporter down."""
         self.exporter.shutdown()
+
+    def use_runtime_resource(self, resource: Resource, project_name: str | None) -> None:
+        """Pass the runtime's resource on to the wrapped exporter (the contract's hook)."""
+        use_runtime_resource(self.exporter, resource, project_name)
+
+    def after_fork_in_child(self) -> None:
+        """Pass the fork on: the wrapped exporter may hold connections (the contract's hook)."""
+        after_fork_in_child(self.exporter)

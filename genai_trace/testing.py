@@ -14,9 +14,8 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from genai_trace import _runtime
-from genai_trace._deferred import plain
-from genai_trace._model import Trace
+from genai_trace._runtime import state as _runtime
+from genai_trace._semantics.model import Trace
 
 __all__ = ["capture_traces"]
 
@@ -46,4 +45,4 @@ def capture_traces(timeout_s: float = 10.0) -> Iterator[list[Trace]]:
     finally:
         rt.flush(timeout_s)
         rt.pipeline.remove_listener(listen)
-        traces.extend(plain(t) for t in collected)
+        traces.extend(t.built() for t in collected)

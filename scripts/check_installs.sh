@@ -29,9 +29,9 @@ smoke() { # the user's path in venv $1: quickstart, thread fan-out, autolog
     grep -q "state=OK" "$run/quickstart.out" || fail "quickstart printed no OK trace"
     (cd "$run" && "$1/bin/genai-trace" list) | grep -q "answer" ||
         fail "genai-trace list shows no stored quickstart trace"
-    (cd "$run" && "$py" "$root/tests/install_smoke/thread_fanout.py" --check) ||
+    (cd "$run" && "$py" "$root/tests/helpers/install_smoke/thread_fanout.py" --check) ||
         fail "thread fan-out is not one trace"
-    (cd "$run" && "$py" "$root/tests/install_smoke/autolog_openai.py") ||
+    (cd "$run" && "$py" "$root/tests/helpers/install_smoke/autolog_openai.py") ||
         fail "autolog: the chat span is not under the @trace span"
 }
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import genai_trace
 from genai_trace import SpanType
-from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceQuery
+from genai_trace.store import SQLiteTraceStore, TraceQuery
 from genai_trace.ui import start_server
 
 ROOT = Path(__file__).resolve().parent.parent

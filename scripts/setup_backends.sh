@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real OTLP backends that the end-to-end tests run on 127.0.0.1 (see
-# tests/backends.py): Arize Phoenix, the MLflow tracking server and the rotel collector, each
+# tests/helpers/backends.py): Arize Phoenix, the MLflow tracking server and the rotel collector, each
 # in its own venv under .ci/venvs/ so that their dependency pins never bend the project's.
 # Idempotent: a venv whose server executable exists and whose stamp file records the current
 # requirement is left alone, so a second run takes under a second; changing a requirement

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Debian's Chromium for the viewer's browser tests (tests/test_ui_browser.py). Playwright
+# Debian's Chromium for the viewer's browser tests (tests/ui/test_ui_browser.py). Playwright
 # drives it from /usr/bin/chromium; no browser is downloaded (`playwright install` is never
 # run). Idempotent: returns at once when Chromium is already there.
 set -euo pipefail

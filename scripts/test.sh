@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test command: set up .venv with the project and its dev tools on a fresh machine,
-# then run lint, type checks and the test suite. Extra arguments go to pytest.
+# then run lint, type checks, the layer contract and the test suite. Extra arguments go to
+# pytest: `bash scripts/test.sh -m "not backend and not browser and not slow"` is the inner loop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,4 +20,6 @@ bash scripts/setup_browser.sh
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .
 .venv/bin/mypy
+# The layer contract of pyproject's [tool.importlinter] (docs/architecture.md).
+.venv/bin/lint-imports
 .venv/bin/python -m pytest "$@"

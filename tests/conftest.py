@@ -2,7 +2,8 @@ from __future__ import annotations
 
 import os
 
-# Internal errors fail the test instead of being logged and hidden (STYLE habit 2).
+# Internal errors fail the test instead of being logged and hidden: in an app they are only
+# logged once, so a test would pass over a broken hook without noticing.
 os.environ["GENAI_TRACE_RAISE_INTERNAL_ERRORS"] = "1"
 
 from collections.abc import Iterator

@@ -12,9 +12,9 @@ import time
 from pathlib import Path
 
 import pytest
-from test_sqlite_store import fill
 
-from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceQuery
+from genai_trace.store import SQLiteTraceStore, TraceQuery
+from tests.helpers.apps.stored_rag import fill
 
 
 def cli(
@@ -160,7 +160,7 @@ def test_tail_follows_new_traces(tmp_path: Path) -> None:
         time.sleep(0.5)  # tail waits for the store to appear
         writer = (
             "import genai_trace\n"
-            "from genai_trace.exporters.sqlite import SQLiteTraceStore\n"
+            "from genai_trace.store import SQLiteTraceStore\n"
             f"genai_trace.configure(exporters=[SQLiteTraceStore({str(db)!r})])\n"
             "genai_trace.trace(lambda q: q.upper())('live question')\n"
         )
@@ -173,6 +173,7 @@ def test_tail_follows_new_traces(tmp_path: Path) -> None:
     assert "<lambda>" in line and "live question  ->  LIVE QUESTION" in line
 
 
+@pytest.mark.slow
 def test_large_store_lists_by_index_without_reading_it_whole(tmp_path: Path) -> None:
     """100,000 traces: list pages come from the start-time index, not a scan and sort."""
     db = tmp_path / "big.db"

@@ -7,7 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+import pytest
+
+from tests.helpers.paths import EXAMPLES
+
+pytestmark = pytest.mark.slow  # each example runs in its own interpreter
 
 
 def run_example(name: str, cwd: Path) -> str:

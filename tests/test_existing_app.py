@@ -48,15 +48,12 @@ from opentelemetry.sdk.trace.sampling import (
 )
 from opentelemetry.trace import SpanKind, get_current_span
 from opentelemetry.util.types import Attributes
-from support import span_tree
 
 import genai_trace
-from genai_trace import _runtime
+from genai_trace._runtime import state as _runtime
 from genai_trace.exporters import InMemoryTraceExporter
-
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
-
+from tests.helpers.paths import EXAMPLES, REPO_ROOT
+from tests.helpers.trace_shape import span_tree
 
 # --- helpers ------------------------------------------------------------------------------
 
@@ -116,7 +113,7 @@ def run_child(
 ) -> tuple[dict[str, Any], str]:
     """Run ``script`` in a fresh interpreter; return what it printed last as JSON, and stderr."""
     child_env = {**os.environ, **(env or {})}
-    child_env["PYTHONPATH"] = os.pathsep.join([str(ROOT), str(TESTS), str(ROOT / "examples")])
+    child_env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(EXAMPLES)])
     child_env["GENAI_TRACE_RAISE_INTERNAL_ERRORS"] = "1"
     child_env["GENAI_TRACE_DB"] = str(cwd / "traces.db")
     for name in ("OPENAI_BASE_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_SDK_DISABLED"):
@@ -301,6 +298,7 @@ ZERO_CONFIG_FASTAPI = """
 """
 
 
+@pytest.mark.slow
 def test_the_first_request_is_stored_whole_with_zero_configuration(tmp_path: Path) -> None:
     result, _ = run_child(ZERO_CONFIG_FASTAPI, tmp_path)
     assert result["replies"] == [{"answer": "ONE"}, {"answer": "TWO"}]
@@ -411,7 +409,7 @@ def test_with_the_sdk_disabled_the_app_runs_as_untraced(tmp_path: Path) -> None:
 DISABLED_AUTOLOG = """
     import json, os
     import openai
-    from openai_server import serve
+    from tests.helpers.servers.openai_server import serve
     import genai_trace
 
     def ask(client, text):
@@ -438,6 +436,7 @@ DISABLED_AUTOLOG = """
 """
 
 
+@pytest.mark.slow
 def test_genai_trace_disabled_stores_nothing_with_autolog_until_enabled(tmp_path: Path) -> None:
     result, _ = run_child(DISABLED_AUTOLOG, tmp_path, {"GENAI_TRACE_DISABLED": "true"})
     # While disabled, not even the store's file was made.

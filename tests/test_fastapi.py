@@ -1,7 +1,7 @@
 """Adding genai-trace to a FastAPI app that already exports with its own OTel provider.
 
-Runs ``_fastapi_app.py`` in a subprocess (a process has one global provider, and the test
-session's is already set): uvicorn on 127.0.0.1, real HTTP requests, the real
+Runs ``helpers/apps/fastapi_own_provider.py`` in a subprocess (a process has one global
+provider, and the test session's is already set): uvicorn on 127.0.0.1, real HTTP requests, the real
 opentelemetry-instrumentation-fastapi and the official OpenAI instrumentation.
 """
 
@@ -11,12 +11,15 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parent / "_fastapi_app.py"
+from tests.helpers.paths import APPS
+
+pytestmark = pytest.mark.slow  # a uvicorn app in its own interpreter
+
+SCRIPT = APPS / "fastapi_own_provider.py"
 
 
 @pytest.fixture(scope="module")

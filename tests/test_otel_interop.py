@@ -11,12 +11,12 @@ from opentelemetry import trace as trace_api
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from support import only, parent_names, span_tree
 
 import genai_trace
 from genai_trace import SpanType
 from genai_trace.exporters import InMemoryTraceExporter
 from genai_trace.testing import capture_traces
+from tests.helpers.trace_shape import only, parent_names, span_tree
 
 foreign = trace_api.get_tracer("app.http")
 

@@ -15,12 +15,14 @@ from genai_trace.exporters.memory import InMemoryTraceExporter
 if TYPE_CHECKING:
     from genai_trace.exporters.console import ConsoleTraceExporter
     from genai_trace.exporters.otlp import OTLPTraceExporter
-    from genai_trace.exporters.sqlite import SQLiteTraceStore
+    from genai_trace.store.writer import SQLiteTraceStore
 
+# SQLiteTraceStore lives in genai_trace.store (a layer above: the store builds on the
+# exporter contract); users still find every destination here, imported on first use.
 _LAZY = {
     "ConsoleTraceExporter": "genai_trace.exporters.console",
     "OTLPTraceExporter": "genai_trace.exporters.otlp",
-    "SQLiteTraceStore": "genai_trace.exporters.sqlite",
+    "SQLiteTraceStore": "genai_trace.store.writer",
 }
 
 __all__ = [

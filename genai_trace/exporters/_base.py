@@ -1,4 +1,20 @@
-"""The contract every trace exporter meets."""
+"""The contract every trace exporter meets.
+
+Layer: ``exporters`` (public). An exporter never imports the runtime (``_runtime``/``_api``):
+it is handed what it needs (traces, and at construction its settings and resource).
+
+Fork safety, for an exporter author: a process may fork after your exporter was created
+(gunicorn or Celery preforking, ``multiprocessing`` with the fork start method). The child
+inherits your object, with the parent's sockets, open files and locks, but none of its
+threads. Define ``after_fork_in_child(self)``: the runtime calls it, in the child, on each
+exporter it was configured with, once its own locks, ids and workers are fresh and before
+any trace reaches ``export`` again. In it, make new connections and locks; do not close or
+flush the parent's (they are still the parent's: leave them referenced so garbage
+collection does not close them from the child either). A wrapper (such as
+``SampledExporter``) passes the call on with :func:`after_fork_in_child`. Never register
+your own ``os.register_at_fork`` hook: hooks run in import order, the runtime's in a stated
+one.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +23,9 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
-    from genai_trace._model import Trace
+    from opentelemetry.sdk.resources import Resource
+
+    from genai_trace._semantics.model import Trace
 
 
 class ExportResult(enum.Enum):
@@ -44,3 +62,21 @@ class TraceExporter(Protocol):
     def shutdown(self) -> None:
         """Release resources; called once, after the last ``export``."""
         ...
+
+
+def use_runtime_resource(exporter: object, resource: Resource, project_name: str | None) -> None:
+    """Hand ``exporter`` the provider's resource, where it takes one (``use_runtime_resource``).
+
+    The optional contract method for exporters that send OTel resources (OTLP): the runtime
+    calls it as it is configured, so no exporter reads the runtime.
+    """
+    hook = getattr(exporter, "use_runtime_resource", None)
+    if callable(hook):
+        hook(resource, project_name)
+
+
+def after_fork_in_child(exporter: object) -> None:
+    """Call ``exporter.after_fork_in_child()`` where it has one (the optional fork hook)."""
+    hook = getattr(exporter, "after_fork_in_child", None)
+    if callable(hook):
+        hook()

@@ -10,7 +10,8 @@ from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
-from genai_trace._model import SpanRecord, Trace
+from genai_trace._semantics.model import SpanRecord, Trace
+from genai_trace._semantics.semconv import STATUS_CODES
 
 UNFINISHED = "genai_trace.span.unfinished"
 """Set on a span exported before it ended; its end time is the trace's last known time."""
@@ -22,9 +23,6 @@ _KINDS = {kind.name: kind for kind in SpanKind}
 def _scope(name: str | None) -> InstrumentationScope:
     """The span's own tracer name, so a backend shows which library recorded it."""
     return _SCOPE if name is None or name == _SCOPE.name else InstrumentationScope(name)
-
-
-_STATUS = {"OK": StatusCode.OK, "ERROR": StatusCode.ERROR, "UNSET": StatusCode.UNSET}
 
 
 def to_otel_spans(
@@ -54,7 +52,7 @@ def _otel_span(
     if end_time is None:
         attributes[UNFINISHED] = True
         end_time = max(last_time, span.start_time_ns)
-    status_code = _STATUS.get(span.status, StatusCode.UNSET)
+    status_code = STATUS_CODES.get(span.status, StatusCode.UNSET)
     return ReadableSpan(
         name=span.name,
         context=context,

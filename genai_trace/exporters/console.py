@@ -7,8 +7,8 @@ import threading
 from collections.abc import Sequence
 from typing import TextIO
 
-from genai_trace._model import Trace
-from genai_trace._render import render_trace
+from genai_trace._semantics.model import Trace
+from genai_trace._semantics.render import render_trace
 from genai_trace.exporters._base import ExportResult
 
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from genai_trace._deferred import plain
-from genai_trace._model import Trace
+from genai_trace._semantics.model import Trace
 from genai_trace.exporters._base import ExportResult
 
 
@@ -35,7 +34,7 @@ class InMemoryTraceExporter:
         """Return a copy of the traces exported so far."""
         with self._lock:
             traces = list(self._traces)
-        return [plain(t) for t in traces]  # built here, on the reader's thread, if not yet
+        return [t.built() for t in traces]  # built here, on the reader's thread, if not yet
 
     def clear(self) -> None:
         """Forget the traces exported so far."""

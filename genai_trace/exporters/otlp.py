@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import threading
 import urllib.parse
-import weakref
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -19,16 +18,16 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.util.re import parse_env_headers
 
-from genai_trace import _runtime
 from genai_trace._errors import ThrottledWarning, log_internal_error, warn_once
-from genai_trace._model import Trace
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.model import Trace
 from genai_trace.exporters._base import ExportResult
 from genai_trace.exporters._otel_spans import to_otel_spans
 from genai_trace.exporters.dialects import Dialect, get_dialect
 from genai_trace.exporters.dialects import mlflow as mlflow_dialect
 
 PROTOCOLS = ("http/protobuf", "grpc")
-PROJECT_NAME = _runtime.PROJECT_NAME_ATTRIBUTE
+PROJECT_NAME = sc.PROJECT_NAME_ATTRIBUTE
 """``openinference.project.name``: Phoenix files traces under the project it names."""
 
 _DEFAULT_HTTP_ENDPOINT = "http://localhost:4318"
@@ -106,9 +105,10 @@ class OTLPTraceExporter:
         self.project_name = project_name
         self.name = f"OTLP {endpoint or 'from OTEL_EXPORTER_OTLP_*'}"
         self._explicit_resource = resource
-        # Guards the cached resource and the runtime it was resolved for.
+        # Guards the resource resolved from what the runtime handed over (use_runtime_resource).
         self._resource_lock = threading.Lock()
-        self._resource: tuple[object, Resource] | None = None
+        self._runtime_resource: tuple[Resource, str | None] | None = None
+        self._resource: Resource | None = None
         self._settings = (protocol, endpoint, headers, timeout_s, mlflow_trace_info)
         self._exporter: Any = None
         self._mlflow: _MlflowTraceInfo | None = None
@@ -121,7 +121,6 @@ class OTLPTraceExporter:
                 "otlp grpc missing", "genai_trace: %s; traces are not sent over OTLP", GRPC_MISSING
             )
             self.reports_own_failures = True
-        _EXPORTERS.add(self)
 
     def _connect(self) -> None:
         protocol, endpoint, headers, timeout_s, mlflow_trace_info = self._settings
@@ -131,7 +130,7 @@ class OTLPTraceExporter:
                 protocol, endpoint, _resolve_headers(headers), timeout_s, mlflow_trace_info
             )
 
-    def reset_after_fork(self) -> None:
+    def after_fork_in_child(self) -> None:
         """In a forked child: new connections, never the parent's sockets.
 
         A pooled keep-alive connection inherited from the parent is the parent's: writing
@@ -142,29 +141,36 @@ class OTLPTraceExporter:
         self._resource_lock = threading.Lock()
         self._exporter = self._mlflow = None  # reconnected at the child's first export
 
+    def use_runtime_resource(self, resource: Resource, project_name: str | None) -> None:
+        """Take the resource of the provider and the project of the configuration in force.
+
+        Called by the runtime on each exporter it is configured with (an optional part of
+        the exporter contract); what this exporter was given itself wins.
+        """
+        with self._resource_lock:
+            self._runtime_resource = (resource, project_name)
+            self._resource = None
+
     @property
     def resource(self) -> Resource:
-        """The resource sent with the spans (resolved against the live configuration)."""
-        runtime = _runtime.current()
+        """The resource sent with the spans (resolved against what the runtime handed over)."""
         with self._resource_lock:
-            if self._resource is not None and self._resource[0] is runtime:
-                return self._resource[1]
-        resolved = self._resolve_resource(runtime)
-        with self._resource_lock:
-            self._resource = (runtime, resolved)
-        return resolved
+            if self._resource is None:
+                self._resource = self._resolve_resource(self._runtime_resource)
+            return self._resource
 
-    def _resolve_resource(self, runtime: Any) -> Resource:
+    def _resolve_resource(self, given: tuple[Resource, str | None] | None) -> Resource:
+        runtime_resource, runtime_project = given if given is not None else (None, None)
         if self._explicit_resource is not None:
             base = self._explicit_resource
-        elif runtime is not None:
-            base = runtime.provider.resource
+        elif runtime_resource is not None:
+            base = runtime_resource
         else:
             base = Resource.create({})
         overrides: dict[str, str] = {}
         if self.service_name:
             overrides[SERVICE_NAME] = self.service_name
-        project = self.project_name or (runtime.config.project_name if runtime else None)
+        project = self.project_name or runtime_project
         if project:
             overrides[PROJECT_NAME] = project
         return base.merge(Resource(overrides)) if overrides else base
@@ -283,19 +289,9 @@ class _GrpcMissing(ImportError):
     """The gRPC exporter (or grpcio) is not installed."""
 
 
-_EXPORTERS: weakref.WeakSet[OTLPTraceExporter] = weakref.WeakSet()
 # The parent's clients, inherited by a forked child: kept referenced so that garbage
 # collection never closes the parent's connections from the child.
 _ABANDONED: list[object] = []
-
-
-def _reset_after_fork() -> None:
-    for exporter in list(_EXPORTERS):
-        exporter.reset_after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
 
 
 def _env_protocol() -> str:

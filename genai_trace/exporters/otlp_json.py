@@ -16,7 +16,7 @@ from google.protobuf.json_format import MessageToDict  # type: ignore[import-unt
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 
-from genai_trace._model import Trace
+from genai_trace._semantics.model import Trace
 from genai_trace.exporters._otel_spans import to_otel_spans
 from genai_trace.exporters.dialects import Dialect, get_dialect
 

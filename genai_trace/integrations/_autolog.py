@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from genai_trace._errors import log_internal_error, logger, warn_once
+from genai_trace._runtime import state as _runtime
 from genai_trace.integrations._registry import Integration, integrations
 
 CAPTURE_CONTENT_ENV = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
@@ -179,8 +180,6 @@ def _restore_environment(name: str) -> None:
 
 def _tracer_provider() -> Any:
     """genai-trace's provider (set up now if need be), so LLM spans join our traces."""
-    from genai_trace import _runtime  # not at import: _runtime imports the trace builder
-
     runtime = _runtime.get()
     return runtime.provider if runtime is not None else None
 

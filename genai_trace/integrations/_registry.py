@@ -1,7 +1,8 @@
 """Integrations that ``autolog`` knows: one official OpenTelemetry instrumentation each.
 
-Each integration module describes itself with an :class:`Integration`; this registry lists
-them in the order ``autolog()`` turns them on.
+An integration is data, not code: an :class:`Integration` names the client library, the
+official instrumentor and the extra that installs them. Adding a framework is adding one
+value to :data:`INTEGRATIONS` (and its extra in pyproject.toml).
 """
 
 from __future__ import annotations
@@ -61,9 +62,39 @@ def _module_exists(name: str) -> bool:
         return False
 
 
+INTEGRATIONS = (
+    # Chat completions (sync, async, streaming), the Responses API and embeddings.
+    Integration(
+        name="openai",
+        client_module="openai",
+        client_package="openai",
+        instrumentor="opentelemetry.instrumentation.genai.openai:OpenAIInstrumentor",
+        instrumentation_package="opentelemetry-instrumentation-genai-openai",
+    ),
+    # The Messages API.
+    Integration(
+        name="anthropic",
+        client_module="anthropic",
+        client_package="anthropic",
+        instrumentor="opentelemetry.instrumentation.genai.anthropic:AnthropicInstrumentor",
+        instrumentation_package="opentelemetry-instrumentation-genai-anthropic",
+        # Recent SDKs trace their own API calls too: beside the instrumentation's chat span,
+        # each call would be a second chat span ("anthropic.messages.create") inside it.
+        # The SDK reads this when a client is made: it covers clients made after autolog().
+        environment=(("ANTHROPIC_OPEN_TELEMETRY", "false"),),
+    ),
+    # Chains, chat models, tools and agents.
+    Integration(
+        name="langchain",
+        client_module="langchain",
+        client_package="langchain",
+        instrumentor="opentelemetry.instrumentation.genai.langchain:LangChainInstrumentor",
+        instrumentation_package="opentelemetry-instrumentation-genai-langchain",
+    ),
+)
+"""Every integration, in the order ``autolog()`` turns them on."""
+
+
 def integrations() -> dict[str, Integration]:
     """Every integration ``autolog`` knows, by name, in the order it turns them on."""
-    from genai_trace.integrations import _anthropic, _langchain, _openai
-
-    ordered = (_openai.INTEGRATION, _anthropic.INTEGRATION, _langchain.INTEGRATION)
-    return {integration.name: integration for integration in ordered}
+    return {integration.name: integration for integration in INTEGRATIONS}

@@ -6,7 +6,7 @@ usage) and a session view, from static files shipped in the package: nothing to 
 nothing fetched from outside the machine. The server reads the store read-only.
 
 Example:
-    >>> from genai_trace.exporters.sqlite import SQLiteTraceStore
+    >>> from genai_trace.store import SQLiteTraceStore
     >>> from genai_trace.ui import start_server
     >>> viewer = start_server(SQLiteTraceStore(".genai_trace/traces.db"))
     >>> print(viewer.url)  # http://127.0.0.1:<a free port>/
@@ -23,11 +23,12 @@ import webbrowser
 from pathlib import Path
 from typing import NamedTuple, TextIO
 
-from genai_trace.exporters.sqlite import SQLiteTraceStore
-from genai_trace.ui._queries import StoreReader
+from genai_trace.store.reader import TraceReader
 from genai_trace.ui._server import ViewerServer
 
 __all__ = ["RunningViewer", "serve", "start_server"]
+
+_BUSY_TIMEOUT_S = 5.0  # a page waits this long for a writer of another process
 
 
 class RunningViewer(NamedTuple):
@@ -45,7 +46,7 @@ class RunningViewer(NamedTuple):
 
 
 def serve(
-    store: SQLiteTraceStore | str | os.PathLike[str],
+    store: TraceReader | str | os.PathLike[str],
     *,
     host: str = "127.0.0.1",
     port: int = 6007,
@@ -97,7 +98,7 @@ def serve(
 
 
 def start_server(
-    store: SQLiteTraceStore | str | os.PathLike[str],
+    store: TraceReader | str | os.PathLike[str],
     host: str = "127.0.0.1",
     port: int = 0,
     *,
@@ -125,7 +126,7 @@ def start_server(
 
 
 def _make_server(
-    store: SQLiteTraceStore | str | os.PathLike[str], host: str, port: int, allow_remote: bool
+    store: TraceReader | str | os.PathLike[str], host: str, port: int, allow_remote: bool
 ) -> ViewerServer:
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         raise ValueError(f"port must be 0 (any free port) to 65535, got {port!r}")
@@ -137,10 +138,14 @@ def _make_server(
             "prompt and response in the store; bind 127.0.0.1 (the default), or pass "
             "--allow-remote (allow_remote=True) if you mean it"
         )
-    path = store.path if isinstance(store, SQLiteTraceStore) else Path(store)
+    path = store.path if isinstance(store, TraceReader) else Path(store)
     bind = host.strip("[]")
     try:
-        return ViewerServer((bind, port), StoreReader(path), check_host=_is_loopback(host))
+        return ViewerServer(
+            (bind, port),
+            TraceReader(path, busy_timeout_s=_BUSY_TIMEOUT_S),
+            check_host=_is_loopback(host),
+        )
     except OSError as exc:
         raise ValueError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc} "

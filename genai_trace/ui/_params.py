@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from typing import get_args
 
-from genai_trace.ui._queries import Cursor, Filters
+from genai_trace._semantics.model import TraceState
+from genai_trace.store.reader import Cursor, TraceQuery
 
-STATES = ("OK", "ERROR", "IN_PROGRESS")
+STATES = get_args(TraceState)
 MAX_TEXT = 1000
 _MAX_INT = 2**63 - 1
 _CURSOR = re.compile(r"^(-?\d{1,19})\.(\d{1,19})$")
@@ -66,7 +68,7 @@ def integer(query: Query, name: str, default: int, low: int, high: int = _MAX_IN
     return value
 
 
-def filters(query: Query) -> Filters:
+def filters(query: Query) -> TraceQuery:
     """The Traces page filters: state, name, span_type, tag (repeatable), session, user, text."""
     state = text(query, "state")
     if state is not None and state not in STATES:
@@ -82,11 +84,11 @@ def filters(query: Query) -> Filters:
         tags.append((key, value if sep else None))
     if len(tags) > 20:
         raise BadRequestError(f"at most 20 tag filters, got {len(tags)}")
-    return Filters(
+    return TraceQuery(
         state=state,
         name=text(query, "name"),
         span_type=text(query, "span_type"),
-        tags=tuple(tags),
+        tags=dict(tags),
         session_id=text(query, "session"),
         user_id=text(query, "user"),
         text=text(query, "text"),

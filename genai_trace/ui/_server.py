@@ -26,9 +26,10 @@ from importlib import resources
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from genai_trace.store.reader import TraceReader
+from genai_trace.store.schema import TraceStoreError
 from genai_trace.ui import _params as params
 from genai_trace.ui._params import BadRequestError, Query
-from genai_trace.ui._queries import StoreReader, StoreUnavailableError
 
 logger = logging.getLogger("genai_trace.ui")
 
@@ -73,7 +74,7 @@ class ViewerServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], reader: StoreReader, *, check_host: bool) -> None:
+    def __init__(self, address: tuple[str, int], reader: TraceReader, *, check_host: bool) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
@@ -130,7 +131,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._route(head)
         except BadRequestError as exc:
             self._send_json(exc.status, {"error": str(exc)}, head=head)
-        except StoreUnavailableError as exc:
+        except TraceStoreError as exc:
             self._send_json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(exc)}, head=head)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
@@ -183,10 +184,11 @@ class _Handler(BaseHTTPRequestHandler):
                 )
             case ["traces", trace_id]:
                 params.check_known(query, ())
-                found = reader.trace(params.identifier(trace_id, "trace id"))
+                trace_id = params.identifier(trace_id, "trace id")
+                found = reader.get(trace_id) if reader.exists() else None
                 if found is None:
                     raise BadRequestError(f"no trace {trace_id[:100]!r} in the store", 404)
-                return found
+                return found.to_dict()
             case ["sessions"]:
                 params.check_known(query, ("limit", "user"))
                 return reader.sessions(
@@ -203,7 +205,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return session
             case ["stats"]:
                 params.check_known(query, ())
-                data = reader.stats()
+                data = _stats(reader)
                 data["store"] = str(reader.path)
                 return data
         raise BadRequestError(f"no API endpoint /api/{'/'.join(segments)[:100]}", 404)
@@ -240,6 +242,15 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(body)
+
+
+def _stats(reader: TraceReader) -> dict[str, Any]:
+    if not reader.exists():
+        return {"traces": 0, "spans": 0, "by_state": {}, "top_names": []}
+    try:
+        return reader.stats()
+    except OSError as exc:  # the file went away between the read and its size
+        raise TraceStoreError(str(exc)) from exc
 
 
 def _to_json(payload: Any) -> str:

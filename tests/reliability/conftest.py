@@ -4,9 +4,9 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from faults import Child, FaultyBackend
 
 import genai_trace
+from tests.helpers.reliability.faults import Child, FaultyBackend
 
 
 @pytest.fixture

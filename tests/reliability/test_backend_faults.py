@@ -15,7 +15,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from faults import (
+
+import genai_trace
+from genai_trace._api import reading
+from genai_trace._runtime import state as _runtime
+from genai_trace._runtime.pipeline import Destination
+from genai_trace.exporters import InMemoryTraceExporter
+from genai_trace.exporters.otlp import OTLPTraceExporter
+from genai_trace.store import SQLiteTraceStore
+from tests.helpers.reliability.faults import (
     WAIT_S,
     Accept,
     Close,
@@ -25,13 +33,6 @@ from faults import (
     free_port,
     threads_blocked_on_sockets,
 )
-
-import genai_trace
-from genai_trace import _api, _runtime
-from genai_trace._pipeline import Destination
-from genai_trace.exporters import InMemoryTraceExporter
-from genai_trace.exporters.otlp import OTLPTraceExporter
-from genai_trace.exporters.sqlite import SQLiteTraceStore
 
 SLACK_S = 10.0
 """Added to a promised bound (a timeout) before a test calls it broken: the machine is shared."""
@@ -146,6 +147,7 @@ def test_a_full_queue_drops_and_counts_and_warns_once_per_interval(
     assert counts() == {"exported": 7, "failed": 0, "dropped": 25}
 
 
+@pytest.mark.slow
 def test_an_unreachable_backend_fails_within_the_retry_bound_then_traces_flow_again(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -187,6 +189,7 @@ def test_a_500_is_not_retried_and_is_counted_as_failed(backend: FaultyBackend) -
     assert counts() == {"exported": 1, "failed": 1, "dropped": 0}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("answer", [Status(503, retry_after="1"), Status(429, retry_after="1")])
 def test_503_and_429_are_retried_after_retry_after_until_accepted(
     backend: FaultyBackend, answer: Status
@@ -215,6 +218,7 @@ def test_a_retry_after_beyond_the_export_timeout_fails_at_once(backend: FaultyBa
     assert counts() == {"exported": 0, "failed": 1, "dropped": 0}
 
 
+@pytest.mark.slow
 def test_a_backend_that_hangs_up_mid_request_is_retried(backend: FaultyBackend) -> None:
     # The exporter retries a dropped connection at once, then once more after a backoff.
     backend.script.extend([Close(), Close()])
@@ -229,6 +233,7 @@ def test_a_backend_that_hangs_up_mid_request_is_retried(backend: FaultyBackend) 
     assert counts() == {"exported": 1, "failed": 0, "dropped": 0}
 
 
+@pytest.mark.slow
 def test_a_hanging_backend_cannot_hold_flush_or_shutdown_past_their_timeout(
     backend: FaultyBackend, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -261,7 +266,7 @@ def test_a_lookup_never_waits_for_a_hanging_backend(
 ) -> None:
     # With the look-up's own bound lifted, a look-up that waited for the OTLP destination
     # would hang here until the safety net; it must only wait for the build and the store.
-    monkeypatch.setattr(_api, "_LOOKUP_FLUSH_TIMEOUT_S", None)
+    monkeypatch.setattr(reading, "_LOOKUP_FLUSH_TIMEOUT_S", None)
     backend.default = Hang()
     genai_trace.configure(
         exporters=[

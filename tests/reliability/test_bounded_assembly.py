@@ -12,7 +12,8 @@ from opentelemetry import trace as trace_api
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 import genai_trace
-from genai_trace import TraceClient, _runtime
+from genai_trace import TraceClient
+from genai_trace._runtime import state as _runtime
 from genai_trace.exporters import InMemoryTraceExporter
 
 

@@ -10,11 +10,11 @@ import asyncio
 import threading
 
 import pytest
-from faults import WAIT_S
 
 import genai_trace
-from genai_trace import _runtime
+from genai_trace._runtime import state as _runtime
 from genai_trace.exporters import InMemoryTraceExporter
+from tests.helpers.reliability.faults import WAIT_S
 
 THREADS = 16
 TASKS = 25

@@ -10,11 +10,10 @@ import random
 import threading
 from collections.abc import Callable
 
-from faults import WAIT_S, Child
-
 import genai_trace
 from genai_trace import Trace
 from genai_trace.exporters import InMemoryTraceExporter
+from tests.helpers.reliability.faults import WAIT_S, Child
 
 Spawn = Callable[..., Child]
 
@@ -28,7 +27,7 @@ def test_processes_seeded_alike_never_repeat_ids(spawn: Spawn) -> None:
         import json, random
         import genai_trace
         from genai_trace.exporters import InMemoryTraceExporter
-        from child_app import ids_of, work
+        from tests.helpers.reliability.child_app import ids_of, work
         random.seed(0)  # what an app does for reproducible sampling
         memory = InMemoryTraceExporter()
         genai_trace.configure(exporters=[memory])
@@ -53,7 +52,7 @@ def test_forked_children_never_repeat_the_parents_ids(spawn: Spawn) -> None:
         import json, os, random
         import genai_trace
         from genai_trace.exporters import InMemoryTraceExporter
-        from child_app import ids_of, work
+        from tests.helpers.reliability.child_app import ids_of, work
         memory = InMemoryTraceExporter()
         genai_trace.configure(exporters=[memory])
         work(0)  # the id generator is in use before the forks

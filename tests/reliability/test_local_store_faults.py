@@ -20,15 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from faults import WAIT_S, Child, FaultyBackend, wait_until
 from opentelemetry import trace as trace_api
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 import genai_trace
-from genai_trace import ExportResult, _runtime
+from genai_trace import ExportResult
+from genai_trace._runtime import state as _runtime
 from genai_trace.exporters.otlp import OTLPTraceExporter
-from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceQuery, TraceStoreError
+from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceStoreError
 from genai_trace.testing import capture_traces
+from tests.helpers.reliability.faults import WAIT_S, Child, FaultyBackend, wait_until
 
 Spawn = Callable[..., Child]
 SLACK_S = 10.0
@@ -72,7 +73,7 @@ def test_a_writer_killed_mid_write_loses_no_committed_trace(spawn: Spawn, tmp_pa
     child = spawn(
         f"""
         import genai_trace
-        from genai_trace.exporters.sqlite import SQLiteTraceStore
+        from genai_trace.store import SQLiteTraceStore
 
         @genai_trace.trace
         def write(i):
@@ -107,7 +108,7 @@ def test_two_processes_write_one_store_at_once(spawn: Spawn, tmp_path: Path) -> 
     script = f"""
         import json, os, sys, time
         import genai_trace
-        from genai_trace.exporters.sqlite import SQLiteTraceStore
+        from genai_trace.store import SQLiteTraceStore
 
         who = sys.argv[0]
         @genai_trace.trace

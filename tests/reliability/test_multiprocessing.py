@@ -12,9 +12,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from faults import Child
 
-from genai_trace.exporters.sqlite import SQLiteTraceStore, TraceQuery
+from genai_trace.store import SQLiteTraceStore, TraceQuery
+from tests.helpers.reliability.faults import Child
 
 Spawn = Callable[..., Child]
 
@@ -48,7 +48,13 @@ RUN_JOBS = {
     """,
 }
 
-START_METHODS = ["default", "fork", "spawn", "forkserver"]
+# spawn and forkserver start a fresh interpreter per worker: seconds each.
+START_METHODS = [
+    "default",
+    "fork",
+    pytest.param("spawn", marks=pytest.mark.slow),
+    pytest.param("forkserver", marks=pytest.mark.slow),
+]
 
 
 def parent_script(run_jobs: str, start_method: str, parent_traces: bool) -> str:
@@ -62,7 +68,7 @@ def parent_script(run_jobs: str, start_method: str, parent_traces: bool) -> str:
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 import genai_trace
-from child_app import job, jobs
+from tests.helpers.reliability.child_app import job, jobs
 
 if __name__ == "__main__":
     ctx = {context}
@@ -129,7 +135,7 @@ def test_a_forked_worker_that_cannot_export_in_time_says_so(spawn: Spawn, tmp_pa
         f"""
         import multiprocessing, threading
         import genai_trace
-        from child_app import FileExporter, jobs
+        from tests.helpers.reliability.child_app import FileExporter, jobs
 
         if __name__ == "__main__":
             never = threading.Event()  # the exporter waits for it: a backend that hangs
@@ -160,7 +166,7 @@ def test_a_terminated_worker_exports_what_completed_and_reports_what_was_open(
         """
         import multiprocessing, time
         import genai_trace
-        from child_app import job
+        from tests.helpers.reliability.child_app import job
 
         def work(ready):
             genai_trace.flush_on_exit_signals()

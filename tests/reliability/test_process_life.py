@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from faults import Child, FaultyBackend, Hang, exported_lines
+
+from tests.helpers.reliability.faults import Child, FaultyBackend, Hang, exported_lines
 
 SLACK_S = 10.0
 """Added to a promised bound before a test calls it broken: the machine is shared."""
@@ -27,7 +28,7 @@ def test_normal_exit_exports_pending_traces(spawn: Spawn, tmp_path: Path) -> Non
     child = spawn(
         f"""
         import genai_trace
-        from child_app import FileExporter, work
+        from tests.helpers.reliability.child_app import FileExporter, work
 
         genai_trace.configure(exporters=[FileExporter({str(out)!r})])
         for i in range(50):
@@ -42,6 +43,7 @@ def test_normal_exit_exports_pending_traces(spawn: Spawn, tmp_path: Path) -> Non
     assert len({trace_id for _, _, trace_id in rows}) == 50
 
 
+@pytest.mark.slow
 def test_exit_with_a_hanging_backend_waits_at_most_exit_flush_timeout_s(
     spawn: Spawn, backend: FaultyBackend
 ) -> None:
@@ -51,7 +53,7 @@ def test_exit_with_a_hanging_backend_waits_at_most_exit_flush_timeout_s(
         import time
         import genai_trace
         from genai_trace.exporters.otlp import OTLPTraceExporter
-        from child_app import work
+        from tests.helpers.reliability.child_app import work
 
         genai_trace.configure(
             exporters=[OTLPTraceExporter({backend.endpoint!r}, timeout_s=600)],
@@ -81,8 +83,8 @@ def test_a_forked_child_traces_on_its_own_and_nothing_is_exported_twice(
         f"""
         import os, sys, threading
         import genai_trace
-        from genai_trace import _runtime
-        from child_app import FileExporter, work
+        from genai_trace._runtime import state as _runtime
+        from tests.helpers.reliability.child_app import FileExporter, work
 
         gate = threading.Event()
         genai_trace.configure(exporters=[FileExporter({str(out)!r}, gate=gate)])
@@ -166,7 +168,7 @@ def test_shutdown_is_idempotent_across_explicit_calls_and_exit(
     child = spawn(
         f"""
         import genai_trace
-        from child_app import FileExporter, work
+        from tests.helpers.reliability.child_app import FileExporter, work
 
         genai_trace.configure(exporters=[FileExporter({str(out)!r})])
         work(1)
@@ -191,7 +193,7 @@ def test_sigterm_with_flush_on_exit_signals_loses_no_completed_trace(
         f"""
         import signal, sys, time
         import genai_trace
-        from child_app import FileExporter, work
+        from tests.helpers.reliability.child_app import FileExporter, work
 
         class SlowFile(FileExporter):
             def export(self, traces):
@@ -285,7 +287,7 @@ def test_a_fresh_process_reads_traces_another_process_stored(
         import json, threading
         from opentelemetry import trace as trace_api
         import genai_trace
-        from genai_trace import _runtime
+        from genai_trace._runtime import state as _runtime
 
         found = genai_trace.get_trace({trace_id!r})
         spans = {{span.span_id: span for span in found.spans}}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from genai_trace._model import Trace
+from genai_trace._semantics.model import Trace
 from genai_trace.exporters.dialects import default, genai, mlflow
 
 SpanAttributes = dict[str, dict[str, Any]]

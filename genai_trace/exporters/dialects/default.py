@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from genai_trace import _semconv as sc
-from genai_trace._capture import to_json, to_text
-from genai_trace._model import SpanRecord, Trace, TraceInfo
-from genai_trace._scope import tag_attributes
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.capture import to_json, to_text
+from genai_trace._semantics.model import SpanRecord, Trace, TraceInfo
+from genai_trace._semantics.scope import tag_attributes
+
+_CAP = 100_000
+"""The cap on what a dialect re-serializes (recorded values were cut to the app's cap)."""
 
 TRACE_STATE = "genai_trace.trace.state"
 TRACE_SPAN_COUNT = "genai_trace.trace.span_count"
@@ -44,9 +47,9 @@ def trace_level_attributes(info: TraceInfo) -> dict[str, Any]:
         attributes[TRACE_OUTPUT_TOKENS] = info.token_usage.output_tokens
         attributes[TRACE_TOTAL_TOKENS] = info.token_usage.total_tokens
     if info.tags:
-        attributes.update(tag_attributes(dict(info.tags)))
+        attributes.update(tag_attributes(dict(info.tags), _CAP))
     if info.metadata:
-        attributes[sc.METADATA] = to_json(dict(info.metadata), 100_000)
+        attributes[sc.METADATA] = to_json(dict(info.metadata), _CAP)
     return attributes
 
 
@@ -80,7 +83,9 @@ def _with_open_conventions(span: SpanRecord) -> dict[str, Any]:
         (span.outputs, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE),
     ):
         if value is not None and value_key not in attributes:
-            text, mime = to_text(value, 100_000)
+            # Recorded values were redacted as they were captured (foreign spans as they
+            # ended): an exporter re-serializes them, it does not redact again.
+            text, mime = to_text(value, _CAP, redactor=None)
             attributes[value_key] = text
             attributes[mime_key] = mime
     usage = span.token_usage

@@ -21,10 +21,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from genai_trace import _semconv as sc
-from genai_trace._capture import to_json
-from genai_trace._model import SpanRecord, Trace
-from genai_trace._trace_builder import find_messages, is_messages
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.capture import to_json
+from genai_trace._semantics.messages import find_messages, is_messages
+from genai_trace._semantics.model import SpanRecord, Trace
 from genai_trace.exporters.dialects import default
 
 CONVERSATION_ID = sc.GEN_AI_CONVERSATION_ID

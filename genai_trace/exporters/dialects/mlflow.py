@@ -25,9 +25,9 @@ import json
 from datetime import datetime, timezone
 from typing import Any
 
-from genai_trace import _semconv as sc
-from genai_trace._capture import safe_repr, truncate_text
-from genai_trace._model import Trace
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.capture import safe_repr, truncate_text
+from genai_trace._semantics.model import Trace
 from genai_trace.exporters.dialects import default
 
 SPAN_TYPE = "mlflow.spanType"

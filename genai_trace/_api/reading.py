@@ -1,0 +1,167 @@
+"""Reading traces back: the last trace id, one trace by id, a search of the local store.
+
+A look-up answers from the buffer of recent traces first, then from the local SQLite store,
+after writing what is queued for it (bounded; it never waits for a network destination).
+Reading never sets up tracing: a process that has not traced opens the configured store.
+
+The store module is imported when a look-up runs, not at ``import genai_trace``: an app that
+never reads its traces back does not load ``sqlite3`` for it.
+
+Layer: ``_api``; imports ``_runtime``, ``_semantics`` and ``store``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from genai_trace._runtime import state as _runtime
+from genai_trace._semantics.model import Trace, TraceInfo
+from genai_trace._semantics.semconv import SpanType
+
+if TYPE_CHECKING:
+    from genai_trace.store.writer import SQLiteTraceStore
+
+_LOOKUP_FLUSH_TIMEOUT_S = 5.0
+
+
+def get_last_trace_id() -> str | None:
+    """The id of the last GenAI trace that completed in this process, or ``None``.
+
+    Example:
+        >>> answer("hi")
+        >>> trace = genai_trace.get_trace(genai_trace.get_last_trace_id())
+    """
+    rt = _runtime.current()
+    return None if rt is None else rt.assembler.last_trace_id
+
+
+def get_trace(trace_id: str) -> Trace | None:
+    """Return a trace by trace id (32 hex) or client request id, else ``None``.
+
+    Looks in the bounded buffer of recent traces (``recent_traces``), then in the local
+    store (after writing what is queued for it, bounded). It never waits for another
+    destination (a slow OTLP backend cannot make a look-up slow). A process that has not
+    traced reads the configured store (``GENAI_TRACE_DB``, or the default path) directly.
+    """
+    if not isinstance(trace_id, str):
+        raise TypeError(f"get_trace() takes a trace id string, got {trace_id!r}")
+    rt = _runtime.current()
+    if rt is not None:
+        found = rt.pipeline.recent.get(trace_id)
+        if found is not None:
+            return found.built()  # built now, on this thread, if no exporter read it yet
+    store = _store_to_read(None)
+    return store.get(trace_id) if store.path.exists() else None
+
+
+def _store_to_read(db_path: str | os.PathLike[str] | None) -> SQLiteTraceStore:
+    """The store a look-up reads; what is queued for this process's store is written first.
+
+    Reading never sets up tracing: without a runtime, the configured path is opened as is.
+    """
+    from genai_trace.store.writer import SQLiteTraceStore
+
+    rt = _runtime.current()
+    if rt is not None:
+        _flush_local_stores(rt)
+    if db_path is not None:
+        return SQLiteTraceStore(db_path)
+    if rt is not None:
+        for destination in rt.pipeline.destinations:
+            if isinstance(destination.exporter, SQLiteTraceStore):
+                return destination.exporter
+    return SQLiteTraceStore(_runtime.config_for_reading().db_path)
+
+
+def _flush_local_stores(rt: _runtime.Runtime) -> None:
+    """Write what completed to the local stores, bounded.
+
+    Only the stores: a look-up must not wait for a slow or hanging network destination.
+    """
+    from genai_trace.store.writer import SQLiteTraceStore
+
+    for destination in rt.pipeline.destinations:
+        if isinstance(destination.exporter, SQLiteTraceStore):
+            destination.flush(_LOOKUP_FLUSH_TIMEOUT_S)
+
+
+def search_traces(
+    *,
+    start_time: datetime.datetime | float | None = None,
+    end_time: datetime.datetime | float | None = None,
+    state: str | None = None,
+    name: str | None = None,
+    span_type: SpanType | str | None = None,
+    tags: Mapping[str, str | None] | Iterable[str] | None = None,
+    session_id: str | None = None,
+    user_id: str | None = None,
+    text: str | None = None,
+    order_by: str = "start_time",
+    descending: bool = True,
+    limit: int = 100,
+    db_path: str | os.PathLike[str] | None = None,
+) -> list[TraceInfo]:
+    """Search the local trace store; returns trace facts, newest first by default.
+
+    Pending traces are flushed first, so a trace that just completed is found. Use
+    :func:`get_trace` with a result's ``trace_id`` for its spans.
+
+    Args:
+        start_time: Traces that started at or after this (a datetime or epoch seconds).
+        end_time: Traces that started before this.
+        state: ``OK``, ``ERROR`` or ``IN_PROGRESS``.
+        name: The root span's name.
+        span_type: Traces holding at least one span of this type.
+        tags: ``{"key": "value"}`` pairs (a value of ``None``, or a bare string in a list,
+            matches any value of the key); all must match.
+        session_id: The session.
+        user_id: The user.
+        text: Case-insensitive substring of the request or response preview.
+        order_by: ``start_time``, ``duration``, ``tokens`` or ``name``.
+        descending: Largest (newest) first.
+        limit: At most this many results.
+        db_path: Another store than the configured one.
+
+    Raises:
+        TraceStoreError: the store is missing, corrupt or not a trace store.
+        ValueError: an unknown ``order_by`` or a bad value.
+
+    Example:
+        >>> for info in genai_trace.search_traces(state="ERROR", span_type="LLM", limit=10):
+        ...     print(info.trace_id, info.request_preview)
+    """
+    from genai_trace.store.reader import TraceQuery
+
+    store = _store_to_read(db_path)
+    if isinstance(tags, Mapping):
+        tag_filter: dict[str, str | None] | None = dict(tags)
+    else:
+        tag_filter = {str(tag): None for tag in tags} if tags is not None else None
+    query = TraceQuery(
+        start_time_ns=_to_ns(start_time),
+        end_time_ns=_to_ns(end_time),
+        state=state,
+        name=name,
+        span_type=None if span_type is None else str(span_type),
+        tags=tag_filter,
+        session_id=session_id,
+        user_id=user_id,
+        text=text,
+        order_by=order_by,
+        descending=descending,
+        limit=limit,
+    )
+    return store.search(query)
+
+
+def _to_ns(moment: datetime.datetime | float | None) -> int | None:
+    if moment is None:
+        return None
+    if isinstance(moment, datetime.datetime):
+        return int(moment.timestamp() * 1e9)
+    if isinstance(moment, (int, float)) and not isinstance(moment, bool):
+        return int(moment * 1e9)
+    raise TypeError(f"expected a datetime or epoch seconds, got {moment!r}")

@@ -1,0 +1,1 @@
+"""The OpenTelemetry SDK side."""

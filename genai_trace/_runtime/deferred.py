@@ -1,0 +1,163 @@
+"""A whole trace handed to exporters before it is built: its first reader builds it, once.
+
+Building a :class:`Trace` (records, decoded inputs and outputs, previews, totals) costs more
+than recording its spans did. Done eagerly on the export worker, that work competes with the
+app for the GIL on every trace, even for exporters that never read a record. A
+:class:`DeferredTrace` keeps the finished OTel spans (immutable once ended) and builds the
+trace the first time ``info`` or ``spans`` is read, on the reader's thread: an exporter's
+worker, or the app's thread in ``get_trace``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from genai_trace._errors import log_internal_error
+from genai_trace._runtime.builder import build_trace
+from genai_trace._runtime.ids import format_trace_id
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.facts import TraceUpdates
+from genai_trace._semantics.model import SpanRecord, Trace, TraceInfo
+
+_Parts = tuple[Sequence[ReadableSpan], TraceUpdates | None, str | None, int]
+
+# Makes the build happen once when two exporters' threads read the same trace together.
+# Builds hold the GIL anyway, so one lock for all traces costs no parallelism. Reentrant:
+# building a merged trace builds its parts.
+_build_lock = threading.RLock()
+
+
+class DeferredTrace(Trace):
+    """A :class:`Trace` built from its spans when first read; equal to the built trace."""
+
+    __slots__ = ("_built", "_parts")
+    _built: Trace | None
+    _parts: _Parts | None
+
+    def __init__(
+        self,
+        spans: Sequence[ReadableSpan],
+        updates: TraceUpdates | None = None,
+        incomplete_reason: str | None = None,
+        dropped_spans: int = 0,
+    ) -> None:
+        # Trace is a frozen dataclass: its own __setattr__ refuses; these slots are ours.
+        object.__setattr__(self, "_parts", (spans, updates, incomplete_reason, dropped_spans))
+        object.__setattr__(self, "_built", None)
+
+    @property
+    def info(self) -> TraceInfo:
+        """The trace's facts (builds the trace if nobody has yet)."""
+        return self.built().info
+
+    @property
+    def spans(self) -> tuple[SpanRecord, ...]:
+        """The trace's span records, parents first (builds the trace if nobody has yet)."""
+        return self.built().spans
+
+    @property
+    def client_request_id(self) -> str | None:
+        """The client request id, without building the trace (what ``info`` will say)."""
+        built, parts = self._built, self._parts
+        if built is not None or parts is None:
+            return self.built().info.client_request_id
+        spans, updates = parts[0], parts[1]
+        if updates is not None and updates.client_request_id is not None:
+            return updates.client_request_id
+        for span in reversed(spans):  # the root usually ends last
+            parent = span.parent
+            if parent is None or parent.is_remote:
+                value = (span.attributes or {}).get(sc.TRACE_CLIENT_REQUEST_ID)
+                return value if isinstance(value, str) and value else None
+        return None
+
+    def built(self) -> Trace:
+        """The plain, built :class:`Trace` (built now if it was not yet)."""
+        built = self._built
+        if built is not None:
+            return built
+        with _build_lock:
+            built = self._built
+            if built is None:
+                built = self._make()
+                object.__setattr__(self, "_built", built)
+                object.__setattr__(self, "_parts", None)  # the OTel spans can go now
+        return built
+
+    def _make(self) -> Trace:
+        assert self._parts is not None  # cleared only once _built is set
+        return _build(*self._parts)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Trace):
+            return NotImplemented
+        return (self.info, self.spans) == (other.info, other.spans)
+
+    __hash__ = Trace.__hash__
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Trace, (self.info, self.spans))  # copies and pickles are plain traces
+
+
+class MergedTrace(DeferredTrace):
+    """Two parts of one trace (a late span's): the earlier part's facts, both parts' spans.
+
+    Joined when first read, like any :class:`DeferredTrace`.
+    """
+
+    __slots__ = ("_pieces",)
+    _pieces: tuple[DeferredTrace, DeferredTrace]
+
+    def __init__(self, earlier: DeferredTrace, later: DeferredTrace) -> None:
+        object.__setattr__(self, "_parts", None)
+        object.__setattr__(self, "_built", None)
+        object.__setattr__(self, "_pieces", (earlier, later))
+
+    @property
+    def client_request_id(self) -> str | None:
+        return self._pieces[0].client_request_id
+
+    def _make(self) -> Trace:
+        earlier, later = self._pieces
+        return Trace(info=earlier.info, spans=earlier.spans + later.spans)
+
+
+def _build(
+    spans: Sequence[ReadableSpan],
+    updates: TraceUpdates | None,
+    incomplete_reason: str | None,
+    dropped_spans: int,
+) -> Trace:
+    try:
+        return build_trace(spans, updates, incomplete_reason, dropped_spans)
+    except Exception:
+        log_internal_error("building a trace")
+    # A builder bug must not fail a whole export batch: the trace goes out as a bare shell.
+    first = spans[0]
+    context = first.get_span_context()
+    return Trace(
+        info=TraceInfo(
+            trace_id=format_trace_id(context.trace_id) if context is not None else "0" * 32,
+            name=first.name,
+            state="ERROR",
+            start_time_ns=first.start_time or 0,
+            end_time_ns=first.end_time,
+            request_preview=None,
+            response_preview=None,
+            span_count=0,
+            complete=False,
+            incomplete_reason="build_failed",
+            dropped_spans=dropped_spans + len(spans),
+        ),
+        spans=(),
+    )
+
+
+def reset_after_fork() -> None:
+    """In a forked child: a fresh build lock (run by ``state``'s fork hook)."""
+    global _build_lock
+    _build_lock = threading.RLock()  # a build may have held it at the fork

@@ -1,0 +1,324 @@
+"""From completed traces to exporters: fan out to one queue and thread per exporter.
+
+::
+
+    assembler ──spans──▶ submit (on the thread that ended the trace's last span)
+                           ├──▶ recent traces, listeners
+                           └──DeferredTrace──▶ Destination(exporter) x N,
+                                               each with its own queue and thread
+
+Nothing is built here: a trace is built (records, previews, totals) by the first exporter
+or caller that reads it (see _deferred.py). A ticker thread sweeps timed-out traces.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+from opentelemetry.sdk.trace import ReadableSpan
+
+from genai_trace._errors import ThrottledWarning, log_internal_error, logger
+from genai_trace._runtime.deferred import DeferredTrace, MergedTrace
+from genai_trace._runtime.worker import QueueWorker
+from genai_trace._semantics.facts import TraceUpdates
+from genai_trace._semantics.messages import is_genai_span
+from genai_trace._semantics.model import Trace
+from genai_trace.exporters._base import ExportResult
+
+if TYPE_CHECKING:
+    from genai_trace.exporters._base import TraceExporter
+
+TraceListener = Callable[[Trace, int], None]
+"""Called with each trace, on the thread that completed it, and the monotonic ns it did."""
+
+
+class Destination:
+    """One exporter behind its own bounded queue and thread, so it delays no other.
+
+    Counters (read by ``genai_trace.stats()``): ``exported`` and ``failed`` traces (the
+    exporter answered, or gave up after its own retries), ``dropped`` (the queue was full, or
+    shutdown ran out of time). Drops and failures are logged the first time, then at most
+    once per :data:`genai_trace._errors.WARNING_INTERVAL_S` with a count, never per trace.
+    """
+
+    def __init__(self, exporter: TraceExporter, max_queue: int) -> None:
+        self.exporter = exporter
+        label = getattr(exporter, "name", None) or type(exporter).__name__
+        self.name = f"genai_trace export: {label}"
+        self.exported = 0
+        self.failed = 0
+        self._worker: QueueWorker[Trace] = QueueWorker(
+            self.name,
+            self._export,
+            max_queue=max_queue,
+            # An exporter may take bigger batches (the local store: fewer transactions).
+            max_batch=int(getattr(exporter, "max_batch", 256)),
+        )
+        self.drop_warning = ThrottledWarning(
+            "genai_trace: the queue of %s is full (the exporter is slower than the app, or "
+            "its backend is down): %d traces dropped since %s; see genai_trace.stats()"
+        )
+        self.failure_warning = ThrottledWarning(
+            "genai_trace: %s failed to export %d traces since %s (the backend refused them "
+            "or is unreachable); see genai_trace.stats()"
+        )
+
+    @property
+    def dropped(self) -> int:
+        """Traces dropped: the queue was full, or shutdown ran out of time before them."""
+        return self._worker.dropped
+
+    @property
+    def queued(self) -> int:
+        """Traces waiting in this destination's queue."""
+        return len(self._worker)
+
+    def put(self, trace: Trace) -> None:
+        """Queue a trace for this destination; a full queue drops and counts it."""
+        if not self._worker.put(trace):
+            self.drop_warning.record(1, self.name)
+
+    def flush(self, timeout_s: float | None) -> bool:
+        """Wait until every queued trace was handed to the exporter."""
+        return self._worker.flush(timeout_s)
+
+    def shutdown(self, timeout_s: float | None) -> bool:
+        """Export what is queued (bounded by ``timeout_s``), then shut the exporter down.
+
+        Returns ``False`` when time ran out; the traces left are counted as dropped. An
+        exporter still stuck in ``export`` (a hanging backend) is shut down on a helper
+        thread, so its ``shutdown`` cannot hold this call (or process exit) either.
+        Call :meth:`stop` on every destination first to let them finish side by side.
+        """
+        left_before = self._worker.dropped
+        finished = self._worker.shutdown(timeout_s)
+        if finished:
+            self._shutdown_exporter()
+            return True
+        logger.warning(
+            "genai_trace: %s did not finish within %.1fs; %d queued traces are dropped",
+            self.name,
+            timeout_s or 0.0,
+            self._worker.dropped - left_before,
+        )
+        closer = threading.Thread(
+            target=self._shutdown_exporter, name=f"{self.name} shutdown", daemon=True
+        )
+        try:
+            closer.start()
+        except RuntimeError:  # interpreter shutdown: the process is ending anyway
+            pass
+        return False
+
+    def stop(self) -> None:
+        """Let the thread export what is queued and exit, without waiting for it."""
+        self._worker.stop()
+
+    def mark(self) -> threading.Event | None:
+        """Queue a flush marker (see :meth:`QueueWorker.mark`)."""
+        return self._worker.mark()
+
+    def wait(self, marker: threading.Event | None, timeout_s: float | None) -> bool:
+        """Wait for a :meth:`mark`."""
+        return self._worker.wait(marker, timeout_s)
+
+    def _shutdown_exporter(self) -> None:
+        try:
+            self.exporter.shutdown()
+        except Exception:
+            log_internal_error(f"{self.name} shutdown")
+
+    def _export(self, traces: list[Trace]) -> None:
+        try:
+            result = self.exporter.export(traces)
+        except Exception:
+            log_internal_error(self.name)
+            result = ExportResult.FAILURE
+        if result is ExportResult.SUCCESS:
+            # An exporter may refuse single traces and store the rest (the local store).
+            take_rejected = getattr(self.exporter, "take_rejected", None)
+            rejected = int(take_rejected()) if take_rejected is not None else 0
+            self.exported += len(traces) - rejected
+            self.failed += rejected
+        else:
+            self.failed += len(traces)
+            if not getattr(self.exporter, "reports_own_failures", False):
+                self.failure_warning.record(len(traces), self.name)
+
+
+class RecentTraces:
+    """The last N traces, for ``get_trace`` by trace id or by client request id.
+
+    Adding is cheap on purpose (it runs once per trace): the key is the trace id as the
+    OTel int, and nothing is read from the spans. A look-up by client request id, which is
+    rare, checks the kept traces newest first.
+    """
+
+    def __init__(self, capacity: int) -> None:
+        self._capacity = capacity
+        # Guards the map: threads completing traces write, any app thread reads.
+        self._lock = threading.Lock()
+        self._by_id: OrderedDict[int, DeferredTrace] = OrderedDict()
+
+    def reset_after_fork(self) -> None:
+        """In a forked child: a fresh lock (another thread may have held it at the fork)."""
+        self._lock = threading.Lock()
+
+    def add(self, trace_id: int, trace: DeferredTrace) -> None:
+        """Remember ``trace`` (a later part of the same trace id is merged in)."""
+        if self._capacity == 0:
+            return
+        with self._lock:
+            previous = self._by_id.pop(trace_id, None)
+            if previous is not None:  # a late part: joined when first read, not here
+                trace = MergedTrace(previous, trace)
+            self._by_id[trace_id] = trace
+            if len(self._by_id) > self._capacity:
+                self._by_id.popitem(last=False)
+
+    def get(self, trace_id_or_request_id: str) -> DeferredTrace | None:
+        """Look a trace up by its trace id (32 hex digits), else by its client request id."""
+        key = _trace_id_int(trace_id_or_request_id)
+        with self._lock:
+            if key is not None and key in self._by_id:
+                return self._by_id[key]
+            kept = list(reversed(self._by_id.values()))
+        for trace in kept:
+            if trace.client_request_id == trace_id_or_request_id:  # without building it
+                return trace
+        return None
+
+
+def _trace_id_int(text: str) -> int | None:
+    if len(text) != 32:
+        return None
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
+
+
+class ExportPipeline:
+    """Hands each completed trace to every destination's queue, never blocking the app."""
+
+    def __init__(
+        self,
+        exporters: Sequence[TraceExporter],
+        *,
+        queue_size: int,
+        recent_traces: int,
+        keep_all_traces: bool,
+        on_tick: Callable[[], None] | None = None,
+    ) -> None:
+        self.destinations = [Destination(e, queue_size) for e in exporters]
+        self.recent = RecentTraces(recent_traces)
+        self.keep_all_traces = keep_all_traces
+        self.completed = 0
+        self.skipped_non_genai = 0
+        self._counts_lock = threading.Lock()
+        # Copy-on-write tuple: iterated without a lock.
+        self._listeners: tuple[TraceListener, ...] = ()
+        self._listeners_lock = threading.Lock()
+        # No items ever: its thread only calls on_tick (the assembler's timeout sweep).
+        self._ticker: QueueWorker[None] = QueueWorker(
+            "genai_trace sweep", _no_items, max_queue=1, on_tick=on_tick
+        )
+        _PIPELINES.add(self)
+
+    def submit(
+        self,
+        trace_id: int,
+        spans: list[ReadableSpan],
+        updates: TraceUpdates | None,
+        incomplete_reason: str | None,
+        dropped_spans: int,
+        has_genai_span: bool,
+    ) -> None:
+        """Called as a trace completes, on the thread that ended it: queue it for each exporter.
+
+        A few dict and deque operations: cheaper here than a hand-off to another thread.
+        Never waits for an exporter (past half a queue it yields the GIL for a moment).
+        """
+        self._ticker.start()
+        if not (
+            has_genai_span
+            or self.keep_all_traces
+            or any(is_genai_span(s.attributes) for s in spans)
+        ):
+            with self._counts_lock:
+                self.skipped_non_genai += 1
+            return
+        trace = DeferredTrace(spans, updates, incomplete_reason, dropped_spans)
+        with self._counts_lock:  # app threads complete traces side by side
+            self.completed += 1
+        self.recent.add(trace_id, trace)
+        listeners = self._listeners
+        if listeners:
+            completed_ns = time.monotonic_ns()
+            for listener in listeners:
+                try:
+                    listener(trace, completed_ns)
+                except Exception:
+                    log_internal_error("trace listener")
+        for destination in self.destinations:
+            destination.put(trace)
+
+    def add_listener(self, listener: TraceListener) -> None:
+        """Call ``listener`` with every trace completed from now on."""
+        with self._listeners_lock:
+            self._listeners = (*self._listeners, listener)
+
+    def remove_listener(self, listener: TraceListener) -> None:
+        """Stop calling ``listener``."""
+        with self._listeners_lock:
+            self._listeners = tuple(x for x in self._listeners if x is not listener)
+
+    def flush(self, timeout_s: float | None = None) -> bool:
+        """Export everything completed so far; ``False`` if time ran out."""
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        ok = True
+        # Mark every destination, then wait: they drain side by side, and one that hangs
+        # costs the others nothing.
+        markers = [(d, d.mark()) for d in self.destinations]
+        for destination, marker in markers:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ok = destination.wait(marker, left) and ok
+        return ok
+
+    def shutdown(self, timeout_s: float | None = None) -> bool:
+        """Flush within ``timeout_s``, then stop every thread and exporter. Idempotent.
+
+        Returns ``False`` when time ran out; what was left is counted as dropped.
+        """
+        deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        self._ticker.stop()
+        for destination in self.destinations:
+            destination.stop()
+        ok = True
+        for destination in self.destinations:
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            ok = destination.shutdown(left) and ok
+        return ok
+
+
+def _no_items(batch: list[None]) -> None:
+    pass
+
+
+_PIPELINES: weakref.WeakSet[ExportPipeline] = weakref.WeakSet()
+
+
+def reset_after_fork() -> None:
+    """In a forked child: fresh locks (another thread may have held them at the fork).
+
+    The workers are reset by ``worker.reset_workers_after_fork``.
+    """
+    for pipeline in list(_PIPELINES):
+        pipeline.recent.reset_after_fork()
+        pipeline._listeners_lock = threading.Lock()
+        pipeline._counts_lock = threading.Lock()

@@ -1,0 +1,1 @@
+"""Pure values: no OpenTelemetry SDK state, no I/O, no globals."""

@@ -1,0 +1,340 @@
+"""Trace-level facts from span records: root, state, previews, tags, metadata, token totals.
+
+Pure functions over :class:`~genai_trace._semantics.model.SpanRecord` values, so the same
+rules serve a trace built from live OTel spans (``_runtime.builder``), parts of one trace
+merged by the store (:func:`merge_parts`), and tests that need no OpenTelemetry. What an
+exporter or a reader sees as "the trace's" name, state, previews and usage is decided here.
+
+Layer: ``_semantics`` (pure values; imports nothing above it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.capture import from_text, truncate_text
+from genai_trace._semantics.messages import PREVIEW_MAX_CHARS, request_preview, response_preview
+from genai_trace._semantics.model import (
+    SpanRecord,
+    TokenUsage,
+    Trace,
+    TraceInfo,
+    TraceState,
+    build_frozen,
+    find_root,
+)
+
+_OPENINFERENCE_KINDS = ("LLM", "CHAIN", "RETRIEVER", "TOOL", "AGENT", "EMBEDDING", "RERANKER",
+                        "GUARDRAIL", "EVALUATOR", "UNKNOWN")  # fmt: skip
+
+
+@dataclass
+class TraceUpdates:
+    """Trace-level facts set while the trace ran (``update_current_trace``); they win."""
+
+    request_preview: str | None = None
+    response_preview: str | None = None
+    client_request_id: str | None = None
+    session_id: str | None = None
+    user_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def trace_info(
+    records: Sequence[SpanRecord],
+    updates: TraceUpdates | None = None,
+    incomplete_reason: str | None = None,
+    dropped_spans: int = 0,
+) -> TraceInfo:
+    """The facts of a trace whose spans are ``records`` (parents first).
+
+    Facts set through ``updates`` win over the root's attributes, which win over what is
+    computed from the spans.
+    """
+    updates = updates or TraceUpdates()
+    root = root_of(records)
+    return build_frozen(
+        TraceInfo,
+        {
+            "trace_id": root.trace_id,
+            "name": root.name,
+            "state": _state_of(root),
+            "start_time_ns": min(r.start_time_ns for r in records),
+            "end_time_ns": _end_of(root, records),
+            "request_preview": _preview(
+                updates.request_preview,
+                _str_attr(root, sc.TRACE_REQUEST_PREVIEW),
+                lambda: request_preview(root.inputs),
+            ),
+            "response_preview": _preview(
+                updates.response_preview,
+                _str_attr(root, sc.TRACE_RESPONSE_PREVIEW),
+                lambda: response_preview(root.outputs),
+            ),
+            "span_count": len(records),
+            "client_request_id": first(
+                updates.client_request_id, _str_attr(root, sc.TRACE_CLIENT_REQUEST_ID)
+            ),
+            "tags": {**_collect_tags(records), **updates.tags},
+            "metadata": {**_collect_metadata(records), **updates.metadata},
+            "session_id": first(
+                updates.session_id, *(_str_attr(r, sc.SESSION_ID) for r in records)
+            ),
+            "user_id": first(updates.user_id, *(_str_attr(r, sc.USER_ID) for r in records)),
+            "token_usage": total_token_usage(records),
+            "complete": incomplete_reason is None,
+            "incomplete_reason": incomplete_reason,
+            "dropped_spans": dropped_spans,
+        },
+    )
+
+
+def merge_parts(parts: Sequence[Trace]) -> Trace:
+    """One trace from its parts, exported apart: by other processes, or as late spans.
+
+    Each part may itself be a merge of earlier parts (the store keeps one merged row). The
+    spans are the union (a span id seen again replaces the earlier copy). The root is the
+    root of the union (:func:`find_root`), and the part holding it, the primary, gives the
+    trace its facts: name and state follow the root as in :func:`build_trace`; start, end,
+    span count and token totals are computed over all spans. A preview set explicitly
+    (``update_current_trace``) in any part wins over one computed from the primary's root,
+    which wins over one from another part. Tags and metadata are merged key by key (the
+    primary's win), session, user and client request id come from the primary if it has
+    them; the trace is complete only if every part was.
+
+    Raises:
+        ValueError: no part has a span.
+    """
+    by_id = {span.span_id: span for part in parts for span in part.spans}
+    records = parents_first(list(by_id.values()))
+    root = root_of(records)
+    primary = next(p for p in reversed(parts) if any(s.span_id == root.span_id for s in p.spans))
+    infos = [*(p.info for p in parts if p is not primary), primary.info]  # the primary's last
+    primary_info = primary.info
+    info = build_frozen(
+        TraceInfo,
+        {
+            "trace_id": primary_info.trace_id,
+            "name": root.name,
+            "state": _state_of(root),
+            "start_time_ns": min(r.start_time_ns for r in records),
+            "end_time_ns": _end_of(root, records),
+            "request_preview": _merged_preview(
+                (root, *records),
+                sc.TRACE_REQUEST_PREVIEW,
+                [i.request_preview for i in reversed(infos)],
+            ),
+            "response_preview": _merged_preview(
+                (root, *records),
+                sc.TRACE_RESPONSE_PREVIEW,
+                [i.response_preview for i in reversed(infos)],
+            ),
+            "span_count": len(records),
+            "client_request_id": first(*(i.client_request_id for i in reversed(infos))),
+            "tags": {k: v for i in infos for k, v in i.tags.items()},
+            "metadata": {k: v for i in infos for k, v in i.metadata.items()},
+            "session_id": first(*(i.session_id for i in reversed(infos))),
+            "user_id": first(*(i.user_id for i in reversed(infos))),
+            "token_usage": total_token_usage(records),
+            "complete": all(i.complete for i in infos),
+            "incomplete_reason": first(*(i.incomplete_reason for i in reversed(infos))),
+            "dropped_spans": sum(i.dropped_spans for i in infos),
+        },
+    )
+    return Trace(info=info, spans=tuple(records))
+
+
+def parents_first(records: Sequence[SpanRecord]) -> list[SpanRecord]:
+    """``records`` with each parent before its children, siblings in start order."""
+    return _parents_first(sorted(records, key=lambda r: r.start_time_ns))
+
+
+def _state_of(root: SpanRecord) -> TraceState:
+    if root.end_time_ns is None:
+        return "IN_PROGRESS"
+    return "ERROR" if root.status == "ERROR" else "OK"
+
+
+def _end_of(root: SpanRecord, records: Sequence[SpanRecord]) -> int | None:
+    """The last span's end, once the root has ended (``None`` while it runs)."""
+    if root.end_time_ns is None:
+        return None
+    return max(r.end_time_ns for r in records if r.end_time_ns is not None)
+
+
+def _merged_preview(
+    records: Sequence[SpanRecord], key: str, from_parts: Sequence[str | None]
+) -> str | None:
+    """An explicit preview on a span (the root first), else the parts' (the primary's first)."""
+    for record in records:
+        explicit = _str_attr(record, key)
+        if explicit is not None:
+            return truncate_text(explicit, PREVIEW_MAX_CHARS)
+    return first(*from_parts)
+
+
+def root_of(records: Sequence[SpanRecord]) -> SpanRecord:
+    """The trace's root among ``records`` (parents first): the local root if it is there."""
+    root = find_root(records)
+    if root is None:
+        raise ValueError("a trace needs at least one span")
+    return root
+
+
+def _preview(
+    update: str | None, attribute: str | None, compute: Callable[[], str | None]
+) -> str | None:
+    chosen = first(update, attribute)
+    if chosen is None:
+        return compute()
+    return truncate_text(chosen, PREVIEW_MAX_CHARS)
+
+
+def span_type_of(attributes: Mapping[str, Any]) -> str:
+    """Our span type, else the OpenInference kind, else the GenAI operation, else UNKNOWN."""
+    explicit = attributes.get(sc.SPAN_TYPE)
+    if isinstance(explicit, str) and explicit:
+        return explicit
+    kind = attributes.get(sc.OPENINFERENCE_SPAN_KIND)
+    if isinstance(kind, str) and kind.upper() in _OPENINFERENCE_KINDS and kind.upper() != "UNKNOWN":
+        return kind.upper()
+    operation = attributes.get(sc.GEN_AI_OPERATION_NAME)
+    if isinstance(operation, str) and operation in sc.SPAN_TYPE_OF_GEN_AI_OPERATION:
+        return sc.SPAN_TYPE_OF_GEN_AI_OPERATION[operation]
+    return "UNKNOWN"
+
+
+def token_usage_of(attributes: Mapping[str, Any]) -> TokenUsage | None:
+    """Token usage from OpenInference or GenAI attributes, ``None`` when neither is there."""
+    for input_key, output_key, total_key in (
+        (sc.LLM_TOKEN_COUNT_PROMPT, sc.LLM_TOKEN_COUNT_COMPLETION, sc.LLM_TOKEN_COUNT_TOTAL),
+        (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS, None),
+    ):
+        input_tokens = _int(attributes.get(input_key))
+        output_tokens = _int(attributes.get(output_key))
+        total = _int(attributes.get(total_key)) if total_key else None
+        if input_tokens is None and output_tokens is None and total is None:
+            continue
+        return _usage(input_tokens, output_tokens, total)
+    return None
+
+
+def usage_from_output(outputs: Any) -> TokenUsage | None:
+    """Token usage from an OpenAI-style response recorded as an output (``usage`` key)."""
+    usage = outputs.get("usage") if isinstance(outputs, dict) else None
+    if not isinstance(usage, dict):
+        return None
+    input_tokens = _first_int(usage.get("prompt_tokens"), usage.get("input_tokens"))
+    output_tokens = _first_int(usage.get("completion_tokens"), usage.get("output_tokens"))
+    total = _int(usage.get("total_tokens"))
+    if input_tokens is None and output_tokens is None and total is None:
+        return None
+    return _usage(input_tokens, output_tokens, total)
+
+
+def total_token_usage(records: Sequence[SpanRecord]) -> TokenUsage | None:
+    """Sum usage over spans that carry it, skipping a span whose descendant also does.
+
+    A manual LLM span that wraps an instrumented client call would otherwise count the
+    same tokens twice.
+    """
+    with_usage = {r.span_id: r for r in records if r.token_usage is not None}
+    if not with_usage:
+        return None
+    parent_of = {r.span_id: r.parent_id for r in records}
+    covered: set[str] = set()  # ancestors of a span with usage
+    for span_id in with_usage:
+        parent = parent_of.get(span_id)
+        # Above a covered span everything is covered already: linear overall, cycle-proof.
+        while parent is not None and parent not in covered:
+            covered.add(parent)
+            parent = parent_of.get(parent)
+    total = TokenUsage()
+    for span_id, record in with_usage.items():
+        if span_id not in covered and record.token_usage is not None:
+            total = total + record.token_usage
+    return total
+
+
+def _parents_first(records: list[SpanRecord]) -> list[SpanRecord]:
+    """Order spans so each parent comes before its children (start order otherwise)."""
+    ids = {r.span_id for r in records}
+    children: dict[str | None, list[SpanRecord]] = {}
+    for record in records:
+        key = record.parent_id if record.parent_id in ids else None
+        children.setdefault(key, []).append(record)
+    out: list[SpanRecord] = []
+    stack = list(reversed(children.get(None, [])))
+    while stack:
+        record = stack.pop()
+        out.append(record)
+        stack.extend(reversed(children.get(record.span_id, [])))
+    if len(out) != len(records):  # a parent cycle cannot happen in OTel; keep every span anyway
+        seen = {r.span_id for r in out}
+        out.extend(r for r in records if r.span_id not in seen)
+    return out
+
+
+def _collect_tags(records: Iterable[SpanRecord]) -> dict[str, str]:
+    tags: dict[str, str] = {}
+    for record in records:
+        for key, value in record.attributes.items():
+            if key.startswith(sc.TAG_PREFIX):
+                tags[key[len(sc.TAG_PREFIX) :]] = str(value)
+    return tags
+
+
+def _collect_metadata(records: Iterable[SpanRecord]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {}
+    for record in records:
+        raw = record.attributes.get(sc.METADATA)
+        if isinstance(raw, str):
+            decoded = from_text(raw, sc.MIME_JSON)
+            if isinstance(decoded, dict):
+                metadata.update(decoded)
+    return metadata
+
+
+def _usage(input_tokens: int | None, output_tokens: int | None, total: int | None) -> TokenUsage:
+    input_tokens = input_tokens or 0
+    output_tokens = output_tokens or 0
+    return TokenUsage(input_tokens, output_tokens, total or input_tokens + output_tokens)
+
+
+def _int(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _first_int(*values: Any) -> int | None:
+    for value in values:
+        number = _int(value)
+        if number is not None:
+            return number
+    return None
+
+
+def text_value(value: Any) -> str | None:
+    """``value`` if it is a non-empty string, else ``None``."""
+    return value if isinstance(value, str) and value else None
+
+
+def _str_attr(record: SpanRecord, key: str) -> str | None:
+    return text_value(record.attributes.get(key))
+
+
+def first(*values: str | None) -> str | None:
+    """The first value that is not ``None``."""
+    for value in values:
+        if value is not None:
+            return value
+    return None

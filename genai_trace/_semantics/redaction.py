@@ -1,0 +1,333 @@
+"""Redaction: no exporter, ours or the app's, ever sees a secret.
+
+On by default. Built-in rules by key (``api_key``, ``password``, ``authorization``...) and by
+value (OpenAI-style and other API keys, bearer tokens, JWTs, private keys, card numbers),
+plus an optional user callable. A callable that raises fails closed: the value is replaced.
+
+Values are redacted as they are recorded, except the inputs and outputs of genai-trace's own
+spans while its assembler is the provider's only processor: those wait for the export
+(``_capture.WaitingText``, redacted as the trace is built), since nothing else can read
+them.
+
+The common case must stay cheap: a few C-speed scans over the serialized text decide
+whether anything needs a closer look.
+
+Pure: no state of its own. The redactor in force lives in the runtime's live state
+(``_runtime.live``) and is passed to whoever redacts. Layer: ``_semantics`` (imports only
+``_errors`` and ``_semantics``).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from genai_trace._errors import log_internal_error
+from genai_trace._semantics import semconv as sc
+
+REDACTED = "[REDACTED]"
+MAX_DEPTH = 256
+"""Deeper structures are replaced whole (JSON from our encoders never nests deeper)."""
+REDACTOR_FAILED = "[REDACTED: the redactor raised]"
+
+UserRedactor = Callable[[str | None, str], str]
+"""``redact(key, value) -> value``: called with each string and the key it sits under."""
+
+# Keys are compared without case or separators: "API-Key", "api_key" and "apiKey" alike.
+_SECRET_KEYS = frozenset(
+    {
+        "apikey", "xapikey", "apitoken", "auth", "authorization", "bearer", "clientsecret",
+        "cookie", "credential", "credentials", "jwt", "passphrase", "passwd", "password",
+        "privatekey", "pwd", "secret", "secretkey", "setcookie", "token", "accesskey",
+    }
+)  # fmt: skip
+# ...and any key ending so: "openai_api_key", "db_password", "github_token". Not "tokens"
+# or "token_count" (counts), nor "session_id" (an id, not a secret).
+_SECRET_SUFFIXES = (
+    "apikey", "password", "passwd", "secret", "token", "privatekey", "accesskey",
+    "secretkey", "credentials", "cookie", "authorization",
+)  # fmt: skip
+
+# A first look at lower-cased JSON text for a key that may be secret: every secret key ends
+# in one of these. Splitting at '":' puts each key at the end of a piece, and str.endswith
+# with a tuple tests them all at C speed.
+_KEY_ENDINGS = (
+    "password", "passwd", "pwd", "secret", "token", "key", "authorization", "auth",
+    "cookie", "credential", "credentials", "passphrase", "jwt", "bearer",
+)  # fmt: skip
+# A first look for a value that may be secret, at C speed over the text's UTF-8 bytes (a
+# regex scan costs ~10 ns a character; a byte translation and a substring test, ~1). Every
+# API key and JWT rule below matches an unbroken run of 15+ such characters starting with a
+# telltale prefix; every card starts with four digits in a row.
+_RUN_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+/=.-"
+# Each byte to its class: "d" a digit, "a" another run character, " " anything else.
+_CLASSES = bytes(
+    ord("d") if byte in b"0123456789" else ord("a") if byte in _RUN_BYTES else ord(" ")
+    for byte in range(256)
+)
+_SHORTEST_RUN = 15  # Slack's xoxb- and ten characters; every other rule needs 20 or more
+_RUN = b"a" * _SHORTEST_RUN
+_SECRET_PREFIX = re.compile(
+    rb"(?:sk|rk|pk)[-_]|AKIA|ASIA|gh[pousr]_|github_pat_|AIza|xox[abprs]-|hf_|eyJ"
+)
+_CARD_LIKE = re.compile(r"\d{4}(?:[ -]?\d){9}", re.ASCII)  # the shortest card: 13 digits
+
+# ASCII only (re.ASCII): secrets are ASCII, and the first look above reads bytes.
+_VALUE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    (
+        "private_key",
+        re.compile(
+            r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?-----END [A-Z ]*PRIVATE KEY-----", re.ASCII
+        ),
+    ),
+    ("bearer", re.compile(r"\b(?i:bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}", re.ASCII)),
+    ("jwt", re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}", re.ASCII)),
+    # OpenAI (sk-, sk-proj-), Anthropic (sk-ant-), and the like.
+    ("api_key", re.compile(r"\b(?:sk|rk|pk)-[A-Za-z0-9_-]{20,}", re.ASCII)),
+    ("api_key", re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9]{16,}", re.ASCII)),  # Stripe
+    ("api_key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b", re.ASCII)),  # AWS access key ids
+    (
+        "api_key",
+        re.compile(r"\bgh[pousr]_[A-Za-z0-9]{30,}|\bgithub_pat_[A-Za-z0-9_]{22,}", re.ASCII),
+    ),
+    ("api_key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}", re.ASCII)),  # Google
+    ("api_key", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}", re.ASCII)),  # Slack
+    ("api_key", re.compile(r"\bhf_[A-Za-z0-9]{30,}", re.ASCII)),  # Hugging Face
+    # Card numbers by brand prefix and length, confirmed by the Luhn check below, so long
+    # ids and nanosecond timestamps (which start with 1) are left alone.
+    (
+        "card",
+        re.compile(
+            r"\b(?:4\d{3}|5[1-5]\d{2}|2[2-7]\d{2}|3[47]\d{2}|6(?:011|5\d{2}))(?:[ -]?\d){9,15}\b",
+            re.ASCII,
+        ),
+    ),
+]
+
+
+def _may_hold_secret_value(text: str) -> bool:
+    """Whether any value rule could match ``text`` (never ``False`` when one would)."""
+    if len(text) < 13:  # the shortest secret: a 13-digit card
+        return False
+    lowered = text.lower()
+    if "bearer" in lowered or "basic" in lowered or "-----begin" in lowered:
+        return True
+    data = text.encode("utf-8", "replace")  # secrets are ASCII; others map to non-run bytes
+    classes = data.translate(_CLASSES)
+    if classes.find(b"dddd") >= 0 and _CARD_LIKE.search(text):
+        return True
+    # Long runs are common in plain text too (CamelCase names, paths, URLs): only a run
+    # holding a key's telltale prefix needs the full rules.
+    runs = classes.replace(b"d", b"a")
+    start = runs.find(_RUN)
+    while start >= 0:
+        end = runs.find(b" ", start + _SHORTEST_RUN)
+        if end < 0:
+            end = len(runs)
+        if _SECRET_PREFIX.search(data, start, end):
+            return True
+        start = runs.find(_RUN, end)
+    return False
+
+
+def _may_hold_secret_key(json_text: str) -> bool:
+    pieces = json_text.lower().split('":')
+    pieces.pop()  # what follows the last key
+    for piece in pieces:
+        if piece.endswith(_KEY_ENDINGS):
+            return True
+    return False
+
+
+def luhn_valid(digits: str) -> bool:
+    """Whether a string of digits passes the Luhn check that card numbers carry."""
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = ord(char) - 48
+        if index % 2:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalized_secret_key(key: str) -> bool:
+    normalized = re.sub(r"[^a-z0-9]", "", key.lower())
+    return normalized in _SECRET_KEYS or normalized.endswith(_SECRET_SUFFIXES)
+
+
+class Redactor:
+    """Applies the built-in rules, extra secret keys, and a user callable.
+
+    Example:
+        >>> Redactor().text("call with sk-proj-abcdefghijklmnopqrstuvwx")
+        'call with [REDACTED:api_key]'
+    """
+
+    def __init__(
+        self,
+        *,
+        builtin: bool = True,
+        extra_keys: Iterable[str] = (),
+        user: UserRedactor | None = None,
+    ) -> None:
+        self.builtin = builtin
+        self.extra_keys = frozenset(re.sub(r"[^a-z0-9]", "", k.lower()) for k in extra_keys)
+        self.user = user
+
+    def secret_key(self, key: object) -> bool:
+        """Whether a value under ``key`` is a secret whatever it looks like."""
+        if not isinstance(key, str):
+            return False
+        if self.extra_keys and re.sub(r"[^a-z0-9]", "", key.lower()) in self.extra_keys:
+            return True
+        return self.builtin and _normalized_secret_key(key)
+
+    def text(self, text: str, key: str | None = None) -> str:
+        """``text`` with secret-looking values replaced (and the user callable applied)."""
+        if key is not None and self.secret_key(key):
+            return REDACTED
+        if self.builtin and _may_hold_secret_value(text):
+            text = _replace_values(text)
+        if self.user is not None:
+            text = self._user(key, text)
+        return text
+
+    def needs_structural_pass(self, json_text: str) -> bool:
+        """Whether serialized JSON may hold a secret key or value (a cheap, loose test)."""
+        if self.user is not None or self.extra_keys:
+            return True
+        return self.builtin and (
+            _may_hold_secret_key(json_text) or _may_hold_secret_value(json_text)
+        )
+
+    def structure(self, value: Any, key: str | None = None, depth: int = 0) -> Any:
+        """A JSON-like structure with secret keys and values replaced (a new structure).
+
+        Nesting past :data:`MAX_DEPTH` is replaced whole: it cannot be checked, so it is
+        not let through.
+        """
+        if depth > MAX_DEPTH and isinstance(value, (dict, list)):
+            return REDACTED
+        if isinstance(value, dict):
+            return {
+                k: REDACTED if self.secret_key(k) else self.structure(v, k, depth + 1)
+                for k, v in value.items()
+            }
+        if isinstance(value, list):
+            return [self.structure(v, key, depth + 1) for v in value]
+        if isinstance(value, str):
+            return self.text(value, None) if key is None else self._text_under(key, value)
+        if isinstance(value, int) and not isinstance(value, bool) and 12 < len(str(value)) < 20:
+            redacted = self.text(str(value), None)
+            return value if redacted == str(value) else redacted
+        return value
+
+    def _text_under(self, key: str, value: str) -> str:
+        # The key was checked by the enclosing dict; pass it to the user callable only.
+        if self.builtin and _may_hold_secret_value(value):
+            value = _replace_values(value)
+        return self._user(key, value) if self.user is not None else value
+
+    def _user(self, key: str | None, text: str) -> str:
+        assert self.user is not None
+        try:
+            result = self.user(key, text)
+        except Exception:
+            log_internal_error("the user's redact callable")
+            return REDACTOR_FAILED
+        return result if isinstance(result, str) else REDACTOR_FAILED
+
+    def json_text(self, json_text: str) -> str:
+        """Redact serialized JSON through its structure (JSON stays valid)."""
+        try:
+            decoded = json.loads(json_text)
+        except (ValueError, RecursionError):
+            return self.text(json_text)
+        return json.dumps(self.structure(decoded), ensure_ascii=False, separators=(",", ":"))
+
+
+def _replace_values(text: str) -> str:
+    for kind, pattern in _VALUE_PATTERNS:
+        if kind == "card":
+            text = pattern.sub(_card_replacement, text)
+        elif kind == "bearer":
+            text = pattern.sub(lambda m: m.group(0).split()[0] + " " + REDACTED, text)
+        else:
+            text = pattern.sub(f"[REDACTED:{kind}]", text)
+    return text
+
+
+def _card_replacement(match: re.Match[str]) -> str:
+    digits = re.sub(r"[ -]", "", match.group(0))
+    if 13 <= len(digits) <= 19 and luhn_valid(digits):
+        return "[REDACTED:card]"
+    return match.group(0)
+
+
+# Attributes other instrumentations use for prompts, completions, tool arguments and results.
+CONTENT_KEYS = (
+    sc.GEN_AI_INPUT_MESSAGES,
+    sc.GEN_AI_OUTPUT_MESSAGES,
+    sc.GEN_AI_SYSTEM_INSTRUCTIONS,
+    sc.GEN_AI_TOOL_CALL_ARGUMENTS,
+    sc.GEN_AI_TOOL_CALL_RESULT,
+    sc.GEN_AI_RETRIEVAL_QUERY_TEXT,
+    sc.GEN_AI_RETRIEVAL_DOCUMENTS,
+    "gen_ai.prompt",  # the conventions' older event-based names
+    "gen_ai.completion",
+    sc.INPUT_VALUE,
+    sc.OUTPUT_VALUE,
+    "llm.input_messages",  # OpenInference's flattened messages: llm.input_messages.0...
+    "llm.output_messages",
+    "llm.prompts",
+)
+
+
+def attribute_store(owner: object) -> dict[str, Any] | None:
+    """The dict behind a span's (or an event's) SDK attributes, ``None`` if it has none.
+
+    The SDK offers no public way to change an ending span's attributes, and reading them
+    through its read-only view costs a Python call per key. Every place that reaches past
+    the view goes through here, so an SDK that changes the shape costs one place.
+    """
+    store = getattr(getattr(owner, "_attributes", None), "_dict", None)
+    return store if isinstance(store, dict) else None
+
+
+def clean_foreign_span(span: Any, redactor: Redactor | None, keep_content: bool) -> None:
+    """Redact (or drop the content of) a span another instrumentation recorded, in place.
+
+    Called while the span is ending, before any processor sees its final form, so the
+    app's own exporters get the cleaned span too. The SDK offers no public way to change
+    an ending span, so this writes into its attribute and event stores; if those change
+    shape in a future SDK, nothing is written and the span goes out as recorded.
+    """
+    for owner in (span, *(getattr(span, "_events", None) or ())):
+        store = attribute_store(owner)
+        if store is not None:
+            _clean_mapping(store, redactor, keep_content)
+
+
+def _clean_mapping(store: dict[str, Any], redactor: Redactor | None, keep_content: bool) -> None:
+    for key in list(store):
+        value = store[key]
+        if not keep_content and key.startswith(CONTENT_KEYS):
+            del store[key]
+        elif redactor is not None:
+            if redactor.secret_key(key):
+                store[key] = REDACTED
+            elif isinstance(value, str):
+                store[key] = _redacted_attribute_text(value, redactor)
+            elif isinstance(value, tuple) and value and isinstance(value[0], str):
+                store[key] = tuple(_redacted_attribute_text(v, redactor) for v in value)
+
+
+def _redacted_attribute_text(value: str, redactor: Redactor) -> str:
+    # Messages are JSON text: redact through their structure so secret keys go too.
+    if value[:1] in ("{", "[") and redactor.needs_structural_pass(value):
+        return redactor.json_text(value)
+    return redactor.text(value)

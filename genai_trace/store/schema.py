@@ -1,0 +1,152 @@
+"""The store's file: its default path, its tables, and how a connection to it is opened.
+
+Both sides open the file here: :mod:`~genai_trace.store.writer` (WAL mode, so readers never
+block it) and :mod:`~genai_trace.store.reader` (read-only, one snapshot per read). A problem
+with the file reaches a reader as :class:`TraceStoreError`, with a message that says what to
+do.
+
+Layer: ``store``; imports ``_errors`` only.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from genai_trace.exceptions import TraceStoreError as TraceStoreError  # its home; re-exported
+
+DEFAULT_DB_PATH = os.path.join(".genai_trace", "traces.db")
+"""Where traces land unless ``configure(db_path=...)``, ``--db`` or ``GENAI_TRACE_DB`` say."""
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS traces (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    trace_id TEXT NOT NULL UNIQUE,
+    client_request_id TEXT,
+    name TEXT NOT NULL,
+    state TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    end_ns INTEGER,
+    duration_ms REAL,
+    request_preview TEXT,
+    response_preview TEXT,
+    session_id TEXT,
+    user_id TEXT,
+    total_tokens INTEGER,
+    span_count INTEGER NOT NULL,
+    complete INTEGER NOT NULL,
+    info TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS traces_start ON traces (start_ns);
+CREATE INDEX IF NOT EXISTS traces_state ON traces (state, start_ns);
+CREATE INDEX IF NOT EXISTS traces_name ON traces (name, start_ns);
+CREATE INDEX IF NOT EXISTS traces_session ON traces (session_id, start_ns);
+CREATE INDEX IF NOT EXISTS traces_user ON traces (user_id, start_ns);
+CREATE INDEX IF NOT EXISTS traces_request_id ON traces (client_request_id);
+CREATE TABLE IF NOT EXISTS trace_tags (
+    trace_id TEXT NOT NULL,
+    key TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (trace_id, key)
+);
+CREATE INDEX IF NOT EXISTS trace_tags_key ON trace_tags (key, value);
+CREATE TABLE IF NOT EXISTS spans (
+    trace_id TEXT NOT NULL,
+    span_id TEXT NOT NULL,
+    parent_id TEXT,
+    name TEXT NOT NULL,
+    span_type TEXT NOT NULL,
+    start_ns INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (trace_id, span_id)
+);
+CREATE INDEX IF NOT EXISTS spans_type ON spans (span_type, trace_id);
+"""
+
+
+def open_for_writing(path: Path, timeout_s: float) -> sqlite3.Connection:
+    """A connection that writes ``path``, creating the file, its folder and its tables.
+
+    ``timeout_s`` is the busy timeout of each statement. Opening takes the write lock
+    (schema, WAL mode), so it fails like a write when another process holds it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(path, timeout=timeout_s, check_same_thread=False)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")
+        connection.execute("PRAGMA synchronous=NORMAL")
+        connection.executescript(_SCHEMA)
+        connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+@contextmanager
+def open_for_reading(path: Path, timeout_s: float) -> Iterator[sqlite3.Connection]:
+    """A read-only connection to ``path`` in one read transaction (one snapshot).
+
+    ``mode=ro`` and ``query_only``: a reader can never write the store. The search
+    functions are registered.
+
+    Raises:
+        TraceStoreError: the file is missing, locked by another process for longer than
+            ``timeout_s``, corrupt or not a trace store.
+    """
+    if not path.exists():
+        raise TraceStoreError(
+            f"no trace store at {path}: nothing has been traced there yet "
+            "(choose another with --db or GENAI_TRACE_DB)"
+        )
+    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
+    try:
+        connection = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
+    except sqlite3.Error as exc:
+        raise TraceStoreError(f"cannot open the trace store {path}: {exc}") from exc
+    try:
+        add_search_functions(connection)
+        connection.execute("PRAGMA query_only = 1")
+        connection.execute("BEGIN")
+        yield connection
+    except sqlite3.DatabaseError as exc:
+        if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
+            raise TraceStoreError(
+                f"cannot read the trace store {path}: another process holds it "
+                f"locked ({exc}); try again when it is done"
+            ) from exc
+        raise TraceStoreError(
+            f"cannot read the trace store {path} ({exc}); "
+            "is it a genai-trace store, and not corrupt?"
+        ) from exc
+    finally:
+        connection.close()
+
+
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """Whether ``exc`` says another connection holds the lock."""
+    text = str(exc).lower()
+    return "locked" in text or "busy" in text
+
+
+CONTAINS = "genai_trace_contains"
+"""The SQL function behind the ``text`` filter (see :func:`add_search_functions`)."""
+
+
+def add_search_functions(connection: sqlite3.Connection) -> None:
+    """Register the functions the reader's filters call on ``connection``.
+
+    ``genai_trace_contains(needle, text...)``: whether any text, Unicode case-folded
+    (``str.casefold``: "Über" holds "über", "STRASSE" holds "straße"), holds the folded
+    needle. One call per row for all columns keeps the cost of Python near LIKE's.
+    """
+    connection.create_function(CONTAINS, -1, _contains_folded, deterministic=True)
+
+
+def _contains_folded(needle: str, *texts: str | None) -> bool:
+    return any(text is not None and needle in text.casefold() for text in texts)

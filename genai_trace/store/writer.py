@@ -1,0 +1,314 @@
+"""The exporter that writes the local store: :class:`SQLiteTraceStore`, the default destination.
+
+One transaction per exported batch, so a crash loses at most the batch being written; WAL
+mode (see :mod:`~genai_trace.store.schema`), so readers never block it. A part of a trace
+already stored (another process's, or late spans) is merged into its row. The store is also
+a :class:`~genai_trace.store.reader.TraceReader` of its own file.
+
+Layer: ``store``; imports the exporter contract, ``_semantics`` and the rest of ``store``.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from genai_trace._errors import ThrottledWarning, log_internal_error
+from genai_trace._semantics.capture import clean_text, safe_repr
+from genai_trace._semantics.codec import dumps
+from genai_trace._semantics.facts import merge_parts
+from genai_trace._semantics.model import Trace, info_to_dict, span_to_dict
+from genai_trace.exporters._base import ExportResult
+from genai_trace.store.reader import TraceReader, read_trace
+from genai_trace.store.schema import DEFAULT_DB_PATH, is_busy, open_for_writing
+
+
+class SQLiteTraceStore(TraceReader):
+    """Exporter and reader of the local trace store.
+
+    As an exporter it creates the file (and its folder) on first write. As a reader (see
+    :class:`~genai_trace.store.reader.TraceReader`) it opens an existing store read-only
+    and raises :class:`~genai_trace.store.schema.TraceStoreError` with a clear message when
+    the file is missing, corrupt or not a trace store.
+
+    Example:
+        >>> store = SQLiteTraceStore(".genai_trace/traces.db")
+        >>> genai_trace.configure(exporters=[store])
+        >>> [info.name for info in store.search(TraceQuery(state="ERROR", limit=10))]
+    """
+
+    reports_own_failures = True
+    """It logs a failed write itself, naming the file and the cause (no generic warning)."""
+    max_batch = 4096
+    """Traces per transaction. Every transaction waits for the GIL a few times behind a busy
+    app thread; large batches keep the store ahead of a tight loop."""
+
+    def __init__(
+        self, path: str | os.PathLike[str] = DEFAULT_DB_PATH, *, busy_timeout_s: float = 10.0
+    ) -> None:
+        super().__init__(path, busy_timeout_s=busy_timeout_s)
+        # Guards _writer: export runs on one destination thread, but shutdown may not.
+        self._lock = threading.Lock()
+        self._writer: sqlite3.Connection | None = None
+        # Set by shutdown: a write waiting for a lock gives up at once.
+        self._closing = threading.Event()
+        self._write_failed = ThrottledWarning(
+            "genai_trace: cannot write the trace store %s (%s): %d traces not stored since %s; "
+            "see genai_trace.stats()"
+        )
+        self._trace_failed = ThrottledWarning(
+            "genai_trace: the trace store %s refused trace %s (%s); the other traces of its "
+            "batch are stored: %d traces not stored since %s; see genai_trace.stats()"
+        )
+        self._rejected = 0
+        """Traces refused one by one since :meth:`take_rejected` (guarded by ``_lock``)."""
+
+    # --- exporter --------------------------------------------------------------------
+
+    def export(self, traces: Sequence[Trace]) -> ExportResult:
+        """Write ``traces`` in one transaction; a store that cannot be written fails the batch.
+
+        A file locked by another writer is waited for up to ``busy_timeout_s``; a corrupt,
+        locked or unwritable file is reported (one warning per interval) and counted by the
+        destination, never raised into the app. A trace the store refuses (a value SQLite
+        cannot bind) costs only itself: the batch is written again trace by trace, and the
+        refused one is logged and counted (:meth:`take_rejected`).
+        """
+        try:
+            with self._lock:
+                try:
+                    self._write(traces)
+                except Exception as exc:
+                    if not _is_about_a_trace(exc):
+                        raise
+                    self._write_one_by_one(traces)
+            return ExportResult.SUCCESS
+        except (sqlite3.DatabaseError, OSError) as exc:
+            self._write_failed.record(len(traces), self.path, _describe(exc))
+            return ExportResult.FAILURE
+        except Exception:
+            log_internal_error("SQLiteTraceStore.export")
+            return ExportResult.FAILURE
+
+    def take_rejected(self) -> int:
+        """Traces refused one by one (the rest of their batch stored) since the last call.
+
+        The destination counts them as failed in ``genai_trace.stats()``.
+        """
+        with self._lock:
+            rejected, self._rejected = self._rejected, 0
+        return rejected
+
+    def _write_one_by_one(self, traces: Sequence[Trace]) -> None:
+        """Each trace in its own transaction; one the store refuses is dropped and counted.
+
+        Text that SQLite cannot encode (a lone surrogate that got past capture, from another
+        instrumentation) is stored with U+FFFD in its place rather than dropped.
+        """
+        for trace in traces:
+            try:
+                try:
+                    self._write([trace])
+                except UnicodeEncodeError:
+                    self._write([trace], clean=True)
+            except Exception as exc:
+                if not _is_about_a_trace(exc):
+                    raise
+                self._rejected += 1
+                self._trace_failed.record(
+                    1, self.path, trace.info.trace_id, f"{type(exc).__name__}: {exc}"
+                )
+
+    def _write(self, traces: Sequence[Trace], clean: bool = False) -> None:
+        """One transaction; retried while another connection holds the write lock."""
+        deadline = time.monotonic() + self.busy_timeout_s
+        while True:
+            try:
+                # Opening takes the write lock too (schema, WAL mode): inside the retry.
+                connection = self._writer or self._open_writer()
+                with connection:
+                    _insert_batch(connection, traces, clean)
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc) or time.monotonic() >= deadline or self._closing.is_set():
+                    self._drop_writer()
+                    raise
+            except sqlite3.DatabaseError:
+                self._drop_writer()  # reopened at the next batch: the file may be fixed
+                raise
+            self._closing.wait(_BUSY_POLL_S)
+
+    def _drop_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def shutdown(self) -> None:
+        """Close the writer connection (a write waiting for a lock gives up first)."""
+        self._closing.set()
+        if not self._lock.acquire(timeout=_SHUTDOWN_WAIT_S):
+            return  # a write is still running; its connection closes with the process
+        try:
+            self._drop_writer()
+        finally:
+            self._lock.release()
+
+    def after_fork_in_child(self) -> None:
+        """In a forked child (the exporter contract's hook): open a connection of its own."""
+        # SQLite forbids using a connection across fork; closing it could release the
+        # parent's locks. It is kept referenced, never used, never closed.
+        _ABANDONED.append(self._writer)
+        self._writer = None
+        self._lock = threading.Lock()
+
+    def _open_writer(self) -> sqlite3.Connection:
+        # A short busy timeout per statement; _write retries up to busy_timeout_s, so that
+        # shutdown can stop a write that waits for another process.
+        connection = open_for_writing(self.path, _BUSY_POLL_S)
+        self._closing.clear()
+        self._writer = connection
+        return connection
+
+
+_BUSY_POLL_S = 0.05
+_SHUTDOWN_WAIT_S = 1.0
+# Connections inherited by a forked child: referenced so garbage collection never closes them.
+_ABANDONED: list[sqlite3.Connection | None] = []
+
+
+def _is_about_a_trace(exc: BaseException) -> bool:
+    """Whether a failed write is the fault of a value written, not of the file.
+
+    The file's own trouble (locked, busy, full, read-only, corrupt, an I/O error) is an
+    ``OperationalError``, a bare ``DatabaseError`` or an ``OSError``; a value SQLite cannot
+    bind raises anything else (``UnicodeEncodeError``, ``OverflowError``, ``DataError``...).
+    """
+    if isinstance(exc, (sqlite3.OperationalError, OSError)):
+        return False
+    return type(exc) is not sqlite3.DatabaseError
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
+        return f"{exc}: another process holds it locked"
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return f"{exc}: the file is corrupt or not a genai-trace store; move it away"
+    return str(exc)
+
+
+_TRACE_COLUMNS = (
+    "trace_id, client_request_id, name, state, start_ns, end_ns, duration_ms, "
+    "request_preview, response_preview, session_id, user_id, total_tokens, span_count, "
+    "complete, info"
+)
+# A row already stored is another part of the trace: it was merged with this one before.
+_TRACE_INSERT = (
+    f"INSERT INTO traces ({_TRACE_COLUMNS}) VALUES {{}} ON CONFLICT (trace_id) DO UPDATE SET "
+    + ", ".join(f"{column} = excluded.{column}" for column in _TRACE_COLUMNS.split(", ")[1:])
+)
+_TAG_INSERT = "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES {}"
+_SPAN_INSERT = (
+    "INSERT OR REPLACE INTO spans (trace_id, span_id, parent_id, name, span_type, start_ns, "
+    "data) VALUES {}"
+)
+_MAX_VARIABLES = 30_000  # SQLite allows 32,766 bound values per statement since 3.32
+
+
+def _insert_batch(
+    connection: sqlite3.Connection, traces: Sequence[Trace], clean: bool = False
+) -> None:
+    """Write a batch with one multi-row statement per table, in one write transaction.
+
+    Row by row, every statement releases and retakes the GIL, and behind a busy app thread
+    each retake waits a switch interval: a store written that way falls behind a tight loop.
+    A part of a trace already stored (written by another process, or an earlier part of
+    this one, such as late spans) or earlier in the batch is merged into its row
+    (:func:`~genai_trace._semantics.facts.merge_parts`). ``clean``: replace lone surrogates in
+    every text written.
+    """
+    # The write lock first: another process must not store a part between our read of the
+    # stored parts and our write of the merge.
+    connection.execute("BEGIN IMMEDIATE")
+    groups: dict[str, list[Trace]] = {}
+    for trace in traces:
+        groups.setdefault(trace.info.trace_id, []).append(trace)
+    stored = _stored_parts(connection, list(groups))
+    infos: list[dict[str, Any]] = []
+    tag_rows: list[tuple[Any, ...]] = []
+    span_rows: list[tuple[Any, ...]] = []
+    for trace_id, parts in groups.items():
+        prior = stored.get(trace_id)
+        if prior is not None:
+            parts = [prior, *parts]
+        info = parts[0].info if len(parts) == 1 else merge_parts(parts).info
+        infos.append(info_to_dict(info))
+        tag_rows.extend((trace_id, k, v) for k, v in info.tags.items())
+    for trace in traces:
+        span_rows.extend(
+            (
+                span.trace_id,
+                span.span_id,
+                span.parent_id,
+                span.name,
+                span.span_type,
+                span.start_time_ns,
+                dumps(span_to_dict(span), default=safe_repr),
+            )
+            for span in trace.spans
+        )
+    _insert_rows(connection, _TRACE_INSERT, [_trace_row(d) for d in infos], clean)
+    _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
+    _insert_rows(connection, _SPAN_INSERT, span_rows, clean)
+
+
+def _stored_parts(connection: sqlite3.Connection, ids: list[str]) -> dict[str, Trace]:
+    """The traces among ``ids`` already stored, whole (their merged facts and all spans)."""
+    found: dict[str, Trace] = {}
+    for start in range(0, len(ids), 900):
+        chunk = ids[start : start + 900]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT trace_id, info FROM traces WHERE trace_id IN ({marks})"
+        for trace_id, info in connection.execute(sql, chunk).fetchall():
+            found[trace_id] = read_trace(connection, trace_id, info)
+    return found
+
+
+def _trace_row(info: dict[str, Any]) -> tuple[Any, ...]:
+    usage = info.get("token_usage") or {}
+    return (
+        info["trace_id"],
+        info.get("client_request_id"),
+        info["name"],
+        info["state"],
+        info["start_time_ns"],
+        info.get("end_time_ns"),
+        info.get("duration_ms"),
+        info.get("request_preview"),
+        info.get("response_preview"),
+        info.get("session_id"),
+        info.get("user_id"),
+        usage.get("total_tokens"),
+        info["span_count"],
+        1 if info.get("complete", True) else 0,
+        dumps(info, default=safe_repr),
+    )
+
+
+def _insert_rows(
+    connection: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]], clean: bool = False
+) -> None:
+    if not rows:
+        return
+    if clean:
+        rows = [tuple(clean_text(v) if isinstance(v, str) else v for v in row) for row in rows]
+    width = len(rows[0])
+    per_statement = max(1, _MAX_VARIABLES // width)
+    row_marks = "(" + ",".join("?" * width) + ")"
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        values = [value for row in chunk for value in row]
+        connection.execute(sql.format(",".join([row_marks] * len(chunk))), values)
