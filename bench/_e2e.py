@@ -297,12 +297,14 @@ def measure(row: Row, shape: str, endpoint: str, total_spans: int, reps: int) ->
         flush()
         cpu1, caller1, wall1 = time.process_time(), time.thread_time(), time.perf_counter()
         spans = calls * spans_per_call
+        after = delivered()
         samples.append(
             {
                 "cpu_us": (cpu1 - cpu0) / spans * 1e6,
                 "caller_us": (caller1 - caller0) / spans * 1e6,
                 "wall_us": (wall1 - wall0) / spans * 1e6,
-                "lost": _lost(row, before, delivered(), spans, calls),
+                "lost": _lost(row, before, after, spans, calls),
+                "otlp_bytes_per_span": (after["otlp"]["bytes"] - before["otlp"]["bytes"]) / spans,
             }
         )
     result: dict[str, Any] = {
@@ -317,7 +319,7 @@ def measure(row: Row, shape: str, endpoint: str, total_spans: int, reps: int) ->
         counts = [per_dest[unit] for lost in every for per_dest in lost.values()]
         result[f"lost_{unit}"] = sum(c for c in counts if c > 0)
         result[f"extra_{unit}"] = -sum(c for c in counts if c < 0)
-    for key in ("cpu_us", "caller_us", "wall_us"):
+    for key in ("cpu_us", "caller_us", "wall_us", "otlp_bytes_per_span"):
         values = [s[key] for s in samples]
         result[key] = statistics.median(values)
         result[key + "_min"] = min(values)

@@ -137,9 +137,11 @@ def _details(result: dict[str, Any]) -> str:
         if result.get(key)
     ]
     delivered = ", ".join(problems) or "all delivered"
+    size = result.get("otlp_bytes_per_span") or 0
     return (
         f"{result['wall_us']:.0f} / {result['caller_us']:.0f} / "
         f"{result['cpu_us_min']:.0f}-{result['cpu_us_max']:.0f} / {delivered}"
+        + (f" / {size:.0f} B" if size else "")
     )
 
 
@@ -153,7 +155,8 @@ def render(results: dict[str, dict[str, dict[str, Any]]], machine: dict[str, Any
         "",
         "CPU = process CPU per span (every thread: caller, processors, exporter threads, "
         "encoding), loop plus flush, median of the repetitions; ratio to the floor's CPU. "
-        "Details: wall µs / caller-thread CPU µs / CPU min-max / delivery, all per span.",
+        "Details: wall µs / caller-thread CPU µs / CPU min-max / delivery / OTLP request "
+        "bytes, all per span.",
         "",
         "| row | CPU, 1-span traces | CPU per span, 11-span traces "
         "| 1-span: wall / caller / min-max / delivered "
