@@ -46,12 +46,19 @@ def receiver() -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(30)
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def _env_with_repo(env: dict[str, str]) -> dict[str, str]:
     # The bench package must import under any interpreter (peers' venvs too).
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     return env
+
+
+def row_env_with_repo(row: str, endpoint: str) -> dict[str, str]:
+    """The full environment of a row's interpreter."""
+    return _env_with_repo({**os.environ, **row_env(row.split("@")[0], endpoint)})
 
 
 def python_for(row: str) -> str | None:
@@ -75,7 +82,7 @@ def run_row(
     os.makedirs(rundir, exist_ok=True)  # the store row's database lands here
     command = [python, "-m", "bench._e2e", row, shape, endpoint, out_path]
     command += ["--spans", str(spans), "--reps", str(reps)]
-    env = _env_with_repo({**os.environ, **row_env(row.split("@")[0], endpoint)})
+    env = row_env_with_repo(row, endpoint)
     try:
         completed = subprocess.run(
             command, cwd=rundir, env=env, capture_output=True, text=True, timeout=ROW_TIMEOUT_S
