@@ -1,8 +1,16 @@
-"""``python -m bench``: run every scenario in its own interpreter and print one table.
+"""``python -m bench``: the end-to-end table, every row in its own interpreter.
 
-Options: ``--quick`` (a smoke run), ``--only NAME[,NAME...]``, ``--json PATH`` (raw
-results), ``--python PATH`` (the interpreter for the peer libraries; the floor is then
-measured again under it, so peer ratios compare like with like).
+By default every row ships every span to a local OTLP/HTTP receiver in a process of its
+own (or to the local store), and the table gives process CPU per span over loop plus flush
+(see ``bench/_e2e.py``). Options: ``--rows NAME[,NAME...]`` (default: all, see
+``bench/_e2e.py``; ``floor@<peer>`` measures the floor again in a peer's venv),
+``--spans N`` per shape and repetition (11,000), ``--reps N`` (3), ``--quick`` (1,100 spans,
+1 repetition), ``--json PATH`` (raw results). Peers run in their own venvs:
+``bash bench/setup_peers.sh`` first.
+
+``--diagnostic``: the older caller-thread rows, whose sinks drop spans unread (so
+genai-trace never builds a trace there). They are a diagnostic of the caller's cost, not
+the headline; ``--only``, ``--python`` and ``--quick`` apply to them.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from bench import _harness
+from bench._e2e import ROWS
 from bench._importtime import import_time_ms
 from bench._registry import SCENARIOS, Scenario
 from bench._report import render
@@ -29,6 +39,12 @@ SCENARIO_TIMEOUT_S = 900
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer iterations (smoke run)")
+    parser.add_argument(
+        "--diagnostic", action="store_true", help="the older no-read sink rows instead"
+    )
+    parser.add_argument("--rows", metavar="NAME", help="end-to-end rows, comma-separated")
+    parser.add_argument("--spans", type=int, default=11_000, help="spans per shape and rep")
+    parser.add_argument("--reps", type=int, default=3, help="repetitions (median reported)")
     parser.add_argument("--json", metavar="PATH", help="write the raw results here")
     parser.add_argument(
         "--only", metavar="NAME", help=f"comma-separated scenarios: {', '.join(SCENARIOS)}"
@@ -37,6 +53,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--python", metavar="PATH", help="interpreter for the peer scenarios (a peers venv)"
     )
     args = parser.parse_args(argv)
+    if args.rows:
+        unknown = sorted({r.split("@")[0] for r in args.rows.split(",")} - set(ROWS))
+        if unknown:
+            parser.error(f"unknown row(s) {', '.join(unknown)}; known: {', '.join(ROWS)}")
     if args.only:
         unknown = sorted(set(args.only.split(",")) - set(SCENARIOS))
         if unknown:
@@ -129,6 +149,22 @@ def _commit() -> str | None:
 
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
+    if args.diagnostic:
+        return diagnostic(args)
+    rows = args.rows.split(",") if args.rows else list(_harness.DEFAULT_ROWS)
+    spans, reps = (1_100, 1) if args.quick else (args.spans, args.reps)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    e2e = _harness.run_all(rows, spans, reps)
+    info = {**machine(), "loadavg_1m_before": load_before, "spans": spans, "reps": reps}
+    print(_harness.render(e2e, info))
+    if args.json:
+        payload = {"machine": info, "results": e2e}
+        Path(args.json).write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
+    return 0
+
+
+def diagnostic(args: argparse.Namespace) -> int:
+    """The older rows: caller-thread cost against sinks that read nothing (not the headline)."""
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="genai-trace-bench-") as workdir:
         for row, scenario, python in plan_runs(args):
