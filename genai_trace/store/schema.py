@@ -72,20 +72,30 @@ CREATE INDEX IF NOT EXISTS spans_type ON spans (span_type, trace_id);
 def open_for_writing(path: Path, timeout_s: float) -> sqlite3.Connection:
     """A connection that writes ``path``, creating the file, its folder and its tables.
 
-    ``timeout_s`` is the busy timeout of each statement. Opening takes the write lock
-    (schema, WAL mode), so it fails like a write when another process holds it.
+    ``timeout_s`` is the busy timeout of each statement. Only creating the tables (or
+    upgrading the file) takes the write lock, and then fails like a write when another
+    process holds it; a store already current is opened with reads alone, so processes that
+    open it together (forked workers flushing at exit) do not queue for the lock twice.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=timeout_s, check_same_thread=False)
     try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.executescript(_SCHEMA)
-        connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        connection.execute("PRAGMA synchronous=NORMAL")  # this connection's own setting
+        if not _is_current(connection):
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     except BaseException:
         connection.close()
         raise
     return connection
+
+
+def _is_current(connection: sqlite3.Connection) -> bool:
+    """Whether the file already has this schema version in WAL mode (both kept in the file)."""
+    (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    return str(mode).lower() == "wal" and version == SCHEMA_VERSION
 
 
 @contextmanager
