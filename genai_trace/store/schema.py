@@ -99,11 +99,14 @@ def _is_current(connection: sqlite3.Connection) -> bool:
 
 
 @contextmanager
-def open_for_reading(path: Path, timeout_s: float) -> Iterator[sqlite3.Connection]:
+def open_for_reading(
+    path: Path, timeout_s: float, choose_with: str = "db_path= or GENAI_TRACE_DB"
+) -> Iterator[sqlite3.Connection]:
     """A read-only connection to ``path`` in one read transaction (one snapshot).
 
     ``mode=ro`` and ``query_only``: a reader can never write the store. The search
-    functions are registered.
+    functions are registered. ``choose_with``: how the caller's user names another store
+    (the Python API's argument, or the CLI's flag), for the message of a missing one.
 
     Raises:
         TraceStoreError: the file is missing, locked by another process for longer than
@@ -112,7 +115,7 @@ def open_for_reading(path: Path, timeout_s: float) -> Iterator[sqlite3.Connectio
     if not path.exists():
         raise TraceStoreError(
             f"no trace store at {path}: nothing has been traced there yet "
-            "(choose another with --db or GENAI_TRACE_DB)"
+            f"(choose another with {choose_with})"
         )
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     try:
