@@ -63,12 +63,11 @@ def warn_misuse(call: str, expected: str, value: object, outcome: str) -> None:
     """Warn once per ``call`` that it got ``value``, which it cannot use; it never raises.
 
     For the fluent API and ``GenAISpan``: a misused call goes on with ``outcome`` (the
-    value dropped, a default used). Only plain numbers are shown; anything else by its
-    type, so a secret passed by mistake does not reach the logs.
+    value dropped, a default used). The value is named by its type only, never shown, so a
+    secret passed by mistake does not reach the logs.
     """
-    shown = repr(value) if type(value) in (int, float, bool, type(None)) else type(value).__name__
     message = "genai_trace: %s takes %s, got %s; %s"
-    warn_once("misuse " + call, message, call, expected, shown, outcome)
+    warn_once("misuse " + call, message, call, expected, type(value).__name__, outcome)
 
 
 def internal_error_counts() -> dict[str, int]:

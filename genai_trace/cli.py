@@ -45,6 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     store = TraceReader(args.db or os.environ.get("GENAI_TRACE_DB") or DEFAULT_DB_PATH)
+    store.choose_with = "--db or GENAI_TRACE_DB"
     out: TextIO = sys.stdout
     try:
         status: int = args.run(store, args, out)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+import genai_trace
 from genai_trace.store import SQLiteTraceStore, TraceQuery
 from tests.helpers.apps.stored_rag import fill
 
@@ -101,10 +102,24 @@ def test_show_last_json_and_colours(db: Path) -> None:
     assert "\033[" in coloured.stdout
 
 
+def test_a_missing_store_met_in_python_names_the_python_argument(tmp_path: Path) -> None:
+    # The CLI's message names its --db flag; the API's names what a caller can pass.
+    missing = tmp_path / "nope.db"
+    with pytest.raises(genai_trace.TraceStoreError) as raised:
+        genai_trace.search_traces(db_path=missing)
+    assert str(raised.value) == (
+        f"no trace store at {missing}: nothing has been traced there yet "
+        "(choose another with db_path= or GENAI_TRACE_DB)"
+    )
+
+
 def test_clear_errors(tmp_path: Path, db: Path) -> None:
     missing = cli("list", db=tmp_path / "nope.db")
-    assert missing.returncode == 2
-    assert "no trace store at" in missing.stderr and "Traceback" not in missing.stderr
+    assert (missing.returncode, missing.stdout) == (2, "")
+    assert missing.stderr.splitlines() == [
+        f"genai-trace: no trace store at {tmp_path / 'nope.db'}: nothing has been traced there "
+        "yet (choose another with --db or GENAI_TRACE_DB)"
+    ]
     unknown = cli("show", "0" * 32, db=db)
     assert unknown.returncode == 1
     assert "no trace '00000000000000000000000000000000'" in unknown.stderr

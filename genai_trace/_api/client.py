@@ -195,7 +195,7 @@ class TraceClient:
         # than the assembler's sweep exports it (see _sync_locked).
         created = time.monotonic()
         span = _start_client_span(rt, name, attributes, inputs, None, None, start_time_ns)
-        ids = span.get_span_context()
+        ids = _ids(span)
         entry = _OpenTrace(ids.trace_id, format_trace_id(ids.trace_id), created)
         entry.root, entry.root_key = span, format_span_id(ids.span_id)
         with self._lock:
@@ -231,7 +231,7 @@ class TraceClient:
                 if self._traces.get(key) is entry:
                     del self._traces[key]
             raise
-        root_key = format_span_id(span.get_span_context().span_id)
+        root_key = format_span_id(_ids(span).span_id)
         with self._lock:
             # Set even if a reconfiguration forgot the entry meanwhile: start_trace returns it.
             entry.root, entry.root_key = span, root_key
@@ -297,7 +297,7 @@ class TraceClient:
             with self._lock:
                 entry.starting -= 1
             raise
-        key = format_span_id(span.get_span_context().span_id)
+        key = format_span_id(_ids(span).span_id)
         with self._lock:
             entry.starting -= 1
             if self._traces.get(entry.key) is entry:
@@ -655,7 +655,7 @@ def _start_client_span(
     Raises:
         TracingError: ``forced_trace_id`` was not taken (the provider has another id generator).
     """
-    if rt is None or live.disabled:
+    if rt is None or live.disabled or isinstance(parent, _Placeholder):
         return _placeholder(parent, forced_trace_id)
     name = clean_text(name)
     if inputs is not None and live.capture_content:
@@ -741,16 +741,35 @@ def _ended_elsewhere(span: trace_api.Span) -> bool:
     return isinstance(getattr(span, "end_time", None), int)
 
 
+class _Placeholder(trace_api.NonRecordingSpan):
+    """The client's span when tracing is off: real ids, but an invalid OTel context.
+
+    The ids (``ids``) serve the client's bookkeeping; everything else sees the invalid
+    context. Made current (``use_span``), it propagates nothing, as OpenTelemetry's own
+    no-op spans: a valid but unsampled ``traceparent`` would make a downstream parent-based sampler
+    drop the trace that service records itself.
+    """
+
+    def __init__(self, ids: trace_api.SpanContext) -> None:
+        super().__init__(trace_api.INVALID_SPAN_CONTEXT)
+        self.ids = ids
+
+
+def _ids(span: trace_api.Span) -> trace_api.SpanContext:
+    """The ids the client knows ``span`` by (a placeholder's own, not its OTel context)."""
+    return span.ids if isinstance(span, _Placeholder) else span.get_span_context()
+
+
 def _placeholder(parent: trace_api.Span | None, forced_trace_id: int | None) -> trace_api.Span:
     """A non-recording span with real ids, so the caller's later calls still line up."""
     if parent is not None:
-        trace_int = parent.get_span_context().trace_id
+        trace_int = _ids(parent).trace_id
     elif forced_trace_id is not None:
         trace_int = forced_trace_id
     else:
         trace_int = _PLACEHOLDER_IDS.generate_trace_id()
-    context = trace_api.SpanContext(trace_int, _PLACEHOLDER_IDS.generate_span_id(), is_remote=False)
-    return trace_api.NonRecordingSpan(context)
+    ids = trace_api.SpanContext(trace_int, _PLACEHOLDER_IDS.generate_span_id(), is_remote=False)
+    return _Placeholder(ids)
 
 
 # --- argument checks: every misuse named, with the id and the call --------------------------------
@@ -762,7 +781,7 @@ _KEY = {digits: re.compile(f"[0-9a-f]{{{digits}}}") for digits in (16, 32)}
 
 
 def _span_int(span: trace_api.Span) -> int:
-    return span.get_span_context().span_id
+    return _ids(span).span_id
 
 
 def _start_ns(span: trace_api.Span) -> int | None:

@@ -36,6 +36,9 @@ MAX_UNSEEN_ANCESTORS = 32
 """How many ancestors of a trace's first span, started before genai-trace was listening,
 the trace waits for (see :meth:`TraceAssembler._adopt_parent`)."""
 
+STARTED_BEFORE_SETUP = "started_before_setup"
+"""The ``incomplete_reason`` of a trace that was open before genai-trace was set up."""
+
 _ABSENT = object()
 
 
@@ -43,6 +46,7 @@ class _TraceBuffer:
     """One trace being assembled. Every field is guarded by the assembler's lock."""
 
     __slots__ = (
+        "adopted",
         "ancestors_left",
         "created",
         "dropped",
@@ -61,6 +65,9 @@ class _TraceBuffer:
         # listening, known only by the id its child names as parent.
         self.open: dict[int, Span | None] = {}
         self.ancestors_left = 0
+        # The trace was open before genai-trace listened: its spans that ended earlier are
+        # lost, so it is exported marked (see _adopt_parent).
+        self.adopted = False
         self.ended: list[ReadableSpan] = []
         self.created = time.monotonic()
         self.updates: TraceUpdates | None = None
@@ -254,7 +261,10 @@ class TraceAssembler(SpanProcessor):
         open, sampled spans is taken (another provider's spans never reach ``on_end``).
         Its own ancestors are known by id only, so each is awaited until it ends, up to
         :data:`MAX_UNSEEN_ANCESTORS`; one that never does is bounded by ``timeout_s``.
-        Called under the lock, only when a trace is first seen with a local parent.
+        Spans of the trace that ended before we listened (an ``auth`` step before the first
+        traced call) never reach us: the trace is marked incomplete,
+        ``"started_before_setup"``, as it may lack them. Called under the lock, only when a
+        trace is first seen with a local parent.
         """
         live = trace_api.get_current_span(parent_context)
         if (
@@ -268,6 +278,7 @@ class TraceAssembler(SpanProcessor):
             return
         buffer.root = live
         buffer.open[parent_id] = live
+        buffer.adopted = True
         buffer.ancestors_left = MAX_UNSEEN_ANCESTORS
         _await_parent(buffer, live)
 
@@ -384,6 +395,8 @@ class TraceAssembler(SpanProcessor):
             reason = "span_limit"
         elif _parent_missing(buffer.top or buffer.root):
             reason = "late_span"
+        elif buffer.adopted:
+            reason = STARTED_BEFORE_SETUP
         if buffer.dropped:
             with self._lock:  # app threads submit side by side
                 self.dropped_spans += buffer.dropped

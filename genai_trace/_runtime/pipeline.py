@@ -90,9 +90,11 @@ class Destination:
     def shutdown(self, timeout_s: float | None) -> bool:
         """Export what is queued (bounded by ``timeout_s``), then shut the exporter down.
 
-        Returns ``False`` when time ran out; the traces left are counted as dropped. An
-        exporter still stuck in ``export`` (a hanging backend) is shut down on a helper
-        thread, so its ``shutdown`` cannot hold this call (or process exit) either.
+        Returns ``False`` when time ran out; the traces left in the queue are counted as
+        dropped. Those the exporter is still working on are named in the warning, not
+        counted: it may yet finish them, unless the process ends first. An exporter still
+        stuck in ``export`` (a hanging backend) is shut down on a helper thread, so its
+        ``shutdown`` cannot hold this call (or process exit) either.
         Call :meth:`stop` on every destination first to let them finish side by side.
         """
         left_before = self._worker.dropped
@@ -101,9 +103,11 @@ class Destination:
             self._shutdown_exporter()
             return True
         logger.warning(
-            "genai_trace: %s did not finish within %.1fs; %d queued traces are dropped",
+            "genai_trace: %s did not finish within %.1fs; %d traces still being exported "
+            "(lost if the process ends now), %d queued traces are dropped",
             self.name,
             timeout_s or 0.0,
+            self._worker.in_flight,
             self._worker.dropped - left_before,
         )
         closer = threading.Thread(

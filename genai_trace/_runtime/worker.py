@@ -64,6 +64,7 @@ class QueueWorker(Generic[T]):
         self._thread: threading.Thread | None = None
         self._stopped = False
         self._handling = False  # True while ``handle`` runs (read without the lock)
+        self._in_flight = 0  # items of the batch ``handle`` is running on (idem)
 
     def reset_after_fork(self) -> None:
         """In a forked child: forget the parent's queue (the parent exports it) and thread."""
@@ -148,6 +149,11 @@ class QueueWorker(Generic[T]):
         return False
 
     @property
+    def in_flight(self) -> int:
+        """Items taken from the queue that ``handle`` has not finished with."""
+        return self._in_flight
+
+    @property
     def busy(self) -> bool:
         """Whether the thread is running (after :meth:`stop`: still handling items)."""
         thread = self._thread
@@ -206,12 +212,14 @@ class QueueWorker(Generic[T]):
         if not batch:
             return
         self._handling = True
+        self._in_flight = len(batch)
         try:
             self._handle(batch)
         except Exception:
             log_internal_error(self.name)
         finally:
             self._handling = False
+            self._in_flight = 0
 
 
 def reset_workers_after_fork() -> None:

@@ -88,6 +88,9 @@ class TraceReader:
         >>> [info.name for info in reader.search(TraceQuery(state="ERROR", limit=10))]
     """
 
+    choose_with = "db_path= or GENAI_TRACE_DB"
+    """How a user names another store, for the error of a missing one (the CLI: ``--db``)."""
+
     def __init__(
         self, path: str | os.PathLike[str] = DEFAULT_DB_PATH, *, busy_timeout_s: float = 10.0
     ) -> None:
@@ -102,7 +105,7 @@ class TraceReader:
         return self.path.exists()
 
     def _reader(self) -> AbstractContextManager[sqlite3.Connection]:
-        return open_for_reading(self.path, self.busy_timeout_s)
+        return open_for_reading(self.path, self.busy_timeout_s, self.choose_with)
 
     # --- trace facts and whole traces ----------------------------------------------------
 

@@ -72,28 +72,41 @@ CREATE INDEX IF NOT EXISTS spans_type ON spans (span_type, trace_id);
 def open_for_writing(path: Path, timeout_s: float) -> sqlite3.Connection:
     """A connection that writes ``path``, creating the file, its folder and its tables.
 
-    ``timeout_s`` is the busy timeout of each statement. Opening takes the write lock
-    (schema, WAL mode), so it fails like a write when another process holds it.
+    ``timeout_s`` is the busy timeout of each statement. Only creating the tables (or
+    upgrading the file) takes the write lock, and then fails like a write when another
+    process holds it; a store already current is opened with reads alone, so processes that
+    open it together (forked workers flushing at exit) do not queue for the lock twice.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=timeout_s, check_same_thread=False)
     try:
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.executescript(_SCHEMA)
-        connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        connection.execute("PRAGMA synchronous=NORMAL")  # this connection's own setting
+        if not _is_current(connection):
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(_SCHEMA)
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
     except BaseException:
         connection.close()
         raise
     return connection
 
 
+def _is_current(connection: sqlite3.Connection) -> bool:
+    """Whether the file already has this schema version in WAL mode (both kept in the file)."""
+    (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    return str(mode).lower() == "wal" and version == SCHEMA_VERSION
+
+
 @contextmanager
-def open_for_reading(path: Path, timeout_s: float) -> Iterator[sqlite3.Connection]:
+def open_for_reading(
+    path: Path, timeout_s: float, choose_with: str = "db_path= or GENAI_TRACE_DB"
+) -> Iterator[sqlite3.Connection]:
     """A read-only connection to ``path`` in one read transaction (one snapshot).
 
     ``mode=ro`` and ``query_only``: a reader can never write the store. The search
-    functions are registered.
+    functions are registered. ``choose_with``: how the caller's user names another store
+    (the Python API's argument, or the CLI's flag), for the message of a missing one.
 
     Raises:
         TraceStoreError: the file is missing, locked by another process for longer than
@@ -102,7 +115,7 @@ def open_for_reading(path: Path, timeout_s: float) -> Iterator[sqlite3.Connectio
     if not path.exists():
         raise TraceStoreError(
             f"no trace store at {path}: nothing has been traced there yet "
-            "(choose another with --db or GENAI_TRACE_DB)"
+            f"(choose another with {choose_with})"
         )
     uri = f"file:{quote(str(path.resolve()))}?mode=ro"
     try:

@@ -124,12 +124,20 @@ class SQLiteTraceStore(TraceReader):
                 )
 
     def _write(self, traces: Sequence[Trace], clean: bool = False) -> None:
-        """One transaction; retried while another connection holds the write lock."""
+        """One transaction, waiting up to ``busy_timeout_s`` for another writer's lock.
+
+        SQLite's own busy handler waits (it takes the lock soon after it is free; polls from
+        here left gaps that other processes filled, so under load a writer could wait out
+        its whole deadline), in slices, so that shutdown can stop a write that waits.
+        """
         deadline = time.monotonic() + self.busy_timeout_s
         while True:
             try:
-                # Opening takes the write lock too (schema, WAL mode): inside the retry.
+                # Creating the file takes the write lock too: inside the retry.
                 connection = self._writer or self._open_writer()
+                left_ms = (deadline - time.monotonic()) * 1000
+                wait_ms = int(max(1.0, min(left_ms, _BUSY_SLICE_S * 1000)))
+                connection.execute(f"PRAGMA busy_timeout={wait_ms}")
                 with connection:
                     _insert_batch(connection, traces, clean)
                 return
@@ -140,7 +148,6 @@ class SQLiteTraceStore(TraceReader):
             except sqlite3.DatabaseError:
                 self._drop_writer()  # reopened at the next batch: the file may be fixed
                 raise
-            self._closing.wait(_BUSY_POLL_S)
 
     def _drop_writer(self) -> None:
         if self._writer is not None:
@@ -166,15 +173,15 @@ class SQLiteTraceStore(TraceReader):
         self._lock = threading.Lock()
 
     def _open_writer(self) -> sqlite3.Connection:
-        # A short busy timeout per statement; _write retries up to busy_timeout_s, so that
-        # shutdown can stop a write that waits for another process.
-        connection = open_for_writing(self.path, _BUSY_POLL_S)
+        # One slice of busy timeout; _write retries up to busy_timeout_s.
+        connection = open_for_writing(self.path, _BUSY_SLICE_S)
         self._closing.clear()
         self._writer = connection
         return connection
 
 
-_BUSY_POLL_S = 0.05
+_BUSY_SLICE_S = 0.25
+"""The longest SQLite waits for a lock before shutdown may stop the write."""
 _SHUTDOWN_WAIT_S = 1.0
 # Connections inherited by a forked child: referenced so garbage collection never closes them.
 _ABANDONED: list[sqlite3.Connection | None] = []

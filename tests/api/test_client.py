@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -901,3 +906,53 @@ def test_disabled_tracing_gives_placeholders_that_still_line_up(
         genai_trace.enable()
     assert exported(exporter) == []
     assert_forgotten(client)
+
+
+SDK_DISABLED_CLIENT_APP = """
+import json
+import genai_trace
+from opentelemetry import trace
+
+client = genai_trace.TraceClient()
+root = client.start_trace("job")
+child = client.start_span("step", trace_id=root.trace_id, parent_id=root.span_id)
+headers = {}
+with genai_trace.use_span(root):
+    headers["root"] = genai_trace.inject({})
+with genai_trace.use_span(child):
+    headers["child"] = genai_trace.inject({})
+with trace.get_tracer("app").start_as_current_span("plain"):
+    headers["plain OTel"] = genai_trace.inject({})
+with genai_trace.start_span("fluent"):
+    headers["start_span"] = genai_trace.inject({})
+client.end_span(trace_id=child.trace_id, span_id=child.span_id)
+client.end_trace(trace_id=root.trace_id)
+ids = [root.trace_id, child.trace_id, root.span_id, child.span_id]
+print(json.dumps({"headers": headers, "ids": ids, "open": client._open_counts()[:2]}))
+"""
+
+
+def test_client_placeholders_inject_nothing_when_the_sdk_is_disabled(tmp_path: Any) -> None:
+    """Under OTEL_SDK_DISABLED the client's placeholders propagate no traceparent, as plain
+    OpenTelemetry's spans do: an unsampled one would make a downstream parent-based sampler
+    drop the trace that service records. The client still keeps the placeholders' ids."""
+    env = {**os.environ, "OTEL_SDK_DISABLED": "true", "GENAI_TRACE_DB": str(tmp_path / "t.db")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH")]))
+    done = subprocess.run(
+        [sys.executable, "-c", SDK_DISABLED_CLIENT_APP],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert (done.returncode, done.stderr) == (0, "")
+    result = json.loads(done.stdout)
+    assert result["headers"] == {"root": {}, "child": {}, "plain OTel": {}, "start_span": {}}
+    root_trace, child_trace, root_span, child_span = result["ids"]
+    assert root_trace == child_trace
+    assert root_span != child_span
+    assert re.fullmatch("[0-9a-f]{32}", root_trace) and root_trace != "0" * 32
+    assert all(re.fullmatch("[0-9a-f]{16}", s) and s != "0" * 16 for s in (root_span, child_span))
+    assert result["open"] == [0, 0]

@@ -102,12 +102,12 @@ def test_set_token_usage_coerces_a_count_whose_meaning_is_clear(
 @pytest.mark.parametrize(
     ("given", "shown"),
     [
-        (math.nan, "nan"),
-        (math.inf, "inf"),
-        (-1, "-1"),
-        (True, "True"),
-        (1.5, "1.5"),
-        (2**63, str(2**63)),
+        (math.nan, "float"),
+        (math.inf, "float"),
+        (-1, "int"),
+        (True, "bool"),
+        (1.5, "float"),
+        (2**63, "int"),
         ("many", "str"),
         ("-3", "str"),
         ([1], "list"),
@@ -151,21 +151,21 @@ def test_start_span_and_span_methods_coerce_names_and_drop_the_rest(
     assert [event.name for event in record.events] == ["9"]
     assert record.attributes["7"] == "seven"
     assert logged(caplog) == [
-        dropped("start_span(name=...)", "a str", "42", "its text is the name"),
-        dropped("start_span(span_type=...)", "a SpanType or a str", "3", "CHAIN"),
+        dropped("start_span(name=...)", "a str", "int", "its text is the name"),
+        dropped("start_span(span_type=...)", "a SpanType or a str", "int", "CHAIN"),
         dropped("start_span(attributes=...)", "a mapping", "list", "dropped"),
         dropped("GenAISpan.set_status()", "'OK', 'ERROR' or 'UNSET'", "str", "ignored"),
         dropped("GenAISpan.set_attributes()", "a mapping", "list", "dropped"),
-        dropped("GenAISpan.add_event(name=...)", "a str", "9", "its text is the name"),
+        dropped("GenAISpan.add_event(name=...)", "a str", "int", "its text is the name"),
         dropped("GenAISpan.add_event(attributes=...)", "a mapping", "list", "dropped"),
         dropped(
             "GenAISpan.add_event(timestamp_ns=...)",
             "epoch nanoseconds (an int from 0)",
-            "-1",
+            "int",
             "the current time is used",
         ),
         dropped("GenAISpan.record_exception()", "an exception", "str", "ignored"),
-        dropped("GenAISpan.set_span_type()", "a SpanType or a str", "5", "ignored"),
+        dropped("GenAISpan.set_span_type()", "a SpanType or a str", "int", "ignored"),
     ]
 
 
@@ -194,7 +194,7 @@ def test_update_current_trace_drops_what_it_cannot_use_with_one_warning_each(
     assert (dict(info.tags), dict(info.metadata)) == ({}, {})
     call = "update_current_trace({}=...)".format
     assert logged(caplog) == [
-        dropped(call("tags"), "a mapping or a list of strings", "5", "the tags are dropped"),
+        dropped(call("tags"), "a mapping or a list of strings", "int", "the tags are dropped"),
         dropped(call("metadata"), "a mapping", "list", "the metadata is dropped"),
         dropped(call("session_id"), ID, "bytes", "the value is dropped"),
         dropped(call("user_id"), ID, "list", "the value is dropped"),

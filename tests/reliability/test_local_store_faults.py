@@ -28,6 +28,7 @@ from genai_trace import ExportResult
 from genai_trace._runtime import state as _runtime
 from genai_trace.exporters.otlp import OTLPTraceExporter
 from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceStoreError
+from genai_trace.store.schema import open_for_writing
 from genai_trace.testing import capture_traces
 from tests.helpers.reliability.faults import WAIT_S, Child, FaultyBackend, wait_until
 
@@ -223,6 +224,64 @@ def test_shutdown_is_not_held_by_a_write_waiting_for_a_lock(
     assert time.monotonic() - started < 0.5 + SLACK_S
     # The store's own shutdown stops the waiting write: counted, not hung for minutes.
     assert wait_until(lambda: destination.failed == 1)
+
+
+@pytest.fixture
+def write_locked_store(tmp_path: Path) -> Iterator[tuple[Path, sqlite3.Connection]]:
+    """A current store whose write lock another connection holds (readers still read)."""
+    db = tmp_path / "traces.db"
+    creator = SQLiteTraceStore(db)
+    creator.export([])  # creates the file and its schema
+    creator.shutdown()
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        yield db, holder
+    finally:
+        holder.close()
+
+
+def test_opening_a_current_store_for_writing_waits_for_no_writer(
+    write_locked_store: tuple[Path, sqlite3.Connection],
+) -> None:
+    # Forked workers flushing at exit all open the store at once: an open that took the
+    # write lock (the schema, its version) queued each of them for it twice.
+    db, _ = write_locked_store
+    connection = open_for_writing(db, timeout_s=0.0)
+    try:
+        assert connection.execute("SELECT count(*) FROM traces").fetchone() == (0,)
+    finally:
+        connection.close()
+
+
+def test_a_forked_worker_whose_exit_flush_runs_out_of_time_says_what_it_lost(
+    spawn: Spawn, write_locked_store: tuple[Path, sqlite3.Connection]
+) -> None:
+    db, holder = write_locked_store
+    child = spawn(
+        f"""
+        import multiprocessing
+        import genai_trace
+        from tests.helpers.reliability.child_app import work
+
+        genai_trace.configure(db_path={str(db)!r}, exit_flush_timeout_s=1.0)
+        worker = multiprocessing.get_context("fork").Process(target=work, args=(1,))
+        worker.start()
+        worker.join(60)
+        print(worker.exitcode, flush=True)
+        """
+    )
+    assert child.read_line() == "0"
+    stderr = child.finish()
+    holder.rollback()
+    # The worker's one trace was being written (waiting for the lock) when time ran out.
+    assert stderr.splitlines() == [
+        "genai_trace: genai_trace export: SQLiteTraceStore did not finish within 1.0s; 1 traces "
+        "still being exported (lost if the process ends now), 0 queued traces are dropped",
+        "genai_trace: pending traces were not all exported within 1.0s at exit "
+        "(exit_flush_timeout_s); see the counts logged above",
+    ]
+    assert SQLiteTraceStore(db).search() == []
 
 
 # --- one bad trace never costs another ----------------------------------------------------
