@@ -113,7 +113,8 @@ def _run(blocks: list[dict[str, object]]) -> int:
     printed: list[str] = []
     for block in blocks:
         stdout = io.StringIO()
-        code = compile(str(block["source"]), str(block["where"]), "exec")
+        # Compiled as a reader's own file would be: without this module's future imports.
+        code = compile(str(block["source"]), str(block["where"]), "exec", dont_inherit=True)
         try:
             with contextlib.redirect_stdout(stdout):
                 exec(code, namespace)
