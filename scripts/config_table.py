@@ -31,7 +31,7 @@ def field_docstrings() -> dict[str, str]:
     module = ast.parse(Path(config.__file__).read_text(encoding="utf-8"))
     (cls,) = [n for n in module.body if isinstance(n, ast.ClassDef) and n.name == "Config"]
     found: dict[str, str] = {}
-    for node, following in zip(cls.body, cls.body[1:]):
+    for node, following in zip(cls.body, cls.body[1:], strict=False):
         if (
             isinstance(node, ast.AnnAssign)
             and isinstance(node.target, ast.Name)
@@ -52,6 +52,7 @@ def markdown(docstring: str) -> str:
 
 
 def default_text(field: dataclasses.Field[object]) -> str:
+    """A field's default as the table shows it."""
     value = field.default
     if value is None:
         return "—"
@@ -83,6 +84,7 @@ def page_with_table(page: str) -> str:
 
 
 def main(argv: list[str]) -> int:
+    """Rewrite the table, or with ``--check`` only say whether it is stale."""
     current = PAGE.read_text(encoding="utf-8")
     wanted = page_with_table(current)
     if "--check" in argv:

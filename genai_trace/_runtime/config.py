@@ -63,8 +63,8 @@ class Config:
     """Default destination: a readable tree of each trace on stderr."""
     otlp_endpoint: str | None = None
     """Default destination: an OTLP backend (``GENAI_TRACE_OTLP_ENDPOINT``). Without it,
-    ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``) is used, unless the app's provider already exports
-    over OTLP (its exporter then carries genai-trace's spans)."""
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``) is used, unless the app's
+    provider already exports over OTLP (its exporter then carries genai-trace's spans)."""
     otlp_protocol: str | None = None
     """``http/protobuf`` or ``grpc``; ``None`` reads ``OTEL_EXPORTER_OTLP_PROTOCOL``."""
     otlp_headers: Mapping[str, str] | None = None
