@@ -1,4 +1,4 @@
-"""Screenshots of the trace viewer for the README, from a store filled by real traced code.
+"""Screenshots of the trace viewer for the README and the docs, from a store filled by real code.
 
 Run: .venv/bin/python scripts/screenshots.py  (needs Chromium: bash scripts/setup_browser.sh)
 

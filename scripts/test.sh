@@ -22,4 +22,8 @@ bash scripts/setup_browser.sh
 .venv/bin/mypy
 # The layer contract of pyproject's [tool.importlinter] (docs/architecture.md).
 .venv/bin/lint-imports
+# The docs site: a broken link or a missing API reference fails (into a temp dir, not the repo).
+site_dir=$(mktemp -d)
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet -d "$site_dir"
+rm -rf "$site_dir"
 .venv/bin/python -m pytest "$@"

@@ -33,7 +33,7 @@ def configure(
 ) -> Config:
     """Configure genai-trace; optional, since the first span configures from the environment.
 
-    Every setting also has an environment variable (see the README's table); an argument
+    Every setting also has an environment variable (docs/configuration.md); an argument
     here beats the variable, which beats the default. Calling it again replaces the
     configuration (pending traces of the old one are flushed first).
 

@@ -23,14 +23,16 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Config:
-    """Everything genai-trace can be told. See the README's configuration table."""
+    """Everything genai-trace can be told. docs/configuration.md shows them as a table."""
 
     service_name: str | None = None
     """``service.name`` of a provider genai-trace creates (``OTEL_SERVICE_NAME``)."""
     project_name: str | None = None
     """``openinference.project.name`` on the resource; Phoenix files traces under it."""
     disabled: bool = False
-    """Record nothing: decorated functions are called directly."""
+    """Record nothing, not even the spans of other instrumentations (``autolog``): decorated
+    functions are called directly. :func:`genai_trace.disable` and ``enable()`` turn the same
+    switch."""
     max_payload_chars: int = 100_000
     """Cap on each serialized input, output and attribute, in characters."""
     trace_timeout_s: float = 300.0
@@ -61,8 +63,8 @@ class Config:
     """Default destination: a readable tree of each trace on stderr."""
     otlp_endpoint: str | None = None
     """Default destination: an OTLP backend (``GENAI_TRACE_OTLP_ENDPOINT``). Without it,
-    ``OTEL_EXPORTER_OTLP_ENDPOINT`` is used too, unless the app's provider already exports
-    over OTLP (its exporter then carries genai-trace's spans)."""
+    ``OTEL_EXPORTER_OTLP_ENDPOINT`` (or ``..._TRACES_ENDPOINT``) is used, unless the app's
+    provider already exports over OTLP (its exporter then carries genai-trace's spans)."""
     otlp_protocol: str | None = None
     """``http/protobuf`` or ``grpc``; ``None`` reads ``OTEL_EXPORTER_OTLP_PROTOCOL``."""
     otlp_headers: Mapping[str, str] | None = None
