@@ -420,3 +420,33 @@ def test_default_dialect_adds_open_conventions_to_a_gen_ai_only_span() -> None:
     }.items():
         assert attributes.pop(key) == value, key
     assert attributes == {}
+
+
+def test_default_dialect_leaves_out_a_computed_preview_that_repeats_the_root_text() -> None:
+    @genai_trace.trace
+    def ask(question: str, top_k: int) -> dict[str, Any]:
+        return {"answer": "OTLP is a protocol.", "sources": [1, 2]}
+
+    @genai_trace.trace
+    def ask_with_previews(question: str) -> str:
+        genai_trace.update_current_trace(request_preview=question, response_preview="chosen")
+        return "chosen"
+
+    with capture_traces() as traces:
+        ask("What is OTLP?", 3)
+        ask_with_previews("What is OTLP?")
+    computed, explicit = traces
+    request = '{"question":"What is OTLP?","top_k":3}'
+    response = '{"answer":"OTLP is a protocol.","sources":[1,2]}'
+    assert computed.info.request_preview == request  # readers still get both
+    assert computed.info.response_preview == response
+    root = default.span_attributes(computed)[computed.spans[0].span_id]
+    assert root["input.value"] == request
+    assert root["output.value"] == response
+    assert "genai_trace.trace.request_preview" not in root
+    assert "genai_trace.trace.response_preview" not in root
+    # Set on purpose, a preview is sent even when it repeats the input's text.
+    root = default.span_attributes(explicit)[explicit.spans[0].span_id]
+    assert root["genai_trace.trace.request_preview"] == "What is OTLP?"
+    assert root["genai_trace.trace.response_preview"] == "chosen"
+    assert root["output.value"] == "chosen"

@@ -63,8 +63,35 @@ def span_attributes(trace: Trace) -> dict[str, dict[str, Any]]:
     out = {span.span_id: _with_open_conventions(span) for span in trace.spans}
     root = trace.root
     if root is not None:
-        out[root.span_id].update(trace_level_attributes(trace.info))
+        attributes = out[root.span_id]
+        attributes.update(_without_repeats(trace_level_attributes(trace.info), root, attributes))
     return out
+
+
+_PREVIEW_SOURCES = (
+    (sc.TRACE_REQUEST_PREVIEW, sc.INPUT_VALUE),
+    (sc.TRACE_RESPONSE_PREVIEW, sc.OUTPUT_VALUE),
+)
+
+
+def _without_repeats(
+    facts: dict[str, Any], root: SpanRecord, sent: dict[str, Any]
+) -> dict[str, Any]:
+    """``facts`` less a computed preview that repeats the root's input or output text.
+
+    A backend shows ``input.value``/``output.value`` already; sending the same text again
+    doubled a small trace's bytes. A preview set on purpose (``update_current_trace``, which
+    also records it on the root) is always sent.
+    """
+    for preview_key, value_key in _PREVIEW_SOURCES:
+        preview = facts.get(preview_key)
+        if (
+            preview is not None
+            and preview_key not in root.attributes
+            and preview == sent.get(value_key)
+        ):
+            del facts[preview_key]
+    return facts
 
 
 def _with_open_conventions(span: SpanRecord) -> dict[str, Any]:
