@@ -18,12 +18,11 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import TextIO, get_args
 
+from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import safe_repr
 from genai_trace._semantics.codec import dumps
 from genai_trace._semantics.model import TraceInfo, TraceState, info_to_dict
 from genai_trace._semantics.render import format_duration, format_time, one_line, render_trace
-from genai_trace.exporters.dialects import DIALECTS
-from genai_trace.exporters.otlp import PROTOCOLS
 from genai_trace.store.reader import ORDER_BY, TraceQuery, TraceReader
 from genai_trace.store.schema import DEFAULT_DB_PATH, TraceStoreError
 
@@ -391,9 +390,9 @@ def _parser() -> argparse.ArgumentParser:
 
     send = command("send", "replay stored traces to an OTLP backend")
     send.add_argument("--endpoint", required=True, help="e.g. http://127.0.0.1:6006")
-    send.add_argument("--protocol", choices=PROTOCOLS, default="http/protobuf")
+    send.add_argument("--protocol", choices=sc.OTLP_PROTOCOLS, default="http/protobuf")
     send.add_argument("--header", action="append", default=[], help="NAME=VALUE; repeatable")
-    send.add_argument("--dialect", choices=tuple(DIALECTS), default="default")
+    send.add_argument("--dialect", choices=sc.DIALECT_NAMES, default="default")
     _add_filters(send, 1_000_000)
     send.set_defaults(run=_cmd_send)
 

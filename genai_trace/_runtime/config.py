@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from genai_trace._semantics import semconv as sc
 from genai_trace.store.schema import DEFAULT_DB_PATH
 
 if TYPE_CHECKING:
@@ -180,14 +181,14 @@ _CHECKS: dict[str, tuple[tuple[type, ...], Callable[[Any], bool], str]] = {
     "otlp_endpoint": ((str, type(None)), lambda v: v is None or v != "", "a URL"),
     "otlp_protocol": (
         (str, type(None)),
-        lambda v: v in (None, "http/protobuf", "grpc"),
-        "'http/protobuf' or 'grpc'",
+        lambda v: v is None or v in sc.OTLP_PROTOCOLS,
+        " or ".join(map(repr, sc.OTLP_PROTOCOLS)),
     ),
     "otlp_headers": ((Mapping, type(None)), lambda v: True, "a mapping of header to value"),
     "otlp_dialect": (
         (str,),
-        lambda v: v in ("default", "mlflow", "genai"),
-        "'default', 'mlflow' or 'genai'",
+        lambda v: v in sc.DIALECT_NAMES,
+        ", ".join(map(repr, sc.DIALECT_NAMES)),
     ),
     "otlp_sample_rate": (
         (int, float),

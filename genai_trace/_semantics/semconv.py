@@ -174,3 +174,9 @@ def _installed_version() -> str:
 TRACER_VERSION = _installed_version()
 """genai-trace's version, from the installed metadata (pyproject's ``version`` is the one
 source): the version of the tracer :data:`TRACER_NAME`, and ``genai_trace.__version__``."""
+
+
+OTLP_PROTOCOLS = ("http/protobuf", "grpc")
+"""The OTLP transports genai-trace speaks (``OTEL_EXPORTER_OTLP_PROTOCOL``'s values)."""
+DIALECT_NAMES = ("default", "mlflow", "genai")
+"""The wire dialects by name (``exporters.dialects``): which keys each backend reads."""

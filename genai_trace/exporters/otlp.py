@@ -30,7 +30,7 @@ from genai_trace.exporters._otlp_wire import encode_request
 from genai_trace.exporters.dialects import Dialect, get_dialect
 from genai_trace.exporters.dialects import mlflow as mlflow_dialect
 
-PROTOCOLS = ("http/protobuf", "grpc")
+PROTOCOLS = sc.OTLP_PROTOCOLS
 PROJECT_NAME = sc.PROJECT_NAME_ATTRIBUTE
 """``openinference.project.name``: Phoenix files traces under the project it names."""
 

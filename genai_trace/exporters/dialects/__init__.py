@@ -11,17 +11,20 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.model import Trace
 from genai_trace.exporters.dialects import default, genai, mlflow
 
 SpanAttributes = dict[str, dict[str, Any]]
 Dialect = Callable[[Trace], SpanAttributes]
 
-DIALECTS: dict[str, Dialect] = {
-    "default": default.span_attributes,
-    "mlflow": mlflow.span_attributes,
-    "genai": genai.span_attributes,
-}
+DIALECTS: dict[str, Dialect] = dict(
+    zip(
+        sc.DIALECT_NAMES,
+        (default.span_attributes, mlflow.span_attributes, genai.span_attributes),
+        strict=True,
+    )
+)
 
 
 def get_dialect(name_or_function: str | Dialect) -> Dialect:
