@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ import pytest
 import genai_trace
 from genai_trace.store import SQLiteTraceStore, TraceQuery
 from tests.helpers.apps.stored_rag import fill
+from tests.helpers.reliability.faults import FaultyBackend, Status
 
 
 def cli(
@@ -379,3 +382,76 @@ def test_tail_initial_zero_shows_no_old_trace_and_count_stops_exactly(
     assert tail.returncode == 0, err
     (line,) = out.splitlines()
     assert "first  ->  FIRST" in line
+
+
+@pytest.fixture(scope="module")
+def db300(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli300") / "traces.db"
+    write_traces(path, [f"q{i}" for i in range(300)])
+    return path
+
+
+def test_send_puts_many_traces_in_each_request(db300: Path) -> None:
+    stored = {info.trace_id for info in SQLiteTraceStore(db300).search(TraceQuery(limit=1000))}
+    with FaultyBackend() as backend:
+        result = cli("send", "--endpoint", backend.endpoint, db=db300)
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout, result.stderr) == (f"sent 300 trace(s) to {backend.endpoint}\n", "")
+    assert [len(request.trace_ids) for request in backend.received] == [256, 44]
+    assert sorted(backend.delivered()) == sorted(stored)
+
+
+def test_send_names_the_batch_a_backend_refused(db300: Path) -> None:
+    with FaultyBackend(script=deque([Status(200), Status(400)])) as backend:
+        result = cli("send", "--endpoint", backend.endpoint, db=db300)
+    assert result.returncode == 1
+    line = one_error_line(result)
+    first = backend.received[1].trace_ids[0]
+    assert line == (
+        f"genai-trace: the backend at {backend.endpoint} did not accept a batch of 44 traces, "
+        f"the first {first} (256 sent before it)"
+    )
+
+
+def cli_on_a_terminal(*args: str, db: Path) -> tuple[subprocess.CompletedProcess[str], bytes]:
+    """Run with stderr on a pseudo-terminal (as in a shell), stdout piped; return both."""
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "GENAI_TRACE_DB"}
+    env["GENAI_TRACE_DB"] = str(db)
+    with subprocess.Popen(
+        [sys.executable, "-m", "genai_trace.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+        env=env,
+    ) as process:
+        os.close(follower)
+        terminal = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            terminal += chunk
+        out, _ = process.communicate(timeout=60)
+    os.close(leader)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, ""), terminal
+
+
+def test_send_and_export_show_progress_on_a_terminal_only(db300: Path, tmp_path: Path) -> None:
+    with FaultyBackend() as backend:
+        sent, terminal = cli_on_a_terminal("send", "--endpoint", backend.endpoint, db=db300)
+    assert sent.returncode == 0
+    assert terminal.endswith(b"\rgenai-trace: sending 300/300 traces\r\033[K"), terminal
+    assert sent.stdout == f"sent 300 trace(s) to {backend.endpoint}\n"
+
+    out = tmp_path / "all.jsonl"
+    exported, terminal = cli_on_a_terminal("export", "-o", str(out), db=db300)
+    assert exported.returncode == 0
+    assert terminal.endswith(b"\rgenai-trace: exporting 300/300 traces\r\033[K"), terminal
+    assert len(out.read_text().splitlines()) == 300
+
+    piped = cli("export", "-o", str(out), db=db300)  # stderr piped: no progress line
+    assert (piped.returncode, piped.stderr) == (0, "")
