@@ -178,9 +178,9 @@ def test_one_whole_trace_by_id_or_client_request_id(viewer: RunningViewer, db: P
 
 def test_sessions_in_order(viewer: RunningViewer) -> None:
     sessions = get_json(viewer, "/api/sessions")["sessions"]
-    assert [(s["session_id"], s["traces"], s["errors"], s["user_id"]) for s in sessions] == [
-        ("s-2", 1, 1, "bob"),
-        ("s-1", 2, 0, "ada"),
+    assert [(s["session_id"], s["traces"], s["errors"], s["user_ids"]) for s in sessions] == [
+        ("s-2", 1, 1, ["bob"]),
+        ("s-1", 2, 0, ["ada"]),
     ]
     assert sessions[1]["total_tokens"] == 15 + 14
     assert [s["session_id"] for s in get_json(viewer, "/api/sessions?user=ada")["sessions"]] == [

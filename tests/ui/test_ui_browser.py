@@ -173,6 +173,8 @@ def test_the_traces_page_shows_request_and_response_previews(tab: Page, db: Path
             ("response", info.response_preview),
         ):
             cell = row.locator(f"td.c-{column}")
+            if column == "response" and info.state == "ERROR" and not preview:
+                preview = "RuntimeError: model overloaded"  # the error, where no response is
             assert cell.get_attribute("title") == (preview or "")  # whole on hover
             text = cell.text_content() or ""
             if len(preview or "") <= 160:
@@ -345,3 +347,75 @@ def test_new_traces_appear_without_a_reload(browser: Any, tmp_path: Path) -> Non
         tab.close()
         running.stop()
     assert tab.errors == [] and tab.dialogs == []
+
+
+def test_sessions_list_every_user_of_each_session(browser: Any, tmp_path: Path) -> None:
+    store = SQLiteTraceStore(tmp_path / "sessions.db")
+    genai_trace.configure(exporters=[store])
+    for session, user, prompt in [
+        ("shared", "chen", "hi from chen"),
+        ("shared", "ada", "hi from ada"),
+        ("solo", "bob", "hi from bob"),
+    ]:
+        with genai_trace.context(session_id=session, user_id=user):
+            echo(prompt)
+    assert genai_trace.flush(10)
+    running = start_server(store)
+    tab = Page(browser, running.url)
+    try:
+        page = tab.open("#/sessions")
+        table = page.locator("table.sessions tbody")
+        expect(table.locator("td:first-child")).to_have_text(["solo", "shared"])
+        expect(table.locator("td.c-user")).to_have_text(["bob", "ada, chen"])
+    finally:
+        tab.close()
+        running.stop()
+    assert tab.errors == [] and tab.dialogs == []
+
+
+def test_a_failed_trace_shows_its_error_where_the_response_would_be(tab: Page, db: Path) -> None:
+    page = tab.open()
+    cell = rows(page).filter(has_text="fail").locator("td.c-response")
+    expect(cell).to_have_text("RuntimeError: model overloaded")
+    expect(cell.locator(".muted")).to_have_count(1)
+    page.goto(f"{tab.base_url}#/trace/{trace_id_of(db, 'fail')}")
+    response = page.locator(".trace-response")
+    expect(response.locator(".muted")).to_have_text("RuntimeError: model overloaded")
+
+
+def test_the_tags_label_stays_on_the_line_of_its_chips(tab: Page, db: Path) -> None:
+    page = tab.open(f"#/trace/{trace_id_of(db, 'alpha')}")
+    label = page.locator(".trace-header dl.facts dt", has_text="Tags")
+    chip = page.locator(".trace-header dl.facts .chip").first
+    expect(chip).to_have_text("q=alpha")
+    for width in range(420, 1400, 20):  # wherever the facts wrap, the label keeps its chips
+        page.set_viewport_size({"width": width, "height": 900})
+        label_box, chip_box = label.bounding_box(), chip.bounding_box()
+        assert label_box is not None and chip_box is not None
+        assert chip_box["y"] < label_box["y"] + label_box["height"], width
+        assert label_box["y"] < chip_box["y"] + chip_box["height"], width
+
+
+def test_arrow_keys_move_through_the_spans_before_any_click(tab: Page, db: Path) -> None:
+    page = tab.open(f"#/trace/{trace_id_of(db, 'alpha')}")
+    selected = page.locator(".wf-row.selected .wf-name")
+    expect(selected).to_have_text("rag")
+    page.keyboard.press("ArrowDown")
+    expect(selected).to_have_text("retrieve")
+    page.keyboard.press("ArrowDown")
+    expect(selected).to_have_text("generate")
+    page.keyboard.press("ArrowUp")
+    expect(selected).to_have_text("retrieve")
+    expect(page.locator("#span-detail .span-name")).to_have_text("retrieve")
+
+
+def test_stack_traces_hide_genai_traces_own_frames(tab: Page, db: Path) -> None:
+    page = tab.open(f"#/trace/{trace_id_of(db, 'fail')}")
+    page.locator(".wf-row").filter(has_text="generate").click()
+    event = page.locator("#span-detail .event.exception")
+    stack = event.locator("pre.stack")
+    expect(stack).to_contain_text("in generate")
+    frames = [line for line in (stack.text_content() or "").splitlines() if "File " in line]
+    assert frames and not [f for f in frames if f"{os.sep}genai_trace{os.sep}" in f], frames
+    assert f"{os.sep}genai_trace{os.sep}" in (stack.get_attribute("title") or "")  # kept whole
+    expect(event.locator(".hidden-frames")).to_contain_text("genai-trace frame")

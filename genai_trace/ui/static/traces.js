@@ -213,7 +213,9 @@ function traceRow(info, state, onTag) {
   h("td", { class: "c-duration num" }, formatDuration(info.duration_ms)),
   h("td", { class: "c-tokens num", title: tokensTitle(info.token_usage) }, tokensText(info.token_usage)),
   h("td", { class: "c-request preview", title: request }, oneLine(request)),
-  h("td", { class: "c-response preview", title: response }, oneLine(response)),
+  h("td", { class: "c-response preview", title: response || info.error_message || "" }, response || !info.error_message
+    ? oneLine(response)
+    : h("span", { class: "muted error-text" }, oneLine(info.error_message))),
   h("td", { class: "c-tags", title: Object.entries(info.tags || {}).map(([k, v]) => `${k}=${v}`).join("\n") }, tagChips(info.tags, onTag)),
   h("td", { class: "c-session" }, info.session_id
     ? h("a", { href: sessionHref(info.session_id), title: `Session ${info.session_id}`, onclick: (e) => e.stopPropagation() }, info.session_id)
