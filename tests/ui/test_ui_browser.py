@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -419,3 +420,44 @@ def test_stack_traces_hide_genai_traces_own_frames(tab: Page, db: Path) -> None:
     assert frames and not [f for f in frames if f"{os.sep}genai_trace{os.sep}" in f], frames
     assert f"{os.sep}genai_trace{os.sep}" in (stack.get_attribute("title") or "")  # kept whole
     expect(event.locator(".hidden-frames")).to_contain_text("genai-trace frame")
+
+
+def test_span_type_and_time_range_filters(browser: Any, tmp_path: Path) -> None:
+    db = tmp_path / "ranges.db"
+    store = SQLiteTraceStore(db)
+    genai_trace.configure(exporters=[store])
+    echo("old question")
+    chat([{"role": "user", "content": "new chat"}])
+    echo("new question")
+    assert genai_trace.flush(10)
+    store.shutdown()
+    two_days_ns = 2 * 86400 * 10**9
+    with sqlite3.connect(db) as connection:  # as if traced two days ago
+        connection.execute(
+            "UPDATE traces SET start_ns = start_ns - ? WHERE request_preview = 'old question'",
+            (two_days_ns,),
+        )
+    running = start_server(db)
+    tab = Page(browser, running.url)
+    try:
+        page = tab.open()
+        requests = rows(page).locator("td.c-request")
+        expect(requests).to_have_text(["new question", "new chat", "old question"])
+        page.select_option("select[name=since]", "24h")
+        expect(requests).to_have_text(["new question", "new chat"])
+        expect(page).to_have_url(re.compile(r"#/traces\?since=24h$"))
+        page.select_option("select[name=span_type]", "CHAT_MODEL")
+        expect(requests).to_have_text(["new chat"])
+        page.select_option("select[name=since]", "")
+        page.select_option("select[name=span_type]", "LLM")
+        expect(requests).to_have_text(["new question", "old question"])
+        page.goto(f"{tab.base_url}#/traces?span_type=LLM&since=24h")
+        page.reload()
+        expect(requests).to_have_text(["new question"])
+        expect(page.locator("select[name=span_type]")).to_have_value("LLM")
+        page.click("button.clear")
+        expect(requests).to_have_count(3)
+    finally:
+        tab.close()
+        running.stop()
+    assert tab.errors == [] and tab.dialogs == []
