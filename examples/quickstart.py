@@ -3,10 +3,12 @@
 Run: python examples/quickstart.py   (then: genai-trace show --last)
 
 No server and no API key needed: the "LLM" here is a local function, so the example shows
-the shape of a trace (a CHAIN with a RETRIEVER and an LLM under it) on any machine.
+the shape of a trace (a CHAIN with a RETRIEVER and a CHAT_MODEL under it) on any machine.
 """
 
 from __future__ import annotations
+
+import os
 
 import genai_trace
 from genai_trace import SpanType
@@ -56,7 +58,8 @@ def main() -> None:
     for span, depth in trace.walk():
         print(f"{'  ' * depth}- {span.name} [{span.span_type}] {span.duration_ms:.2f} ms")
     genai_trace.flush()
-    print("\nstored in .genai_trace/traces.db; read it with: genai-trace show --last")
+    store = os.environ.get("GENAI_TRACE_DB") or ".genai_trace/traces.db"
+    print(f"\nstored in {store}; read it with: genai-trace show --last")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import math
 import os
 import re
 import shutil
@@ -15,7 +16,7 @@ import socket
 import sys
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import TextIO, get_args
 
 from genai_trace._semantics import semconv as sc
@@ -29,6 +30,12 @@ from genai_trace.store.schema import DEFAULT_DB_PATH, TraceStoreError
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _STATES = get_args(TraceState)
+_MAX_INT = 2**63 - 1
+# One OTLP request per batch: 5,000 traces were 5,000 requests before.
+_SEND_BATCH_TRACES = 256
+_SEND_BATCH_SPANS = 4096
+_PROGRESS_FROM = 100  # fewer traces finish before a progress line would help
+_ELLIPSIS = "\u2026"
 
 
 class CliError(Exception):
@@ -47,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     store.choose_with = "--db or GENAI_TRACE_DB"
     out: TextIO = sys.stdout
     try:
+        if store.path.is_dir():
+            raise CliError(f"the trace store {store.path} is a directory: name a file", 2)
         status: int = args.run(store, args, out)
         return status
     except TraceStoreError as exc:
@@ -76,9 +85,11 @@ def _cmd_list(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _cmd_show(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
+    if args.last == (args.trace_id is not None):
+        raise CliError("give a trace id or --last (one of the two)", 2)
     trace_id = store.last_trace_id() if args.last else args.trace_id
     if trace_id is None:
-        raise CliError("give a trace id, or --last" if not args.last else "the store is empty")
+        raise CliError("the store is empty")
     trace = store.get(trace_id)
     if trace is None:
         raise CliError(f"no trace {trace_id!r} in {store.path} (ids are 32 hex digits)")
@@ -95,8 +106,10 @@ def _cmd_tail(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     deadline = None if args.timeout is None else time.monotonic() + args.timeout
     last_seq = 0
     if store.path.exists():
-        recent = store.search_with_seq(TraceQuery(limit=args.initial))
+        # The newest seq, even with --initial 0: only traces stored from now on are new.
+        recent = store.search_with_seq(TraceQuery(limit=max(args.initial, 1)))
         last_seq = max((seq for seq, _ in recent), default=0)
+        recent = recent[: args.initial]
         for _, info in reversed(recent):
             out.write(_tail_line(info) + "\n")
         out.flush()
@@ -114,6 +127,8 @@ def _cmd_tail(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
             TraceQuery(after_seq=last_seq, order_by="start_time", descending=False, limit=1000)
         )
         for seq, info in sorted(fresh, key=lambda pair: pair[0]):
+            if args.count is not None and shown >= args.count:
+                break
             last_seq = max(last_seq, seq)
             out.write(_tail_line(info) + "\n")
             shown += 1
@@ -123,22 +138,45 @@ def _cmd_tail(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
 
 def _cmd_export(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     infos = store.search(_query(args))
-    target = open(args.output, "w", encoding="utf-8") if args.output else out
+    # The progress line shares a terminal with the output only when both go to it.
+    progress = _Progress("exporting", len(infos) if args.output or not out.isatty() else 0)
     try:
-        if args.format == "jsonl":
-            for info in infos:
-                trace = store.get(info.trace_id)
-                if trace is not None:
-                    target.write(trace.to_json() + "\n")
-        else:
-            from genai_trace.exporters.otlp_json import traces_to_otlp_json
-
-            traces = [t for t in (store.get(i.trace_id) for i in infos) if t is not None]
-            target.write(dumps(traces_to_otlp_json(traces), default=safe_repr) + "\n")
+        if not args.output:
+            _write_export(store, infos, args.format, out, progress)
+            return 0
+        try:
+            with open(args.output, "w", encoding="utf-8") as target:
+                _write_export(store, infos, args.format, target, progress)
+        except OSError as exc:
+            raise CliError(f"cannot write {args.output}: {exc.strerror or exc}") from None
     finally:
-        if target is not out:
-            target.close()
+        progress.close()
     return 0
+
+
+def _write_export(
+    store: TraceReader,
+    infos: list[TraceInfo],
+    export_format: str,
+    target: TextIO,
+    progress: _Progress,
+) -> None:
+    if export_format == "jsonl":
+        for info in infos:
+            trace = store.get(info.trace_id)
+            if trace is not None:
+                target.write(trace.to_json() + "\n")
+            progress.advance(1)
+    else:
+        from genai_trace.exporters.otlp_json import traces_to_otlp_json
+
+        traces = []
+        for info in infos:
+            trace = store.get(info.trace_id)
+            if trace is not None:
+                traces.append(trace)
+            progress.advance(1)
+        target.write(dumps(traces_to_otlp_json(traces), default=safe_repr) + "\n")
 
 
 def _cmd_send(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
@@ -146,6 +184,7 @@ def _cmd_send(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     from genai_trace.exporters.otlp import OTLPTraceExporter
 
     headers = dict(_header(h) for h in args.header)
+    _check_endpoint(args.endpoint, args.protocol)
     try:
         exporter = OTLPTraceExporter(
             args.endpoint, protocol=args.protocol, headers=headers, dialect=args.dialect
@@ -153,22 +192,63 @@ def _cmd_send(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     except (ValueError, ImportError) as exc:
         raise CliError(str(exc), 2) from None
     _check_reachable(args.endpoint, args.protocol)
+    infos = store.search(_query(args))
     sent = 0
+    progress = _Progress("sending", len(infos))
     try:
-        for info in store.search(_query(args)):
-            trace = store.get(info.trace_id)
-            if trace is None:
-                continue
-            if exporter.export([trace]) is not ExportResult.SUCCESS:
+        for batch in _batches(infos):
+            traces = [t for t in (store.get(i.trace_id) for i in batch) if t is not None]
+            if traces and exporter.export(traces) is not ExportResult.SUCCESS:
                 raise CliError(
-                    f"the backend at {args.endpoint} did not accept trace {info.trace_id} "
-                    f"({sent} sent before it)"
+                    f"the backend at {args.endpoint} did not accept a batch of {len(traces)} "
+                    f"traces, the first {batch[0].trace_id} ({sent} sent before it)"
                 )
-            sent += 1
+            sent += len(traces)
+            progress.advance(len(batch))
     finally:
+        progress.close()
         exporter.shutdown()
     out.write(f"sent {sent} trace(s) to {args.endpoint}\n")
     return 0
+
+
+def _batches(infos: list[TraceInfo]) -> Iterator[list[TraceInfo]]:
+    """Traces in groups for one request each, bounded in traces and in spans."""
+    batch: list[TraceInfo] = []
+    spans = 0
+    for info in infos:
+        if batch and (len(batch) >= _SEND_BATCH_TRACES or spans >= _SEND_BATCH_SPANS):
+            yield batch
+            batch, spans = [], 0
+        batch.append(info)
+        spans += info.span_count
+    if batch:
+        yield batch
+
+
+class _Progress:
+    """``verb n/total traces`` on one stderr line, only when stderr is a terminal."""
+
+    def __init__(self, verb: str, total: int, stream: TextIO | None = None) -> None:
+        self.stream = stream or sys.stderr
+        self.verb = verb
+        self.total = total
+        self.done = 0
+        self.shown_at = 0.0
+        self.enabled = total >= _PROGRESS_FROM and self.stream.isatty()
+
+    def advance(self, count: int) -> None:
+        self.done += count
+        now = time.monotonic()
+        if self.enabled and (now - self.shown_at >= 0.1 or self.done >= self.total):
+            self.shown_at = now
+            self.stream.write(f"\rgenai-trace: {self.verb} {self.done}/{self.total} traces")
+            self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.shown_at:
+            self.stream.write("\r\033[K")  # clear the line: the result line follows
+            self.stream.flush()
 
 
 def _cmd_stats(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
@@ -200,6 +280,8 @@ def _cmd_stats(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int
 def _cmd_ui(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     from genai_trace.ui import serve
 
+    if store.exists():
+        store.count()  # a file that is not a store is refused now, not in the page later
     try:
         return serve(
             store,
@@ -214,6 +296,20 @@ def _cmd_ui(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
 
 
 # --- helpers -------------------------------------------------------------------------
+
+
+def _check_endpoint(endpoint: str, protocol: str) -> None:
+    """Refuse, as a usage error, an endpoint that is not a URL (``grpc`` takes host:port too)."""
+    with_scheme = "://" in endpoint
+    parts = urllib.parse.urlsplit(endpoint if with_scheme else "//" + endpoint)
+    try:
+        port_ok = parts.port is not None or with_scheme
+    except ValueError:
+        port_ok = False
+    scheme_ok = parts.scheme in ("http", "https") or (protocol == "grpc" and not with_scheme)
+    if not (scheme_ok and parts.hostname and port_ok):
+        example = "127.0.0.1:4317" if protocol == "grpc" else "http://127.0.0.1:4318"
+        raise CliError(f"bad endpoint {endpoint!r}: use a URL like {example}", 2)
 
 
 def _check_reachable(endpoint: str, protocol: str) -> None:
@@ -238,14 +334,20 @@ def _table(rows: list[TraceInfo], width: int) -> str:
     for info in rows:
         tokens = "" if info.token_usage is None else str(info.token_usage.total_tokens)
         lines.append(
-            f"{format_time(info.start_time_ns):<23}  {one_line(info.name, 24):<24}  "
+            f"{format_time(info.start_time_ns):<23}  {_cell(info.name, 24):<24}  "
             f"{info.state:<11}  {format_duration(info.duration_ms):>9}  {tokens:>7}  "
-            f"{one_line(info.request_preview, preview):<{preview}}  "
-            f"{one_line(info.response_preview, preview)}"
+            f"{_cell(info.request_preview, preview):<{preview}}  "
+            f"{_cell(info.response_preview, preview)}"
         )
     if not rows:
         lines.append("(no traces match)")
     return "\n".join(lines)
+
+
+def _cell(value: object, width: int) -> str:
+    """``value`` on one line in a column of ``width``: cut with one ellipsis character."""
+    text = one_line(value, _MAX_INT)
+    return text if len(text) <= width else text[: width - 1] + _ELLIPSIS
 
 
 def _ready(store: TraceReader) -> bool:
@@ -263,8 +365,8 @@ def _tail_line(info: TraceInfo) -> str:
     tokens = "" if info.token_usage is None else f"  {info.token_usage.total_tokens} tok"
     return (
         f"{format_time(info.start_time_ns)}  {info.trace_id}  {info.name}  {info.state}  "
-        f"{format_duration(info.duration_ms)}{tokens}  {one_line(info.request_preview, 60)}"
-        f"  ->  {one_line(info.response_preview, 60)}"
+        f"{format_duration(info.duration_ms)}{tokens}  {_cell(info.request_preview, 60)}"
+        f"  ->  {_cell(info.response_preview, 60)}"
     )
 
 
@@ -338,12 +440,50 @@ def _add_filters(parser: argparse.ArgumentParser, limit: int) -> None:
 
 
 def _positive_int(text: str) -> int:
+    value = _whole_number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    value = _whole_number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {text!r}")
+    return value
+
+
+def _whole_number(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value > _MAX_INT:  # SQLite's integers are 64-bit
+        raise argparse.ArgumentTypeError(f"expected at most {_MAX_INT}, got {text!r}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    value = _seconds(text)
     if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _non_negative_seconds(text: str) -> float:
+    value = _seconds(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more seconds, got {text!r}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"expected a finite number of seconds, got {text!r}")
     return value
 
 
@@ -353,6 +493,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     db_help = f"the store (env GENAI_TRACE_DB; default {DEFAULT_DB_PATH})"
     parser.add_argument("--db", help=db_help)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {sc.TRACER_VERSION}")
     # --db is taken after the command too: `genai-trace ui --db PATH`.
     with_db = argparse.ArgumentParser(add_help=False)
     with_db.add_argument("--db", help=db_help, default=argparse.SUPPRESS)
@@ -376,10 +517,14 @@ def _parser() -> argparse.ArgumentParser:
     show.set_defaults(run=_cmd_show)
 
     tail = command("tail", "follow new traces as they are stored")
-    tail.add_argument("--initial", type=int, default=10, help="recent traces shown first")
-    tail.add_argument("--interval", type=float, default=0.5, help="seconds between polls")
+    tail.add_argument(
+        "--initial", type=_non_negative_int, default=10, help="recent traces shown first"
+    )
+    tail.add_argument(
+        "--interval", type=_positive_seconds, default=0.5, help="seconds between polls"
+    )
     tail.add_argument("--count", type=_positive_int, help="stop after this many new traces")
-    tail.add_argument("--timeout", type=float, help="stop after this many seconds")
+    tail.add_argument("--timeout", type=_non_negative_seconds, help="stop after this many seconds")
     tail.set_defaults(run=_cmd_tail)
 
     export = command("export", "traces as JSON lines or OTLP-JSON")

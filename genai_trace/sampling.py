@@ -99,6 +99,7 @@ class SampledExporter:
         self.name = f"{getattr(exporter, 'name', type(exporter).__name__)} (sampled)"
         self.kept = 0
         self.sampled_out = 0
+        self._sampled_out_untaken = 0
 
     def export(self, traces: Sequence[Trace]) -> ExportResult:
         """Export the kept traces (a sampler that raises keeps the trace: lose nothing)."""
@@ -113,9 +114,20 @@ class SampledExporter:
                 kept.append(trace)
         self.kept += len(kept)
         self.sampled_out += len(traces) - len(kept)
+        self._sampled_out_untaken += len(traces) - len(kept)
         if not kept:
             return ExportResult.SUCCESS
         return self.exporter.export(kept)
+
+    def take_sampled_out(self) -> int:
+        """Traces dropped by the sampler since the last call (the pipeline counts them)."""
+        count, self._sampled_out_untaken = self._sampled_out_untaken, 0
+        return count
+
+    def take_rejected(self) -> int:
+        """Pass on the wrapped exporter's rejected count (the local store refuses single traces)."""
+        take_rejected = getattr(self.exporter, "take_rejected", None)
+        return int(take_rejected()) if take_rejected is not None else 0
 
     def shutdown(self) -> None:
         """Shut the wrapped exporter down."""

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import pty
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,7 @@ import pytest
 import genai_trace
 from genai_trace.store import SQLiteTraceStore, TraceQuery
 from tests.helpers.apps.stored_rag import fill
+from tests.helpers.reliability.faults import FaultyBackend, Status
 
 
 def cli(
@@ -232,3 +235,223 @@ def test_send_to_an_endpoint_nobody_listens_on_fails_in_one_line(db: Path) -> No
     assert result.stdout == ""
     assert result.stderr.startswith(f"genai-trace: cannot connect to {endpoint}: ")
     assert result.stderr.count("\n") == 1, result.stderr
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    """The error line a user sees: after argparse's usage lines, never a traceback."""
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stdout == ""
+    return result.stderr.splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("args", "status", "line"),
+    [
+        (
+            ["export", "-o", "/nonexistent/dir/x.jsonl"],
+            1,
+            "genai-trace: cannot write /nonexistent/dir/x.jsonl: No such file or directory",
+        ),
+        (["export", "-o", "/proc/version"], 1, "genai-trace: cannot write /proc/version: "),
+        (
+            ["list", "--limit", "99999999999999999999999"],
+            2,
+            "genai-trace list: error: argument --limit: expected at most 9223372036854775807",
+        ),
+        (
+            ["tail", "--interval", "-1"],
+            2,
+            "genai-trace tail: error: argument --interval: expected a positive number of seconds",
+        ),
+        (
+            ["tail", "--timeout", "-1"],
+            2,
+            "genai-trace tail: error: argument --timeout: expected 0 or more seconds",
+        ),
+        (["tail", "--initial", "-2"], 2, "genai-trace tail: error: argument --initial: expected"),
+        (["show"], 2, "genai-trace: give a trace id or --last (one of the two)"),
+        (["show", "--last", "abc"], 2, "genai-trace: give a trace id or --last (one of the two)"),
+        (
+            ["send", "--endpoint", "garbage"],
+            2,
+            "genai-trace: bad endpoint 'garbage': use a URL like http://127.0.0.1:4318",
+        ),
+        (
+            ["send", "--endpoint", "ftp://127.0.0.1:4318"],
+            2,
+            "genai-trace: bad endpoint 'ftp://127.0.0.1:4318'",
+        ),
+    ],
+)
+def test_bad_arguments_and_targets_fail_in_one_line(
+    db: Path, args: list[str], status: int, line: str
+) -> None:
+    result = cli(*args, db=db)
+    assert result.returncode == status, result.stderr
+    assert one_error_line(result).startswith(line)
+
+
+def test_export_to_a_directory_fails_in_one_line(db: Path, tmp_path: Path) -> None:
+    result = cli("export", "-o", str(tmp_path), db=db)
+    assert result.returncode == 1
+    assert one_error_line(result) == f"genai-trace: cannot write {tmp_path}: Is a directory"
+
+
+@pytest.mark.parametrize("command", [["list"], ["stats"], ["ui", "--port", "0"]])
+def test_a_directory_as_the_store_is_refused_in_one_line(
+    tmp_path: Path, command: list[str]
+) -> None:
+    result = cli("--db", str(tmp_path), *command, timeout=20)
+    assert result.returncode == 2
+    assert one_error_line(result) == (
+        f"genai-trace: the trace store {tmp_path} is a directory: name a file"
+    )
+
+
+def test_ui_refuses_a_file_that_is_not_a_store_at_start(tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not a database\n" * 100)
+    result = cli("ui", "--port", "0", db=notes, timeout=20)
+    assert result.returncode == 2
+    assert one_error_line(result) == (
+        f"genai-trace: cannot read the trace store {notes} (file is not a database); "
+        "is it a genai-trace store, and not corrupt?"
+    )
+
+
+def test_version() -> None:
+    result = cli("--version")
+    assert (result.returncode, result.stdout) == (0, f"genai-trace {genai_trace.__version__}\n")
+
+
+def test_list_cuts_a_long_preview_to_its_column_with_one_ellipsis(tmp_path: Path) -> None:
+    db = tmp_path / "long.db"
+    question = "You said: How do I reset my password when the email is gone?"
+    writer = (
+        "import genai_trace\n"
+        "from genai_trace.store import SQLiteTraceStore\n"
+        f"genai_trace.configure(exporters=[SQLiteTraceStore({str(db)!r})])\n"
+        f"with genai_trace.start_span('ask', inputs={question!r}):\n"
+        "    pass\n"
+    )
+    subprocess.run([sys.executable, "-c", writer], check=True, timeout=60)
+    result = cli("list", db=db)
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    column = header.index("RESPONSE") - header.index("REQUEST") - 2  # 2 spaces between
+    cell = row[header.index("REQUEST") : header.index("RESPONSE")].rstrip()
+    assert cell == question[: column - 1] + "\u2026"
+
+
+def live_tail(db: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "genai_trace.cli", "--db", str(db), "tail", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def write_traces(db: Path, questions: list[str]) -> None:
+    writer = (
+        "import genai_trace\n"
+        "from genai_trace.store import SQLiteTraceStore\n"
+        f"genai_trace.configure(exporters=[SQLiteTraceStore({str(db)!r})])\n"
+        "ask = genai_trace.trace(lambda q: q.upper())\n"
+        f"for q in {questions!r}:\n"
+        "    ask(q)\n"
+    )
+    subprocess.run([sys.executable, "-c", writer], check=True, timeout=60)
+
+
+def test_tail_initial_zero_shows_no_old_trace_and_count_stops_exactly(
+    db: Path, tmp_path: Path
+) -> None:
+    old = cli("tail", "--initial", "0", "--timeout", "0", db=db)
+    assert (old.returncode, old.stdout, old.stderr) == (0, "", "")
+
+    live = tmp_path / "live.db"
+    write_traces(live, ["old one"])
+    tail = live_tail(live, "--initial", "0", "--count", "1", "--interval", "1", "--timeout", "60")
+    try:
+        time.sleep(0.5)  # tail reads where the store ends before the new traces arrive
+        write_traces(live, ["first", "second", "third"])  # all three land in one poll
+        out, err = tail.communicate(timeout=60)
+    finally:
+        tail.kill()
+    assert tail.returncode == 0, err
+    (line,) = out.splitlines()
+    assert "first  ->  FIRST" in line
+
+
+@pytest.fixture(scope="module")
+def db300(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli300") / "traces.db"
+    write_traces(path, [f"q{i}" for i in range(300)])
+    return path
+
+
+def test_send_puts_many_traces_in_each_request(db300: Path) -> None:
+    stored = {info.trace_id for info in SQLiteTraceStore(db300).search(TraceQuery(limit=1000))}
+    with FaultyBackend() as backend:
+        result = cli("send", "--endpoint", backend.endpoint, db=db300)
+    assert result.returncode == 0, result.stderr
+    assert (result.stdout, result.stderr) == (f"sent 300 trace(s) to {backend.endpoint}\n", "")
+    assert [len(request.trace_ids) for request in backend.received] == [256, 44]
+    assert sorted(backend.delivered()) == sorted(stored)
+
+
+def test_send_names_the_batch_a_backend_refused(db300: Path) -> None:
+    with FaultyBackend(script=deque([Status(200), Status(400)])) as backend:
+        result = cli("send", "--endpoint", backend.endpoint, db=db300)
+    assert result.returncode == 1
+    line = one_error_line(result)
+    first = backend.received[1].trace_ids[0]
+    assert line == (
+        f"genai-trace: the backend at {backend.endpoint} did not accept a batch of 44 traces, "
+        f"the first {first} (256 sent before it)"
+    )
+
+
+def cli_on_a_terminal(*args: str, db: Path) -> tuple[subprocess.CompletedProcess[str], bytes]:
+    """Run with stderr on a pseudo-terminal (as in a shell), stdout piped; return both."""
+    leader, follower = pty.openpty()
+    env = {k: v for k, v in os.environ.items() if k != "GENAI_TRACE_DB"}
+    env["GENAI_TRACE_DB"] = str(db)
+    with subprocess.Popen(
+        [sys.executable, "-m", "genai_trace.cli", *args],
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        text=True,
+        env=env,
+    ) as process:
+        os.close(follower)
+        terminal = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the child closed the terminal
+                break
+            if not chunk:
+                break
+            terminal += chunk
+        out, _ = process.communicate(timeout=60)
+    os.close(leader)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, ""), terminal
+
+
+def test_send_and_export_show_progress_on_a_terminal_only(db300: Path, tmp_path: Path) -> None:
+    with FaultyBackend() as backend:
+        sent, terminal = cli_on_a_terminal("send", "--endpoint", backend.endpoint, db=db300)
+    assert sent.returncode == 0
+    assert terminal.endswith(b"\rgenai-trace: sending 300/300 traces\r\033[K"), terminal
+    assert sent.stdout == f"sent 300 trace(s) to {backend.endpoint}\n"
+
+    out = tmp_path / "all.jsonl"
+    exported, terminal = cli_on_a_terminal("export", "-o", str(out), db=db300)
+    assert exported.returncode == 0
+    assert terminal.endswith(b"\rgenai-trace: exporting 300/300 traces\r\033[K"), terminal
+    assert len(out.read_text().splitlines()) == 300
+
+    piped = cli("export", "-o", str(out), db=db300)  # stderr piped: no progress line
+    assert (piped.returncode, piped.stderr) == (0, "")

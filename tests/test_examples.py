@@ -14,11 +14,11 @@ from tests.helpers.paths import EXAMPLES
 pytestmark = pytest.mark.slow  # each example runs in its own interpreter
 
 
-def run_example(name: str, cwd: Path) -> str:
+def run_example(name: str, cwd: Path, **env: str) -> str:
     completed = subprocess.run(
         [sys.executable, str(EXAMPLES / name)],
         cwd=cwd,
-        env=offline_env(),
+        env={**offline_env(), **env},
         capture_output=True,
         text=True,
         timeout=120,
@@ -41,6 +41,14 @@ def test_quickstart(tmp_path: Path) -> None:
         line.split(" ms")[0].rsplit(" ", 1)[0] for line in lines if line.lstrip().startswith("- ")
     ]
     assert tree == ["- answer [CHAIN]", "  - retrieve [RETRIEVER]", "  - chat [CHAT_MODEL]"]
+    assert lines[-1] == "stored in .genai_trace/traces.db; read it with: genai-trace show --last"
+
+
+def test_quickstart_names_the_store_genai_trace_db_chose(tmp_path: Path) -> None:
+    store = tmp_path / "elsewhere" / "mine.db"
+    out = run_example("quickstart.py", tmp_path, GENAI_TRACE_DB=str(store))
+    assert out.splitlines()[-1] == f"stored in {store}; read it with: genai-trace show --last"
+    assert store.exists() and not (tmp_path / ".genai_trace").exists()
 
 
 def tree_lines(out: str) -> list[str]:
@@ -51,7 +59,12 @@ def tree_lines(out: str) -> list[str]:
 def offline_env() -> dict[str, str]:
     """The examples' offline default: no OpenAI endpoint and no OTLP endpoint configured."""
     env = dict(os.environ)
-    for key in ("OPENAI_BASE_URL", "OPENAI_API_KEY", "OTEL_EXPORTER_OTLP_ENDPOINT"):
+    for key in (
+        "OPENAI_BASE_URL",
+        "OPENAI_API_KEY",
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "GENAI_TRACE_DB",
+    ):
         env.pop(key, None)
     return env
 

@@ -140,7 +140,8 @@ def stats() -> dict[str, Any]:
 
     ``destinations`` has, per exporter, the traces ``exported``, ``failed`` (the exporter
     gave up, after its own retries) and ``dropped`` (its queue was full, or shutdown ran out
-    of time). Nothing is dropped without being counted here.
+    of time); a destination with a tail sampler adds ``sampled_out`` (the traces it chose not
+    to send). Nothing is dropped without being counted here.
     """
     rt = _runtime.current()
     if rt is None:
@@ -152,7 +153,12 @@ def stats() -> dict[str, Any]:
         "traces_skipped_without_genai_span": pipeline.skipped_non_genai,
         **rt.assembler_counts(),
         "destinations": {
-            d.name: {"exported": d.exported, "failed": d.failed, "dropped": d.dropped}
+            d.name: {
+                "exported": d.exported,
+                "failed": d.failed,
+                "dropped": d.dropped,
+                **({"sampled_out": d.sampled_out} if d.samples else {}),
+            }
             for d in pipeline.destinations
         },
     }

@@ -52,6 +52,9 @@ class Destination:
         self.name = f"genai_trace export: {label}"
         self.exported = 0
         self.failed = 0
+        # Only a sampling exporter (``take_sampled_out``) drops traces on purpose.
+        self.samples = hasattr(exporter, "take_sampled_out")
+        self.sampled_out = 0
         self._worker: QueueWorker[Trace] = QueueWorker(
             self.name,
             self._export,
@@ -143,16 +146,21 @@ class Destination:
         except Exception:
             log_internal_error(self.name)
             result = ExportResult.FAILURE
+        # Traces the sampler dropped were neither sent nor lost.
+        take_sampled_out = getattr(self.exporter, "take_sampled_out", None)
+        sampled_out = int(take_sampled_out()) if take_sampled_out is not None else 0
+        self.sampled_out += sampled_out
+        handed_on = len(traces) - sampled_out
         if result is ExportResult.SUCCESS:
             # An exporter may refuse single traces and store the rest (the local store).
             take_rejected = getattr(self.exporter, "take_rejected", None)
             rejected = int(take_rejected()) if take_rejected is not None else 0
-            self.exported += len(traces) - rejected
+            self.exported += handed_on - rejected
             self.failed += rejected
         else:
-            self.failed += len(traces)
+            self.failed += handed_on
             if not getattr(self.exporter, "reports_own_failures", False):
-                self.failure_warning.record(len(traces), self.name)
+                self.failure_warning.record(handed_on, self.name)
 
 
 class RecentTraces:

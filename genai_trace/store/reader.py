@@ -202,11 +202,12 @@ class TraceReader:
                 (total,) = connection.execute(
                     f"SELECT count(*) FROM traces {where}", where_params
                 ).fetchone()
-        more = len(rows) > limit
-        rows = rows[:limit]
+            more = len(rows) > limit
+            rows = rows[:limit]
+            traces = _with_errors(connection, [_row(seq, info) for seq, _, info in rows])
         next_cursor = Cursor(rows[-1][1], rows[-1][0]).encode() if more else None
         return {
-            "traces": [_row(seq, info) for seq, _, info in rows],
+            "traces": traces,
             "next": next_cursor,
             "latest_seq": latest,
             "total": total,
@@ -227,8 +228,9 @@ class TraceReader:
         with self._reader() as connection:
             rows = connection.execute(sql, [*params, limit + 1]).fetchall()
             latest = _latest_seq(connection)
+            traces = _with_errors(connection, [_row(seq, info) for seq, info in rows[:limit]])
         return {
-            "traces": [_row(seq, info) for seq, info in rows[:limit]],
+            "traces": traces,
             "latest_seq": latest,
             "more": len(rows) > limit,
         }
@@ -238,7 +240,7 @@ class TraceReader:
         where = "WHERE session_id IS NOT NULL" + (" AND user_id = ?" if user_id else "")
         sql = (
             "SELECT session_id, count(*), min(start_ns), max(start_ns), sum(total_tokens), "
-            "sum(state = 'ERROR'), max(user_id) "
+            "sum(state = 'ERROR'), json_group_array(DISTINCT user_id) "
             f"FROM traces {where} GROUP BY session_id ORDER BY max(start_ns) DESC LIMIT ?"
         )
         params: list[Any] = [user_id] if user_id else []
@@ -255,7 +257,8 @@ class TraceReader:
                     "last_start_ns": row[3],
                     "total_tokens": row[4] or 0,
                     "errors": row[5] or 0,
-                    "user_id": row[6],
+                    # A session may have several users: each of them, not one chosen.
+                    "user_ids": sorted(u for u in loads(row[6]) if u is not None),
                 }
                 for row in rows
             ]
@@ -388,3 +391,22 @@ def _row(seq: int, info: str) -> dict[str, Any]:
     data: dict[str, Any] = loads(info)
     data["seq"] = seq
     return data
+
+
+def _with_errors(
+    connection: sqlite3.Connection, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Give each failed row without a response its root span's error (the viewer shows it)."""
+    failed = [r["trace_id"] for r in rows if r["state"] == "ERROR" and not r["response_preview"]]
+    if not failed:
+        return rows
+    marks = ", ".join("?" * len(failed))
+    spans = connection.execute(
+        f"SELECT trace_id, data FROM spans WHERE trace_id IN ({marks}) AND parent_id IS NULL",
+        failed,
+    ).fetchall()
+    messages = {trace_id: loads(data).get("status_message") for trace_id, data in spans}
+    for row in rows:
+        if messages.get(row["trace_id"]):
+            row["error_message"] = messages[row["trace_id"]]
+    return rows

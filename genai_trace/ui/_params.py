@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Mapping, Sequence
 from typing import get_args
 
@@ -13,7 +14,9 @@ STATES = get_args(TraceState)
 MAX_TEXT = 1000
 _MAX_INT = 2**63 - 1
 _CURSOR = re.compile(r"^(-?\d{1,19})\.(\d{1,19})$")
-FILTER_PARAMS = ("state", "name", "span_type", "tag", "session", "user", "text")
+FILTER_PARAMS = ("state", "name", "span_type", "tag", "session", "user", "text", "since")
+_SINCE = re.compile(r"^(\d{1,9})([smhd])$")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
 class BadRequestError(Exception):
@@ -85,6 +88,7 @@ def filters(query: Query) -> TraceQuery:
     if len(tags) > 20:
         raise BadRequestError(f"at most 20 tag filters, got {len(tags)}")
     return TraceQuery(
+        start_time_ns=since(query),
         state=state,
         name=text(query, "name"),
         span_type=text(query, "span_type"),
@@ -93,6 +97,18 @@ def filters(query: Query) -> TraceQuery:
         user_id=text(query, "user"),
         text=text(query, "text"),
     )
+
+
+def since(query: Query) -> int | None:
+    """``since=15m`` (s, m, h or d ago, as the CLI's ``--since``): the start of the time range."""
+    value = text(query, "since")
+    if value is None:
+        return None
+    match = _SINCE.match(value)
+    if match is None:
+        raise BadRequestError(f"since must be like 30s, 15m, 2h or 7d, got {value[:50]!r}")
+    seconds = int(match.group(1)) * _SECONDS[match.group(2)]
+    return time.time_ns() - seconds * 1_000_000_000
 
 
 def cursor(query: Query, name: str) -> Cursor | None:

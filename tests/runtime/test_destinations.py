@@ -217,3 +217,16 @@ def test_a_cpu_bound_exporter_behind_a_flat_out_loop_loses_nothing() -> None:
     (counts,) = genai_trace.stats()["destinations"].values()
     assert counts == {"exported": 3_000, "failed": 0, "dropped": 0}
     assert exporter.traces == 3_000
+
+
+def test_a_trace_the_tail_sampler_drops_is_counted_as_sampled_out(tmp_path: Path) -> None:
+    store = SQLiteTraceStore(tmp_path / "sampled.db")
+    genai_trace.configure(exporters=[SampledExporter(store, TailSampler(rate=0.0))])
+    work(1)
+    with pytest.raises(ValueError):
+        work(-1)
+    work(2)
+    assert genai_trace.flush(10)
+    (counts,) = genai_trace.stats()["destinations"].values()
+    assert counts == {"exported": 1, "failed": 0, "dropped": 0, "sampled_out": 2}
+    assert [info.state for info in store.search()] == ["ERROR"]

@@ -127,6 +127,7 @@ def test_traces_are_listed_newest_first_with_their_previews(
         ("span_type=RETRIEVER&session=s-1", ["beta", "alpha"]),
         ("state=", [XSS, LOOKUP, "hello 100%_done", "fail", "beta", "alpha"]),  # empty: no filter
         ("name=nothing", []),
+        ("since=7d&state=ERROR", ["fail"]),  # seeded just now: inside every range
     ],
 )
 def test_filters(viewer: RunningViewer, query: str, expected: list[str]) -> None:
@@ -178,9 +179,9 @@ def test_one_whole_trace_by_id_or_client_request_id(viewer: RunningViewer, db: P
 
 def test_sessions_in_order(viewer: RunningViewer) -> None:
     sessions = get_json(viewer, "/api/sessions")["sessions"]
-    assert [(s["session_id"], s["traces"], s["errors"], s["user_id"]) for s in sessions] == [
-        ("s-2", 1, 1, "bob"),
-        ("s-1", 2, 0, "ada"),
+    assert [(s["session_id"], s["traces"], s["errors"], s["user_ids"]) for s in sessions] == [
+        ("s-2", 1, 1, ["bob"]),
+        ("s-1", 2, 0, ["ada"]),
     ]
     assert sessions[1]["total_tokens"] == 15 + 14
     assert [s["session_id"] for s in get_json(viewer, "/api/sessions?user=ada")["sessions"]] == [
@@ -226,6 +227,11 @@ def test_stats(viewer: RunningViewer, db: Path) -> None:
         ("/api/traces/a/b/c", 404, "no API endpoint /api/traces/a/b/c"),
         ("/api/sessions/nobody", 404, "no session 'nobody'"),
         ("/api/sessions?limit=-5", 400, "limit must be between 1 and 1000"),
+        (
+            "/api/traces?since=yesterday",
+            400,
+            "since must be like 30s, 15m, 2h or 7d, got 'yesterday'",
+        ),
         ("/api/stats?verbose=1", 400, "unknown parameter 'verbose'"),
         ("/api/nothing", 404, "no API endpoint /api/nothing"),
         ("/api/traces?" + "&".join(f"tag=k{i}" for i in range(21)), 400, "at most 20 tag"),

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,8 @@ def test_the_traces_page_shows_request_and_response_previews(tab: Page, db: Path
             ("response", info.response_preview),
         ):
             cell = row.locator(f"td.c-{column}")
+            if column == "response" and info.state == "ERROR" and not preview:
+                preview = "RuntimeError: model overloaded"  # the error, where no response is
             assert cell.get_attribute("title") == (preview or "")  # whole on hover
             text = cell.text_content() or ""
             if len(preview or "") <= 160:
@@ -341,6 +344,119 @@ def test_new_traces_appear_without_a_reload(browser: Any, tmp_path: Path) -> Non
         assert page.evaluate("window.sameDocument") is True  # no reload happened
         expect(page.locator("#live")).to_have_text("● live")
         assert store.search(TraceQuery(text="question"))
+    finally:
+        tab.close()
+        running.stop()
+    assert tab.errors == [] and tab.dialogs == []
+
+
+def test_sessions_list_every_user_of_each_session(browser: Any, tmp_path: Path) -> None:
+    store = SQLiteTraceStore(tmp_path / "sessions.db")
+    genai_trace.configure(exporters=[store])
+    for session, user, prompt in [
+        ("shared", "chen", "hi from chen"),
+        ("shared", "ada", "hi from ada"),
+        ("solo", "bob", "hi from bob"),
+    ]:
+        with genai_trace.context(session_id=session, user_id=user):
+            echo(prompt)
+    assert genai_trace.flush(10)
+    running = start_server(store)
+    tab = Page(browser, running.url)
+    try:
+        page = tab.open("#/sessions")
+        table = page.locator("table.sessions tbody")
+        expect(table.locator("td:first-child")).to_have_text(["solo", "shared"])
+        expect(table.locator("td.c-user")).to_have_text(["bob", "ada, chen"])
+    finally:
+        tab.close()
+        running.stop()
+    assert tab.errors == [] and tab.dialogs == []
+
+
+def test_a_failed_trace_shows_its_error_where_the_response_would_be(tab: Page, db: Path) -> None:
+    page = tab.open()
+    cell = rows(page).filter(has_text="fail").locator("td.c-response")
+    expect(cell).to_have_text("RuntimeError: model overloaded")
+    expect(cell.locator(".muted")).to_have_count(1)
+    page.goto(f"{tab.base_url}#/trace/{trace_id_of(db, 'fail')}")
+    response = page.locator(".trace-response")
+    expect(response.locator(".muted")).to_have_text("RuntimeError: model overloaded")
+
+
+def test_the_tags_label_stays_on_the_line_of_its_chips(tab: Page, db: Path) -> None:
+    page = tab.open(f"#/trace/{trace_id_of(db, 'alpha')}")
+    label = page.locator(".trace-header dl.facts dt", has_text="Tags")
+    chip = page.locator(".trace-header dl.facts .chip").first
+    expect(chip).to_have_text("q=alpha")
+    for width in range(420, 1400, 20):  # wherever the facts wrap, the label keeps its chips
+        page.set_viewport_size({"width": width, "height": 900})
+        label_box, chip_box = label.bounding_box(), chip.bounding_box()
+        assert label_box is not None and chip_box is not None
+        assert chip_box["y"] < label_box["y"] + label_box["height"], width
+        assert label_box["y"] < chip_box["y"] + chip_box["height"], width
+
+
+def test_arrow_keys_move_through_the_spans_before_any_click(tab: Page, db: Path) -> None:
+    page = tab.open(f"#/trace/{trace_id_of(db, 'alpha')}")
+    selected = page.locator(".wf-row.selected .wf-name")
+    expect(selected).to_have_text("rag")
+    page.keyboard.press("ArrowDown")
+    expect(selected).to_have_text("retrieve")
+    page.keyboard.press("ArrowDown")
+    expect(selected).to_have_text("generate")
+    page.keyboard.press("ArrowUp")
+    expect(selected).to_have_text("retrieve")
+    expect(page.locator("#span-detail .span-name")).to_have_text("retrieve")
+
+
+def test_stack_traces_hide_genai_traces_own_frames(tab: Page, db: Path) -> None:
+    page = tab.open(f"#/trace/{trace_id_of(db, 'fail')}")
+    page.locator(".wf-row").filter(has_text="generate").click()
+    event = page.locator("#span-detail .event.exception")
+    stack = event.locator("pre.stack")
+    expect(stack).to_contain_text("in generate")
+    frames = [line for line in (stack.text_content() or "").splitlines() if "File " in line]
+    assert frames and not [f for f in frames if f"{os.sep}genai_trace{os.sep}" in f], frames
+    assert f"{os.sep}genai_trace{os.sep}" in (stack.get_attribute("title") or "")  # kept whole
+    expect(event.locator(".hidden-frames")).to_contain_text("genai-trace frame")
+
+
+def test_span_type_and_time_range_filters(browser: Any, tmp_path: Path) -> None:
+    db = tmp_path / "ranges.db"
+    store = SQLiteTraceStore(db)
+    genai_trace.configure(exporters=[store])
+    echo("old question")
+    chat([{"role": "user", "content": "new chat"}])
+    echo("new question")
+    assert genai_trace.flush(10)
+    store.shutdown()
+    two_days_ns = 2 * 86400 * 10**9
+    with sqlite3.connect(db) as connection:  # as if traced two days ago
+        connection.execute(
+            "UPDATE traces SET start_ns = start_ns - ? WHERE request_preview = 'old question'",
+            (two_days_ns,),
+        )
+    running = start_server(db)
+    tab = Page(browser, running.url)
+    try:
+        page = tab.open()
+        requests = rows(page).locator("td.c-request")
+        expect(requests).to_have_text(["new question", "new chat", "old question"])
+        page.select_option("select[name=since]", "24h")
+        expect(requests).to_have_text(["new question", "new chat"])
+        expect(page).to_have_url(re.compile(r"#/traces\?since=24h$"))
+        page.select_option("select[name=span_type]", "CHAT_MODEL")
+        expect(requests).to_have_text(["new chat"])
+        page.select_option("select[name=since]", "")
+        page.select_option("select[name=span_type]", "LLM")
+        expect(requests).to_have_text(["new question", "old question"])
+        page.goto(f"{tab.base_url}#/traces?span_type=LLM&since=24h")
+        page.reload()
+        expect(requests).to_have_text(["new question"])
+        expect(page.locator("select[name=span_type]")).to_have_value("LLM")
+        page.click("button.clear")
+        expect(requests).to_have_count(3)
     finally:
         tab.close()
         running.stop()

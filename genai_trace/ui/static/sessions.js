@@ -22,7 +22,7 @@ export function sessionsPage(main) {
       const open = () => { location.hash = sessionHref(s.session_id); };
       body.appendChild(h("tr", { tabindex: 0, onclick: open, onkeydown: (e) => { if (e.key === "Enter") open(); }, dataset: { sessionId: s.session_id } },
         h("td", {}, h("a", { href: sessionHref(s.session_id) }, s.session_id)),
-        h("td", {}, s.user_id ?? ""),
+        h("td", { class: "c-user" }, (s.user_ids || []).join(", ")),
         h("td", { class: "num" }, formatNumber(s.traces)),
         h("td", { class: "num" }, s.errors ? h("span", { class: "state err" }, formatNumber(s.errors)) : "0"),
         h("td", { class: "num" }, formatNumber(s.total_tokens)),

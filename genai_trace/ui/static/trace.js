@@ -8,11 +8,14 @@ import { jsonTree, valueSection } from "./values.js";
 
 /** Mount the view of one trace; returns {traceId, select(spanId), stop()} for the router. */
 export function tracePage(main, traceId, spanId, backHash) {
-  const view = { traceId, select: () => {}, stop: () => {} };
+  let stopped = false;
+  const view = { traceId, select: () => {}, stop: () => { stopped = true; } };
   clear(main).append(h("p", { class: "empty" }, "Loading trace…"));
   getJSON(`traces/${encodeURIComponent(traceId)}`).then((trace) => {
+    if (stopped) return; // the user went elsewhere while it loaded
     const built = render(main, trace, backHash);
     view.select = built.select;
+    view.stop = built.stop;
     built.select(spanId, false);
   }, (exc) => {
     clear(main).append(h("section", { class: "page" },
@@ -52,22 +55,57 @@ function render(main, trace, backHash) {
       })));
   }
 
-  waterfall.addEventListener("keydown", (event) => {
+  // ↑/↓ move through the spans from the moment the trace opens, unless the user is typing.
+  function onKey(event) {
     if (event.key !== "ArrowDown" && event.key !== "ArrowUp") return;
+    if (event.altKey || event.ctrlKey || event.metaKey || typingIn(event.target)) return;
     event.preventDefault();
     const visible = [...waterfall.querySelectorAll(".wf-row")];
     const index = visible.findIndex((r) => r.dataset.spanId === selected);
     const next = visible[Math.max(0, Math.min(visible.length - 1, index + (event.key === "ArrowDown" ? 1 : -1)))];
     if (next) { select(next.dataset.spanId); next.scrollIntoView({ block: "nearest" }); }
-  });
+  }
+  document.addEventListener("keydown", onKey);
 
   drawRows();
   clear(main).append(h("section", { class: "page trace-page", dataset: { traceId: info.trace_id } },
-    header(info, backHash),
+    header(trace, backHash),
     h("div", { class: "trace-body" },
       h("div", { class: "panel wf-panel" }, h("div", { class: "panel-title" }, `Spans (${spans.length})`, legend(spans)), waterfall),
       detail)));
-  return { select };
+  return { select, stop: () => document.removeEventListener("keydown", onKey) };
+}
+
+function typingIn(target) {
+  return target instanceof HTMLElement
+    && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+
+// A frame of genai-trace's own wrappers: `  File ".../genai_trace/...py", line N, in f`.
+const OWN_FRAME = /^ {2}File "[^"]*[\\/]genai_trace[\\/][^"]*", line \d+/;
+
+/** The stack trace without genai-trace's own frames (each with its source lines). */
+function userFrames(stack) {
+  const kept = [];
+  let hidden = 0;
+  let skipping = false;
+  for (const line of String(stack).split("\n")) {
+    if (line.startsWith("  File ")) {
+      skipping = OWN_FRAME.test(line);
+      if (skipping) { hidden += 1; continue; }
+    } else if (skipping && line.startsWith("    ")) continue;
+    else skipping = false;
+    kept.push(line);
+  }
+  return { text: kept.join("\n"), hidden };
+}
+
+function stackBlock(stack) {
+  const { text, hidden } = userFrames(stack);
+  return [
+    h("pre", { class: "stack", title: String(stack) }, text),
+    hidden ? h("div", { class: "muted hidden-frames" }, `${hidden} genai-trace frame${hidden > 1 ? "s" : ""} hidden (hover the stack for all)`) : null,
+  ];
 }
 
 /** Spans depth-first from each root, children in start order: [{span, depth, hasChildren}]. */
@@ -149,7 +187,8 @@ function spanRow(row, t0, total, collapsed, isSelected, actions) {
   }, label, h("div", { class: "wf-track" }, bar, markers, duration));
 }
 
-function header(info, backHash) {
+function header(trace, backHash) {
+  const info = trace.info;
   const usage = info.token_usage;
   const facts = [
     ["Started", h("span", { title: isoTime(info.start_time_ns) }, formatTime(info.start_time_ns))],
@@ -169,16 +208,26 @@ function header(info, backHash) {
     h("div", { class: "crumbs" }, h("a", { class: "back", href: backHash }, "← Traces")),
     h("h1", {}, h("span", { class: "trace-name" }, info.name), stateBadge(info.state),
       info.complete === false ? h("span", { class: "chip warn" }, `incomplete: ${info.incomplete_reason || "unknown"}`) : null),
-    h("dl", { class: "facts" }, facts.map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])),
+    // Each label in one box with its value, so a line never breaks between them.
+    h("dl", { class: "facts" }, facts.map(([k, v]) => h("div", { class: "fact" }, h("dt", {}, k), h("dd", {}, v)))),
     h("div", { class: "previews" },
       preview("Request", info.request_preview, "trace-request"),
-      preview("Response", info.response_preview, "trace-response")),
+      preview("Response", info.response_preview, "trace-response", rootError(trace))),
     metadata);
 }
 
-function preview(title, text, cls) {
+function preview(title, text, cls, error) {
+  const empty = text === null || text === undefined || text === "";
   return h("div", { class: `preview-box ${cls}` }, h("div", { class: "preview-title" }, title),
-    text === null || text === undefined || text === "" ? h("div", { class: "muted" }, "—") : h("div", { class: "preview-text" }, text));
+    !empty ? h("div", { class: "preview-text" }, text)
+    : error ? h("div", { class: "muted error-text" }, error)
+    : h("div", { class: "muted" }, "—"));
+}
+
+function rootError(trace) {
+  if (trace.info.state !== "ERROR") return null;
+  const root = trace.spans.find((s) => !s.parent_id) || trace.spans[0];
+  return root ? root.status_message : null;
 }
 
 function spanDetail(span, t0, spans, select) {
@@ -217,7 +266,7 @@ function eventsSection(events, t0) {
       return h("div", { class: `event${event.name === "exception" ? " exception" : ""}` },
         h("div", { class: "event-head" }, h("strong", {}, event.name), h("span", { class: "muted" }, ` +${formatDuration((event.timestamp_ns - t0) / 1e6)}`)),
         Object.keys(attrs).length ? attrTable(attrs) : null,
-        stack ? h("pre", { class: "stack" }, String(stack)) : null);
+        stack ? stackBlock(stack) : null);
     }));
 }
 

@@ -6,7 +6,10 @@ import {
 } from "./dom.js";
 import { setLive } from "./live.js";
 
-const FILTERS = ["text", "state", "name", "tag", "session", "user"];
+const FILTERS = ["text", "state", "span_type", "since", "name", "tag", "session", "user"];
+// genai_trace.SpanType's values (the API takes any text; these are the ones genai-trace writes).
+const SPAN_TYPES = ["LLM", "CHAT_MODEL", "CHAIN", "AGENT", "TOOL", "RETRIEVER", "EMBEDDING", "RERANKER", "PARSER", "MEMORY", "GUARDRAIL", "EVALUATOR", "WORKFLOW", "TASK", "UNKNOWN"];
+const SINCE = [["", "any time"], ["15m", "last 15 min"], ["1h", "last hour"], ["24h", "last 24 h"], ["7d", "last 7 days"]];
 const POLL_MS = 2000;
 const DEFAULT_LIMIT = 50;
 
@@ -157,6 +160,10 @@ function filterBar(state, names, onApply) {
     h("label", { class: "field f-text" }, h("span", {}, "Search"),
       h("input", { name: "text", type: "search", value: state.filters.text, placeholder: "request, response, name or trace id", spellcheck: "false" })),
     h("label", { class: "field f-state" }, h("span", {}, "State"), stateSelect),
+    h("label", { class: "field f-span_type" }, h("span", {}, "Span type"), h("select", { name: "span_type" },
+      ["", ...SPAN_TYPES].map((t) => h("option", { value: t, selected: state.filters.span_type === t }, t || "any")))),
+    h("label", { class: "field f-since" }, h("span", {}, "Started"), h("select", { name: "since" },
+      SINCE.map(([value, label]) => h("option", { value, selected: state.filters.since === value }, label)))),
     field("name", "Name", { list: "trace-names", placeholder: "any" }),
     field("tag", "Tag", { placeholder: "key=value" }),
     field("session", "Session", { placeholder: "any" }),
@@ -213,7 +220,9 @@ function traceRow(info, state, onTag) {
   h("td", { class: "c-duration num" }, formatDuration(info.duration_ms)),
   h("td", { class: "c-tokens num", title: tokensTitle(info.token_usage) }, tokensText(info.token_usage)),
   h("td", { class: "c-request preview", title: request }, oneLine(request)),
-  h("td", { class: "c-response preview", title: response }, oneLine(response)),
+  h("td", { class: "c-response preview", title: response || info.error_message || "" }, response || !info.error_message
+    ? oneLine(response)
+    : h("span", { class: "muted error-text" }, oneLine(info.error_message))),
   h("td", { class: "c-tags", title: Object.entries(info.tags || {}).map(([k, v]) => `${k}=${v}`).join("\n") }, tagChips(info.tags, onTag)),
   h("td", { class: "c-session" }, info.session_id
     ? h("a", { href: sessionHref(info.session_id), title: `Session ${info.session_id}`, onclick: (e) => e.stopPropagation() }, info.session_id)
