@@ -140,7 +140,8 @@ def stats() -> dict[str, Any]:
 
     ``destinations`` has, per exporter, the traces ``exported``, ``failed`` (the exporter
     gave up, after its own retries) and ``dropped`` (its queue was full, or shutdown ran out
-    of time). Nothing is dropped without being counted here.
+    of time); the local store also ``pruned`` (old traces deleted by its retention limits).
+    Nothing is dropped without being counted here.
     """
     rt = _runtime.current()
     if rt is None:
@@ -152,7 +153,18 @@ def stats() -> dict[str, Any]:
         "traces_skipped_without_genai_span": pipeline.skipped_non_genai,
         **rt.assembler_counts(),
         "destinations": {
-            d.name: {"exported": d.exported, "failed": d.failed, "dropped": d.dropped}
+            d.name: {
+                "exported": d.exported,
+                "failed": d.failed,
+                "dropped": d.dropped,
+                **_pruned(d.exporter),
+            }
             for d in pipeline.destinations
         },
     }
+
+
+def _pruned(exporter: object) -> dict[str, int]:
+    """An exporter that deletes old traces (the local store) counts them."""
+    pruned = getattr(exporter, "pruned", None)
+    return {"pruned": pruned} if isinstance(pruned, int) else {}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -22,8 +22,7 @@ from genai_trace.exceptions import TraceStoreError as TraceStoreError  # its hom
 DEFAULT_DB_PATH = os.path.join(".genai_trace", "traces.db")
 """Where traces land unless ``configure(db_path=...)``, ``--db`` or ``GENAI_TRACE_DB`` say."""
 
-SCHEMA_VERSION = 1
-_SCHEMA = """
+_SCHEMA_V1 = """
 CREATE TABLE IF NOT EXISTS traces (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     trace_id TEXT NOT NULL UNIQUE,
@@ -69,6 +68,22 @@ CREATE INDEX IF NOT EXISTS spans_type ON spans (span_type, trace_id);
 """
 
 
+def _create_v1(connection: sqlite3.Connection) -> None:
+    """Version 0 (an empty file) to 1: the tables of genai-trace 0.x, as first released."""
+    for statement in _SCHEMA_V1.split(";"):
+        if statement.strip():
+            connection.execute(statement)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1,)
+"""``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``, inside the transaction
+that :func:`open_for_writing` holds; it must not commit. A new table or column is a new
+function appended here, never an edit of an old one: stores written by every release
+must reach the newest version by the same steps."""
+SCHEMA_VERSION = len(MIGRATIONS)
+"""The version this release writes (``PRAGMA user_version``); a newer file is refused."""
+
+
 def open_for_writing(path: Path, timeout_s: float) -> sqlite3.Connection:
     """A connection that writes ``path``, creating the file, its folder and its tables.
 
@@ -76,26 +91,59 @@ def open_for_writing(path: Path, timeout_s: float) -> sqlite3.Connection:
     upgrading the file) takes the write lock, and then fails like a write when another
     process holds it; a store already current is opened with reads alone, so processes that
     open it together (forked workers flushing at exit) do not queue for the lock twice.
+
+    Raises:
+        TraceStoreError: the file was written by a newer genai-trace (never written to).
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(path, timeout=timeout_s, check_same_thread=False)
     try:
         connection.execute("PRAGMA synchronous=NORMAL")  # this connection's own setting
-        if not _is_current(connection):
+        if not _is_current(connection, path):
             connection.execute("PRAGMA journal_mode=WAL")
-            connection.executescript(_SCHEMA)
-            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            migrate(connection, path)
     except BaseException:
         connection.close()
         raise
     return connection
 
 
-def _is_current(connection: sqlite3.Connection) -> bool:
+def migrate(connection: sqlite3.Connection, path: Path) -> None:
+    """Bring the store to :data:`SCHEMA_VERSION`, all steps in one write transaction.
+
+    The version is read again once the write lock is held: of several processes opening an
+    old store at once, the first migrates and the others find it current.
+    """
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        version = _checked_version(connection, path)
+        for step in MIGRATIONS[version:]:
+            step(connection)
+        if version != SCHEMA_VERSION:
+            connection.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
+
+def _is_current(connection: sqlite3.Connection, path: Path) -> bool:
     """Whether the file already has this schema version in WAL mode (both kept in the file)."""
     (mode,) = connection.execute("PRAGMA journal_mode").fetchone()
-    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    version = _checked_version(connection, path)
     return str(mode).lower() == "wal" and version == SCHEMA_VERSION
+
+
+def _checked_version(connection: sqlite3.Connection, path: Path) -> int:
+    """The file's schema version; a newer one than this release's raises."""
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    if version > SCHEMA_VERSION:
+        raise TraceStoreError(
+            f"the trace store {path} was written by a newer genai-trace (store version "
+            f"{version}, this one knows up to {SCHEMA_VERSION}): upgrade genai-trace "
+            "to read or write it"
+        )
+    return int(version)
 
 
 @contextmanager
@@ -110,7 +158,7 @@ def open_for_reading(
 
     Raises:
         TraceStoreError: the file is missing, locked by another process for longer than
-            ``timeout_s``, corrupt or not a trace store.
+            ``timeout_s``, corrupt, not a trace store, or written by a newer genai-trace.
     """
     if not path.exists():
         raise TraceStoreError(
@@ -126,6 +174,7 @@ def open_for_reading(
         add_search_functions(connection)
         connection.execute("PRAGMA query_only = 1")
         connection.execute("BEGIN")
+        _checked_version(connection, path)
         yield connection
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):

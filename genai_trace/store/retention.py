@@ -1,0 +1,137 @@
+"""Retention: the local store kept within its limits, by deleting its oldest whole traces.
+
+A store nobody prunes fills the disk of a service started with no configuration, so the
+default destination carries limits (:class:`Retention`): total size, age and, if asked,
+count. :func:`prune` applies them; the writer calls it on its export thread every so many
+traces or seconds (never on the app's thread), and ``genai-trace prune`` calls it by hand.
+Traces go oldest first (by start time), whole (their spans and tags with them), a bounded
+batch per write transaction so that other writers and readers wait for no more than one.
+
+Layer: ``store``; imports nothing of ours.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import sqlite3
+import time
+from dataclasses import dataclass
+
+DEFAULT_MAX_BYTES = 1_000_000_000
+"""1 GB: about 125,000 traces of three spans with a few hundred characters of payload each."""
+DEFAULT_MAX_AGE_S = 30 * 86400.0
+"""30 days."""
+BATCH = 500
+"""Traces deleted per write transaction."""
+_TARGET = 0.9
+"""Past the size limit, prune to this fraction of it, so the next check finds room."""
+
+
+@dataclass(frozen=True)
+class Retention:
+    """The limits of a store; ``0`` turns a limit off.
+
+    Size is the space the store's pages use (what ``VACUUM`` would leave): space freed by
+    pruning is reused by later traces, so the file itself stays near the limit.
+    """
+
+    max_bytes: int = DEFAULT_MAX_BYTES
+    max_age_s: float = DEFAULT_MAX_AGE_S
+    max_traces: int = 0
+
+    @property
+    def off(self) -> bool:
+        """Whether no limit is set."""
+        return not (self.max_bytes or self.max_age_s or self.max_traces)
+
+
+DEFAULT_RETENTION = Retention()
+"""The limits of a store unless told otherwise: 1 GB, 30 days, any count."""
+
+
+def prune(connection: sqlite3.Connection, retention: Retention, now_ns: int | None = None) -> int:
+    """Delete the oldest whole traces until the store is within ``retention``; how many.
+
+    ``connection`` is a writing connection outside any transaction.
+    """
+    removed = 0
+    if retention.max_age_s:
+        now_ns = time.time_ns() if now_ns is None else now_ns
+        cutoff = now_ns - int(retention.max_age_s * 1e9)
+        removed += _delete_oldest(connection, None, cutoff)
+    if retention.max_traces:
+        excess = _trace_count(connection) - retention.max_traces
+        if excess > 0:
+            removed += _delete_oldest(connection, excess)
+    if retention.max_bytes:
+        removed += _prune_to_size(connection, retention.max_bytes)
+    return removed
+
+
+def used_bytes(connection: sqlite3.Connection) -> int:
+    """Bytes of the store's pages in use (the file less its free pages)."""
+    (pages,) = connection.execute("PRAGMA page_count").fetchone()
+    (free,) = connection.execute("PRAGMA freelist_count").fetchone()
+    (size,) = connection.execute("PRAGMA page_size").fetchone()
+    return int((pages - free) * size)
+
+
+def _prune_to_size(connection: sqlite3.Connection, max_bytes: int) -> int:
+    removed = 0
+    for _ in range(8):  # each round measures again; the estimate per trace is rough
+        used = used_bytes(connection)
+        count = _trace_count(connection)
+        if used <= max_bytes or count == 0:
+            break
+        per_trace = used / count
+        removed += _delete_oldest(
+            connection, max(1, math.ceil((used - max_bytes * _TARGET) / per_trace))
+        )
+    return removed
+
+
+def _trace_count(connection: sqlite3.Connection) -> int:
+    (count,) = connection.execute("SELECT count(*) FROM traces").fetchone()
+    return int(count)
+
+
+def _delete_oldest(connection: sqlite3.Connection, limit: int | None, before_ns: int = 0) -> int:
+    """Delete up to ``limit`` oldest traces (all if ``None``), or those older than ``before_ns``."""
+    where, params = ("WHERE start_ns < ?", [before_ns]) if before_ns else ("", [])
+    deleted = 0
+    while limit is None or deleted < limit:
+        take = BATCH if limit is None else min(BATCH, limit - deleted)
+        with connection:
+            connection.execute("BEGIN IMMEDIATE")
+            ids = [
+                row[0]
+                for row in connection.execute(
+                    f"SELECT trace_id FROM traces {where} ORDER BY start_ns LIMIT ?",
+                    [*params, take],
+                )
+            ]
+            if ids:
+                marks = ",".join("?" * len(ids))
+                for table in ("spans", "trace_tags", "traces"):
+                    connection.execute(f"DELETE FROM {table} WHERE trace_id IN ({marks})", ids)
+        deleted += len(ids)
+        if len(ids) < take:
+            break
+    return deleted
+
+
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "t": 1000**4}
+
+
+def parse_size(text: str) -> int:
+    """Bytes from ``"500MB"``, ``"1.5GB"``, ``"800k"`` or ``"1000000"`` (powers of 1000).
+
+    Raises:
+        ValueError: not a size.
+    """
+    match = _SIZE.match(text)
+    if match is None:
+        raise ValueError(f"expected a size such as 500MB or 1GB, got {text!r}")
+    return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
