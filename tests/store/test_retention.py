@@ -1,0 +1,239 @@
+"""Retention: the store stays within its limits, deleting its oldest whole traces only.
+
+Traces are written through the store's exporter API in batches, as the export thread does,
+with synthetic start times; each test's loop is bounded.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+import genai_trace
+from genai_trace import SpanRecord, Trace, TraceInfo
+from genai_trace._runtime.config import resolve
+from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader
+from genai_trace.store.retention import Retention, parse_size, prune, used_bytes
+from genai_trace.store.schema import open_for_writing
+
+PAYLOAD = "lorem ipsum dolor sit amet " * 20  # about 540 characters
+T0 = 1_700_000_000 * 10**9
+
+
+def make_trace(i: int, start_ns: int | None = None, spans: int = 3) -> Trace:
+    """Trace ``i``: ``spans`` spans with a few hundred characters each, started at T0 + i ms."""
+    trace_id = f"{i:032x}"
+    start = T0 + i * 10**6 if start_ns is None else start_ns
+    records = tuple(
+        SpanRecord(
+            trace_id=trace_id,
+            span_id=f"{i * 8 + n + 1:016x}",
+            parent_id=None if n == 0 else f"{i * 8 + 1:016x}",
+            name=f"step-{n}",
+            span_type="LLM" if n else "CHAIN",
+            start_time_ns=start + n,
+            end_time_ns=start + 1000,
+            status="OK",
+            status_message=None,
+            inputs={"q": f"{PAYLOAD}{i}"},
+            outputs=None,
+            attributes={},
+        )
+        for n in range(spans)
+    )
+    info = TraceInfo(
+        trace_id=trace_id,
+        name="job",
+        state="OK",
+        start_time_ns=start,
+        end_time_ns=start + 1000,
+        request_preview=f"request {i}",
+        response_preview=None,
+        span_count=spans,
+        tags={"i": str(i)},
+    )
+    return Trace(info=info, spans=records)
+
+
+def stored_ids(db: Path) -> list[int]:
+    with sqlite3.connect(db) as connection:
+        rows = connection.execute("SELECT trace_id FROM traces ORDER BY start_ns").fetchall()
+    connection.close()
+    return [int(trace_id, 16) for (trace_id,) in rows]
+
+
+def orphans(db: Path) -> tuple[int, int]:
+    """Spans and tags whose trace is gone: pruning deletes whole traces only."""
+    with sqlite3.connect(db) as connection:
+        (spans,) = connection.execute(
+            "SELECT count(*) FROM spans WHERE trace_id NOT IN (SELECT trace_id FROM traces)"
+        ).fetchone()
+        (tags,) = connection.execute(
+            "SELECT count(*) FROM trace_tags WHERE trace_id NOT IN (SELECT trace_id FROM traces)"
+        ).fetchone()
+    connection.close()
+    return spans, tags
+
+
+@pytest.mark.slow
+def test_retention_holds_a_100000_trace_stream_under_a_small_limit(tmp_path: Path) -> None:
+    db = tmp_path / "traces.db"
+    limit = 4_000_000
+    store = SQLiteTraceStore(db, retention=Retention(max_bytes=limit, max_age_s=0))
+    largest_file = 0
+    for start in range(0, 100_000, 1000):
+        batch = [make_trace(i, spans=1) for i in range(start, start + 1000)]
+        assert store.export(batch) is genai_trace.ExportResult.SUCCESS
+        with sqlite3.connect(db) as connection:
+            # the pages in use stay under the limit, up to the traces of one upkeep interval
+            assert used_bytes(connection) <= limit + 1_500_000
+        connection.close()
+        largest_file = max(largest_file, db.stat().st_size)
+    store.shutdown()
+    assert largest_file <= limit + 2_000_000  # freed pages are reused: the file stays small
+    kept = stored_ids(db)
+    # the newest traces, none missing between them; the rest pruned and counted
+    assert kept == list(range(100_000 - len(kept), 100_000))
+    assert 1000 < len(kept) < 20_000
+    assert store.pruned == 100_000 - len(kept)
+    assert orphans(db) == (0, 0)
+
+
+def test_age_and_count_limits_delete_the_oldest_whole_traces(tmp_path: Path) -> None:
+    db = tmp_path / "traces.db"
+    store = SQLiteTraceStore(db, retention=None)
+    day = 86400 * 10**9
+    now = T0 + 100 * day
+    # written out of start order: the oldest by start time go first, not the first written
+    store.export([make_trace(i, start_ns=now - (i % 10) * day) for i in range(10)])
+    connection = open_for_writing(db, 5.0)
+    try:
+        assert prune(connection, Retention(max_bytes=0, max_age_s=7.5 * 86400), now) == 2
+        assert sorted(stored_ids(db)) == [0, 1, 2, 3, 4, 5, 6, 7]
+        assert prune(connection, Retention(max_bytes=0, max_age_s=0, max_traces=3), now) == 5
+        assert stored_ids(db) == [2, 1, 0]
+        assert prune(connection, Retention(max_bytes=0, max_age_s=0, max_traces=3), now) == 0
+    finally:
+        connection.close()
+    assert orphans(db) == (0, 0)
+    trace = TraceReader(db).get(f"{2:032x}")
+    assert trace is not None and [s.name for s in trace.spans] == ["step-0", "step-1", "step-2"]
+
+
+def test_the_default_store_prunes_by_age_and_stats_count_it(tmp_path: Path) -> None:
+    db = tmp_path / "traces.db"
+    old = SQLiteTraceStore(db, retention=None)
+    old.export([make_trace(i, start_ns=T0 + i) for i in range(5)])  # years ago
+    old.shutdown()
+    genai_trace.configure(db_path=str(db), store_max_age_s=3600)
+    with genai_trace.start_span("now", span_type="LLM"):
+        pass
+    assert genai_trace.flush(10)
+    (counts,) = genai_trace.stats()["destinations"].values()
+    assert counts == {"exported": 1, "failed": 0, "dropped": 0, "pruned": 5}
+    assert [info.name for info in TraceReader(db).search()] == ["now"]
+
+
+def test_retention_off_keeps_everything(tmp_path: Path) -> None:
+    db = tmp_path / "traces.db"
+    old = SQLiteTraceStore(db, retention=None)
+    old.export([make_trace(i, start_ns=T0 + i) for i in range(5)])
+    old.shutdown()
+    genai_trace.configure(db_path=str(db), store_max_age_s=0, store_max_bytes=0)
+    with genai_trace.start_span("now", span_type="LLM"):
+        pass
+    assert genai_trace.flush(10)
+    (counts,) = genai_trace.stats()["destinations"].values()
+    assert counts["pruned"] == 0
+    assert TraceReader(db).count() == 6
+
+
+@pytest.mark.slow
+def test_writers_and_a_reader_during_pruning_lose_nothing_but_what_was_pruned(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "traces.db"
+    SQLiteTraceStore(db, retention=None).export([])
+    # two writers, each its own connection; each prunes to 300 traces after every batch
+    retention = Retention(max_bytes=0, max_age_s=0, max_traces=300)
+    stores = [SQLiteTraceStore(db, retention=retention) for _ in range(2)]
+    errors: list[BaseException] = []
+    reads = 0
+    done = threading.Event()
+
+    def write(w: int) -> None:
+        try:
+            for batch in range(40):
+                first = w * 1_000_000 + batch * 50
+                traces = [
+                    make_trace(i, start_ns=T0 + batch * 10**9 + i) for i in range(first, first + 50)
+                ]
+                assert stores[w].export(traces) is genai_trace.ExportResult.SUCCESS
+                stores[w]._next_upkeep = 0.0  # prune after every batch, not every 1000 traces
+        except BaseException as exc:
+            errors.append(exc)
+
+    def read() -> None:
+        nonlocal reads
+        reader = TraceReader(db)
+        try:
+            while not done.is_set():
+                for info in reader.search(TraceQuery(limit=20)):
+                    trace = reader.get(info.trace_id)
+                    # pruned between the two reads, or whole: never a part of a trace
+                    if trace is not None:
+                        assert len(trace.spans) == 3
+                        assert trace.spans[0].inputs == {"q": f"{PAYLOAD}{int(info.trace_id, 16)}"}
+                reads += 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(w,)) for w in range(2)]
+    reader = threading.Thread(target=read)
+    reader.start()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    done.set()
+    reader.join(30)
+    assert errors == []
+    assert reads > 0
+    # a prune that found the store busy waits for the next one: this is the next one
+    connection = open_for_writing(db, 5.0)
+    try:
+        last = prune(connection, retention)
+    finally:
+        connection.close()
+    written = {
+        w * 1_000_000 + b * 50 + k: T0 + b * 10**9 + w * 1_000_000 + b * 50 + k
+        for w in range(2)
+        for b in range(40)
+        for k in range(50)
+    }
+    kept = stored_ids(db)
+    assert len(kept) == 300
+    assert len(written) - len(kept) == stores[0].pruned + stores[1].pruned + last
+    # what is kept is the newest 300 written, whole: nothing else was lost
+    assert sorted(kept) == sorted(sorted(written, key=written.__getitem__)[-300:])
+    assert orphans(db) == (0, 0)
+    for store in stores:
+        store.shutdown()
+
+
+@pytest.mark.parametrize(
+    ("text", "size"),
+    [("500MB", 500_000_000), ("1.5GB", 1_500_000_000), ("800k", 800_000), ("1000", 1000)],
+)
+def test_sizes_are_read_in_powers_of_1000(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+def test_a_size_that_is_not_one_says_what_is_expected() -> None:
+    with pytest.raises(ValueError, match="expected a size such as 500MB"):
+        parse_size("lots")
+    with pytest.raises(ValueError, match="GENAI_TRACE_STORE_MAX_BYTES='lots' is invalid"):
+        resolve({}, environ={"GENAI_TRACE_STORE_MAX_BYTES": "lots"})
