@@ -7,7 +7,7 @@ traces or seconds (never on the app's thread), and ``genai-trace prune`` calls i
 Traces go oldest first (by start time), whole (their spans and tags with them), a bounded
 batch per write transaction so that other writers and readers wait for no more than one.
 
-Layer: ``store``; imports nothing of ours.
+Layer: ``store``; imports the schema.
 """
 
 from __future__ import annotations
@@ -17,6 +17,9 @@ import re
 import sqlite3
 import time
 from dataclasses import dataclass
+from pathlib import Path
+
+from genai_trace.store.schema import TraceStoreError, open_for_writing
 
 DEFAULT_MAX_BYTES = 1_000_000_000
 """1 GB: about 125,000 traces of three spans with a few hundred characters of payload each."""
@@ -135,3 +138,45 @@ def parse_size(text: str) -> int:
     if match is None:
         raise ValueError(f"expected a size such as 500MB or 1GB, got {text!r}")
     return int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+
+
+@dataclass(frozen=True)
+class PruneReport:
+    """What :func:`prune_store` did."""
+
+    removed: int
+    kept: int
+    used_bytes: int
+    file_bytes_before: int
+    file_bytes_after: int
+
+
+def prune_store(path: Path, retention: Retention, vacuum: bool, timeout_s: float) -> PruneReport:
+    """Prune the store at ``path`` by hand (``genai-trace prune``); ``vacuum``: shrink the file.
+
+    Without ``vacuum`` the space freed is reused by later traces but the file keeps its
+    size; ``VACUUM`` rewrites it (and needs as much free disk again while it runs).
+
+    Raises:
+        TraceStoreError: the store is missing or was written by a newer genai-trace.
+    """
+    if not path.exists():
+        raise TraceStoreError(f"no trace store at {path}: nothing to prune")
+    before = _file_bytes(path)
+    connection = open_for_writing(path, timeout_s)
+    try:
+        removed = prune(connection, retention)
+        if vacuum:
+            connection.execute("VACUUM")
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        report = PruneReport(
+            removed, _trace_count(connection), used_bytes(connection), before, _file_bytes(path)
+        )
+    finally:
+        connection.close()
+    return report
+
+
+def _file_bytes(path: Path) -> int:
+    wal = path.with_name(path.name + "-wal")
+    return path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)

@@ -6,8 +6,13 @@ with synthetic start times; each test's loop is bounded.
 
 from __future__ import annotations
 
+import os
+import re
 import sqlite3
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -237,3 +242,59 @@ def test_a_size_that_is_not_one_says_what_is_expected() -> None:
         parse_size("lots")
     with pytest.raises(ValueError, match="GENAI_TRACE_STORE_MAX_BYTES='lots' is invalid"):
         resolve({}, environ={"GENAI_TRACE_STORE_MAX_BYTES": "lots"})
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "GENAI_TRACE_DB"}
+    return subprocess.run(
+        [sys.executable, "-m", "genai_trace.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+
+
+def test_prune_by_hand_says_what_it_removed(tmp_path: Path) -> None:
+    db = tmp_path / "traces.db"
+    store = SQLiteTraceStore(db, retention=None)
+    now = time.time_ns()
+    store.export([make_trace(i, start_ns=T0 + i) for i in range(300)])  # years ago
+    store.export([make_trace(i, start_ns=now + i) for i in range(300, 600)])
+    store.shutdown()
+
+    result = cli("prune", "--older-than", "7d", "--db", str(db))
+    assert (result.returncode, result.stderr) == (0, "")
+    assert re.fullmatch(
+        r"pruned 300 traces \(started over 7d ago\); 300 left, \d+\.\d MB in use\n", result.stdout
+    )
+    assert sorted(stored_ids(db)) == list(range(300, 600))
+
+    file_before = db.stat().st_size
+    result = cli("prune", "--max-traces", "100", "--vacuum", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert re.fullmatch(r"pruned 200 traces \(beyond the newest 100\); 100 left, .*", lines[0])
+    assert re.fullmatch(r"vacuumed: the file went from \d+\.\d MB to \d+\.\d MB", lines[1])
+    assert db.stat().st_size < file_before / 2
+    assert sorted(stored_ids(db)) == list(range(500, 600))
+    assert orphans(db) == (0, 0)
+
+
+def test_prune_without_a_limit_or_a_store_is_one_clear_line(tmp_path: Path) -> None:
+    result = cli("prune", "--db", str(tmp_path / "traces.db"))
+    assert result.returncode == 2
+    assert result.stderr == (
+        "genai-trace: say what to prune: --older-than 7d, --max-size 500MB or --max-traces N\n"
+    )
+    result = cli("prune", "--max-size", "1GB", "--db", str(tmp_path / "traces.db"))
+    assert result.returncode == 2
+    assert (
+        result.stderr
+        == f"genai-trace: no trace store at {tmp_path / 'traces.db'}: nothing to prune\n"
+    )
+    result = cli("prune", "--max-size", "big", "--db", str(tmp_path / "traces.db"))
+    assert result.stderr == (
+        "genai-trace: --max-size: expected a size such as 500MB or 1GB, got 'big'\n"
+    )
