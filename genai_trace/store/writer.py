@@ -116,7 +116,7 @@ class SQLiteTraceStore(TraceReader):
             return ExportResult.FAILURE
 
     def _upkeep(self, written: int) -> None:
-        """Every so many traces or seconds: prune to the retention limits, checkpoint the WAL.
+        """Every so many traces or seconds: prune to the retention limits, empty the WAL.
 
         Runs on the export thread, after a write. A store busy with another process is left
         for the next time.
@@ -133,7 +133,13 @@ class SQLiteTraceStore(TraceReader):
         try:
             if self.retention is not None:
                 self.pruned += prune(connection, self.retention)
-            connection.execute("PRAGMA wal_checkpoint(PASSIVE)")
+            # SQLite's own checkpoints never shrink the WAL, and while readers keep arriving
+            # (the viewer) they cannot restart it either, so it grows. TRUNCATE waits a
+            # moment for the readers of older snapshots to finish (new ones read the file)
+            # and then empties it; a reader holding one snapshot for longer is waited for
+            # at the next upkeep.
+            connection.execute(f"PRAGMA busy_timeout={int(_BUSY_SLICE_S * 1000)}")
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.Error as exc:
             if not (isinstance(exc, sqlite3.OperationalError) and is_busy(exc)):
                 self._upkeep_failed.record(1, self.path, _describe(exc))

@@ -298,3 +298,57 @@ def test_prune_without_a_limit_or_a_store_is_one_clear_line(tmp_path: Path) -> N
     assert result.stderr == (
         "genai-trace: --max-size: expected a size such as 500MB or 1GB, got 'big'\n"
     )
+
+
+READER = """
+import sys, threading
+from pathlib import Path
+from genai_trace.store import TraceQuery, TraceReader
+
+reader, stop = TraceReader(sys.argv[1]), Path(sys.argv[2])
+print("reading", flush=True)
+
+def poll() -> None:  # the viewer's reads: the first page and what changed, over and over
+    for _ in range(1_000_000):
+        if stop.exists():
+            return
+        reader.page(TraceQuery(), 50, None)
+        reader.changes(TraceQuery(), 0, 50)
+
+threads = [threading.Thread(target=poll) for _ in range(2)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+"""
+
+
+@pytest.mark.slow
+def test_the_wal_stays_bounded_under_a_steady_writer_and_a_reader(tmp_path: Path) -> None:
+    db = tmp_path / "traces.db"
+    wal = tmp_path / "traces.db-wal"
+    stop = tmp_path / "stop"
+    store = SQLiteTraceStore(db, retention=None)
+    store.export([])
+    reader = subprocess.Popen(
+        [sys.executable, "-c", READER, str(db), str(stop)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)},
+    )
+    try:
+        assert reader.stdout is not None and reader.stdout.readline() == "reading\n"
+        largest = 0
+        for batch in range(300):  # 60,000 traces, 300 MB written through the WAL
+            first = batch * 200
+            store.export([make_trace(i) for i in range(first, first + 200)])
+            largest = max(largest, wal.stat().st_size if wal.exists() else 0)
+        assert reader.poll() is None  # it read all along
+    finally:
+        stop.touch()
+        reader.communicate(timeout=30)
+        store.shutdown()
+    # the traces of one upkeep interval (1000, about 5 MB) and a batch; without the
+    # checkpoints the WAL passes 20 MB here and keeps growing
+    assert largest < 10_000_000
+    assert TraceReader(db).count() == 60_000
