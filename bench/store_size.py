@@ -15,8 +15,8 @@ from a real traced app into a fresh store, then measures:
 from __future__ import annotations
 
 import gzip
-import random
 import io
+import random
 import sqlite3
 import sys
 import tempfile
@@ -64,7 +64,7 @@ def answer(question: str) -> str:
 def fill(db: Path, n: int) -> float:
     genai_trace.configure(exporters=[SQLiteTraceStore(db, retention=None)])
     start = time.perf_counter()
-    for i in range(n):
+    for _ in range(n):
         answer(text(100))
     assert genai_trace.flush(120)
     genai_trace.shutdown()
@@ -98,10 +98,14 @@ def main() -> None:
         print(f"JSONL: {len(raw) / n:,.0f} B/trace; gzipped: {len(gz) / n:,.0f} B/trace")
         span_bytes = sum(len(r.encode()) for r in rows)
         stored_bytes = sum(len(r) for r in stored)
-        print(f"span data as stored: {stored_bytes / n:,.0f} B/trace; tables without indexes: "
-              f"{tables / n:,.0f} B/trace; indexes: {(store_bytes - tables) / n:,.0f} B/trace")
+        print(
+            f"span data as stored: {stored_bytes / n:,.0f} B/trace; tables without indexes: "
+            f"{tables / n:,.0f} B/trace; indexes: {(store_bytes - tables) / n:,.0f} B/trace"
+        )
         info_bytes = sum(len(r.encode()) for r in infos)
-        print(f"span data column: {span_bytes / n:,.0f} B/trace; info column: {info_bytes / n:,.0f}")
+        print(
+            f"span data column: {span_bytes / n:,.0f} B/trace; info column: {info_bytes / n:,.0f}"
+        )
         for level in (1, 6, 9):
             start = time.perf_counter()
             packed = [zlib.compress(r.encode(), level) for r in rows]
