@@ -53,23 +53,47 @@ DEFAULT_RETENTION = Retention()
 """The limits of a store unless told otherwise: 1 GB, 30 days, any count."""
 
 
-def prune(connection: sqlite3.Connection, retention: Retention, now_ns: int | None = None) -> int:
+def prune(
+    connection: sqlite3.Connection,
+    retention: Retention,
+    now_ns: int | None = None,
+    at_most: int | None = None,
+) -> int:
     """Delete the oldest whole traces until the store is within ``retention``; how many.
 
-    ``connection`` is a writing connection outside any transaction.
+    ``connection`` is a writing connection outside any transaction. ``at_most``: stop after
+    deleting that many (the writer's upkeep prunes a store far over its limits a slice at a
+    time, so its export thread keeps up); the next call goes on.
     """
-    removed = 0
+    budget = _Budget(at_most)
     if retention.max_age_s:
         now_ns = time.time_ns() if now_ns is None else now_ns
         cutoff = now_ns - int(retention.max_age_s * 1e9)
-        removed += _delete_oldest(connection, None, cutoff)
+        budget.spend(_delete_oldest(connection, budget.left(None), cutoff))
     if retention.max_traces:
         excess = _trace_count(connection) - retention.max_traces
         if excess > 0:
-            removed += _delete_oldest(connection, excess)
+            budget.spend(_delete_oldest(connection, budget.left(excess)))
     if retention.max_bytes:
-        removed += _prune_to_size(connection, retention.max_bytes)
-    return removed
+        _prune_to_size(connection, retention.max_bytes, budget)
+    return budget.spent
+
+
+class _Budget:
+    """How many more traces one call of :func:`prune` may delete (``None``: any number)."""
+
+    def __init__(self, at_most: int | None) -> None:
+        self.at_most = at_most
+        self.spent = 0
+
+    def left(self, wanted: int | None) -> int | None:
+        if self.at_most is None:
+            return wanted
+        rest = self.at_most - self.spent
+        return rest if wanted is None else min(wanted, rest)
+
+    def spend(self, deleted: int) -> None:
+        self.spent += deleted
 
 
 def used_bytes(connection: sqlite3.Connection) -> int:
@@ -80,17 +104,20 @@ def used_bytes(connection: sqlite3.Connection) -> int:
     return int((pages - free) * size)
 
 
-def _prune_to_size(connection: sqlite3.Connection, max_bytes: int) -> int:
+def _prune_to_size(connection: sqlite3.Connection, max_bytes: int, budget: _Budget) -> int:
     removed = 0
     for _ in range(8):  # each round measures again; the estimate per trace is rough
         used = used_bytes(connection)
         count = _trace_count(connection)
         if used <= max_bytes or count == 0:
             break
-        per_trace = used / count
-        removed += _delete_oldest(
-            connection, max(1, math.ceil((used - max_bytes * _TARGET) / per_trace))
-        )
+        wanted = max(1, math.ceil((used - max_bytes * _TARGET) / (used / count)))
+        take = budget.left(wanted)
+        if take is not None and take <= 0:
+            break
+        deleted = _delete_oldest(connection, take)
+        removed += deleted
+        budget.spend(deleted)
     return removed
 
 
@@ -103,6 +130,8 @@ def _delete_oldest(connection: sqlite3.Connection, limit: int | None, before_ns:
     """Delete up to ``limit`` oldest traces (all if ``None``), or those older than ``before_ns``."""
     where, params = ("WHERE start_ns < ?", [before_ns]) if before_ns else ("", [])
     deleted = 0
+    if limit is not None and limit <= 0:
+        return 0
     while limit is None or deleted < limit:
         take = BATCH if limit is None else min(BATCH, limit - deleted)
         with connection:

@@ -133,7 +133,10 @@ class SQLiteTraceStore(TraceReader):
             return
         try:
             if self.retention is not None:
-                self.pruned += prune(connection, self.retention)
+                pruned = prune(connection, self.retention, at_most=UPKEEP_MAX_PRUNED)
+                self.pruned += pruned
+                if pruned == UPKEEP_MAX_PRUNED:  # far over a limit: the next write goes on
+                    self._next_upkeep = 0.0
             # SQLite's own checkpoints never shrink the WAL, and while readers keep arriving
             # (the viewer) they cannot restart it either, so it grows. TRUNCATE waits a
             # moment for the readers of older snapshots to finish (new ones read the file)
@@ -234,6 +237,9 @@ class SQLiteTraceStore(TraceReader):
 UPKEEP_EVERY_TRACES = 1000
 """Traces written between two retention checks (or :data:`UPKEEP_EVERY_S`, if sooner)."""
 UPKEEP_EVERY_S = 30.0
+UPKEEP_MAX_PRUNED = 5000
+"""Traces one upkeep deletes at most: a store found far over its limits (an old store, or
+limits just lowered) is pruned a slice per write, so the export thread keeps up."""
 _BUSY_SLICE_S = 0.25
 """The longest SQLite waits for a lock before shutdown may stop the write."""
 _SHUTDOWN_WAIT_S = 1.0

@@ -142,6 +142,21 @@ def test_the_default_store_prunes_by_age_and_stats_count_it(tmp_path: Path) -> N
     assert [info.name for info in TraceReader(db).search()] == ["now"]
 
 
+def test_a_store_far_over_its_limits_is_pruned_a_slice_per_write(tmp_path: Path) -> None:
+    db = tmp_path / "traces.db"
+    old = SQLiteTraceStore(db, retention=None)
+    old.export([make_trace(i, start_ns=T0 + i, spans=1) for i in range(12_000)])
+    old.shutdown()
+    store = SQLiteTraceStore(db, retention=Retention(max_bytes=0, max_age_s=3600))
+    pruned = []
+    for i in range(4):
+        store.export([make_trace(100_000 + i, start_ns=time.time_ns(), spans=1)])
+        pruned.append(store.pruned)
+    assert pruned == [5000, 10_000, 12_000, 12_000]
+    assert stored_ids(db) == [100_000, 100_001, 100_002, 100_003]
+    store.shutdown()
+
+
 def test_retention_off_keeps_everything(tmp_path: Path) -> None:
     db = tmp_path / "traces.db"
     old = SQLiteTraceStore(db, retention=None)
