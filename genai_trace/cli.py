@@ -487,6 +487,45 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _cmd_prune(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
+    from genai_trace.store.retention import Retention, parse_size, prune_store
+
+    said = [
+        f"started over {args.older_than} ago" if args.older_than else "",
+        f"beyond {args.max_size}" if args.max_size else "",
+        f"beyond the newest {args.max_traces}" if args.max_traces else "",
+    ]
+    if not any(said):
+        raise CliError("say what to prune: --older-than 7d, --max-size 500MB or --max-traces N", 2)
+    try:
+        max_bytes = parse_size(args.max_size) if args.max_size else 0
+    except ValueError as exc:
+        raise CliError(f"--max-size: {exc}", 2) from None
+    retention = Retention(max_bytes, _age(args.older_than), args.max_traces or 0)
+    report = prune_store(store.path, retention, args.vacuum, store.busy_timeout_s)
+    print(
+        f"pruned {report.removed} traces ({', '.join(filter(None, said))}); "
+        f"{report.kept} left, {report.used_bytes / 1e6:.1f} MB in use",
+        file=out,
+    )
+    if args.vacuum:
+        print(
+            f"vacuumed: the file went from {report.file_bytes_before / 1e6:.1f} MB "
+            f"to {report.file_bytes_after / 1e6:.1f} MB",
+            file=out,
+        )
+    return 0
+
+
+def _age(text: str | None) -> float:
+    if not text:
+        return 0.0
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise CliError(f"--older-than: expected an age such as 30m, 12h or 7d, got {text!r}", 2)
+    return float(match.group(1)) * _SECONDS[match.group(2)]
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="genai-trace", description="Read the local genai-trace store."
@@ -559,6 +598,13 @@ def _parser() -> argparse.ArgumentParser:
     stats = command("stats", "counts, tokens, time range")
     stats.add_argument("--json", action="store_true")
     stats.set_defaults(run=_cmd_stats)
+
+    prune = command("prune", "delete the oldest traces: by age, total size or count")
+    prune.add_argument("--older-than", help="e.g. 7d, 12h: delete traces started before")
+    prune.add_argument("--max-size", help="e.g. 500MB, 2GB: keep the store under this")
+    prune.add_argument("--max-traces", type=_positive_int, help="keep the newest this many")
+    prune.add_argument("--vacuum", action="store_true", help="then shrink the file on disk")
+    prune.set_defaults(run=_cmd_prune)
     return parser
 
 

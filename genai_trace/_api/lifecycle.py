@@ -141,7 +141,8 @@ def stats() -> dict[str, Any]:
     ``destinations`` has, per exporter, the traces ``exported``, ``failed`` (the exporter
     gave up, after its own retries) and ``dropped`` (its queue was full, or shutdown ran out
     of time); a destination with a tail sampler adds ``sampled_out`` (the traces it chose not
-    to send). Nothing is dropped without being counted here.
+    to send), and the local store ``pruned`` (old traces deleted by its retention limits).
+    Nothing is dropped without being counted here.
     """
     rt = _runtime.current()
     if rt is None:
@@ -158,7 +159,14 @@ def stats() -> dict[str, Any]:
                 "failed": d.failed,
                 "dropped": d.dropped,
                 **({"sampled_out": d.sampled_out} if d.samples else {}),
+                **_pruned(d.exporter),
             }
             for d in pipeline.destinations
         },
     }
+
+
+def _pruned(exporter: object) -> dict[str, int]:
+    """An exporter that deletes old traces (the local store) counts them."""
+    pruned = getattr(exporter, "pruned", None)
+    return {"pruned": pruned} if isinstance(pruned, int) else {}

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from genai_trace._semantics import semconv as sc
+from genai_trace.store.retention import DEFAULT_MAX_AGE_S, DEFAULT_MAX_BYTES, parse_size
 from genai_trace.store.schema import DEFAULT_DB_PATH
 
 if TYPE_CHECKING:
@@ -60,6 +61,13 @@ class Config:
     """Default destination: the local SQLite store at ``db_path``."""
     db_path: str = DEFAULT_DB_PATH
     """The local store's file, relative to the working directory unless absolute."""
+    store_max_bytes: int = DEFAULT_MAX_BYTES
+    """Retention of the local store by size: past it, the oldest traces are deleted
+    (``GENAI_TRACE_STORE_MAX_BYTES`` takes ``500MB``, ``2GB``...); 0 turns it off."""
+    store_max_age_s: float = DEFAULT_MAX_AGE_S
+    """Retention by age: traces that started longer ago (30 days) are deleted; 0: off."""
+    store_max_traces: int = 0
+    """Retention by count: past it, the oldest traces are deleted; 0 (the default): off."""
     console: bool = False
     """Default destination: a readable tree of each trace on stderr."""
     otlp_endpoint: str | None = None
@@ -131,6 +139,9 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "exit_flush_timeout_s": ("GENAI_TRACE_EXIT_FLUSH_TIMEOUT_S", _parse_float),
     "local_store": ("GENAI_TRACE_LOCAL_STORE", _parse_bool),
     "db_path": ("GENAI_TRACE_DB", _parse_str),
+    "store_max_bytes": ("GENAI_TRACE_STORE_MAX_BYTES", parse_size),
+    "store_max_age_s": ("GENAI_TRACE_STORE_MAX_AGE_S", _parse_float),
+    "store_max_traces": ("GENAI_TRACE_STORE_MAX_TRACES", _parse_int),
     "console": ("GENAI_TRACE_CONSOLE", _parse_bool),
     "otlp_endpoint": ("GENAI_TRACE_OTLP_ENDPOINT", _parse_str),
     "otlp_dialect": ("GENAI_TRACE_OTLP_DIALECT", _parse_str),
@@ -177,6 +188,13 @@ _CHECKS: dict[str, tuple[tuple[type, ...], Callable[[Any], bool], str]] = {
     "redact": ((object,), lambda v: v is None or callable(v), "a callable (key, text) -> text"),
     "local_store": ((bool,), lambda v: True, "True or False"),
     "db_path": ((str, os.PathLike), lambda v: str(v) != "", "a file path"),
+    "store_max_bytes": ((int,), lambda v: v >= 0, "a number of bytes, at least 0 (0: no limit)"),
+    "store_max_age_s": (
+        (int, float),
+        lambda v: _finite(v) and v >= 0,
+        "a finite number of seconds, at least 0 (0: no limit)",
+    ),
+    "store_max_traces": ((int,), lambda v: v >= 0, "an int of at least 0 (0: no limit)"),
     "console": ((bool,), lambda v: True, "True or False"),
     "otlp_endpoint": ((str, type(None)), lambda v: v is None or v != "", "a URL"),
     "otlp_protocol": (

@@ -459,9 +459,13 @@ def _default_exporters(config: _config.Config, provider: TracerProvider) -> list
     """
     exporters: list[TraceExporter] = []
     if config.local_store:
+        from genai_trace.store.retention import Retention
         from genai_trace.store.writer import SQLiteTraceStore
 
-        exporters.append(SQLiteTraceStore(config.db_path))
+        retention = Retention(
+            config.store_max_bytes, config.store_max_age_s, config.store_max_traces
+        )
+        exporters.append(SQLiteTraceStore(config.db_path, retention=retention))
     if config.console:
         from genai_trace.exporters.console import ConsoleTraceExporter
 

@@ -21,10 +21,17 @@ from genai_trace._errors import ThrottledWarning, log_internal_error
 from genai_trace._semantics.capture import clean_text, safe_repr
 from genai_trace._semantics.codec import dumps
 from genai_trace._semantics.facts import merge_parts
-from genai_trace._semantics.model import Trace, info_to_dict, span_to_dict
+from genai_trace._semantics.model import SpanRecord, Trace, info_to_dict, span_to_dict
 from genai_trace.exporters._base import ExportResult
 from genai_trace.store.reader import TraceReader, read_trace
-from genai_trace.store.schema import DEFAULT_DB_PATH, is_busy, open_for_writing
+from genai_trace.store.retention import DEFAULT_RETENTION, Retention, prune
+from genai_trace.store.schema import (
+    DEFAULT_DB_PATH,
+    TraceStoreError,
+    encode_span_data,
+    is_busy,
+    open_for_writing,
+)
 
 
 class SQLiteTraceStore(TraceReader):
@@ -48,9 +55,23 @@ class SQLiteTraceStore(TraceReader):
     app thread; large batches keep the store ahead of a tight loop."""
 
     def __init__(
-        self, path: str | os.PathLike[str] = DEFAULT_DB_PATH, *, busy_timeout_s: float = 10.0
+        self,
+        path: str | os.PathLike[str] = DEFAULT_DB_PATH,
+        *,
+        busy_timeout_s: float = 10.0,
+        retention: Retention | None = DEFAULT_RETENTION,
     ) -> None:
         super().__init__(path, busy_timeout_s=busy_timeout_s)
+        self.retention = None if retention is None or retention.off else retention
+        """The limits applied after writes (``None``: the store grows without bound)."""
+        self.pruned = 0
+        """Traces deleted by retention since this store was made (``genai_trace.stats()``)."""
+        self._written_since_upkeep = 0
+        self._next_upkeep = 0.0  # monotonic; the first write checks a store left big before
+        self._upkeep_failed = ThrottledWarning(
+            "genai_trace: cannot prune the trace store %s (%s); will try again: %d failures "
+            "since %s"
+        )
         # Guards _writer: export runs on one destination thread, but shutdown may not.
         self._lock = threading.Lock()
         self._writer: sqlite3.Connection | None = None
@@ -86,13 +107,46 @@ class SQLiteTraceStore(TraceReader):
                     if not _is_about_a_trace(exc):
                         raise
                     self._write_one_by_one(traces)
+                self._upkeep(len(traces))
             return ExportResult.SUCCESS
-        except (sqlite3.DatabaseError, OSError) as exc:
+        except (sqlite3.DatabaseError, OSError, TraceStoreError) as exc:
             self._write_failed.record(len(traces), self.path, _describe(exc))
             return ExportResult.FAILURE
         except Exception:
             log_internal_error("SQLiteTraceStore.export")
             return ExportResult.FAILURE
+
+    def _upkeep(self, written: int) -> None:
+        """Every so many traces or seconds: prune to the retention limits, empty the WAL.
+
+        Runs on the export thread, after a write. A store busy with another process is left
+        for the next time.
+        """
+        self._written_since_upkeep += written
+        now = time.monotonic()
+        if self._written_since_upkeep < UPKEEP_EVERY_TRACES and now < self._next_upkeep:
+            return
+        self._written_since_upkeep = 0
+        self._next_upkeep = now + UPKEEP_EVERY_S
+        connection = self._writer
+        if connection is None:
+            return
+        try:
+            if self.retention is not None:
+                pruned = prune(connection, self.retention, at_most=UPKEEP_MAX_PRUNED)
+                self.pruned += pruned
+                if pruned == UPKEEP_MAX_PRUNED:  # far over a limit: the next write goes on
+                    self._next_upkeep = 0.0
+            # SQLite's own checkpoints never shrink the WAL, and while readers keep arriving
+            # (the viewer) they cannot restart it either, so it grows. TRUNCATE waits a
+            # moment for the readers of older snapshots to finish (new ones read the file)
+            # and then empties it; a reader holding one snapshot for longer is waited for
+            # at the next upkeep.
+            connection.execute(f"PRAGMA busy_timeout={int(_BUSY_SLICE_S * 1000)}")
+            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        except sqlite3.Error as exc:
+            if not (isinstance(exc, sqlite3.OperationalError) and is_busy(exc)):
+                self._upkeep_failed.record(1, self.path, _describe(exc))
 
     def take_rejected(self) -> int:
         """Traces refused one by one (the rest of their batch stored) since the last call.
@@ -145,7 +199,7 @@ class SQLiteTraceStore(TraceReader):
                 if not is_busy(exc) or time.monotonic() >= deadline or self._closing.is_set():
                     self._drop_writer()
                     raise
-            except sqlite3.DatabaseError:
+            except (sqlite3.DatabaseError, TraceStoreError):
                 self._drop_writer()  # reopened at the next batch: the file may be fixed
                 raise
 
@@ -180,6 +234,12 @@ class SQLiteTraceStore(TraceReader):
         return connection
 
 
+UPKEEP_EVERY_TRACES = 1000
+"""Traces written between two retention checks (or :data:`UPKEEP_EVERY_S`, if sooner)."""
+UPKEEP_EVERY_S = 30.0
+UPKEEP_MAX_PRUNED = 5000
+"""Traces one upkeep deletes at most: a store found far over its limits (an old store, or
+limits just lowered) is pruned a slice per write, so the export thread keeps up."""
 _BUSY_SLICE_S = 0.25
 """The longest SQLite waits for a lock before shutdown may stop the write."""
 _SHUTDOWN_WAIT_S = 1.0
@@ -191,10 +251,11 @@ def _is_about_a_trace(exc: BaseException) -> bool:
     """Whether a failed write is the fault of a value written, not of the file.
 
     The file's own trouble (locked, busy, full, read-only, corrupt, an I/O error) is an
-    ``OperationalError``, a bare ``DatabaseError`` or an ``OSError``; a value SQLite cannot
+    ``OperationalError``, a bare ``DatabaseError``, an ``OSError`` or a
+    :class:`TraceStoreError` (a store of a newer genai-trace); a value SQLite cannot
     bind raises anything else (``UnicodeEncodeError``, ``OverflowError``, ``DataError``...).
     """
-    if isinstance(exc, (sqlite3.OperationalError, OSError)):
+    if isinstance(exc, (sqlite3.OperationalError, OSError, TraceStoreError)):
         return False
     return type(exc) is not sqlite3.DatabaseError
 
@@ -263,13 +324,19 @@ def _insert_batch(
                 span.name,
                 span.span_type,
                 span.start_time_ns,
-                dumps(span_to_dict(span), default=safe_repr),
+                _span_data(span, clean),
             )
             for span in trace.spans
         )
     _insert_rows(connection, _TRACE_INSERT, [_trace_row(d) for d in infos], clean)
     _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
     _insert_rows(connection, _SPAN_INSERT, span_rows, clean)
+
+
+def _span_data(span: SpanRecord, clean: bool) -> bytes:
+    """The stored bytes of a span row (``clean``: lone surrogates replaced first)."""
+    text = dumps(span_to_dict(span), default=safe_repr)
+    return encode_span_data(clean_text(text) if clean else text)
 
 
 def _stored_parts(connection: sqlite3.Connection, ids: list[str]) -> dict[str, Trace]:

@@ -135,7 +135,12 @@ def test_two_processes_write_one_store_at_once(spawn: Spawn, tmp_path: Path) -> 
     assert first.read_line() == second.read_line() == "ready"
     go.touch()
     for child in (first, second):
-        assert json.loads(child.read_line()) == {"exported": 300, "failed": 0, "dropped": 0}
+        assert json.loads(child.read_line()) == {
+            "exported": 300,
+            "failed": 0,
+            "dropped": 0,
+            "pruned": 0,
+        }
         assert child.finish() == ""
         assert child.returncode == 0
     stored = request_ids(db)
@@ -155,7 +160,7 @@ def test_a_corrupt_store_is_reported_once_and_never_reaches_the_app(
     for i in range(5):
         assert unit(i) == i
         assert genai_trace.flush(WAIT_S)
-    assert store_counts() == {"exported": 0, "failed": 5, "dropped": 0}
+    assert store_counts() == {"exported": 0, "failed": 5, "dropped": 0, "pruned": 0}
     assert our_warnings(caplog) == [
         f"genai_trace: cannot write the trace store {db} (file is not a database: the file is "
         "corrupt or not a genai-trace store; move it away): 1 traces not stored since the "
@@ -167,7 +172,7 @@ def test_a_corrupt_store_is_reported_once_and_never_reaches_the_app(
     db.unlink()  # moved away: the next traces are stored again
     unit(6)
     assert genai_trace.flush(WAIT_S)
-    assert store_counts() == {"exported": 1, "failed": 5, "dropped": 0}
+    assert store_counts() == {"exported": 1, "failed": 5, "dropped": 0, "pruned": 0}
 
 
 @pytest.fixture
@@ -194,7 +199,7 @@ def test_a_locked_store_is_a_clear_error_and_traces_flow_once_it_is_free(
     genai_trace.configure(exporters=[SQLiteTraceStore(db, busy_timeout_s=0.2)])
     assert unit(1) == 1
     assert genai_trace.flush(WAIT_S)
-    assert store_counts() == {"exported": 0, "failed": 1, "dropped": 0}
+    assert store_counts() == {"exported": 0, "failed": 1, "dropped": 0, "pruned": 0}
     assert our_warnings(caplog) == [
         f"genai_trace: cannot write the trace store {db} (database is locked: another process "
         "holds it locked): 1 traces not stored since the start; see genai_trace.stats()"
@@ -205,7 +210,7 @@ def test_a_locked_store_is_a_clear_error_and_traces_flow_once_it_is_free(
     holder.close()  # the other process is done
     assert unit(2) == 2
     assert genai_trace.flush(WAIT_S)
-    assert store_counts() == {"exported": 1, "failed": 1, "dropped": 0}
+    assert store_counts() == {"exported": 1, "failed": 1, "dropped": 0, "pruned": 0}
 
 
 def test_shutdown_is_not_held_by_a_write_waiting_for_a_lock(
@@ -384,7 +389,7 @@ def test_a_trace_the_store_refuses_costs_only_itself(
     odd = SQLiteTraceStore(db).get(stored[30 - 1].trace_id)
     assert odd is not None
     assert [dict(s.attributes).get("text") for s in odd.spans] == [None, "x \ufffd y"]
-    assert store_counts() == {"exported": 49, "failed": 1, "dropped": 0}
+    assert store_counts() == {"exported": 49, "failed": 1, "dropped": 0, "pruned": 0}
     (warning,) = [w for w in our_warnings(caplog) if "refused trace" in w]
     assert "OverflowError" in warning and str(db) in warning
 
