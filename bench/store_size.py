@@ -28,7 +28,6 @@ import genai_trace
 from genai_trace._semantics.codec import dumps
 from genai_trace.store.reader import TraceQuery
 from genai_trace.store.retention import Retention, prune_store
-from genai_trace.store.schema import decode_span_data
 from genai_trace.store.writer import SQLiteTraceStore
 
 _RANDOM = random.Random(20)
@@ -79,7 +78,7 @@ def main() -> None:
         with sqlite3.connect(db) as connection:
             connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             stored = [r[0] for r in connection.execute("SELECT data FROM spans")]
-            rows = [_text(decode_span_data(r)) for r in stored]
+            rows = [_text(r) for r in stored]
             (tables,) = connection.execute(
                 "SELECT sum(pgsize) FROM dbstat WHERE name IN ('traces', 'spans', 'trace_tags')"
             ).fetchone()

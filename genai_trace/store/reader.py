@@ -24,12 +24,7 @@ from typing import Any
 from genai_trace._semantics.codec import loads
 from genai_trace._semantics.facts import parents_first
 from genai_trace._semantics.model import Trace, TraceInfo, info_from_dict, span_from_dict
-from genai_trace.store.schema import (
-    CONTAINS,
-    DEFAULT_DB_PATH,
-    decode_span_data,
-    open_for_reading,
-)
+from genai_trace.store.schema import CONTAINS, DEFAULT_DB_PATH, open_for_reading
 
 _ORDER_COLUMNS = {
     "start_time": "start_ns",
@@ -304,7 +299,7 @@ def read_trace(connection: sqlite3.Connection, trace_id: str, info: str) -> Trac
     ).fetchall()
     return Trace(
         info=info_from_dict(loads(info)),
-        spans=tuple(span_from_dict(loads(decode_span_data(data))) for (data,) in spans),
+        spans=tuple(span_from_dict(loads(data)) for (data,) in spans),
     )
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -76,18 +75,7 @@ def _create_v1(connection: sqlite3.Connection) -> None:
             connection.execute(statement)
 
 
-def _compressed_span_data(connection: sqlite3.Connection) -> None:
-    """Version 1 to 2: ``spans.data`` may hold compressed bytes (:func:`encode_span_data`).
-
-    Nothing is rewritten: rows written before stay text, and readers read both. The version
-    says only that a release which cannot decompress must not read the file.
-    """
-
-
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
-    _create_v1,
-    _compressed_span_data,
-)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1,)
 """``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``, inside the transaction
 that :func:`open_for_writing` holds; it must not commit. A new table or column is a new
 function appended here, never an edit of an old one: stores written by every release
@@ -156,66 +144,6 @@ def _checked_version(connection: sqlite3.Connection, path: Path) -> int:
             "to read or write it"
         )
     return int(version)
-
-
-# --- a span row's data ----------------------------------------------------------------------
-#
-# A span's JSON compresses well as a whole store (gzip: 8x) but poorly row by row (2x): most
-# of a row is the keys every row repeats. zlib primed with a dictionary of those keys gets
-# most of the difference back, at zlib's speed, with the standard library alone. The first
-# byte of the stored bytes names the format; format 1 is this dictionary, forever: a
-# better one is a new format byte, never an edit of this one.
-_FORMAT_ZLIB_DICT_1 = 1
-_DICTIONARY_1 = (
-    b'"gen_ai.system":"openai","gen_ai.operation.name":"chat","gen_ai.request.model":"gpt-4o",'
-    b'"gen_ai.response.model":"gpt-4o-mini","gen_ai.usage.input_tokens":,'
-    b'"gen_ai.usage.output_tokens":,"gen_ai.response.finish_reasons":["stop"],'
-    b'"llm.model_name":"","llm.token_count.prompt":,"llm.token_count.completion":,'
-    b'"llm.token_count.total":,"session.id":"","user.id":"","tag.tags":["=",'
-    b'"events":[{"name":"exception","timestamp_ns":,"attributes":{"exception.type":"Error",'
-    b'"exception.message":"","exception.stacktrace":"Traceback (most recent call last):\n  '
-    b'File "","exception.escaped":"False"}}],"role":"system","content":"You are a helpful '
-    b'assistant.","role":"user","content":"","role":"assistant","content":"","tool_calls":'
-    b'"choices":[{"index":0,"message":{"role":"assistant","content":""},"finish_reason":"stop"}],'
-    b'"usage":{"prompt_tokens":,"completion_tokens":,"total_tokens":}'
-    b'{"trace_id":"","span_id":"","parent_id":null,"name":"","span_type":"CHAIN",'
-    b'"start_time_ns":17,"end_time_ns":17,"status":"ERROR","status_message":"",'
-    b'"model":null,"parent_is_remote":false,"kind":"INTERNAL",'
-    b'"instrumentation_scope":"genai_trace","inputs":{"messages":[{"role":"user","content":"'
-    b'"}]},"outputs":"","attributes":{"openinference.span.kind":"CHAIN",'
-    b'"input.value":"{"question":"","session.id":"","user.id":"",'
-    b'"output.value":"{"","input.mime_type":"application/json",'
-    b'"output.mime_type":"application/json"},"events":[],"token_usage":{"input_tokens":,'
-    b'"output_tokens":,"total_tokens":},"duration_ms":0.'
-    b'{"trace_id":"","span_id":"","parent_id":"","name":"","span_type":"LLM",'
-    b'"start_time_ns":17,"end_time_ns":17,"status":"UNSET","status_message":null,'
-    b'"model":null,"parent_is_remote":false,"kind":"INTERNAL",'
-    b'"instrumentation_scope":"genai_trace","inputs":{"question":"'
-)
-_LEVEL = 1  # levels 6 and 9 save under 3% more here and take a third longer
-
-
-def encode_span_data(text: str) -> bytes:
-    """A span row's JSON as the bytes stored in ``spans.data`` (format byte, then zlib)."""
-    packer = zlib.compressobj(_LEVEL, zdict=_DICTIONARY_1)
-    return bytes((_FORMAT_ZLIB_DICT_1,)) + packer.compress(text.encode()) + packer.flush()
-
-
-def decode_span_data(value: str | bytes) -> str | bytes:
-    """The JSON of a span row as stored by any version: text (version 1) or bytes.
-
-    Raises:
-        sqlite3.DatabaseError: bytes of a format this release does not know (corrupt).
-    """
-    if isinstance(value, str):
-        return value
-    if value[:1] != bytes((_FORMAT_ZLIB_DICT_1,)):
-        raise sqlite3.DatabaseError(f"span data of an unknown format {value[:1]!r}")
-    unpacker = zlib.decompressobj(zdict=_DICTIONARY_1)
-    try:
-        return unpacker.decompress(value[1:]) + unpacker.flush()
-    except zlib.error as exc:
-        raise sqlite3.DatabaseError(f"span data that does not decompress: {exc}") from exc
 
 
 @contextmanager

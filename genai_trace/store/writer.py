@@ -21,14 +21,13 @@ from genai_trace._errors import ThrottledWarning, log_internal_error
 from genai_trace._semantics.capture import clean_text, safe_repr
 from genai_trace._semantics.codec import dumps
 from genai_trace._semantics.facts import merge_parts
-from genai_trace._semantics.model import SpanRecord, Trace, info_to_dict, span_to_dict
+from genai_trace._semantics.model import Trace, info_to_dict, span_to_dict
 from genai_trace.exporters._base import ExportResult
 from genai_trace.store.reader import TraceReader, read_trace
 from genai_trace.store.retention import DEFAULT_RETENTION, Retention, prune
 from genai_trace.store.schema import (
     DEFAULT_DB_PATH,
     TraceStoreError,
-    encode_span_data,
     is_busy,
     open_for_writing,
 )
@@ -324,19 +323,13 @@ def _insert_batch(
                 span.name,
                 span.span_type,
                 span.start_time_ns,
-                _span_data(span, clean),
+                dumps(span_to_dict(span), default=safe_repr),
             )
             for span in trace.spans
         )
     _insert_rows(connection, _TRACE_INSERT, [_trace_row(d) for d in infos], clean)
     _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
     _insert_rows(connection, _SPAN_INSERT, span_rows, clean)
-
-
-def _span_data(span: SpanRecord, clean: bool) -> bytes:
-    """The stored bytes of a span row (``clean``: lone surrogates replaced first)."""
-    text = dumps(span_to_dict(span), default=safe_repr)
-    return encode_span_data(clean_text(text) if clean else text)
 
 
 def _stored_parts(connection: sqlite3.Connection, ids: list[str]) -> dict[str, Trace]:
