@@ -31,6 +31,8 @@ class Integration:
     """``(variable, value)`` pairs ``autolog`` sets while the integration is on, unless the
     user set the variable: how the client library is told to leave tracing to the
     instrumentation."""
+    instrument_options: tuple[tuple[str, Any], ...] = ()
+    """``(keyword, value)`` pairs passed to the instrumentor's ``instrument()``."""
 
     @property
     def pip_command(self) -> str:
@@ -90,6 +92,18 @@ INTEGRATIONS = (
         client_package="langchain",
         instrumentor="opentelemetry.instrumentation.genai.langchain:LangChainInstrumentor",
         instrumentation_package="opentelemetry-instrumentation-genai-langchain",
+    ),
+    # The Agents SDK's runs, agents and function tools; its model calls are the openai
+    # integration's chat spans.
+    Integration(
+        name="openai-agents",
+        client_module="agents",
+        client_package="openai-agents",
+        instrumentor="opentelemetry.instrumentation.genai.openai_agents:OpenAIAgentsInstrumentor",
+        instrumentation_package="opentelemetry-instrumentation-genai-openai-agents",
+        # The SDK's own trace exporter sends every run to OpenAI's servers; while the
+        # integration is on, its traces go only to OpenTelemetry (restored on disable).
+        instrument_options=(("disable_openai_trace_export", True),),
     ),
 )
 """Every integration, in the order ``autolog()`` turns them on."""
