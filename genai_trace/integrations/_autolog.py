@@ -39,11 +39,11 @@ def autolog(*names: str, capture_content: bool | None = None, disable: bool = Fa
     """Trace LLM client calls automatically, as children of the current span.
 
     Turns on the official OpenTelemetry GenAI instrumentation of each named client library
-    (``"openai"``, ``"anthropic"``, ``"langchain"``, ``"openai-agents"``), or, with no
-    names, of every one whose client library is installed. Their spans land in the
-    TracerProvider genai-trace uses (the app's own, when it has one), so an OpenAI call
-    inside a ``@trace`` function becomes a ``CHAT_MODEL`` child span with model, messages,
-    token usage and timing.
+    (``"openai"``, ``"anthropic"``, ``"langchain"``, ``"openai-agents"``, ``"google-genai"``,
+    ...: the autolog page of the docs lists them all), or, with no names, of every one
+    whose client library is installed. Their spans land in the TracerProvider genai-trace
+    uses (the app's own, when it has one), so an OpenAI call inside a ``@trace`` function
+    becomes a ``CHAT_MODEL`` child span with model, messages, token usage and timing.
     Calling it again is harmless; a changed ``capture_content`` or provider re-instruments.
 
     Call it after ``genai_trace.configure`` (if you call that) and after your app has set

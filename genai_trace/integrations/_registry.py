@@ -105,6 +105,14 @@ INTEGRATIONS = (
         # integration is on, its traces go only to OpenTelemetry (restored on disable).
         instrument_options=(("disable_openai_trace_export", True),),
     ),
+    # The Gemini API through Google's Gen AI SDK: generate_content (sync, async, streaming).
+    Integration(
+        name="google-genai",
+        client_module="google.genai",
+        client_package="google-genai",
+        instrumentor="opentelemetry.instrumentation.google_genai:GoogleGenAiSdkInstrumentor",
+        instrumentation_package="opentelemetry-instrumentation-google-genai",
+    ),
 )
 """Every integration, in the order ``autolog()`` turns them on."""
 
