@@ -113,6 +113,15 @@ INTEGRATIONS = (
         instrumentor="opentelemetry.instrumentation.google_genai:GoogleGenAiSdkInstrumentor",
         instrumentation_package="opentelemetry-instrumentation-google-genai",
     ),
+    # Amazon Bedrock through boto3's bedrock-runtime client: Converse, ConverseStream and
+    # InvokeModel.
+    Integration(
+        name="bedrock",
+        client_module="boto3",
+        client_package="boto3",
+        instrumentor="opentelemetry.instrumentation.genai.bedrock:BedrockInstrumentor",
+        instrumentation_package="opentelemetry-instrumentation-genai-bedrock",
+    ),
 )
 """Every integration, in the order ``autolog()`` turns them on."""
 
