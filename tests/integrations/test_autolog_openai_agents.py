@@ -50,7 +50,7 @@ def span_named(trace: Trace, name: str) -> SpanRecord:
     return span
 
 
-def test_an_agent_run_with_a_tool_call_is_one_trace(server: OpenAIServer) -> None:
+async def test_an_agent_run_with_a_tool_call_is_one_trace(server: OpenAIServer) -> None:
     sdk_exporters = sdk_processors()
     assert genai_trace.autolog("openai", "openai-agents") == ["openai", "openai-agents"]
     try:
@@ -64,12 +64,13 @@ def test_an_agent_run_with_a_tool_call_is_one_trace(server: OpenAIServer) -> Non
             model=OpenAIChatCompletionsModel(model="m1", openai_client=client),
         )
 
+        # Runner.run, not run_sync: run_sync leaves its thread's default event loop open.
         @genai_trace.trace
-        def run(question: str) -> str:
-            return str(Runner.run_sync(agent, question).final_output)
+        async def run(question: str) -> str:
+            return str((await Runner.run(agent, question)).final_output)
 
         with capture_traces() as traces:
-            assert run("hello there") == "The tool said: HELLO THERE!"
+            assert await run("hello there") == "The tool said: HELLO THERE!"
     finally:
         genai_trace.autolog(disable=True)
     assert sdk_processors() == sdk_exporters  # the SDK's own exporter is back
