@@ -122,6 +122,15 @@ INTEGRATIONS = (
         instrumentor="opentelemetry.instrumentation.genai.bedrock:BedrockInstrumentor",
         instrumentation_package="opentelemetry-instrumentation-genai-bedrock",
     ),
+    # Agents, workflows, tools and retrievers; the model calls are traced by the
+    # integration of the client the LLM uses (openai, anthropic, bedrock ...).
+    Integration(
+        name="llama-index",
+        client_module="llama_index.core",
+        client_package="llama-index-core",
+        instrumentor="opentelemetry.instrumentation.genai.llama_index:LlamaIndexInstrumentor",
+        instrumentation_package="opentelemetry-instrumentation-genai-llama-index",
+    ),
 )
 """Every integration, in the order ``autolog()`` turns them on."""
 
