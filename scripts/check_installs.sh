@@ -8,7 +8,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 FLOOR=1.45.0 # the lowest opentelemetry-api/-sdk/-exporter-* in pyproject.toml
-ALL_EXTRAS=grpc,openai,anthropic,langchain,fastapi
+# Not llama-index: ~110 MB more (numpy, nltk, SQLAlchemy); the dev install tests it.
+ALL_EXTRAS=grpc,openai,anthropic,langchain,openai-agents,google-genai,bedrock,fastapi
 work=$(mktemp -d "${TMPDIR:-/tmp}/genai-trace-installs.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 

@@ -39,7 +39,8 @@ def autolog(*names: str, capture_content: bool | None = None, disable: bool = Fa
     """Trace LLM client calls automatically, as children of the current span.
 
     Turns on the official OpenTelemetry GenAI instrumentation of each named client library
-    (``"openai"``, ``"anthropic"``, ``"langchain"``), or, with no names, of every one
+    (``"openai"``, ``"anthropic"``, ``"langchain"``, ``"openai-agents"``, ``"google-genai"``,
+    ...: the autolog page of the docs lists them all), or, with no names, of every one
     whose client library is installed. Their spans land in the TracerProvider genai-trace
     uses (the app's own, when it has one), so an OpenAI call inside a ``@trace`` function
     becomes a ``CHAT_MODEL`` child span with model, messages, token usage and timing.
@@ -204,7 +205,9 @@ def _instrument(integration: Integration, provider: Any, mode: str, explicit: bo
     try:
         if instrumentor.is_instrumented_by_opentelemetry:
             instrumentor.uninstrument()
-        instrumentor.instrument(tracer_provider=provider, skip_dep_check=True)
+        instrumentor.instrument(
+            tracer_provider=provider, skip_dep_check=True, **dict(integration.instrument_options)
+        )
     except Exception:
         log_internal_error(f"autolog {integration.name}")
         return False

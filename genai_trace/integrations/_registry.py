@@ -31,6 +31,8 @@ class Integration:
     """``(variable, value)`` pairs ``autolog`` sets while the integration is on, unless the
     user set the variable: how the client library is told to leave tracing to the
     instrumentation."""
+    instrument_options: tuple[tuple[str, Any], ...] = ()
+    """``(keyword, value)`` pairs passed to the instrumentor's ``instrument()``."""
 
     @property
     def pip_command(self) -> str:
@@ -90,6 +92,44 @@ INTEGRATIONS = (
         client_package="langchain",
         instrumentor="opentelemetry.instrumentation.genai.langchain:LangChainInstrumentor",
         instrumentation_package="opentelemetry-instrumentation-genai-langchain",
+    ),
+    # The Agents SDK's runs, agents and function tools; its model calls are the openai
+    # integration's chat spans.
+    Integration(
+        name="openai-agents",
+        client_module="agents",
+        client_package="openai-agents",
+        instrumentor="opentelemetry.instrumentation.genai.openai_agents:OpenAIAgentsInstrumentor",
+        instrumentation_package="opentelemetry-instrumentation-genai-openai-agents",
+        # The SDK's own trace exporter sends every run to OpenAI's servers; while the
+        # integration is on, its traces go only to OpenTelemetry (restored on disable).
+        instrument_options=(("disable_openai_trace_export", True),),
+    ),
+    # The Gemini API through Google's Gen AI SDK: generate_content (sync, async, streaming).
+    Integration(
+        name="google-genai",
+        client_module="google.genai",
+        client_package="google-genai",
+        instrumentor="opentelemetry.instrumentation.google_genai:GoogleGenAiSdkInstrumentor",
+        instrumentation_package="opentelemetry-instrumentation-google-genai",
+    ),
+    # Amazon Bedrock through boto3's bedrock-runtime client: Converse, ConverseStream and
+    # InvokeModel.
+    Integration(
+        name="bedrock",
+        client_module="boto3",
+        client_package="boto3",
+        instrumentor="opentelemetry.instrumentation.genai.bedrock:BedrockInstrumentor",
+        instrumentation_package="opentelemetry-instrumentation-genai-bedrock",
+    ),
+    # Agents, workflows, tools and retrievers; the model calls are traced by the
+    # integration of the client the LLM uses (openai, anthropic, bedrock ...).
+    Integration(
+        name="llama-index",
+        client_module="llama_index.core",
+        client_package="llama-index-core",
+        instrumentor="opentelemetry.instrumentation.genai.llama_index:LlamaIndexInstrumentor",
+        instrumentation_package="opentelemetry-instrumentation-genai-llama-index",
     ),
 )
 """Every integration, in the order ``autolog()`` turns them on."""

@@ -22,6 +22,7 @@ import pytest
 import genai_trace
 from genai_trace import SpanRecord, SpanType, TokenUsage
 from genai_trace.integrations import Integration, _autolog
+from genai_trace.integrations._registry import INTEGRATIONS
 from genai_trace.testing import capture_traces
 from tests.helpers.genai_support import (
     CONTENT_ENV,
@@ -366,9 +367,11 @@ def test_calls_on_threads_and_tasks_nest_under_the_span_that_started_them(
 
 
 def test_autolog_with_no_names_turns_on_every_installed_integration(client: openai.OpenAI) -> None:
-    # The dev extra installs all three; turning one on again still traces each call once.
-    assert genai_trace.autolog() == ["openai", "anthropic", "langchain"]
-    assert genai_trace.autolog("anthropic", "langchain", disable=True) == ["anthropic", "langchain"]
+    # The dev extra installs every client; turning one on again still traces each call once.
+    every = [integration.name for integration in INTEGRATIONS]
+    assert every[:4] == ["openai", "anthropic", "langchain", "openai-agents"]
+    assert genai_trace.autolog() == every
+    assert genai_trace.autolog(*every[1:], disable=True) == every[1:]
     assert genai_trace.autolog("openai") == ["openai"]
     with capture_traces() as traces:
         client.chat.completions.create(model="m1", messages=[user("once")])

@@ -21,6 +21,7 @@ from typing import Any
 
 import openai
 import pytest
+from langchain.agents import create_agent
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable
@@ -340,3 +341,58 @@ def test_with_the_openai_integration_too_each_call_is_still_one_chat_span(
     )
     assert chat.inputs == prompt_messages("both on")
     assert chat.token_usage == trace.info.token_usage == TokenUsage(4, 4, 8)  # counted once
+
+
+def test_an_agent_that_calls_a_tool_is_one_trace(server: OpenAIServer) -> None:
+    # A LangChain agent (create_agent: a LangGraph loop) against the server's tool calls:
+    # the model asks for shout, the agent runs it, the model answers with its result.
+    agent_graph = create_agent(chat_model(server), tools=[shout])
+
+    @genai_trace.trace
+    def run(question: str) -> str:
+        result = agent_graph.invoke({"messages": [{"role": "user", "content": question}]})
+        return str(result["messages"][-1].content)
+
+    with capture_traces() as traces:
+        assert run("hello there") == "The tool said: HELLO THERE!"
+    trace = only(traces)
+    assert span_tree(trace) == [
+        (0, "run", "CHAIN"),
+        (1, "invoke_agent", "AGENT"),
+        (2, "chat m1", "CHAT_MODEL"),
+        (2, "execute_tool shout", "TOOL"),
+        (2, "chat m1", "CHAT_MODEL"),
+    ]
+    agent = span_named(trace, "invoke_agent")
+    asks, answers = [s for s in trace.spans if s.name == "chat m1"]
+    tool_span = span_named(trace, "execute_tool shout")
+    for child in (asks, tool_span, answers):
+        assert_within(agent, child)
+    assert asks.end_time_ns <= tool_span.start_time_ns  # type: ignore[operator]
+    assert tool_span.end_time_ns <= answers.start_time_ns  # type: ignore[operator]
+    assert agent.instrumentation_scope == tool_span.instrumentation_scope == SCOPE
+
+    assert asks.attributes["gen_ai.response.finish_reasons"] == ("tool_calls",)
+    assert asks.outputs == [{
+        "role": "assistant", "finish_reason": "tool_calls", "name": None,
+        "parts": [{"type": "tool_call", "id": "call-1", "name": "shout",
+                   "arguments": {"text": "hello there"}}],
+    }]  # fmt: skip
+    assert dict(tool_span.attributes) == {
+        "gen_ai.operation.name": "execute_tool",
+        "gen_ai.tool.name": "shout",
+        "gen_ai.tool.type": "function",
+        "gen_ai.tool.call.id": "call-1",
+        "gen_ai.tool.description": "Shout the text.",
+        "gen_ai.tool.call.arguments": '{"text":"hello there"}',
+        "gen_ai.tool.call.result": "HELLO THERE!",
+    }
+    assert answers.outputs == [
+        otel_message("assistant", "The tool said: HELLO THERE!", finish_reason="stop")
+    ]
+    # The call: 2 words in, 3 words of arguments out; the answer: 2 + 2 in, 5 out.
+    assert asks.token_usage == TokenUsage(2, 3, 5)
+    assert answers.token_usage == TokenUsage(4, 5, 9)
+    assert agent.token_usage is None
+    assert trace.info.token_usage == TokenUsage(6, 8, 14)
+    assert trace.info.response_preview == "The tool said: HELLO THERE!"

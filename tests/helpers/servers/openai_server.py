@@ -9,6 +9,11 @@ count follows from the request, so tests can assert exact values:
   ``"stream": true`` sends the reply word by word as server-sent events, waiting
   ``first_chunk_delay_s`` before the first one, then a usage chunk when
   ``stream_options.include_usage`` is set.
+- Tool calls: when the request offers ``tools`` and its last message is not a tool result,
+  the reply calls the first tool (``tool_call_for``: its first parameter, or ``query``, set
+  to the last user text; ``finish_reason: "tool_calls"``; output tokens count the words of
+  the arguments' JSON). After a tool result (a last message of role ``tool``) the reply is
+  ``The tool said: <its content>``. Streamed, the call comes in one chunk.
 - ``POST /v1/responses``: the same reply for ``input`` (a string or a message list).
 - ``POST /v1/embeddings``: one 3-number vector per input text (``embedding_for``); input
   tokens count words. Honours ``encoding_format`` (the client asks for base64).
@@ -42,6 +47,26 @@ CREATED = 1_700_000_000
 
 def input_tokens_of(messages: list[dict[str, Any]]) -> int:
     return sum(count_tokens(content_text(m.get("content"))) for m in messages)
+
+
+def tool_call_for(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The tool call a chat request gets, or None when it gets an answer."""
+    messages, tools = body["messages"], body.get("tools") or []
+    if not tools or (messages and messages[-1].get("role") == "tool"):
+        return None
+    function = tools[0].get("function", tools[0])
+    parameters = list((function.get("parameters") or {}).get("properties") or {}) or ["query"]
+    arguments = {parameters[0]: reply_for(messages).removeprefix("You said: ")}
+    calls = sum(1 for m in messages if m.get("role") == "tool") + 1
+    return {"id": f"call-{calls}", "type": "function",
+            "function": {"name": function["name"], "arguments": json.dumps(arguments)}}  # fmt: skip
+
+
+def chat_reply_for(messages: list[dict[str, Any]]) -> str:
+    """The answer to a chat: after a tool result, what the tool said; else the echo."""
+    if messages and messages[-1].get("role") == "tool":
+        return f"The tool said: {content_text(messages[-1].get('content'))}"
+    return reply_for(messages)
 
 
 def embedding_for(text: str) -> list[float]:
@@ -92,7 +117,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _chat(self, body: dict[str, Any]) -> None:
         messages = body["messages"]
-        reply = reply_for(messages)
+        tool_call = tool_call_for(body)
+        if tool_call is not None:
+            self._tool_call(body, tool_call)
+            return
+        reply = chat_reply_for(messages)
         prompt_tokens, completion_tokens = input_tokens_of(messages), count_tokens(reply)
         usage = {
             "prompt_tokens": prompt_tokens,
@@ -127,6 +156,32 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):  # the client stopped reading
             pass
+
+    def _tool_call(self, body: dict[str, Any], call: dict[str, Any]) -> None:
+        prompt_tokens = input_tokens_of(body["messages"])
+        completion_tokens = count_tokens(call["function"]["arguments"])
+        usage = {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                 "total_tokens": prompt_tokens + completion_tokens}  # fmt: skip
+        base = {"id": "chatcmpl-1", "created": CREATED, "model": body["model"]}
+        message = {"role": "assistant", "content": None, "tool_calls": [call]}
+        if not body.get("stream"):
+            self._json(200, {**base, "object": "chat.completion", "usage": usage, "choices": [
+                {"index": 0, "finish_reason": "tool_calls", "logprobs": None,
+                 "message": message}]})  # fmt: skip
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Connection", "close")
+        self.end_headers()
+        chunk = {**base, "object": "chat.completion.chunk"}
+        delta = {**message, "tool_calls": [{"index": 0, **call}]}
+        self._event({**chunk, "choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
+        self._event({**chunk, "choices": [
+            {"index": 0, "delta": {}, "finish_reason": "tool_calls"}]})  # fmt: skip
+        if (body.get("stream_options") or {}).get("include_usage"):
+            self._event({**chunk, "choices": [], "usage": usage})
+        self.wfile.write(b"data: [DONE]\n\n")
+        self.wfile.flush()
 
     def _event(self, payload: dict[str, Any]) -> None:
         self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")

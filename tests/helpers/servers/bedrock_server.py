@@ -1,0 +1,98 @@
+"""A small Amazon Bedrock runtime server (the Converse API) on 127.0.0.1.
+
+The real ``boto3`` ``bedrock-runtime`` client (``endpoint_url=server.root_url``, dummy
+credentials) signs and sends its requests over real HTTP, so the official instrumentation
+runs as it does against AWS. Every answer and token count follows from the request:
+
+- ``POST /model/<model id>/converse``: the reply is ``reply_for`` of the ``messages`` (the
+  ``text`` of their content blocks), with ``stopReason: "end_turn"``; ``usage`` counts words
+  (``count_tokens``) of the ``system`` blocks and every message (input) and of the reply
+  (output). The signature is not checked.
+- model ``error-400`` answers 400 with a ``ValidationException``, as Bedrock does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler
+from typing import Any
+from urllib.parse import unquote
+
+from tests.helpers.servers.local_http import (
+    BackgroundServer,
+    RecordingServer,
+    content_text,
+    count_tokens,
+    reply_for,
+)
+
+_ROUTE = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: RecordingServer
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length", "0"))
+        body = json.loads(self.rfile.read(length) or b"{}")
+        self.server.requests.append((self.path, body))
+        route = _ROUTE.match(self.path)
+        if route is None:
+            self._json(404, {"message": f"no route {self.path}"}, "ResourceNotFoundException")
+            return
+        model = unquote(route["model"])
+        if model == "error-400":
+            self._json(400, {"message": "the fake server fails with 400"}, "ValidationException")
+            return
+        self._json(200, self._converse(body))
+
+    def _converse(self, body: dict[str, Any]) -> dict[str, Any]:
+        messages = [{"role": m.get("role"), "content": content_text(m.get("content"))}
+                    for m in body.get("messages") or []]  # fmt: skip
+        reply = reply_for(messages)
+        input_tokens = count_tokens(content_text(body.get("system"))) + sum(
+            count_tokens(m["content"]) for m in messages
+        )
+        output_tokens = count_tokens(reply)
+        return {
+            "output": {"message": {"role": "assistant", "content": [{"text": reply}]}},
+            "stopReason": "end_turn",
+            "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens,
+                      "totalTokens": input_tokens + output_tokens},
+            "metrics": {"latencyMs": 1},
+        }  # fmt: skip
+
+    def _json(self, status: int, payload: dict[str, Any], error_type: str = "") -> None:
+        data = json.dumps(payload).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("x-amzn-RequestId", "req-1")
+        if error_type:
+            self.send_header("x-amzn-ErrorType", error_type)
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class BedrockServer(BackgroundServer):
+    """The fake server, running on a thread; the client's ``endpoint_url`` is ``root_url``."""
+
+    def __init__(self) -> None:
+        super().__init__(RecordingServer(_Handler))
+
+
+@contextmanager
+def serve() -> Iterator[BedrockServer]:
+    """Run the fake server for the block; it is always stopped afterwards."""
+    server = BedrockServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
