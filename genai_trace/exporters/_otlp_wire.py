@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
@@ -43,16 +43,21 @@ SpanWithAttributes = tuple[ReadableSpan, "Mapping[str, Any] | None"]
 """A span and the attributes to send for it (``None``: the span's own)."""
 
 
-def encode_request(resource: Resource, spans: Iterable[SpanWithAttributes]) -> bytes:
+def encode_request(
+    resource: Resource,
+    spans: Iterable[SpanWithAttributes],
+    scope_of: Callable[[ReadableSpan], InstrumentationScope | None] | None = None,
+) -> bytes:
     """One ``ExportTraceServiceRequest`` carrying ``spans`` under ``resource``.
 
-    Spans are grouped by instrumentation scope in order of first appearance (as the official
-    encoder does); each span's own ``resource`` is not read: one resource for the batch.
+    Spans are grouped by instrumentation scope (``scope_of(span)``, by default the span's
+    own) in order of first appearance (as the official encoder does); each span's own
+    ``resource`` is not read: one resource for the batch.
     """
     by_scope: dict[InstrumentationScope | None, list[bytes]] = {}
     for span, attributes in spans:
         encoded = _span(span, span.attributes if attributes is None else attributes)
-        scope = span.instrumentation_scope or None
+        scope = (span.instrumentation_scope if scope_of is None else scope_of(span)) or None
         group = by_scope.get(scope)
         if group is None:
             by_scope[scope] = [encoded]
