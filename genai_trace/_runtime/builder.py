@@ -180,8 +180,7 @@ class SpanView:
 
     def record(self) -> SpanRecord:
         """The span's full record (its attributes a copy of the view's)."""
-        span, attributes = self.span, self.attributes
-        scope = span.instrumentation_scope
+        span = self.span
         return build_frozen(
             SpanRecord,
             {
@@ -196,21 +195,65 @@ class SpanView:
                 "status_message": span.status.description,
                 "inputs": self.inputs,
                 "outputs": self.outputs,
-                "attributes": dict(attributes),
+                "attributes": dict(self.attributes),
                 "events": tuple(
                     SpanEvent(e.name, e.timestamp, dict(e.attributes or {})) for e in span.events
                 ),
                 "token_usage": self.token_usage,
-                "model": first(
-                    text_value(attributes.get(sc.GEN_AI_RESPONSE_MODEL)),
-                    text_value(attributes.get(sc.GEN_AI_REQUEST_MODEL)),
-                    text_value(attributes.get(sc.LLM_MODEL_NAME)),
-                ),
+                "model": self._model(),
                 "parent_is_remote": self.parent_is_remote,
                 "kind": span.kind.name,
-                "instrumentation_scope": scope.name if scope is not None else None,
+                "instrumentation_scope": self._scope_name(),
             },
         )
+
+    def as_dict(self) -> dict[str, Any]:
+        """``span_to_dict(self.record())``, same keys in the same order, without the record."""
+        span, end = self.span, self.end_time_ns
+        usage = self.token_usage
+        return {
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "parent_id": self.parent_id,
+            "name": self.name,
+            "span_type": self.span_type,
+            "start_time_ns": self.start_time_ns,
+            "end_time_ns": end,
+            "status": self.status,
+            "status_message": span.status.description,
+            "model": self._model(),
+            "parent_is_remote": self.parent_is_remote,
+            "kind": span.kind.name,
+            "instrumentation_scope": self._scope_name(),
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "attributes": self.attributes,  # encoded at once, never kept
+            "events": [_event_dict(e.name, e.timestamp, e.attributes) for e in span.events],
+            "token_usage": None
+            if usage is None
+            else {
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "total_tokens": usage.total_tokens,
+            },
+            "duration_ms": None if end is None else (end - self.start_time_ns) / 1e6,
+        }
+
+    def _model(self) -> str | None:
+        attributes = self.attributes
+        return first(
+            text_value(attributes.get(sc.GEN_AI_RESPONSE_MODEL)),
+            text_value(attributes.get(sc.GEN_AI_REQUEST_MODEL)),
+            text_value(attributes.get(sc.LLM_MODEL_NAME)),
+        )
+
+    def _scope_name(self) -> str | None:
+        scope = self.span.instrumentation_scope
+        return scope.name if scope is not None else None
+
+
+def _event_dict(name: str, timestamp: int, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {"name": name, "timestamp_ns": timestamp, "attributes": dict(attributes or {})}
 
 
 def span_record(span: ReadableSpan) -> SpanRecord:

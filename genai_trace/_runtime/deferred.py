@@ -118,6 +118,15 @@ class DeferredTrace(Trace):
                 object.__setattr__(self, "_info", info)
         return info
 
+    def span_dicts(self) -> list[dict[str, Any]] | None:
+        """Each span as ``span_to_dict`` gives it, from the views, records unbuilt.
+
+        Each dict shares its span's attributes: encode it, never keep or change it. ``None``
+        when the trace has no views (a merge, a failed finalize): read ``spans`` instead.
+        """
+        views = self.span_views()
+        return None if views is None else [view.as_dict() for view in views]
+
     def _finalized(self) -> list[SpanView] | None:
         """The views, made once (the build lock held)."""
         views = self._views
