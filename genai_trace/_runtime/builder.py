@@ -264,7 +264,9 @@ def span_record(span: ReadableSpan) -> SpanRecord:
 def _final_attributes(span: ReadableSpan) -> dict[str, Any]:
     """The span's attributes as exporters get them; copied only where they change."""
     attributes = _attributes_of(span)
-    waiting = any(isinstance(attributes.get(key), WaitingText) for key in _PAYLOAD_KEYS)
+    waiting = isinstance(attributes.get(sc.INPUT_VALUE), WaitingText) or isinstance(
+        attributes.get(sc.OUTPUT_VALUE), WaitingText
+    )
     first_chunk_ms = (
         None if sc.TIME_TO_FIRST_ITEM_MS in attributes else time_to_first_chunk_ms(attributes)
     )
@@ -278,9 +280,6 @@ def _final_attributes(span: ReadableSpan) -> dict[str, Any]:
         # instrumented LLM streams get it from gen_ai.response.time_to_first_chunk.
         attributes[sc.TIME_TO_FIRST_ITEM_MS] = first_chunk_ms
     return attributes
-
-
-_PAYLOAD_KEYS = (sc.INPUT_VALUE, sc.OUTPUT_VALUE)
 
 
 def _attributes_of(span: ReadableSpan) -> dict[str, Any]:

@@ -86,16 +86,17 @@ def trace_info(
     Facts set through ``updates`` win over the root's attributes, which win over what is
     computed from the spans.
     """
-    updates = updates or TraceUpdates()
-    root = root_of(records)
+    updates = updates or _NO_UPDATES
+    one = len(records) == 1  # most traces: no search, no sum
+    root = records[0] if one else root_of(records)
     return build_frozen(
         TraceInfo,
         {
             "trace_id": root.trace_id,
             "name": root.name,
             "state": _state_of(root),
-            "start_time_ns": min(r.start_time_ns for r in records),
-            "end_time_ns": _end_of(root, records),
+            "start_time_ns": root.start_time_ns if one else min(r.start_time_ns for r in records),
+            "end_time_ns": root.end_time_ns if one else _end_of(root, records),
             "request_preview": _preview(
                 updates.request_preview,
                 _str_attr(root, sc.TRACE_REQUEST_PREVIEW),
@@ -112,16 +113,28 @@ def trace_info(
             ),
             "tags": {**_collect_tags(records), **updates.tags},
             "metadata": {**_collect_metadata(records), **updates.metadata},
-            "session_id": first(
-                updates.session_id, *(_str_attr(r, sc.SESSION_ID) for r in records)
-            ),
-            "user_id": first(updates.user_id, *(_str_attr(r, sc.USER_ID) for r in records)),
-            "token_usage": total_token_usage(records),
+            "session_id": _first_str(updates.session_id, records, sc.SESSION_ID),
+            "user_id": _first_str(updates.user_id, records, sc.USER_ID),
+            "token_usage": root.token_usage if one else total_token_usage(records),
             "complete": incomplete_reason is None,
             "incomplete_reason": incomplete_reason,
             "dropped_spans": dropped_spans,
         },
     )
+
+
+_NO_UPDATES = TraceUpdates()  # read, never written
+
+
+def _first_str(given: str | None, records: Sequence[SpanFacts], key: str) -> str | None:
+    """``given``, else the first span's non-empty text under ``key``."""
+    if given is not None:
+        return given
+    for record in records:
+        value = record.attributes.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def merge_parts(parts: Sequence[Trace]) -> Trace:

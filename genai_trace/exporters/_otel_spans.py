@@ -52,7 +52,7 @@ def sent_as_rebuilt(span: ReadableSpan) -> bool:
         and not span.dropped_links
         and (status.description is None or status.status_code is StatusCode.ERROR)
         and span.instrumentation_scope is not None
-        and all(not event.dropped_attributes for event in span.events)
+        and (not span.events or all(not event.dropped_attributes for event in span.events))
     )
 
 
