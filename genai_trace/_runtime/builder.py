@@ -1,8 +1,9 @@
-"""Finished OTel spans to a whole :class:`Trace`: each span's record, then the trace's facts.
+"""Finished OTel spans to span views, the trace's facts, and the whole :class:`Trace`.
 
-Runs on the export worker, never on the caller's thread. The SDK side stops here: a
-``ReadableSpan`` becomes a :class:`SpanRecord` (payloads decoded, waiting redaction done),
-and the trace-level facts are computed by ``_semantics.facts`` from the records.
+Runs on the export worker, never on the caller's thread. The SDK side stops here: each
+``ReadableSpan`` gets a :class:`SpanView` (waiting redaction done, nothing decoded), the
+trace-level facts are computed by ``_semantics.facts`` from the views, and a view becomes a
+:class:`SpanRecord` (payloads decoded) only for a reader that needs records.
 """
 
 from __future__ import annotations
