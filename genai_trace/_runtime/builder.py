@@ -38,7 +38,7 @@ from genai_trace._semantics.model import (
     TraceInfo,
     build_frozen,
 )
-from genai_trace._semantics.redaction import attribute_store
+from genai_trace._semantics.redaction import attribute_store, recorded_items
 
 
 def build_trace(
@@ -198,7 +198,8 @@ class SpanView:
                 "outputs": self.outputs,
                 "attributes": dict(self.attributes),
                 "events": tuple(
-                    SpanEvent(e.name, e.timestamp, dict(e.attributes or {})) for e in span.events
+                    SpanEvent(e.name, e.timestamp, dict(e.attributes or {}))
+                    for e in recorded_items(span, "events")
                 ),
                 "token_usage": self.token_usage,
                 "model": self._model(),
@@ -229,7 +230,10 @@ class SpanView:
             "inputs": self.inputs,
             "outputs": self.outputs,
             "attributes": self.attributes,  # encoded at once, never kept
-            "events": [_event_dict(e.name, e.timestamp, e.attributes) for e in span.events],
+            "events": [
+                _event_dict(e.name, e.timestamp, e.attributes)
+                for e in recorded_items(span, "events")
+            ],
             "token_usage": None
             if usage is None
             else {

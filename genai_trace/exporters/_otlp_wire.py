@@ -23,6 +23,8 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
+from genai_trace._semantics.redaction import recorded_items
+
 _logger = logging.getLogger("genai_trace")
 
 _fixed64 = struct.Struct("<Q").pack
@@ -120,11 +122,11 @@ def _span(span: ReadableSpan, attributes: Mapping[str, Any] | None) -> bytes:
     parts.extend(_key_values(0x4A, attributes))
     if span.dropped_attributes:
         parts.append(b"\x50" + _varint(span.dropped_attributes))
-    for event in span.events:
+    for event in recorded_items(span, "events"):
         parts.append(_field(0x5A, _event(event.name, event.timestamp, event)))
     if span.dropped_events:
         parts.append(b"\x60" + _varint(span.dropped_events))
-    for link in span.links:
+    for link in recorded_items(span, "links"):
         parts.append(_field(0x6A, _link(link.context, link.attributes, link)))
     if span.dropped_links:
         parts.append(b"\x70" + _varint(span.dropped_links))
