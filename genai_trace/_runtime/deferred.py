@@ -38,11 +38,12 @@ _build_lock = threading.RLock()
 class DeferredTrace(Trace):
     """A :class:`Trace` built from its spans when first read; equal to the built trace."""
 
-    __slots__ = ("_built", "_info", "_parts", "_views")
+    __slots__ = ("_built", "_info", "_parts", "_readers", "_views")
     _built: Trace | None
     _parts: _Parts | None
     _views: list[SpanView] | None
     _info: TraceInfo | None
+    _readers: int
 
     def __init__(
         self,
@@ -56,6 +57,7 @@ class DeferredTrace(Trace):
         object.__setattr__(self, "_built", None)
         object.__setattr__(self, "_views", None)
         object.__setattr__(self, "_info", None)
+        object.__setattr__(self, "_readers", 0)
 
     @property
     def info(self) -> TraceInfo:
@@ -117,6 +119,24 @@ class DeferredTrace(Trace):
                     return self.built().info
                 object.__setattr__(self, "_info", info)
         return info
+
+    def expect_readers(self, count: int) -> None:
+        """``count`` destinations will read the views: each says so with :meth:`views_read`."""
+        object.__setattr__(self, "_readers", count)
+
+    def views_read(self) -> None:
+        """One destination is done with the views; after the last, they are let go.
+
+        Views kept until the trace itself is dropped (a queue's batch, the recent traces)
+        are objects the garbage collector walks on every full collection: main's records
+        replaced the OTel spans, views come on top of them. A reader after this (a retry,
+        ``get_trace``) makes them again from the spans: same views, redaction included.
+        """
+        with _build_lock:
+            readers = self._readers - 1
+            object.__setattr__(self, "_readers", readers)
+            if readers == 0:
+                object.__setattr__(self, "_views", None)
 
     def span_dicts(self) -> list[dict[str, Any]] | None:
         """Each span as ``span_to_dict`` gives it, from the views, records unbuilt.

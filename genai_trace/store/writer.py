@@ -43,6 +43,9 @@ class SQLiteTraceStore(TraceReader):
 
     reports_own_failures = True
     """It logs a failed write itself, naming the file and the cause (no generic warning)."""
+    releases_views = True
+    """Each trace's views are let go as soon as its rows are made, not after the batch: a
+    batch of 4,096 traces' views is what the garbage collector would walk otherwise."""
     max_batch = 4096
     """Traces per transaction. Every transaction waits for the GIL a few times behind a busy
     app thread; large batches keep the store ahead of a tight loop."""
@@ -270,6 +273,9 @@ def _insert_batch(
             )
             for span in _span_dicts(trace)
         )
+        views_read = getattr(trace, "views_read", None)
+        if views_read is not None:  # a retry of this batch makes them again: same rows
+            views_read()
     _insert_rows(connection, _TRACE_INSERT, [_trace_row(d) for d in infos], clean)
     _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
     _insert_rows(connection, _SPAN_INSERT, span_rows, clean)
