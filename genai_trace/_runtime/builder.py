@@ -1,8 +1,9 @@
-"""Finished OTel spans to a whole :class:`Trace`: each span's record, then the trace's facts.
+"""Finished OTel spans to span views, the trace's facts, and the whole :class:`Trace`.
 
-Runs on the export worker, never on the caller's thread. The SDK side stops here: a
-``ReadableSpan`` becomes a :class:`SpanRecord` (payloads decoded, waiting redaction done),
-and the trace-level facts are computed by ``_semantics.facts`` from the records.
+Runs on the export worker, never on the caller's thread. The SDK side stops here: each
+``ReadableSpan`` gets a :class:`SpanView` (waiting redaction done, nothing decoded), the
+trace-level facts are computed by ``_semantics.facts`` from the views, and a view becomes a
+:class:`SpanRecord` (payloads decoded) only for a reader that needs records.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from opentelemetry.trace import StatusCode
 from genai_trace._runtime.ids import format_span_id, format_trace_id
 from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
-from genai_trace._semantics.capture import from_text, redact_waiting
+from genai_trace._semantics.capture import WaitingText, from_text, redact_waiting
 from genai_trace._semantics.facts import (
     TraceUpdates,
     first,
@@ -32,10 +33,12 @@ from genai_trace._semantics.model import (
     SpanEvent,
     SpanRecord,
     SpanStatus,
+    TokenUsage,
     Trace,
+    TraceInfo,
     build_frozen,
 )
-from genai_trace._semantics.redaction import attribute_store
+from genai_trace._semantics.redaction import attribute_store, recorded_items
 
 
 def build_trace(
@@ -57,85 +60,241 @@ def build_trace(
     Raises:
         ValueError: ``spans`` is empty.
     """
+    views = finalize(spans)
+    return trace_of_views(views, view_info(views, updates, incomplete_reason, dropped_spans))
+
+
+def finalize(spans: Sequence[ReadableSpan]) -> list[SpanView]:
+    """Each span's view, parents first: waiting payloads redacted, nothing decoded.
+
+    Raises:
+        ValueError: ``spans`` is empty.
+    """
     if not spans:
-        raise ValueError("build_trace() needs at least one span")
+        raise ValueError("a trace needs at least one span")
     if len(spans) == 1:  # most traces: nothing to order
-        records = [span_record(spans[0])]
-    else:
-        records = parents_first([span_record(s) for s in spans])
-    return Trace(
-        info=trace_info(records, updates, incomplete_reason, dropped_spans), spans=tuple(records)
-    )
+        return [SpanView(spans[0])]
+    return parents_first([SpanView(s) for s in spans])
+
+
+def view_info(
+    views: Sequence[SpanView],
+    updates: TraceUpdates | None = None,
+    incomplete_reason: str | None = None,
+    dropped_spans: int = 0,
+) -> TraceInfo:
+    """The trace's facts from its views (parents first): equal to those of its records.
+
+    Only what a fact needs is decoded: the root's input or output for a computed preview,
+    an LLM span's output when no token count was recorded.
+    """
+    return trace_info(views, updates, incomplete_reason, dropped_spans)
+
+
+def trace_of_views(views: Sequence[SpanView], info: TraceInfo) -> Trace:
+    """The full :class:`Trace`: a record per view, ``info`` as its facts."""
+    return Trace(info=info, spans=tuple(view.record() for view in views))
+
+
+class SpanView:
+    """One ended span as exporters see it before (or instead of) its record.
+
+    ``span`` is the SDK's span, ``attributes`` its final attributes: waiting payloads
+    redacted and the time to a stream's first item named as ours. That dict is the span's
+    own store unless one of those changed it (then a copy): read it, never write it. The
+    facts a trace needs (ids, status, times, type, usage) are here; inputs and outputs are
+    decoded on first read, the whole :class:`SpanRecord` by :meth:`record`.
+    """
+
+    __slots__ = (
+        "_decoded",
+        "_usage",
+        "attributes",
+        "end_time_ns",
+        "name",
+        "parent_id",
+        "parent_is_remote",
+        "span",
+        "span_id",
+        "span_type",
+        "start_time_ns",
+        "status",
+        "trace_id",
+    )  # fmt: skip
+
+    def __init__(self, span: ReadableSpan) -> None:
+        attributes = _final_attributes(span)
+        context = span.context
+        parent = span.parent
+        valid_parent = parent is not None and parent.is_valid
+        self.span = span
+        self.attributes = attributes
+        self.trace_id = format_trace_id(context.trace_id) if context else ""
+        self.span_id = format_span_id(context.span_id) if context else ""
+        self.parent_id = format_span_id(parent.span_id) if valid_parent and parent else None
+        self.parent_is_remote = bool(valid_parent and parent and parent.is_remote)
+        self.name = span.name
+        self.span_type = span_type_of(attributes)
+        self.start_time_ns = span.start_time or 0
+        self.end_time_ns = span.end_time
+        status_code = span.status.status_code
+        self.status: SpanStatus = (
+            "ERROR"
+            if status_code is StatusCode.ERROR
+            else "OK"
+            if status_code is StatusCode.OK
+            else "UNSET"
+        )
+        self._decoded: tuple[Any, Any] | None = None
+        self._usage: tuple[TokenUsage | None] | None = None
+
+    @property
+    def inputs(self) -> Any:
+        """The decoded input (decoded on first read)."""
+        return self._io()[0]
+
+    @property
+    def outputs(self) -> Any:
+        """The decoded output (decoded on first read)."""
+        return self._io()[1]
+
+    @property
+    def token_usage(self) -> TokenUsage | None:
+        """Recorded token counts, else (LLM spans) the usage in the decoded output."""
+        usage = self._usage
+        if usage is None:
+            found = token_usage_of(self.attributes)
+            if found is None and self.span_type in sc.LLM_SPAN_TYPES:
+                found = usage_from_output(self.outputs)
+            usage = self._usage = (found,)
+        return usage[0]
+
+    def _io(self) -> tuple[Any, Any]:
+        decoded = self._decoded
+        if decoded is None:
+            attributes = self.attributes
+            decoded = self._decoded = (
+                _decode_io(attributes, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE, genai_inputs),
+                _decode_io(attributes, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE, genai_outputs),
+            )
+        return decoded
+
+    def record(self) -> SpanRecord:
+        """The span's full record (its attributes a copy of the view's)."""
+        span = self.span
+        return build_frozen(
+            SpanRecord,
+            {
+                "trace_id": self.trace_id,
+                "span_id": self.span_id,
+                "parent_id": self.parent_id,
+                "name": self.name,
+                "span_type": self.span_type,
+                "start_time_ns": self.start_time_ns,
+                "end_time_ns": self.end_time_ns,
+                "status": self.status,
+                "status_message": span.status.description,
+                "inputs": self.inputs,
+                "outputs": self.outputs,
+                "attributes": dict(self.attributes),
+                "events": tuple(
+                    SpanEvent(e.name, e.timestamp, dict(e.attributes or {}))
+                    for e in recorded_items(span, "events")
+                ),
+                "token_usage": self.token_usage,
+                "model": self._model(),
+                "parent_is_remote": self.parent_is_remote,
+                "kind": span.kind.name,
+                "instrumentation_scope": self._scope_name(),
+            },
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """``span_to_dict(self.record())``, same keys in the same order, without the record."""
+        span, end = self.span, self.end_time_ns
+        usage = self.token_usage
+        return {
+            "trace_id": self.trace_id,
+            "span_id": self.span_id,
+            "parent_id": self.parent_id,
+            "name": self.name,
+            "span_type": self.span_type,
+            "start_time_ns": self.start_time_ns,
+            "end_time_ns": end,
+            "status": self.status,
+            "status_message": span.status.description,
+            "model": self._model(),
+            "parent_is_remote": self.parent_is_remote,
+            "kind": span.kind.name,
+            "instrumentation_scope": self._scope_name(),
+            "inputs": self.inputs,
+            "outputs": self.outputs,
+            "attributes": self.attributes,  # encoded at once, never kept
+            "events": [
+                _event_dict(e.name, e.timestamp, e.attributes)
+                for e in recorded_items(span, "events")
+            ],
+            "token_usage": None
+            if usage is None
+            else {
+                "input_tokens": usage.input_tokens,
+                "output_tokens": usage.output_tokens,
+                "total_tokens": usage.total_tokens,
+            },
+            "duration_ms": None if end is None else (end - self.start_time_ns) / 1e6,
+        }
+
+    def _model(self) -> str | None:
+        attributes = self.attributes
+        return first(
+            text_value(attributes.get(sc.GEN_AI_RESPONSE_MODEL)),
+            text_value(attributes.get(sc.GEN_AI_REQUEST_MODEL)),
+            text_value(attributes.get(sc.LLM_MODEL_NAME)),
+        )
+
+    def _scope_name(self) -> str | None:
+        scope = self.span.instrumentation_scope
+        return scope.name if scope is not None else None
+
+
+def _event_dict(name: str, timestamp: int, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
+    return {"name": name, "timestamp_ns": timestamp, "attributes": dict(attributes or {})}
 
 
 def span_record(span: ReadableSpan) -> SpanRecord:
     """Convert one OTel span into a :class:`SpanRecord`, decoding inputs and outputs."""
+    return SpanView(span).record()
+
+
+def _final_attributes(span: ReadableSpan) -> dict[str, Any]:
+    """The span's attributes as exporters get them; copied only where they change."""
     attributes = _attributes_of(span)
-    redact_waiting(attributes, live.redactor, live.payload_cap)
-    context = span.context
-    parent = span.parent
-    scope = span.instrumentation_scope
-    span_type = span_type_of(attributes)
-    inputs = _decode_io(attributes, sc.INPUT_VALUE, sc.INPUT_MIME_TYPE, genai_inputs)
-    outputs = _decode_io(attributes, sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE, genai_outputs)
-    if sc.TIME_TO_FIRST_ITEM_MS not in attributes:
+    waiting = isinstance(attributes.get(sc.INPUT_VALUE), WaitingText) or isinstance(
+        attributes.get(sc.OUTPUT_VALUE), WaitingText
+    )
+    first_chunk_ms = (
+        None if sc.TIME_TO_FIRST_ITEM_MS in attributes else time_to_first_chunk_ms(attributes)
+    )
+    if not waiting and first_chunk_ms is None:
+        return attributes
+    attributes = dict(attributes)
+    if waiting:
+        redact_waiting(attributes, live.redactor, live.payload_cap)
+    if first_chunk_ms is not None:
         # One name for the wait to the first item of any stream: our generators write it,
         # instrumented LLM streams get it from gen_ai.response.time_to_first_chunk.
-        first_chunk_ms = time_to_first_chunk_ms(attributes)
-        if first_chunk_ms is not None:
-            attributes[sc.TIME_TO_FIRST_ITEM_MS] = first_chunk_ms
-    usage = token_usage_of(attributes)
-    if usage is None and span_type in sc.LLM_SPAN_TYPES:
-        usage = usage_from_output(outputs)
-    status_code = span.status.status_code
-    status: SpanStatus = (
-        "ERROR"
-        if status_code is StatusCode.ERROR
-        else "OK"
-        if status_code is StatusCode.OK
-        else "UNSET"
-    )
-    return build_frozen(
-        SpanRecord,
-        {
-            "trace_id": format_trace_id(context.trace_id) if context else "",
-            "span_id": format_span_id(context.span_id) if context else "",
-            "parent_id": format_span_id(parent.span_id)
-            if parent is not None and parent.is_valid
-            else None,
-            "name": span.name,
-            "span_type": span_type,
-            "start_time_ns": span.start_time or 0,
-            "end_time_ns": span.end_time,
-            "status": status,
-            "status_message": span.status.description,
-            "inputs": inputs,
-            "outputs": outputs,
-            "attributes": attributes,
-            "events": tuple(
-                SpanEvent(e.name, e.timestamp, dict(e.attributes or {})) for e in span.events
-            ),
-            "token_usage": usage,
-            "model": first(
-                text_value(attributes.get(sc.GEN_AI_RESPONSE_MODEL)),
-                text_value(attributes.get(sc.GEN_AI_REQUEST_MODEL)),
-                text_value(attributes.get(sc.LLM_MODEL_NAME)),
-            ),
-            "parent_is_remote": bool(parent is not None and parent.is_valid and parent.is_remote),
-            "kind": span.kind.name,
-            "instrumentation_scope": scope.name if scope is not None else None,
-        },
-    )
+        attributes[sc.TIME_TO_FIRST_ITEM_MS] = first_chunk_ms
+    return attributes
 
 
 def _attributes_of(span: ReadableSpan) -> dict[str, Any]:
-    """A copy of a span's attributes.
+    """The dict behind a span's attributes (the span has ended: nobody writes it any more).
 
     Through the SDK's read-only view each key is fetched by a Python-level ``__getitem__``
-    under a lock; the store behind it copies at C speed. The view is the fallback.
+    under a lock; the store behind it is read at C speed. A copy of the view is the fallback.
     """
     store = attribute_store(span)
-    return dict(store) if store is not None else dict(span.attributes or {})
+    return store if store is not None else dict(span.attributes or {})
 
 
 def _decode_io(

@@ -3,8 +3,12 @@
 Building a :class:`Trace` (records, decoded inputs and outputs, previews, totals) costs more
 than recording its spans did. Done eagerly on the export worker, that work competes with the
 app for the GIL on every trace, even for exporters that never read a record. A
-:class:`DeferredTrace` keeps the finished OTel spans (immutable once ended) and builds the
-trace the first time ``info`` or ``spans`` is read, on the reader's thread: an exporter's
+:class:`DeferredTrace` keeps the finished OTel spans (immutable once ended) and finalizes
+them once, before any destination reads them: waiting payloads redacted, one view per span
+(:class:`~genai_trace._runtime.builder.SpanView`). An exporter that writes spans as they are
+(OTLP with the default dialect) reads :meth:`DeferredTrace.span_views` and
+:meth:`DeferredTrace.view_info` and never builds a record; the full trace is built from the
+views the first time ``info`` or ``spans`` is read, on the reader's thread: an exporter's
 worker, or the app's thread in ``get_trace``.
 """
 
@@ -17,7 +21,7 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from genai_trace._errors import log_internal_error
-from genai_trace._runtime.builder import build_trace
+from genai_trace._runtime.builder import SpanView, finalize, trace_of_views, view_info
 from genai_trace._runtime.ids import format_trace_id
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.facts import TraceUpdates
@@ -34,9 +38,12 @@ _build_lock = threading.RLock()
 class DeferredTrace(Trace):
     """A :class:`Trace` built from its spans when first read; equal to the built trace."""
 
-    __slots__ = ("_built", "_parts")
+    __slots__ = ("_built", "_info", "_parts", "_readers", "_views")
     _built: Trace | None
     _parts: _Parts | None
+    _views: list[SpanView] | None
+    _info: TraceInfo | None
+    _readers: int
 
     def __init__(
         self,
@@ -48,6 +55,9 @@ class DeferredTrace(Trace):
         # Trace is a frozen dataclass: its own __setattr__ refuses; these slots are ours.
         object.__setattr__(self, "_parts", (spans, updates, incomplete_reason, dropped_spans))
         object.__setattr__(self, "_built", None)
+        object.__setattr__(self, "_views", None)
+        object.__setattr__(self, "_info", None)
+        object.__setattr__(self, "_readers", 0)
 
     @property
     def info(self) -> TraceInfo:
@@ -75,6 +85,80 @@ class DeferredTrace(Trace):
                 return value if isinstance(value, str) and value else None
         return None
 
+    def span_views(self) -> list[SpanView] | None:
+        """Each span's view, parents first (finalized now if it was not yet).
+
+        ``None`` when the trace has no views to give (a merge of parts, a failed
+        finalize): read the records instead.
+        """
+        views = self._views
+        if views is not None or self._parts is None:
+            return views
+        with _build_lock:
+            return self._finalized()
+
+    def view_info(self) -> TraceInfo:
+        """The trace's facts, from the views: equal to ``info``, without building records."""
+        info = self._info
+        if info is not None:
+            return info
+        with _build_lock:
+            info = self._info
+            if info is None:
+                built = self._built
+                if built is not None:
+                    return built.info
+                views = self._finalized()
+                if views is None:
+                    return self.built().info
+                assert self._parts is not None  # kept while views exist
+                try:
+                    info = view_info(views, *self._parts[1:])
+                except Exception:
+                    log_internal_error("building a trace")
+                    return self.built().info
+                object.__setattr__(self, "_info", info)
+        return info
+
+    def expect_readers(self, count: int) -> None:
+        """``count`` destinations will read the views: each says so with :meth:`views_read`."""
+        object.__setattr__(self, "_readers", count)
+
+    def views_read(self) -> None:
+        """One destination is done with the views; after the last, they are let go.
+
+        Views kept until the trace itself is dropped (a queue's batch, the recent traces)
+        are objects the garbage collector walks on every full collection: main's records
+        replaced the OTel spans, views come on top of them. A reader after this (a retry,
+        ``get_trace``) makes them again from the spans: same views, redaction included.
+        """
+        with _build_lock:
+            readers = self._readers - 1
+            object.__setattr__(self, "_readers", readers)
+            if readers == 0:
+                object.__setattr__(self, "_views", None)
+
+    def span_dicts(self) -> list[dict[str, Any]] | None:
+        """Each span as ``span_to_dict`` gives it, from the views, records unbuilt.
+
+        Each dict shares its span's attributes: encode it, never keep or change it. ``None``
+        when the trace has no views (a merge, a failed finalize): read ``spans`` instead.
+        """
+        views = self.span_views()
+        return None if views is None else [view.as_dict() for view in views]
+
+    def _finalized(self) -> list[SpanView] | None:
+        """The views, made once (the build lock held)."""
+        views = self._views
+        if views is None and self._parts is not None:
+            try:
+                views = finalize(self._parts[0])
+            except Exception:
+                log_internal_error("building a trace")
+                return None
+            object.__setattr__(self, "_views", views)
+        return views
+
     def built(self) -> Trace:
         """The plain, built :class:`Trace` (built now if it was not yet)."""
         built = self._built
@@ -85,12 +169,17 @@ class DeferredTrace(Trace):
             if built is None:
                 built = self._make()
                 object.__setattr__(self, "_built", built)
-                object.__setattr__(self, "_parts", None)  # the OTel spans can go now
         return built
 
     def _make(self) -> Trace:
-        assert self._parts is not None  # cleared only once _built is set
-        return _build(*self._parts)
+        assert self._parts is not None  # kept for the views' exporters
+        views = self._finalized()
+        if views is not None:
+            try:
+                return trace_of_views(views, self._info or view_info(views, *self._parts[1:]))
+            except Exception:
+                log_internal_error("building a trace")
+        return _failed(*self._parts)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Trace):
@@ -115,6 +204,8 @@ class MergedTrace(DeferredTrace):
     def __init__(self, earlier: DeferredTrace, later: DeferredTrace) -> None:
         object.__setattr__(self, "_parts", None)
         object.__setattr__(self, "_built", None)
+        object.__setattr__(self, "_views", None)  # a merge is read as records
+        object.__setattr__(self, "_info", None)
         object.__setattr__(self, "_pieces", (earlier, later))
 
     @property
@@ -126,17 +217,13 @@ class MergedTrace(DeferredTrace):
         return Trace(info=earlier.info, spans=earlier.spans + later.spans)
 
 
-def _build(
+def _failed(
     spans: Sequence[ReadableSpan],
     updates: TraceUpdates | None,
     incomplete_reason: str | None,
     dropped_spans: int,
 ) -> Trace:
-    try:
-        return build_trace(spans, updates, incomplete_reason, dropped_spans)
-    except Exception:
-        log_internal_error("building a trace")
-    # A builder bug must not fail a whole export batch: the trace goes out as a bare shell.
+    """A builder bug must not fail a whole export batch: the trace goes out as a bare shell."""
     first = spans[0]
     context = first.get_span_context()
     return Trace(

@@ -151,6 +151,12 @@ class Destination:
         sampled_out = int(take_sampled_out()) if take_sampled_out is not None else 0
         self.sampled_out += sampled_out
         handed_on = len(traces) - sampled_out
+        # An exporter that lets each trace's views go as it finishes it (the local store,
+        # mid-batch) says so; for the others, the batch is done here.
+        if not getattr(self.exporter, "releases_views", False):
+            for trace in traces:
+                if isinstance(trace, DeferredTrace):
+                    trace.views_read()
         if result is ExportResult.SUCCESS:
             # An exporter may refuse single traces and store the rest (the local store).
             take_rejected = getattr(self.exporter, "take_rejected", None)
@@ -266,6 +272,7 @@ class ExportPipeline:
                 self.skipped_non_genai += 1
             return
         trace = DeferredTrace(spans, updates, incomplete_reason, dropped_spans)
+        trace.expect_readers(len(self.destinations))
         with self._counts_lock:  # app threads complete traces side by side
             self.completed += 1
         self.recent.add(trace_id, trace)

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import from_text, truncate_text
 from genai_trace._semantics.messages import PREVIEW_MAX_CHARS, request_preview, response_preview
 from genai_trace._semantics.model import (
-    SpanRecord,
     TokenUsage,
     Trace,
     TraceInfo,
@@ -26,6 +25,38 @@ from genai_trace._semantics.model import (
     build_frozen,
     find_root,
 )
+
+
+class SpanFacts(Protocol):
+    """What the trace's facts read of a span: a :class:`SpanRecord`, or a span's view."""
+
+    @property
+    def trace_id(self) -> str: ...
+    @property
+    def span_id(self) -> str: ...
+    @property
+    def parent_id(self) -> str | None: ...
+    @property
+    def parent_is_remote(self) -> bool: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def status(self) -> str: ...
+    @property
+    def start_time_ns(self) -> int: ...
+    @property
+    def end_time_ns(self) -> int | None: ...
+    @property
+    def attributes(self) -> Mapping[str, Any]: ...
+    @property
+    def inputs(self) -> Any: ...
+    @property
+    def outputs(self) -> Any: ...
+    @property
+    def token_usage(self) -> TokenUsage | None: ...
+
+
+_S = TypeVar("_S", bound=SpanFacts)
 
 _OPENINFERENCE_KINDS = ("LLM", "CHAIN", "RETRIEVER", "TOOL", "AGENT", "EMBEDDING", "RERANKER",
                         "GUARDRAIL", "EVALUATOR", "UNKNOWN")  # fmt: skip
@@ -45,7 +76,7 @@ class TraceUpdates:
 
 
 def trace_info(
-    records: Sequence[SpanRecord],
+    records: Sequence[SpanFacts],
     updates: TraceUpdates | None = None,
     incomplete_reason: str | None = None,
     dropped_spans: int = 0,
@@ -55,16 +86,17 @@ def trace_info(
     Facts set through ``updates`` win over the root's attributes, which win over what is
     computed from the spans.
     """
-    updates = updates or TraceUpdates()
-    root = root_of(records)
+    updates = updates or _NO_UPDATES
+    one = len(records) == 1  # most traces: no search, no sum
+    root = records[0] if one else root_of(records)
     return build_frozen(
         TraceInfo,
         {
             "trace_id": root.trace_id,
             "name": root.name,
             "state": _state_of(root),
-            "start_time_ns": min(r.start_time_ns for r in records),
-            "end_time_ns": _end_of(root, records),
+            "start_time_ns": root.start_time_ns if one else min(r.start_time_ns for r in records),
+            "end_time_ns": root.end_time_ns if one else _end_of(root, records),
             "request_preview": _preview(
                 updates.request_preview,
                 _str_attr(root, sc.TRACE_REQUEST_PREVIEW),
@@ -81,16 +113,28 @@ def trace_info(
             ),
             "tags": {**_collect_tags(records), **updates.tags},
             "metadata": {**_collect_metadata(records), **updates.metadata},
-            "session_id": first(
-                updates.session_id, *(_str_attr(r, sc.SESSION_ID) for r in records)
-            ),
-            "user_id": first(updates.user_id, *(_str_attr(r, sc.USER_ID) for r in records)),
-            "token_usage": total_token_usage(records),
+            "session_id": _first_str(updates.session_id, records, sc.SESSION_ID),
+            "user_id": _first_str(updates.user_id, records, sc.USER_ID),
+            "token_usage": root.token_usage if one else total_token_usage(records),
             "complete": incomplete_reason is None,
             "incomplete_reason": incomplete_reason,
             "dropped_spans": dropped_spans,
         },
     )
+
+
+_NO_UPDATES = TraceUpdates()  # read, never written
+
+
+def _first_str(given: str | None, records: Sequence[SpanFacts], key: str) -> str | None:
+    """``given``, else the first span's non-empty text under ``key``."""
+    if given is not None:
+        return given
+    for record in records:
+        value = record.attributes.get(key)
+        if isinstance(value, str) and value:
+            return value
+    return None
 
 
 def merge_parts(parts: Sequence[Trace]) -> Trace:
@@ -148,18 +192,18 @@ def merge_parts(parts: Sequence[Trace]) -> Trace:
     return Trace(info=info, spans=tuple(records))
 
 
-def parents_first(records: Sequence[SpanRecord]) -> list[SpanRecord]:
+def parents_first(records: Sequence[_S]) -> list[_S]:
     """``records`` with each parent before its children, siblings in start order."""
     return _parents_first(sorted(records, key=lambda r: r.start_time_ns))
 
 
-def _state_of(root: SpanRecord) -> TraceState:
+def _state_of(root: SpanFacts) -> TraceState:
     if root.end_time_ns is None:
         return "IN_PROGRESS"
     return "ERROR" if root.status == "ERROR" else "OK"
 
 
-def _end_of(root: SpanRecord, records: Sequence[SpanRecord]) -> int | None:
+def _end_of(root: SpanFacts, records: Sequence[SpanFacts]) -> int | None:
     """The last span's end, once the root has ended (``None`` while it runs)."""
     if root.end_time_ns is None:
         return None
@@ -167,7 +211,7 @@ def _end_of(root: SpanRecord, records: Sequence[SpanRecord]) -> int | None:
 
 
 def _merged_preview(
-    records: Sequence[SpanRecord], key: str, from_parts: Sequence[str | None]
+    records: Sequence[SpanFacts], key: str, from_parts: Sequence[str | None]
 ) -> str | None:
     """An explicit preview on a span (the root first), else the parts' (the primary's first)."""
     for record in records:
@@ -177,7 +221,7 @@ def _merged_preview(
     return first(*from_parts)
 
 
-def root_of(records: Sequence[SpanRecord]) -> SpanRecord:
+def root_of(records: Sequence[_S]) -> _S:
     """The trace's root among ``records`` (parents first): the local root if it is there."""
     root = find_root(records)
     if root is None:
@@ -236,7 +280,7 @@ def usage_from_output(outputs: Any) -> TokenUsage | None:
     return _usage(input_tokens, output_tokens, total)
 
 
-def total_token_usage(records: Sequence[SpanRecord]) -> TokenUsage | None:
+def total_token_usage(records: Sequence[SpanFacts]) -> TokenUsage | None:
     """Sum usage over spans that carry it, skipping a span whose descendant also does.
 
     A manual LLM span that wraps an instrumented client call would otherwise count the
@@ -260,14 +304,14 @@ def total_token_usage(records: Sequence[SpanRecord]) -> TokenUsage | None:
     return total
 
 
-def _parents_first(records: list[SpanRecord]) -> list[SpanRecord]:
+def _parents_first(records: list[_S]) -> list[_S]:
     """Order spans so each parent comes before its children (start order otherwise)."""
     ids = {r.span_id for r in records}
-    children: dict[str | None, list[SpanRecord]] = {}
+    children: dict[str | None, list[_S]] = {}
     for record in records:
         key = record.parent_id if record.parent_id in ids else None
         children.setdefault(key, []).append(record)
-    out: list[SpanRecord] = []
+    out: list[_S] = []
     stack = list(reversed(children.get(None, [])))
     while stack:
         record = stack.pop()
@@ -279,7 +323,7 @@ def _parents_first(records: list[SpanRecord]) -> list[SpanRecord]:
     return out
 
 
-def _collect_tags(records: Iterable[SpanRecord]) -> dict[str, str]:
+def _collect_tags(records: Iterable[SpanFacts]) -> dict[str, str]:
     tags: dict[str, str] = {}
     for record in records:
         for key, value in record.attributes.items():
@@ -288,7 +332,7 @@ def _collect_tags(records: Iterable[SpanRecord]) -> dict[str, str]:
     return tags
 
 
-def _collect_metadata(records: Iterable[SpanRecord]) -> dict[str, Any]:
+def _collect_metadata(records: Iterable[SpanFacts]) -> dict[str, Any]:
     metadata: dict[str, Any] = {}
     for record in records:
         raw = record.attributes.get(sc.METADATA)
@@ -328,7 +372,7 @@ def text_value(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _str_attr(record: SpanRecord, key: str) -> str | None:
+def _str_attr(record: SpanFacts, key: str) -> str | None:
     return text_value(record.attributes.get(key))
 
 

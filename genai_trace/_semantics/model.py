@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from genai_trace._semantics.capture import safe_repr
 from genai_trace._semantics.codec import dumps
@@ -186,7 +186,23 @@ class Trace:
         return dumps(self.to_dict(), default=safe_repr, indent=indent)
 
 
-def find_root(spans: Sequence[SpanRecord]) -> SpanRecord | None:
+class _Linked(Protocol):
+    """What finding a root reads of a span (a record, or a span's view)."""
+
+    @property
+    def span_id(self) -> str: ...
+    @property
+    def parent_id(self) -> str | None: ...
+    @property
+    def parent_is_remote(self) -> bool: ...
+    @property
+    def start_time_ns(self) -> int: ...
+
+
+_L = TypeVar("_L", bound=_Linked)
+
+
+def find_root(spans: Sequence[_L]) -> _L | None:
     """The root among ``spans``: the first span without a parent, else the outermost.
 
     The outermost is a span whose parent is not among ``spans``: one with a remote parent

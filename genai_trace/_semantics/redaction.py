@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from genai_trace._errors import log_internal_error
@@ -296,6 +296,18 @@ def attribute_store(owner: object) -> dict[str, Any] | None:
     """
     store = getattr(getattr(owner, "_attributes", None), "_dict", None)
     return store if isinstance(store, dict) else None
+
+
+def recorded_items(span: object, name: str) -> Sequence[Any]:
+    """A span's ``events`` or ``links`` (``name``), read past the SDK's view when it is empty.
+
+    The view copies its list under a lock on every read, a cost that shows on the export
+    worker for every span, though most spans have neither.
+    """
+    items = getattr(span, "_" + name, None)
+    if items is not None and len(items) == 0:
+        return ()
+    return getattr(span, name)  # type: ignore[no-any-return]
 
 
 def clean_foreign_span(span: Any, redactor: Redactor | None, keep_content: bool) -> None:

@@ -11,6 +11,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from genai_trace._semantics.model import SpanRecord, Trace
+from genai_trace._semantics.redaction import recorded_items
 from genai_trace._semantics.semconv import STATUS_CODES
 
 UNFINISHED = "genai_trace.span.unfinished"
@@ -23,6 +24,37 @@ _KINDS = {kind.name: kind for kind in SpanKind}
 def _scope(name: str | None) -> InstrumentationScope:
     """The span's own tracer name, so a backend shows which library recorded it."""
     return _SCOPE if name is None or name == _SCOPE.name else InstrumentationScope(name)
+
+
+def record_scope(span: ReadableSpan) -> InstrumentationScope:
+    """The scope a span rebuilt from its record carries: its tracer's name only."""
+    scope = span.instrumentation_scope
+    return _scope(scope.name if scope is not None else None)
+
+
+def sent_as_rebuilt(span: ReadableSpan) -> bool:
+    """Whether ``span`` sent as it is writes the bytes its copy rebuilt from its record does.
+
+    Given the same attributes, and scopes by :func:`record_scope`. A record keeps no trace
+    state, links or drop counts, and an unfinished span gets an end time: a span with any of
+    those must go through its record.
+    """
+    context = span.context
+    parent = span.parent
+    status = span.status
+    return (
+        span.end_time is not None
+        and context is not None
+        and not context.trace_state
+        and (parent is None or parent.is_valid)
+        and not recorded_items(span, "links")
+        and not span.dropped_attributes
+        and not span.dropped_events
+        and not span.dropped_links
+        and (status.description is None or status.status_code is StatusCode.ERROR)
+        and span.instrumentation_scope is not None
+        and all(not event.dropped_attributes for event in recorded_items(span, "events"))
+    )
 
 
 def to_otel_spans(

@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import logging
 import struct
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
+
+from genai_trace._semantics.redaction import recorded_items
 
 _logger = logging.getLogger("genai_trace")
 
@@ -43,16 +45,21 @@ SpanWithAttributes = tuple[ReadableSpan, "Mapping[str, Any] | None"]
 """A span and the attributes to send for it (``None``: the span's own)."""
 
 
-def encode_request(resource: Resource, spans: Iterable[SpanWithAttributes]) -> bytes:
+def encode_request(
+    resource: Resource,
+    spans: Iterable[SpanWithAttributes],
+    scope_of: Callable[[ReadableSpan], InstrumentationScope | None] | None = None,
+) -> bytes:
     """One ``ExportTraceServiceRequest`` carrying ``spans`` under ``resource``.
 
-    Spans are grouped by instrumentation scope in order of first appearance (as the official
-    encoder does); each span's own ``resource`` is not read: one resource for the batch.
+    Spans are grouped by instrumentation scope (``scope_of(span)``, by default the span's
+    own) in order of first appearance (as the official encoder does); each span's own
+    ``resource`` is not read: one resource for the batch.
     """
     by_scope: dict[InstrumentationScope | None, list[bytes]] = {}
     for span, attributes in spans:
         encoded = _span(span, span.attributes if attributes is None else attributes)
-        scope = span.instrumentation_scope or None
+        scope = (span.instrumentation_scope if scope_of is None else scope_of(span)) or None
         group = by_scope.get(scope)
         if group is None:
             by_scope[scope] = [encoded]
@@ -115,11 +122,11 @@ def _span(span: ReadableSpan, attributes: Mapping[str, Any] | None) -> bytes:
     parts.extend(_key_values(0x4A, attributes))
     if span.dropped_attributes:
         parts.append(b"\x50" + _varint(span.dropped_attributes))
-    for event in span.events:
+    for event in recorded_items(span, "events"):
         parts.append(_field(0x5A, _event(event.name, event.timestamp, event)))
     if span.dropped_events:
         parts.append(b"\x60" + _varint(span.dropped_events))
-    for link in span.links:
+    for link in recorded_items(span, "links"):
         parts.append(_field(0x6A, _link(link.context, link.attributes, link)))
     if span.dropped_links:
         parts.append(b"\x70" + _varint(span.dropped_links))

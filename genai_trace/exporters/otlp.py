@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
-from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExportResult
 from opentelemetry.util.re import parse_env_headers
 
@@ -25,9 +24,10 @@ from genai_trace._errors import ThrottledWarning, log_internal_error, warn_once
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.model import Trace
 from genai_trace.exporters._base import ExportResult
-from genai_trace.exporters._otel_spans import to_otel_spans
-from genai_trace.exporters._otlp_wire import encode_request
+from genai_trace.exporters._otel_spans import record_scope, sent_as_rebuilt, to_otel_spans
+from genai_trace.exporters._otlp_wire import SpanWithAttributes, encode_request
 from genai_trace.exporters.dialects import Dialect, get_dialect
+from genai_trace.exporters.dialects import default as default_dialect
 from genai_trace.exporters.dialects import mlflow as mlflow_dialect
 
 PROTOCOLS = sc.OTLP_PROTOCOLS
@@ -182,11 +182,22 @@ class OTLPTraceExporter:
     def export(self, traces: Sequence[Trace]) -> ExportResult:
         """Send every span of ``traces`` in one request; with MLflow, then each trace's info."""
         resource = self.resource
-        spans: list[ReadableSpan] = []
+        client = None
+        if not self.reports_own_failures:
+            if self._exporter is None:
+                self._connect()
+            client = _wire_client(self._exporter)
+        # Written from the spans' views, never their records, where the dialect allows it.
+        from_views = client is not None and self.dialect is default_dialect.span_attributes
+        spans: list[SpanWithAttributes] = []
         converted: list[Trace] = []
         for trace in traces:
             try:
-                spans.extend(to_otel_spans(trace, self.dialect(trace), resource))
+                sent = _from_views(trace) if from_views else None
+                if sent is None:
+                    rebuilt = to_otel_spans(trace, self.dialect(trace), resource)
+                    sent = [(span, None) for span in rebuilt]
+                spans.extend(sent)
                 converted.append(trace)
             except Exception:
                 log_internal_error("OTLP conversion")
@@ -194,20 +205,18 @@ class OTLPTraceExporter:
             return ExportResult.SUCCESS if len(converted) == len(traces) else ExportResult.FAILURE
         if self.reports_own_failures:
             return ExportResult.FAILURE
-        if self._exporter is None:
-            self._connect()
-        if not self._send(spans, resource):
+        if not self._send(spans, resource, client):
             return ExportResult.FAILURE
         if self._mlflow is not None and not self._mlflow.send(converted):
             return ExportResult.FAILURE
         return ExportResult.SUCCESS if len(converted) == len(traces) else ExportResult.FAILURE
 
-    def _send(self, spans: list[ReadableSpan], resource: Resource) -> bool:
+    def _send(self, spans: list[SpanWithAttributes], resource: Resource, client: Any) -> bool:
         try:
-            client = _wire_client(self._exporter)
             if client is None:  # gRPC, or an HTTP exporter whose client we do not know
-                return bool(self._exporter.export(spans) is SpanExportResult.SUCCESS)
-            data = encode_request(resource, [(span, None) for span in spans])
+                plain = [span for span, _ in spans]  # rebuilt spans: attributes their own
+                return bool(self._exporter.export(plain) is SpanExportResult.SUCCESS)
+            data = encode_request(resource, spans, record_scope)
             limit = _max_request_size(self._exporter)
             if 0 < limit < len(data):  # the official exporter drops such a batch, logged
                 _SEND_FAILED.record(1, self.name, f"{len(data)} bytes > max_request_size")
@@ -223,6 +232,22 @@ class OTLPTraceExporter:
             self._exporter.shutdown()
         if self._mlflow is not None:
             self._mlflow.close()
+
+
+def _from_views(trace: Trace) -> list[SpanWithAttributes] | None:
+    """The default dialect's spans of ``trace`` straight from its views, records unbuilt.
+
+    ``None`` when the trace has no views (a merge) or a span must go through its record:
+    the bytes written either way are the same (``tests/exporters/test_otlp_views.py``).
+    """
+    span_views = getattr(trace, "span_views", None)  # a runtime DeferredTrace's
+    views = span_views() if span_views is not None else None
+    if not views or not all(sent_as_rebuilt(view.span) for view in views):
+        return None
+    attributes = default_dialect.view_attributes(views, trace.view_info())  # type: ignore[attr-defined]
+    if attributes is None:
+        return None
+    return [(view.span, sent) for view, sent in zip(views, attributes, strict=True)]
 
 
 class _MlflowTraceInfo:

@@ -21,7 +21,7 @@ from genai_trace._errors import ThrottledWarning, log_internal_error
 from genai_trace._semantics.capture import clean_text, safe_repr
 from genai_trace._semantics.codec import dumps
 from genai_trace._semantics.facts import merge_parts
-from genai_trace._semantics.model import Trace, info_to_dict, span_to_dict
+from genai_trace._semantics.model import Trace, TraceInfo, info_to_dict, span_to_dict
 from genai_trace.exporters._base import ExportResult
 from genai_trace.store.reader import TraceReader, read_trace
 from genai_trace.store.retention import DEFAULT_RETENTION, Retention, prune
@@ -49,6 +49,9 @@ class SQLiteTraceStore(TraceReader):
 
     reports_own_failures = True
     """It logs a failed write itself, naming the file and the cause (no generic warning)."""
+    releases_views = True
+    """Each trace's views are let go as soon as its rows are made, not after the batch: a
+    batch of 4,096 traces' views is what the garbage collector would walk otherwise."""
     max_batch = 4096
     """Traces per transaction. Every transaction waits for the GIL a few times behind a busy
     app thread; large batches keep the store ahead of a tight loop."""
@@ -300,36 +303,55 @@ def _insert_batch(
     # The write lock first: another process must not store a part between our read of the
     # stored parts and our write of the merge.
     connection.execute("BEGIN IMMEDIATE")
-    groups: dict[str, list[Trace]] = {}
+    groups: dict[str, list[tuple[Trace, TraceInfo]]] = {}
     for trace in traces:
-        groups.setdefault(trace.info.trace_id, []).append(trace)
+        facts = _facts(trace)
+        groups.setdefault(facts.trace_id, []).append((trace, facts))
     stored = _stored_parts(connection, list(groups))
     infos: list[dict[str, Any]] = []
     tag_rows: list[tuple[Any, ...]] = []
     span_rows: list[tuple[Any, ...]] = []
     for trace_id, parts in groups.items():
         prior = stored.get(trace_id)
-        if prior is not None:
-            parts = [prior, *parts]
-        info = parts[0].info if len(parts) == 1 else merge_parts(parts).info
+        if prior is None and len(parts) == 1:
+            info = parts[0][1]
+        else:  # rare: parts merged from their records
+            earlier = [] if prior is None else [prior]
+            info = merge_parts([*earlier, *(trace for trace, _ in parts)]).info
         infos.append(info_to_dict(info))
         tag_rows.extend((trace_id, k, v) for k, v in info.tags.items())
     for trace in traces:
         span_rows.extend(
             (
-                span.trace_id,
-                span.span_id,
-                span.parent_id,
-                span.name,
-                span.span_type,
-                span.start_time_ns,
-                dumps(span_to_dict(span), default=safe_repr),
+                span["trace_id"],
+                span["span_id"],
+                span["parent_id"],
+                span["name"],
+                span["span_type"],
+                span["start_time_ns"],
+                dumps(span, default=safe_repr),
             )
-            for span in trace.spans
+            for span in _span_dicts(trace)
         )
+        views_read = getattr(trace, "views_read", None)
+        if views_read is not None:  # a retry of this batch makes them again: same rows
+            views_read()
     _insert_rows(connection, _TRACE_INSERT, [_trace_row(d) for d in infos], clean)
     _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
     _insert_rows(connection, _SPAN_INSERT, span_rows, clean)
+
+
+def _facts(trace: Trace) -> TraceInfo:
+    """The trace's facts; from its views when it has them (a runtime trace), records unbuilt."""
+    view_info = getattr(trace, "view_info", None)
+    return view_info() if view_info is not None else trace.info
+
+
+def _span_dicts(trace: Trace) -> list[dict[str, Any]]:
+    """Each span's stored ``data``, from the trace's views when it has them."""
+    span_dicts = getattr(trace, "span_dicts", None)
+    dicts = span_dicts() if span_dicts is not None else None
+    return dicts if dicts is not None else [span_to_dict(span) for span in trace.spans]
 
 
 def _stored_parts(connection: sqlite3.Connection, ids: list[str]) -> dict[str, Trace]:

@@ -12,7 +12,7 @@ import pytest
 
 import genai_trace
 from genai_trace._runtime import deferred as _deferred
-from genai_trace._runtime.builder import build_trace
+from genai_trace._runtime.builder import build_trace, trace_of_views
 from genai_trace._runtime.deferred import DeferredTrace
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.facts import TraceUpdates
@@ -29,7 +29,7 @@ def spans() -> list:  # type: ignore[type-arg]
 
 def test_it_reads_like_the_built_trace_and_builds_once() -> None:
     deferred = DeferredTrace(spans(), TraceUpdates(session_id="s-1"))
-    with mock.patch.object(_deferred, "build_trace", wraps=build_trace) as build:
+    with mock.patch.object(_deferred, "trace_of_views", wraps=trace_of_views) as build:
         assert deferred.client_request_id == "req-1"
         assert build.call_count == 0  # the cheap facts need no build
         expected = build_trace(spans(), TraceUpdates(session_id="s-1"))
@@ -72,7 +72,7 @@ def test_a_builder_failure_still_hands_over_a_marked_shell(
     def broken(*args: object) -> Trace:
         raise RuntimeError("builder bug")
 
-    monkeypatch.setattr(_deferred, "build_trace", broken)
+    monkeypatch.setattr(_deferred, "finalize", broken)
     deferred = DeferredTrace(spans())
     assert deferred.spans == ()
     assert (deferred.info.trace_id, deferred.info.name) == (f"{TRACE_ID:032x}", "child")
@@ -121,7 +121,7 @@ def test_a_late_part_is_merged_when_read_not_when_it_arrives() -> None:
     earlier = DeferredTrace([make_span("root", 1, end=9)])
     later = DeferredTrace([make_span("late", 2, 1, start=5, end=20)], None, "late_span")
     recent.add(TRACE_ID, earlier)
-    with mock.patch.object(_deferred, "build_trace", wraps=build_trace) as build:
+    with mock.patch.object(_deferred, "trace_of_views", wraps=trace_of_views) as build:
         recent.add(TRACE_ID, later)
         assert build.call_count == 0
         merged = recent.get(f"{TRACE_ID:032x}")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import to_json, to_text
-from genai_trace._semantics.model import SpanRecord, Trace, TraceInfo
+from genai_trace._semantics.facts import SpanFacts
+from genai_trace._semantics.model import SpanRecord, Trace, TraceInfo, find_root
 from genai_trace._semantics.scope import tag_attributes
 
 _CAP = 100_000
@@ -68,6 +70,37 @@ def span_attributes(trace: Trace) -> dict[str, dict[str, Any]]:
     return out
 
 
+class SpanView(SpanFacts, Protocol):
+    """A span before its record: its final attributes and type (``_runtime.builder``'s)."""
+
+    @property
+    def span_type(self) -> str:
+        """Our span type, the OpenInference kind, the GenAI operation's, or ``UNKNOWN``."""
+        ...
+
+
+def view_attributes(views: Sequence[SpanView], info: TraceInfo) -> list[Mapping[str, Any]] | None:
+    """:func:`span_attributes` of the trace whose views (parents first) and facts are given.
+
+    Each span's attributes in the views' order, equal to what :func:`span_attributes` gives
+    for the built trace; only the root's are copied. ``None`` when a span needs its record:
+    one whose open-convention keys would come from its decoded inputs and outputs.
+    """
+    out: list[Mapping[str, Any]] = []
+    for view in views:
+        attributes = view.attributes
+        if sc.OPENINFERENCE_SPAN_KIND not in attributes and view.span_type != "UNKNOWN":
+            return None
+        out.append(attributes)
+    root = find_root(views)
+    if root is not None:
+        index = views.index(root)
+        attributes = dict(out[index])
+        attributes.update(_without_repeats(trace_level_attributes(info), root, attributes))
+        out[index] = attributes
+    return out
+
+
 _PREVIEW_SOURCES = (
     (sc.TRACE_REQUEST_PREVIEW, sc.INPUT_VALUE),
     (sc.TRACE_RESPONSE_PREVIEW, sc.OUTPUT_VALUE),
@@ -75,7 +108,7 @@ _PREVIEW_SOURCES = (
 
 
 def _without_repeats(
-    facts: dict[str, Any], root: SpanRecord, sent: dict[str, Any]
+    facts: dict[str, Any], root: SpanFacts, sent: dict[str, Any]
 ) -> dict[str, Any]:
     """``facts`` less a computed preview that repeats the root's input or output text.
 

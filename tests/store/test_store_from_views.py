@@ -1,0 +1,103 @@
+"""Store rows written from span views read back as the rows written from records.
+
+The store writes a runtime trace's rows from its views (facts and span dicts, no record
+built); a plain :class:`Trace` (a merge, a custom caller) from its records. Both rows must
+be the same bytes, and read back (``store.reader``) as the same trace.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+import genai_trace
+from genai_trace._runtime.deferred import DeferredTrace
+from genai_trace.store import SQLiteTraceStore
+from tests.exporters.test_otlp_views import CASES, SECRET, Recorder
+
+
+def _rows(path: Path) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as connection:
+        traces = connection.execute(
+            "SELECT trace_id, client_request_id, name, state, start_ns, end_ns, duration_ms, "
+            "request_preview, response_preview, session_id, user_id, total_tokens, span_count, "
+            "complete, info FROM traces"
+        ).fetchall()
+        spans = connection.execute(
+            "SELECT trace_id, span_id, parent_id, name, span_type, start_ns, data FROM spans "
+            "ORDER BY span_id"
+        ).fetchall()
+        tags = connection.execute("SELECT * FROM trace_tags ORDER BY key").fetchall()
+    return [*traces, *spans, *tags]
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_a_trace_written_from_views_reads_back_as_one_written_from_records(
+    case: str, tmp_path: Path
+) -> None:
+    record, _ = CASES[case]
+    recorder = Recorder()
+    genai_trace.configure(exporters=[recorder])
+    record()
+    genai_trace.flush()
+    (trace,) = recorder.traces
+    assert isinstance(trace, DeferredTrace)
+
+    from_views = SQLiteTraceStore(tmp_path / "views.db")
+    assert from_views.export([trace]) is genai_trace.ExportResult.SUCCESS
+    assert trace._built is None  # written without a record
+    from_records = SQLiteTraceStore(tmp_path / "records.db")
+    assert from_records.export([trace.built()]) is genai_trace.ExportResult.SUCCESS
+    from_views.shutdown()
+    from_records.shutdown()
+
+    assert _rows(tmp_path / "views.db") == _rows(tmp_path / "records.db")
+    read_views = SQLiteTraceStore(tmp_path / "views.db").get(trace.info.trace_id)
+    read_records = SQLiteTraceStore(tmp_path / "records.db").get(trace.info.trace_id)
+    assert read_views is not None and read_views == read_records
+    assert len(read_views.spans) == len(trace.built().spans)
+
+
+def test_views_go_once_every_destination_read_them_and_the_trace_reads_the_same(
+    tmp_path: Path,
+) -> None:
+    """The store lets a trace's views go as it writes it, the other destination after its
+    export; ``get_trace`` and a second write still give the redacted trace, rows unchanged."""
+    store = SQLiteTraceStore(tmp_path / "traces.db")
+    recorder = Recorder()
+    genai_trace.configure(exporters=[store, recorder])
+    CASES["plain"][0]()
+    genai_trace.flush()
+    (trace,) = recorder.traces
+    assert isinstance(trace, DeferredTrace)
+    assert trace._views is None and trace._built is None  # let go, never built
+
+    got = genai_trace.get_trace(trace.view_info().trace_id)
+    assert got is not None and got == store.get(trace.view_info().trace_id)
+    assert SECRET not in repr(got.spans) and "[REDACTED" in repr(got.spans)
+    again = SQLiteTraceStore(tmp_path / "again.db")
+    assert again.export([trace]) is genai_trace.ExportResult.SUCCESS
+    store.shutdown()
+    again.shutdown()
+    assert _rows(tmp_path / "again.db") == _rows(tmp_path / "traces.db")
+
+
+def test_views_stay_while_a_destination_has_not_read_them() -> None:
+    recorder = Recorder()
+    genai_trace.configure(exporters=[recorder])
+    CASES["plain"][0]()
+    genai_trace.flush()
+    (done,) = recorder.traces
+    assert isinstance(done, DeferredTrace)
+    trace = DeferredTrace(done._parts[0] if done._parts else ())
+    trace.expect_readers(2)
+    views = trace.span_views()
+    trace.views_read()
+    assert trace.span_views() is views  # the second destination reads the same views
+    trace.views_read()
+    assert trace._views is None
+    again = trace.span_views()  # made again from the spans
+    assert again is not None and views is not None
+    assert [v.as_dict() for v in again] == [v.as_dict() for v in views]
