@@ -73,7 +73,7 @@ def prune(
     if retention.max_traces:
         excess = _trace_count(connection) - retention.max_traces
         if excess > 0:
-            budget.spend(_delete_oldest(connection, budget.left(excess)))
+            budget.spend(_delete_oldest(connection, budget.left(excess), keep=retention.max_traces))
     if retention.max_bytes:
         _prune_to_size(connection, retention.max_bytes, budget)
     return budget.spent
@@ -126,8 +126,17 @@ def _trace_count(connection: sqlite3.Connection) -> int:
     return int(count)
 
 
-def _delete_oldest(connection: sqlite3.Connection, limit: int | None, before_ns: int = 0) -> int:
-    """Delete up to ``limit`` oldest traces (all if ``None``), or those older than ``before_ns``."""
+def _delete_oldest(
+    connection: sqlite3.Connection,
+    limit: int | None,
+    before_ns: int = 0,
+    keep: int | None = None,
+) -> int:
+    """Delete up to ``limit`` oldest traces (all if ``None``), or those older than ``before_ns``.
+
+    ``keep``: never leave fewer traces than this. It is checked inside each delete's write
+    transaction, so writers pruning one store at once never delete more than the limit asks.
+    """
     where, params = ("WHERE start_ns < ?", [before_ns]) if before_ns else ("", [])
     deleted = 0
     if limit is not None and limit <= 0:
@@ -136,19 +145,25 @@ def _delete_oldest(connection: sqlite3.Connection, limit: int | None, before_ns:
         take = BATCH if limit is None else min(BATCH, limit - deleted)
         with connection:
             connection.execute("BEGIN IMMEDIATE")
-            ids = [
-                row[0]
-                for row in connection.execute(
-                    f"SELECT trace_id FROM traces {where} ORDER BY start_ns LIMIT ?",
-                    [*params, take],
-                )
-            ]
+            if keep is not None:
+                take = min(take, _trace_count(connection) - keep)
+            ids = (
+                [
+                    row[0]
+                    for row in connection.execute(
+                        f"SELECT trace_id FROM traces {where} ORDER BY start_ns LIMIT ?",
+                        [*params, take],
+                    )
+                ]
+                if take > 0
+                else []
+            )
             if ids:
                 marks = ",".join("?" * len(ids))
                 for table in ("spans", "trace_tags", "traces"):
                     connection.execute(f"DELETE FROM {table} WHERE trace_id IN ({marks})", ids)
         deleted += len(ids)
-        if len(ids) < take:
+        if not ids or len(ids) < take:
             break
     return deleted
 
