@@ -18,6 +18,7 @@ from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import from_text, truncate_text
 from genai_trace._semantics.messages import PREVIEW_MAX_CHARS, request_preview, response_preview
 from genai_trace._semantics.model import (
+    LinkedSpan,
     TokenUsage,
     Trace,
     TraceInfo,
@@ -27,23 +28,15 @@ from genai_trace._semantics.model import (
 )
 
 
-class SpanFacts(Protocol):
+class SpanFacts(LinkedSpan, Protocol):
     """What the trace's facts read of a span: a :class:`SpanRecord`, or a span's view."""
 
     @property
     def trace_id(self) -> str: ...
     @property
-    def span_id(self) -> str: ...
-    @property
-    def parent_id(self) -> str | None: ...
-    @property
-    def parent_is_remote(self) -> bool: ...
-    @property
     def name(self) -> str: ...
     @property
     def status(self) -> str: ...
-    @property
-    def start_time_ns(self) -> int: ...
     @property
     def end_time_ns(self) -> int | None: ...
     @property

@@ -186,7 +186,7 @@ class Trace:
         return dumps(self.to_dict(), default=safe_repr, indent=indent)
 
 
-class _Linked(Protocol):
+class LinkedSpan(Protocol):
     """What finding a root reads of a span (a record, or a span's view)."""
 
     @property
@@ -199,7 +199,7 @@ class _Linked(Protocol):
     def start_time_ns(self) -> int: ...
 
 
-_L = TypeVar("_L", bound=_Linked)
+_L = TypeVar("_L", bound=LinkedSpan)
 
 
 def find_root(spans: Sequence[_L]) -> _L | None:
