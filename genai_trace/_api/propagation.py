@@ -24,7 +24,7 @@ from opentelemetry import trace as trace_api
 from opentelemetry.propagators import textmap
 
 from genai_trace._api.baggage import scope_from_baggage, with_scope_baggage
-from genai_trace._api.span import AsyncWith, GenAISpan, record_error
+from genai_trace._api.span import AsyncWith, GenAISpan, detach_context, record_error
 from genai_trace._errors import log_internal_error, warn_once
 
 C = TypeVar("C", bound=MutableMapping[str, str])
@@ -85,7 +85,7 @@ class use_span(AsyncWith[GenAISpan]):  # a function to its users; a class for a 
     ) -> None:
         token, self._token = self._token, None
         if token is not None:
-            _detach(token)
+            detach_context(token)
         if not self._end_on_exit:
             return
         try:
@@ -202,7 +202,7 @@ class extract(AsyncWith[None]):  # a function to its users; a class for a cheap 
     ) -> None:
         token, self._token = self._token, None
         if token is not None:
-            _detach(token)
+            detach_context(token)
 
 
 class _HeaderGetter(textmap.Getter[Any]):
@@ -252,10 +252,3 @@ def _header_values(value: object) -> list[str] | None:
 
 def _header_text(value: str | bytes) -> str:
     return value.decode("latin-1") if isinstance(value, bytes) else value
-
-
-def _detach(token: object) -> None:
-    try:
-        context_api.detach(token)  # type: ignore[arg-type]  # token came from attach
-    except Exception:
-        log_internal_error("restoring the context")

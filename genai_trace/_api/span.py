@@ -327,7 +327,7 @@ class SpanScope:
         """Stop being the current span (a generator yields to its consumer)."""
         token, self._token = self._token, None
         if token is not None:
-            _detach(token)
+            detach_context(token)
 
     def resume(self) -> None:
         """Become the current span again (the consumer asked for the next item)."""
@@ -407,7 +407,8 @@ def _exception_text(exc: BaseException) -> str:
         return safe_repr(exc)
 
 
-def _detach(token: object) -> None:
+def detach_context(token: object) -> None:
+    """Restore the context before ``token``'s attach; a failure is an internal error."""
     try:
         context_api.detach(token)  # type: ignore[arg-type]  # token came from attach
     except Exception:
