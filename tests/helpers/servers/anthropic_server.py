@@ -22,8 +22,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -33,6 +31,7 @@ from tests.helpers.servers.local_http import (
     content_text,
     count_tokens,
     reply_for,
+    send_json,
 )
 
 MESSAGE_ID = "msg_1"
@@ -81,13 +80,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(200, self._message(body))
 
     def _json(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("request-id", "req_1")
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, payload, [("request-id", "req_1")])
 
     def _error(self, status: int, error_type: str, message: str) -> None:
         self._json(status, {"type": "error", "error": {"type": error_type, "message": message}})
@@ -166,12 +159,6 @@ class AnthropicServer(BackgroundServer):
         return self.root_url
 
 
-@contextmanager
-def serve(first_chunk_delay_s: float = 0.05) -> Iterator[AnthropicServer]:
-    """Run the fake server for the block; it is always stopped afterwards."""
-    server = AnthropicServer(first_chunk_delay_s)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def serve(first_chunk_delay_s: float = 0.05) -> AnthropicServer:
+    """The fake server for a ``with`` block: started on entry, always stopped on exit."""
+    return AnthropicServer(first_chunk_delay_s)

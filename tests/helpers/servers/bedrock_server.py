@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import unquote
@@ -27,6 +25,7 @@ from tests.helpers.servers.local_http import (
     content_text,
     count_tokens,
     reply_for,
+    send_json,
 )
 
 _ROUTE = re.compile(r"^/model/(?P<model>[^/]+)/converse$")
@@ -69,15 +68,10 @@ class _Handler(BaseHTTPRequestHandler):
         }  # fmt: skip
 
     def _json(self, status: int, payload: dict[str, Any], error_type: str = "") -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.send_header("x-amzn-RequestId", "req-1")
+        headers = [("x-amzn-RequestId", "req-1")]
         if error_type:
-            self.send_header("x-amzn-ErrorType", error_type)
-        self.end_headers()
-        self.wfile.write(data)
+            headers.append(("x-amzn-ErrorType", error_type))
+        send_json(self, status, payload, headers)
 
 
 class BedrockServer(BackgroundServer):
@@ -87,12 +81,6 @@ class BedrockServer(BackgroundServer):
         super().__init__(RecordingServer(_Handler))
 
 
-@contextmanager
-def serve() -> Iterator[BedrockServer]:
-    """Run the fake server for the block; it is always stopped afterwards."""
-    server = BedrockServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def serve() -> BedrockServer:
+    """The fake server for a ``with`` block: started on entry, always stopped on exit."""
+    return BedrockServer()

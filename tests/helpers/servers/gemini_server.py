@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -25,6 +23,7 @@ from tests.helpers.servers.local_http import (
     content_text,
     count_tokens,
     reply_for,
+    send_json,
 )
 
 _ROUTE = re.compile(r"^/v1(beta)?/models/(?P<model>[^:/]+):generateContent$")
@@ -75,12 +74,7 @@ class _Handler(BaseHTTPRequestHandler):
         }  # fmt: skip
 
     def _json(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, payload)
 
 
 class GeminiServer(BackgroundServer):
@@ -90,12 +84,6 @@ class GeminiServer(BackgroundServer):
         super().__init__(RecordingServer(_Handler))
 
 
-@contextmanager
-def serve() -> Iterator[GeminiServer]:
-    """Run the fake server for the block; it is always stopped afterwards."""
-    server = GeminiServer()
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def serve() -> GeminiServer:
+    """The fake server for a ``with`` block: started on entry, always stopped on exit."""
+    return GeminiServer()

@@ -6,9 +6,11 @@ autolog tests of every provider expect the same replies and usage.
 
 from __future__ import annotations
 
+import json
 import threading
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, TypeVar
 
 
 def count_tokens(text: str) -> int:
@@ -71,3 +73,30 @@ class BackgroundServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(timeout=5)
+
+    def __enter__(self: _Server) -> _Server:
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+_Server = TypeVar("_Server", bound=BackgroundServer)
+
+
+def send_json(
+    handler: BaseHTTPRequestHandler,
+    status: int,
+    payload: dict[str, Any],
+    headers: Iterable[tuple[str, str]] = (),
+) -> None:
+    """Answer ``handler``'s request with ``payload`` as JSON, plus any extra ``headers``."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    for name, value in headers:
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(data)

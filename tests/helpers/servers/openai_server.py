@@ -29,8 +29,6 @@ import base64
 import json
 import struct
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
@@ -40,6 +38,7 @@ from tests.helpers.servers.local_http import (
     content_text,
     count_tokens,
     reply_for,
+    send_json,
 )
 
 CREATED = 1_700_000_000
@@ -108,12 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
 
     def _json(self, status: int, payload: dict[str, Any]) -> None:
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        send_json(self, status, payload)
 
     def _chat(self, body: dict[str, Any]) -> None:
         messages = body["messages"]
@@ -237,12 +231,6 @@ class OpenAIServer(BackgroundServer):
         return self.root_url + "/v1"
 
 
-@contextmanager
-def serve(first_chunk_delay_s: float = 0.05, chunk_delay_s: float = 0.0) -> Iterator[OpenAIServer]:
-    """Run the fake server for the block; it is always stopped afterwards."""
-    server = OpenAIServer(first_chunk_delay_s, chunk_delay_s)
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+def serve(first_chunk_delay_s: float = 0.05, chunk_delay_s: float = 0.0) -> OpenAIServer:
+    """The fake server for a ``with`` block: started on entry, always stopped on exit."""
+    return OpenAIServer(first_chunk_delay_s, chunk_delay_s)
