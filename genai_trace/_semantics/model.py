@@ -116,6 +116,13 @@ class TraceInfo:
             return None
         return (self.end_time_ns - self.start_time_ns) / 1e6
 
+    def to_dict(self) -> dict[str, Any]:
+        """These facts as JSON-ready plain data: every field, plus ``duration_ms``.
+
+        The same shape as ``Trace.to_dict()["info"]`` and ``genai-trace list --json``.
+        """
+        return info_to_dict(self)
+
 
 @dataclass(frozen=True)
 class Trace:

@@ -36,6 +36,33 @@ ORDER_BY = tuple(_ORDER_COLUMNS)
 """What :attr:`TraceQuery.order_by` takes."""
 
 
+def parse_order_by(order_by: str, descending: bool = True) -> tuple[str, bool]:
+    """``"duration ASC"``, ``"name"``... as ``(column name, descending)``.
+
+    A direction in the text wins over ``descending``.
+
+    Raises:
+        ValueError: an unknown column or direction, with what is accepted.
+    """
+    words = order_by.split() if isinstance(order_by, str) else []
+    direction = words[1].upper() if len(words) == 2 else None
+    if (
+        not 1 <= len(words) <= 2
+        or words[0] not in _ORDER_COLUMNS
+        or direction
+        not in (
+            None,
+            "ASC",
+            "DESC",
+        )
+    ):
+        raise ValueError(
+            f"order_by must be one of {', '.join(ORDER_BY)}, optionally followed by ASC or "
+            f"DESC (e.g. 'duration DESC'), got {order_by!r}"
+        )
+    return words[0], descending if direction is None else direction == "DESC"
+
+
 @dataclass(frozen=True)
 class TraceQuery:
     """Filters for :meth:`TraceReader.search`; every field is optional.
@@ -74,6 +101,14 @@ class Cursor:
     def encode(self) -> str:
         """``"<start_ns>.<seq>"``: opaque to the page, given back as ``before``."""
         return f"{self.start_ns}.{self.seq}"
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """Where a keyset page in any order ends: the last row's sort value and sequence."""
+
+    value: Any
+    seq: int
 
 
 class TraceReader:
@@ -119,6 +154,23 @@ class TraceReader:
         with self._reader() as connection:
             rows = connection.execute(sql, params).fetchall()
         return [(seq, info_from_dict(loads(info))) for seq, info in rows]
+
+    def search_after(
+        self, query: TraceQuery, after: SortKey | None
+    ) -> tuple[list[TraceInfo], SortKey | None]:
+        """One keyset page in ``query``'s order, after ``after``; with the next page's key.
+
+        Keyset, not offset: traces stored while a caller pages (newer, so placed before
+        the key in the default order, or anywhere in another) neither repeat nor shift a
+        row into the next page. ``query.offset`` is not used.
+        """
+        sql, params = _keyset_select(query, after)
+        with self._reader() as connection:
+            rows = connection.execute(sql, params).fetchall()
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        infos = [info_from_dict(loads(info)) for _, _, info in rows]
+        return infos, (SortKey(rows[-1][1], rows[-1][0]) if more else None)
 
     def query_plan(self, query: TraceQuery) -> list[str]:
         """SQLite's plan for ``query`` (to check a filter is served by an index)."""
@@ -320,6 +372,30 @@ def _select(query: TraceQuery) -> tuple[str, list[Any]]:
         f"ORDER BY {nulls_last}{column} {direction}, seq {direction} LIMIT ? OFFSET ?"
     )
     return sql, [*params, query.limit, query.offset]
+
+
+def _keyset_select(query: TraceQuery, after: SortKey | None) -> tuple[str, list[Any]]:
+    """:func:`_select`'s order, from after ``after`` on (``limit + 1`` rows: is there more?)."""
+    column = _ORDER_COLUMNS.get(query.order_by)
+    if column is None:
+        raise ValueError(f"order_by must be one of {', '.join(ORDER_BY)}, got {query.order_by!r}")
+    clauses, params = filter_clauses(query)
+    beyond = "<" if query.descending else ">"
+    nullable = column in ("duration_ms", "total_tokens")
+    if after is not None and after.value is None:  # in the tail of NULLs, sorted last
+        clauses.append(f"{column} IS NULL AND seq {beyond} ?")
+        params.append(after.seq)
+    elif after is not None:
+        null_tail = f" OR {column} IS NULL" if nullable else ""
+        clauses.append(f"(({column}, seq) {beyond} (?, ?){null_tail})")
+        params.extend((after.value, after.seq))
+    direction = "DESC" if query.descending else "ASC"
+    nulls_last = f"{column} IS NULL, " if nullable else ""
+    sql = (
+        f"SELECT seq, {column}, info FROM traces {_joined(clauses)} "
+        f"ORDER BY {nulls_last}{column} {direction}, seq {direction} LIMIT ?"
+    )
+    return sql, [*params, query.limit + 1]
 
 
 def _page_query(query: TraceQuery, limit: int, before: Cursor | None) -> tuple[str, list[Any]]:
