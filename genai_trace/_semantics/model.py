@@ -192,6 +192,15 @@ class Trace:
         """Return :meth:`to_dict` as JSON text (values JSON cannot hold as their ``repr``)."""
         return dumps(self.to_dict(), default=safe_repr, indent=indent)
 
+    def _repr_html_(self) -> str:
+        """The trace drawn in a notebook cell (Jupyter, VS Code), as the viewer draws it.
+
+        The waterfall and the span details, self-contained: no server, nothing fetched.
+        """
+        from genai_trace._semantics.notebook import trace_html
+
+        return trace_html(self)
+
 
 class LinkedSpan(Protocol):
     """What finding a root reads of a span (a record, or a span's view)."""
