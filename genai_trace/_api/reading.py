@@ -12,11 +12,8 @@ Layer: ``_api``; imports ``_runtime``, ``_semantics`` and ``store``.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import datetime
 import hashlib
-import json
 import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
@@ -212,30 +209,26 @@ def trace_query(
 
 
 def _page_token(query: TraceQuery, key: SortKey) -> str:
-    """Opaque to the caller: where the page ended, and which search it belongs to."""
-    data = {"k": [key.value, key.seq], "q": _search_id(query)}
-    raw = json.dumps(data, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    """Opaque to the caller: which search the page belongs to, and where it ended."""
+    return f"{_search_id(query)}.{key.encode()}"
 
 
 def _read_page_token(token: str, query: TraceQuery) -> SortKey:
     from genai_trace.store.reader import SortKey
 
+    search, _, key = token.partition(".") if isinstance(token, str) else ("", "", "")
     try:
-        padded = token + "=" * (-len(token) % 4)
-        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        value, seq = data["k"]
-        search = data["q"]
-    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
+        after = SortKey.decode(key)
+    except ValueError:
         raise ValueError(
             f"page_token {token!r} is not a next_page_token that search_traces returned"
         ) from None
-    if search != _search_id(query) or not isinstance(seq, int):
+    if search != _search_id(query):
         raise ValueError(
             "page_token belongs to another search: give the same filters and order_by as "
             "the search that returned it"
         )
-    return SortKey(value, seq)
+    return after
 
 
 def _search_id(query: TraceQuery) -> str:

@@ -13,11 +13,14 @@ Layer: ``store``; imports ``_semantics`` (the model and the codec) and the schem
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import os
 import sqlite3
 from collections.abc import Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -109,6 +112,26 @@ class SortKey:
 
     value: Any
     seq: int
+
+    def encode(self) -> str:
+        """Opaque text (URL-safe) for the page after this key; :meth:`decode` reads it."""
+        raw = json.dumps([self.value, self.seq], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> SortKey:
+        """The key whose :meth:`encode` is ``text``.
+
+        Raises:
+            ValueError: not the text of :meth:`encode`.
+        """
+        try:
+            value, seq = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        except (ValueError, TypeError, binascii.Error):
+            raise ValueError(f"not a page key: {text[:50]!r}") from None
+        if not isinstance(seq, int) or not isinstance(value, (int, float, str, type(None))):
+            raise ValueError(f"not a page key: {text[:50]!r}")
+        return cls(value, seq)
 
 
 class TraceReader:
@@ -237,14 +260,23 @@ class TraceReader:
     # A row is the stored facts of a trace (``TraceInfo`` as plain data) plus its ``seq``.
     # A store not created yet reads as empty: the viewer starts before the first trace.
 
-    def page(self, query: TraceQuery, limit: int, before: Cursor | None) -> dict[str, Any]:
+    def page(
+        self, query: TraceQuery, limit: int, before: Cursor | SortKey | None
+    ) -> dict[str, Any]:
         """One page of traces, newest first, with the cursor of the next (older) page.
 
+        In another order than newest first (``query.order_by``, ``query.descending``), the
+        page follows it, and its cursor is a :class:`SortKey`'s text.
         ``total`` (how many traces match) is counted for the first page only.
         """
         if not self.exists():
             return {"traces": [], "next": None, "latest_seq": 0, "total": 0}
-        sql, params = _page_query(query, limit + 1, before)
+        if is_newest_first(query):
+            sql, params = _page_query(query, limit + 1, _as_cursor(before))
+            cursor: type[Cursor | SortKey] = Cursor
+        else:
+            sql, params = _keyset_select(replace(query, limit=limit), _as_sort_key(before))
+            cursor = SortKey
         with self._reader() as connection:
             rows = connection.execute(sql, params).fetchall()
             latest = _latest_seq(connection)
@@ -257,7 +289,7 @@ class TraceReader:
             more = len(rows) > limit
             rows = rows[:limit]
             traces = _with_errors(connection, [_row(seq, info) for seq, _, info in rows])
-        next_cursor = Cursor(rows[-1][1], rows[-1][0]).encode() if more else None
+        next_cursor = cursor(rows[-1][1], rows[-1][0]).encode() if more else None
         return {
             "traces": traces,
             "next": next_cursor,
@@ -372,6 +404,23 @@ def _select(query: TraceQuery) -> tuple[str, list[Any]]:
         f"ORDER BY {nulls_last}{column} {direction}, seq {direction} LIMIT ? OFFSET ?"
     )
     return sql, [*params, query.limit, query.offset]
+
+
+def is_newest_first(query: TraceQuery) -> bool:
+    """Whether ``query`` is in the default order (the one served by :class:`Cursor` pages)."""
+    return query.order_by == "start_time" and query.descending
+
+
+def _as_cursor(before: Cursor | SortKey | None) -> Cursor | None:
+    if isinstance(before, SortKey):
+        raise ValueError("a newest-first page takes a Cursor, not a SortKey")
+    return before
+
+
+def _as_sort_key(before: Cursor | SortKey | None) -> SortKey | None:
+    if isinstance(before, Cursor):
+        raise ValueError("a page in another order takes a SortKey, not a Cursor")
+    return before
 
 
 def _keyset_select(query: TraceQuery, after: SortKey | None) -> tuple[str, list[Any]]:
