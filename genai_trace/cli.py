@@ -163,20 +163,17 @@ def _write_export(
     progress: _Progress,
 ) -> None:
     if export_format == "jsonl":
-        for info in infos:
-            trace = store.get(info.trace_id)
-            if trace is not None:
+        for batch in _batches(infos):
+            for trace in store.get_many([info.trace_id for info in batch]):
                 target.write(trace.to_json() + "\n")
-            progress.advance(1)
+            progress.advance(len(batch))
     else:
         from genai_trace.exporters.otlp_json import traces_to_otlp_json
 
         traces = []
-        for info in infos:
-            trace = store.get(info.trace_id)
-            if trace is not None:
-                traces.append(trace)
-            progress.advance(1)
+        for batch in _batches(infos):
+            traces.extend(store.get_many([info.trace_id for info in batch]))
+            progress.advance(len(batch))
         target.write(dumps(traces_to_otlp_json(traces), default=safe_repr) + "\n")
 
 
@@ -198,7 +195,7 @@ def _cmd_send(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     progress = _Progress("sending", len(infos))
     try:
         for batch in _batches(infos):
-            traces = [t for t in (store.get(i.trace_id) for i in batch) if t is not None]
+            traces = store.get_many([info.trace_id for info in batch])  # one read each
             if traces and exporter.export(traces) is not ExportResult.SUCCESS:
                 raise CliError(
                     f"the backend at {args.endpoint} did not accept a batch of {len(traces)} "
