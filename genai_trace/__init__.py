@@ -18,6 +18,7 @@ from genai_trace._api.baggage import SessionBaggagePropagator
 from genai_trace._api.client import TraceClient
 from genai_trace._api.context import context
 from genai_trace._api.decorator import trace
+from genai_trace._api.editing import delete_trace_tag, delete_traces, set_trace_tag
 from genai_trace._api.fluent import get_current_span, start_span, update_current_trace
 from genai_trace._api.lifecycle import (
     configure,
@@ -35,6 +36,7 @@ from genai_trace._api.span import GenAISpan
 from genai_trace._runtime.config import Config
 from genai_trace._semantics import semconv as _semconv
 from genai_trace._semantics.model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
+from genai_trace._semantics.results import TraceInfoList
 from genai_trace._semantics.semconv import SpanType
 from genai_trace.exceptions import (
     AlreadyEndedError,
@@ -44,6 +46,7 @@ from genai_trace.exceptions import (
     RootSpanError,
     SpanNotFoundError,
     TraceNotFoundError,
+    TraceNotStoredError,
     TraceStoreError,
     TraceTimedOutError,
     TracingError,
@@ -74,7 +77,9 @@ __all__ = [
     "TraceClient",
     "TraceExporter",
     "TraceInfo",
+    "TraceInfoList",
     "TraceNotFoundError",
+    "TraceNotStoredError",
     "TraceStoreError",
     "TraceTimedOutError",
     "TracingError",
@@ -83,6 +88,8 @@ __all__ = [
     "autolog",
     "configure",
     "context",
+    "delete_trace_tag",
+    "delete_traces",
     "disable",
     "enable",
     "extract",
@@ -94,6 +101,7 @@ __all__ = [
     "inject",
     "is_enabled",
     "search_traces",
+    "set_trace_tag",
     "shutdown",
     "start_span",
     "stats",

@@ -1,7 +1,8 @@
 """``genai-trace``: read the local trace store from the command line.
 
-``list``, ``show``, ``tail``, ``export``, ``send`` and ``stats``; ``--db`` or ``GENAI_TRACE_DB``
-chooses the store (default ``.genai_trace/traces.db`` under the working directory).
+``list``, ``show``, ``tail``, ``export``, ``send``, ``stats``, ``ui`` and ``prune``; ``tag``
+and ``rm`` edit it. ``--db`` or ``GENAI_TRACE_DB`` chooses the store (default
+``.genai_trace/traces.db`` under the working directory).
 """
 
 from __future__ import annotations
@@ -162,20 +163,17 @@ def _write_export(
     progress: _Progress,
 ) -> None:
     if export_format == "jsonl":
-        for info in infos:
-            trace = store.get(info.trace_id)
-            if trace is not None:
+        for batch in _batches(infos):
+            for trace in store.get_many([info.trace_id for info in batch]):
                 target.write(trace.to_json() + "\n")
-            progress.advance(1)
+            progress.advance(len(batch))
     else:
         from genai_trace.exporters.otlp_json import traces_to_otlp_json
 
         traces = []
-        for info in infos:
-            trace = store.get(info.trace_id)
-            if trace is not None:
-                traces.append(trace)
-            progress.advance(1)
+        for batch in _batches(infos):
+            traces.extend(store.get_many([info.trace_id for info in batch]))
+            progress.advance(len(batch))
         target.write(dumps(traces_to_otlp_json(traces), default=safe_repr) + "\n")
 
 
@@ -197,7 +195,7 @@ def _cmd_send(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     progress = _Progress("sending", len(infos))
     try:
         for batch in _batches(infos):
-            traces = [t for t in (store.get(i.trace_id) for i in batch) if t is not None]
+            traces = store.get_many([info.trace_id for info in batch])  # one read each
             if traces and exporter.export(traces) is not ExportResult.SUCCESS:
                 raise CliError(
                     f"the backend at {args.endpoint} did not accept a batch of {len(traces)} "
@@ -275,6 +273,63 @@ def _cmd_stats(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int
     lines.append("top names:  " + ", ".join(f"{n} {c}" for n, c in stats["top_names"]))
     out.write("\n".join(lines) + "\n")
     return 0
+
+
+def _cmd_tag(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
+    from genai_trace.exceptions import TraceNotStoredError
+    from genai_trace.store.editing import delete_tag, set_tag
+
+    if args.delete == (args.value is not None):
+        raise CliError("give a VALUE to set the tag, or --delete to remove it (one of the two)", 2)
+    try:
+        if args.delete:
+            had = delete_tag(store.path, args.trace_id, args.key, store.busy_timeout_s)
+            said = "removed tag" if had else "no tag to remove:"
+            out.write(f"{said} {args.key} on {args.trace_id}\n")
+        else:
+            set_tag(store.path, args.trace_id, args.key, args.value, store.busy_timeout_s)
+            out.write(f"tagged {args.trace_id}: {args.key}={args.value}\n")
+    except TraceNotStoredError as exc:
+        raise CliError(str(exc)) from None
+    return 0
+
+
+def _cmd_rm(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
+    from genai_trace.store.editing import delete_traces
+
+    filtered = any(getattr(args, name) for name in _FILTERS)
+    if filtered == bool(args.trace_ids):
+        raise CliError(
+            "name trace ids, or give filters such as --since or --state (one of the two)", 2
+        )
+    if args.trace_ids:
+        found = [t.info.trace_id for t in map(store.get, args.trace_ids) if t is not None]
+        if not found:
+            raise CliError(f"none of the traces named is in {store.path}")
+    else:
+        found = [info.trace_id for info in store.search(_query(args))]
+    if not found:
+        out.write("no traces match: nothing deleted\n")
+        return 0
+    _confirm(f"delete {len(found)} trace(s) from {store.path}?", args.yes)
+    deleted = delete_traces(store.path, found, None, store.busy_timeout_s)
+    out.write(f"deleted {len(deleted)} trace(s) from {store.path}\n")
+    return 0
+
+
+_FILTERS = ("state", "name", "span_type", "tag", "session", "user", "text", "since", "until")
+
+
+def _confirm(question: str, yes: bool) -> None:
+    """Ask on the terminal; without one, only ``--yes`` goes on (a script must say so)."""
+    if yes:
+        return
+    if not sys.stdin.isatty():
+        raise CliError(f"not asking to {question[:-1]}: stdin is not a terminal; pass --yes", 2)
+    sys.stderr.write(f"{question} [y/N] ")
+    sys.stderr.flush()
+    if sys.stdin.readline().strip().lower() not in ("y", "yes"):
+        raise CliError("nothing deleted")
 
 
 def _cmd_ui(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
@@ -594,6 +649,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     ui.add_argument("--open", action="store_true", help="open the viewer in a web browser")
     ui.set_defaults(run=_cmd_ui)
+
+    tag = command("tag", "set or remove a tag of a stored trace (in this store only)")
+    tag.add_argument("trace_id", help="trace id or client request id")
+    tag.add_argument("key")
+    tag.add_argument("value", nargs="?", help="the value to set")
+    tag.add_argument("--delete", action="store_true", help="remove the tag instead")
+    tag.set_defaults(run=_cmd_tag)
+
+    rm = command("rm", "delete whole traces, named or matching filters (asks first)")
+    rm.add_argument("trace_ids", nargs="*", metavar="ID", help="trace id or client request id")
+    _add_filters(rm, 1_000_000)
+    rm.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
+    rm.set_defaults(run=_cmd_rm)
 
     stats = command("stats", "counts, tokens, time range")
     stats.add_argument("--json", action="store_true")

@@ -19,6 +19,7 @@ Hierarchy::
     ├── DuplicateTraceError       start_trace(trace_id=...) of a trace already open
     ├── OpenSpansError            end_trace while spans of the trace are open
     ├── RootSpanError             end_span on a root (a root ends with end_trace)
+    ├── TraceNotStoredError       (also a LookupError) no such trace in the local store
     └── TraceStoreError           the local store is missing, corrupt, locked or not a store
 
 Layer: the bottom of the package; it imports nothing from genai-trace, so every layer may
@@ -35,6 +36,7 @@ __all__ = [
     "RootSpanError",
     "SpanNotFoundError",
     "TraceNotFoundError",
+    "TraceNotStoredError",
     "TraceStoreError",
     "TraceTimedOutError",
     "TracingError",
@@ -125,7 +127,17 @@ class RootSpanError(TracingError):
     """
 
 
-# --- reading traces back --------------------------------------------------------------------
+# --- reading and editing traces back ------------------------------------------------------
+
+
+class TraceNotStoredError(TracingError, LookupError):
+    """``set_trace_tag`` or ``delete_trace_tag`` named a trace that the local store lacks.
+
+    A trace this process just finished is written first, so only a wrong id, a trace sent
+    elsewhere (not to the local store), or one deleted or pruned since, gets this.
+
+    Example: ``genai_trace.set_trace_tag("4bf92f3577b34da6a3ce929d0e0e4736", "k", "v")``
+    """
 
 
 class TraceStoreError(TracingError):

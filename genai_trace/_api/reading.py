@@ -13,15 +13,18 @@ Layer: ``_api``; imports ``_runtime``, ``_semantics`` and ``store``.
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
 from genai_trace._runtime import state as _runtime
-from genai_trace._semantics.model import Trace, TraceInfo
+from genai_trace._semantics.model import Trace
+from genai_trace._semantics.results import TraceInfoList
 from genai_trace._semantics.semconv import SpanType
 
 if TYPE_CHECKING:
+    from genai_trace.store.reader import SortKey, TraceQuery
     from genai_trace.store.writer import SQLiteTraceStore
 
 _LOOKUP_FLUSH_TIMEOUT_S = 5.0
@@ -53,11 +56,11 @@ def get_trace(trace_id: str) -> Trace | None:
         found = rt.pipeline.recent.get(trace_id)
         if found is not None:
             return found.built()  # built now, on this thread, if no exporter read it yet
-    store = _store_to_read(None)
+    store = store_to_read(None)
     return store.get(trace_id) if store.path.exists() else None
 
 
-def _store_to_read(db_path: str | os.PathLike[str] | None) -> SQLiteTraceStore:
+def store_to_read(db_path: str | os.PathLike[str] | None) -> SQLiteTraceStore:
     """The store a look-up reads; what is queued for this process's store is written first.
 
     Reading never sets up tracing: without a runtime, the configured path is opened as is.
@@ -102,8 +105,9 @@ def search_traces(
     order_by: str = "start_time",
     descending: bool = True,
     limit: int = 100,
+    page_token: str | None = None,
     db_path: str | os.PathLike[str] | None = None,
-) -> list[TraceInfo]:
+) -> TraceInfoList:
     """Search the local trace store; returns trace facts, newest first by default.
 
     Pending traces are flushed first, so a trace that just completed is found. Use
@@ -120,27 +124,75 @@ def search_traces(
         session_id: The session.
         user_id: The user.
         text: Case-insensitive substring of the request or response preview.
-        order_by: ``start_time``, ``duration``, ``tokens`` or ``name``.
+        order_by: ``start_time``, ``duration``, ``tokens`` or ``name``, optionally followed
+            by ``ASC`` or ``DESC`` (``"duration DESC"``); a direction there wins over
+            ``descending``. Ties go by the order traces were stored in.
         descending: Largest (newest) first.
-        limit: At most this many results.
+        limit: At most this many results (one page).
+        page_token: The ``next_page_token`` of the previous page, to read the next one;
+            give the same filters and order. Traces stored while you page never repeat
+            a row (keyset paging).
         db_path: Another store than the configured one.
+
+    Returns:
+        A :class:`TraceInfoList`: a list of :class:`TraceInfo` with ``next_page_token`` and
+        ``to_pandas()`` (a table; needs ``pip install "genai-trace[pandas]"``).
 
     Raises:
         TraceStoreError: the store is missing, corrupt or not a trace store.
-        ValueError: an unknown ``order_by`` or a bad value.
+        ValueError: an unknown ``order_by``, a page token of another search, a bad value.
 
     Example:
         >>> for info in genai_trace.search_traces(state="ERROR", span_type="LLM", limit=10):
         ...     print(info.trace_id, info.request_preview)
     """
-    from genai_trace.store.reader import TraceQuery
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValueError(f"limit must be a whole number of at least 1, got {limit!r}")
+    query = trace_query(
+        start_time=start_time,
+        end_time=end_time,
+        state=state,
+        name=name,
+        span_type=span_type,
+        tags=tags,
+        session_id=session_id,
+        user_id=user_id,
+        text=text,
+        order_by=order_by,
+        descending=descending,
+        limit=limit,
+    )
+    after = None if page_token is None else _read_page_token(page_token, query)
+    store = store_to_read(db_path)
+    infos, next_key = store.search_after(query, after)
+    next_token = None if next_key is None else _page_token(query, next_key)
+    return TraceInfoList(infos, next_token)
 
-    store = _store_to_read(db_path)
+
+def trace_query(
+    *,
+    start_time: datetime.datetime | float | None = None,
+    end_time: datetime.datetime | float | None = None,
+    state: str | None = None,
+    name: str | None = None,
+    span_type: SpanType | str | None = None,
+    tags: Mapping[str, str | None] | Iterable[str] | None = None,
+    session_id: str | None = None,
+    user_id: str | None = None,
+    text: str | None = None,
+    order_by: str = "start_time",
+    descending: bool = True,
+    limit: int = 100,
+) -> TraceQuery:
+    """The store's query for the filters ``search_traces`` (and ``delete_traces``) take."""
+    from genai_trace.store.reader import TraceQuery, parse_order_by
+
     if isinstance(tags, Mapping):
         tag_filter: dict[str, str | None] | None = dict(tags)
     else:
         tag_filter = {str(tag): None for tag in tags} if tags is not None else None
-    query = TraceQuery(
+    column, descending = parse_order_by(order_by, descending)
+    return TraceQuery(
         start_time_ns=_to_ns(start_time),
         end_time_ns=_to_ns(end_time),
         state=state,
@@ -150,11 +202,53 @@ def search_traces(
         session_id=session_id,
         user_id=user_id,
         text=text,
-        order_by=order_by,
+        order_by=column,
         descending=descending,
         limit=limit,
     )
-    return store.search(query)
+
+
+def _page_token(query: TraceQuery, key: SortKey) -> str:
+    """Opaque to the caller: which search the page belongs to, and where it ended."""
+    return f"{_search_id(query)}.{key.encode()}"
+
+
+def _read_page_token(token: str, query: TraceQuery) -> SortKey:
+    from genai_trace.store.reader import SortKey
+
+    search, _, key = token.partition(".") if isinstance(token, str) else ("", "", "")
+    try:
+        after = SortKey.decode(key)
+    except ValueError:
+        raise ValueError(
+            f"page_token {token!r} is not a next_page_token that search_traces returned"
+        ) from None
+    if search != _search_id(query):
+        raise ValueError(
+            "page_token belongs to another search: give the same filters and order_by as "
+            "the search that returned it"
+        )
+    return after
+
+
+def _search_id(query: TraceQuery) -> str:
+    """The filters and order of ``query`` (not its limit), hashed short."""
+    described = repr(
+        (
+            query.start_time_ns,
+            query.end_time_ns,
+            query.state,
+            query.name,
+            query.span_type,
+            sorted((query.tags or {}).items()),
+            query.session_id,
+            query.user_id,
+            query.text,
+            query.order_by,
+            query.descending,
+        )
+    )
+    return hashlib.sha256(described.encode()).hexdigest()[:12]
 
 
 def _to_ns(moment: datetime.datetime | float | None) -> int | None:

@@ -199,6 +199,14 @@ class RecentTraces:
             if len(self._by_id) > self._capacity:
                 self._by_id.popitem(last=False)
 
+    def forget(self, trace_id_or_request_id: str) -> None:
+        """Drop a kept trace (edited or deleted in the store: look-ups must read the store)."""
+        found = self.get(trace_id_or_request_id)
+        with self._lock:
+            for key, trace in list(self._by_id.items()):
+                if trace is found:
+                    del self._by_id[key]
+
     def get(self, trace_id_or_request_id: str) -> DeferredTrace | None:
         """Look a trace up by its trace id (32 hex digits), else by its client request id."""
         key = _trace_id_int(trace_id_or_request_id)

@@ -116,6 +116,13 @@ class TraceInfo:
             return None
         return (self.end_time_ns - self.start_time_ns) / 1e6
 
+    def to_dict(self) -> dict[str, Any]:
+        """These facts as JSON-ready plain data: every field, plus ``duration_ms``.
+
+        The same shape as ``Trace.to_dict()["info"]`` and ``genai-trace list --json``.
+        """
+        return info_to_dict(self)
+
 
 @dataclass(frozen=True)
 class Trace:
@@ -184,6 +191,15 @@ class Trace:
     def to_json(self, indent: int | None = None) -> str:
         """Return :meth:`to_dict` as JSON text (values JSON cannot hold as their ``repr``)."""
         return dumps(self.to_dict(), default=safe_repr, indent=indent)
+
+    def _repr_html_(self) -> str:
+        """The trace drawn in a notebook cell (Jupyter, VS Code), as the viewer draws it.
+
+        The waterfall and the span details, self-contained: no server, nothing fetched.
+        """
+        from genai_trace._semantics.notebook import trace_html
+
+        return trace_html(self)
 
 
 class LinkedSpan(Protocol):

@@ -13,17 +13,26 @@ Layer: ``store``; imports ``_semantics`` (the model and the codec) and the schem
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from genai_trace._semantics.codec import loads
 from genai_trace._semantics.facts import parents_first
-from genai_trace._semantics.model import Trace, TraceInfo, info_from_dict, span_from_dict
+from genai_trace._semantics.model import (
+    SpanRecord,
+    Trace,
+    TraceInfo,
+    info_from_dict,
+    span_from_dict,
+)
 from genai_trace.store.schema import CONTAINS, DEFAULT_DB_PATH, open_for_reading
 
 _ORDER_COLUMNS = {
@@ -32,8 +41,36 @@ _ORDER_COLUMNS = {
     "tokens": "total_tokens",
     "name": "name",
 }
+_IN_CHUNK = 900  # bound values per IN (...), under SQLite's oldest limit of 999
 ORDER_BY = tuple(_ORDER_COLUMNS)
 """What :attr:`TraceQuery.order_by` takes."""
+
+
+def parse_order_by(order_by: str, descending: bool = True) -> tuple[str, bool]:
+    """``"duration ASC"``, ``"name"``... as ``(column name, descending)``.
+
+    A direction in the text wins over ``descending``.
+
+    Raises:
+        ValueError: an unknown column or direction, with what is accepted.
+    """
+    words = order_by.split() if isinstance(order_by, str) else []
+    direction = words[1].upper() if len(words) == 2 else None
+    if (
+        not 1 <= len(words) <= 2
+        or words[0] not in _ORDER_COLUMNS
+        or direction
+        not in (
+            None,
+            "ASC",
+            "DESC",
+        )
+    ):
+        raise ValueError(
+            f"order_by must be one of {', '.join(ORDER_BY)}, optionally followed by ASC or "
+            f"DESC (e.g. 'duration DESC'), got {order_by!r}"
+        )
+    return words[0], descending if direction is None else direction == "DESC"
 
 
 @dataclass(frozen=True)
@@ -74,6 +111,34 @@ class Cursor:
     def encode(self) -> str:
         """``"<start_ns>.<seq>"``: opaque to the page, given back as ``before``."""
         return f"{self.start_ns}.{self.seq}"
+
+
+@dataclass(frozen=True)
+class SortKey:
+    """Where a keyset page in any order ends: the last row's sort value and sequence."""
+
+    value: Any
+    seq: int
+
+    def encode(self) -> str:
+        """Opaque text (URL-safe) for the page after this key; :meth:`decode` reads it."""
+        raw = json.dumps([self.value, self.seq], separators=(",", ":")).encode()
+        return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, text: str) -> SortKey:
+        """The key whose :meth:`encode` is ``text``.
+
+        Raises:
+            ValueError: not the text of :meth:`encode`.
+        """
+        try:
+            value, seq = json.loads(base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)))
+        except (ValueError, TypeError, binascii.Error):
+            raise ValueError(f"not a page key: {text[:50]!r}") from None
+        if not isinstance(seq, int) or not isinstance(value, (int, float, str, type(None))):
+            raise ValueError(f"not a page key: {text[:50]!r}")
+        return cls(value, seq)
 
 
 class TraceReader:
@@ -120,6 +185,23 @@ class TraceReader:
             rows = connection.execute(sql, params).fetchall()
         return [(seq, info_from_dict(loads(info))) for seq, info in rows]
 
+    def search_after(
+        self, query: TraceQuery, after: SortKey | None
+    ) -> tuple[list[TraceInfo], SortKey | None]:
+        """One keyset page in ``query``'s order, after ``after``; with the next page's key.
+
+        Keyset, not offset: traces stored while a caller pages (newer, so placed before
+        the key in the default order, or anywhere in another) neither repeat nor shift a
+        row into the next page. ``query.offset`` is not used.
+        """
+        sql, params = _keyset_select(query, after)
+        with self._reader() as connection:
+            rows = connection.execute(sql, params).fetchall()
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        infos = [info_from_dict(loads(info)) for _, _, info in rows]
+        return infos, (SortKey(rows[-1][1], rows[-1][0]) if more else None)
+
     def query_plan(self, query: TraceQuery) -> list[str]:
         """SQLite's plan for ``query`` (to check a filter is served by an index)."""
         return self._plan(*_select(query))
@@ -144,6 +226,33 @@ class TraceReader:
             trace = read_trace(connection, row[0], row[1])
         # Parts of a trace from several processes arrive in any order: parents first again.
         return Trace(info=trace.info, spans=tuple(parents_first(list(trace.spans))))
+
+    def get_many(self, trace_ids: Sequence[str]) -> list[Trace]:
+        """The stored traces among ``trace_ids`` (trace ids), in the order given, whole.
+
+        One read transaction for them all (``get`` opens one per trace): what ``genai-trace
+        send`` and ``export`` read per batch. Ids not stored are left out.
+        """
+        found: dict[str, Trace] = {}
+        with self._reader() as connection:
+            for start in range(0, len(trace_ids), _IN_CHUNK):
+                chunk = list(trace_ids[start : start + _IN_CHUNK])
+                marks = ",".join("?" * len(chunk))
+                infos = connection.execute(
+                    f"SELECT trace_id, info FROM traces WHERE trace_id IN ({marks})", chunk
+                ).fetchall()
+                spans: dict[str, list[SpanRecord]] = {}
+                for trace_id, data in connection.execute(
+                    f"SELECT trace_id, data FROM spans WHERE trace_id IN ({marks}) ORDER BY rowid",
+                    chunk,
+                ):
+                    spans.setdefault(trace_id, []).append(span_from_dict(loads(data)))
+                for trace_id, info in infos:
+                    found[trace_id] = Trace(
+                        info=info_from_dict(loads(info)),
+                        spans=tuple(parents_first(spans.get(trace_id, []))),
+                    )
+        return [found[trace_id] for trace_id in trace_ids if trace_id in found]
 
     def last_trace_id(self) -> str | None:
         """The id of the most recently stored trace."""
@@ -185,14 +294,23 @@ class TraceReader:
     # A row is the stored facts of a trace (``TraceInfo`` as plain data) plus its ``seq``.
     # A store not created yet reads as empty: the viewer starts before the first trace.
 
-    def page(self, query: TraceQuery, limit: int, before: Cursor | None) -> dict[str, Any]:
+    def page(
+        self, query: TraceQuery, limit: int, before: Cursor | SortKey | None
+    ) -> dict[str, Any]:
         """One page of traces, newest first, with the cursor of the next (older) page.
 
+        In another order than newest first (``query.order_by``, ``query.descending``), the
+        page follows it, and its cursor is a :class:`SortKey`'s text.
         ``total`` (how many traces match) is counted for the first page only.
         """
         if not self.exists():
             return {"traces": [], "next": None, "latest_seq": 0, "total": 0}
-        sql, params = _page_query(query, limit + 1, before)
+        if is_newest_first(query):
+            sql, params = _page_query(query, limit + 1, _as_cursor(before))
+            cursor: type[Cursor | SortKey] = Cursor
+        else:
+            sql, params = _keyset_select(replace(query, limit=limit), _as_sort_key(before))
+            cursor = SortKey
         with self._reader() as connection:
             rows = connection.execute(sql, params).fetchall()
             latest = _latest_seq(connection)
@@ -205,7 +323,7 @@ class TraceReader:
             more = len(rows) > limit
             rows = rows[:limit]
             traces = _with_errors(connection, [_row(seq, info) for seq, _, info in rows])
-        next_cursor = Cursor(rows[-1][1], rows[-1][0]).encode() if more else None
+        next_cursor = cursor(rows[-1][1], rows[-1][0]).encode() if more else None
         return {
             "traces": traces,
             "next": next_cursor,
@@ -320,6 +438,47 @@ def _select(query: TraceQuery) -> tuple[str, list[Any]]:
         f"ORDER BY {nulls_last}{column} {direction}, seq {direction} LIMIT ? OFFSET ?"
     )
     return sql, [*params, query.limit, query.offset]
+
+
+def is_newest_first(query: TraceQuery) -> bool:
+    """Whether ``query`` is in the default order (the one served by :class:`Cursor` pages)."""
+    return query.order_by == "start_time" and query.descending
+
+
+def _as_cursor(before: Cursor | SortKey | None) -> Cursor | None:
+    if isinstance(before, SortKey):
+        raise ValueError("a newest-first page takes a Cursor, not a SortKey")
+    return before
+
+
+def _as_sort_key(before: Cursor | SortKey | None) -> SortKey | None:
+    if isinstance(before, Cursor):
+        raise ValueError("a page in another order takes a SortKey, not a Cursor")
+    return before
+
+
+def _keyset_select(query: TraceQuery, after: SortKey | None) -> tuple[str, list[Any]]:
+    """:func:`_select`'s order, from after ``after`` on (``limit + 1`` rows: is there more?)."""
+    column = _ORDER_COLUMNS.get(query.order_by)
+    if column is None:
+        raise ValueError(f"order_by must be one of {', '.join(ORDER_BY)}, got {query.order_by!r}")
+    clauses, params = filter_clauses(query)
+    beyond = "<" if query.descending else ">"
+    nullable = column in ("duration_ms", "total_tokens")
+    if after is not None and after.value is None:  # in the tail of NULLs, sorted last
+        clauses.append(f"{column} IS NULL AND seq {beyond} ?")
+        params.append(after.seq)
+    elif after is not None:
+        null_tail = f" OR {column} IS NULL" if nullable else ""
+        clauses.append(f"(({column}, seq) {beyond} (?, ?){null_tail})")
+        params.extend((after.value, after.seq))
+    direction = "DESC" if query.descending else "ASC"
+    nulls_last = f"{column} IS NULL, " if nullable else ""
+    sql = (
+        f"SELECT seq, {column}, info FROM traces {_joined(clauses)} "
+        f"ORDER BY {nulls_last}{column} {direction}, seq {direction} LIMIT ?"
+    )
+    return sql, [*params, query.limit + 1]
 
 
 def _page_query(query: TraceQuery, limit: int, before: Cursor | None) -> tuple[str, list[Any]]:

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from genai_trace.store.editing import delete_whole_traces
 from genai_trace.store.schema import TraceStoreError, open_for_writing
 
 DEFAULT_MAX_BYTES = 1_000_000_000
@@ -158,10 +159,7 @@ def _delete_oldest(
                 if take > 0
                 else []
             )
-            if ids:
-                marks = ",".join("?" * len(ids))
-                for table in ("spans", "trace_tags", "traces"):
-                    connection.execute(f"DELETE FROM {table} WHERE trace_id IN ({marks})", ids)
+            delete_whole_traces(connection, ids)
         deleted += len(ids)
         if not ids or len(ids) < take:
             break

@@ -5,10 +5,11 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import get_args
 
 from genai_trace._semantics.model import TraceState
-from genai_trace.store.reader import Cursor, TraceQuery
+from genai_trace.store.reader import Cursor, SortKey, TraceQuery, is_newest_first, parse_order_by
 
 STATES = get_args(TraceState)
 MAX_TEXT = 1000
@@ -97,6 +98,34 @@ def filters(query: Query) -> TraceQuery:
         user_id=text(query, "user"),
         text=text(query, "text"),
     )
+
+
+def ordered(query: Query, filtered: TraceQuery) -> TraceQuery:
+    """``filtered`` in the order ``order`` names (``duration DESC``, ``name ASC``...)."""
+    raw = text(query, "order")
+    if raw is None:
+        return filtered
+    try:
+        order_by, descending = parse_order_by(raw)
+    except ValueError as exc:
+        raise BadRequestError(str(exc).replace("order_by", "order", 1)) from None
+    return replace(filtered, order_by=order_by, descending=descending)
+
+
+def page_cursor(query: Query, name: str, ordered_query: TraceQuery) -> Cursor | SortKey | None:
+    """The ``before`` of a page in ``ordered_query``'s order: a cursor, or a sort key's text."""
+    if is_newest_first(ordered_query):
+        return cursor(query, name)
+    raw = text(query, name)
+    if raw is None:
+        return None
+    try:
+        return SortKey.decode(raw)
+    except ValueError:
+        raise BadRequestError(
+            f"{name} must be the 'next' value of a previous page in the same order, "
+            f"got {raw[:50]!r}"
+        ) from None
 
 
 def since(query: Query) -> int | None:

@@ -3,7 +3,8 @@
 Routes (``GET`` and ``HEAD`` only; any other method is 405):
 
 - ``/`` the page; ``/static/<file>`` its scripts, styles and icon (shipped in the package)
-- ``/api/traces`` a page of traces, newest first (filters, ``limit``, ``before`` cursor)
+- ``/api/traces`` a page of traces, newest first or in ``order`` (``duration DESC``...;
+  filters, ``limit``, ``before`` cursor)
 - ``/api/traces/changes`` traces stored after ``after_seq`` (the page polls it)
 - ``/api/traces/<id>`` one whole trace, by trace id or client request id
 - ``/api/sessions`` recent sessions; ``/api/sessions/<id>`` one session's traces in order
@@ -169,11 +170,12 @@ class _Handler(BaseHTTPRequestHandler):
         reader = self.server.reader
         match segments:
             case ["traces"]:
-                params.check_known(query, (*params.FILTER_PARAMS, "limit", "before"))
+                params.check_known(query, (*params.FILTER_PARAMS, "limit", "before", "order"))
+                ordered = params.ordered(query, params.filters(query))
                 return reader.page(
-                    params.filters(query),
+                    ordered,
                     params.integer(query, "limit", *_PAGE_LIMIT),
-                    params.cursor(query, "before"),
+                    params.page_cursor(query, "before", ordered),
                 )
             case ["traces", "changes"]:
                 params.check_known(query, (*params.FILTER_PARAMS, "after_seq", "limit"))

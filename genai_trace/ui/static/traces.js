@@ -1,4 +1,5 @@
-// The Traces page: filters, a table of traces newest first, keyset paging, live updates.
+// The Traces page: filters, a table of traces newest first (or sorted by a column, on the
+// server, so pages stay in order), keyset paging, live updates.
 import { getJSON } from "./api.js";
 import {
   clear, formatDuration, formatNumber, formatTime, h, isoTime, oneLine, sessionHref,
@@ -12,6 +13,9 @@ const SPAN_TYPES = ["LLM", "CHAT_MODEL", "CHAIN", "AGENT", "TOOL", "RETRIEVER", 
 const SINCE = [["", "any time"], ["15m", "last 15 min"], ["1h", "last hour"], ["24h", "last 24 h"], ["7d", "last 7 days"]];
 const POLL_MS = 2000;
 const DEFAULT_LIMIT = 50;
+// Sortable columns and the store's order_by for each; a first click sorts largest first
+// (A to Z for names), a second click reverses.
+const SORTS = { Time: "start_time", Name: "name", Duration: "duration", Tokens: "tokens" };
 
 /** Mount the page in `main`; returns {update(params), stop()} for the router. */
 export function tracesPage(main, params, names) {
@@ -20,6 +24,7 @@ export function tracesPage(main, params, names) {
     limit: Math.min(Math.max(Number(params.get("limit")) || DEFAULT_LIMIT, 1), 500),
     stack: [], // cursors of the pages before this one (keyset paging)
     before: params.get("before") || null,
+    order: params.get("order") || "", // "" is newest first
     latestSeq: null,
     total: null,
     fresh: new Set(),
@@ -44,13 +49,13 @@ export function tracesPage(main, params, names) {
   async function load() {
     const ticket = ++state.loading;
     try {
-      const page = await getJSON("traces", query(state, { limit: state.limit, before: state.before }));
+      const page = await getJSON("traces", query(state, { limit: state.limit, before: state.before, order: state.order }));
       if (ticket !== state.loading || state.stopped) return;
       if (page.total !== null && page.total !== undefined) state.total = page.total;
       if (state.latestSeq === null || !state.before) state.latestSeq = page.latest_seq;
       error.hidden = true;
       banner.hidden = true;
-      renderTable(table, page.traces, state, (tag) => addTag(tag));
+      renderTable(table, page.traces, state, (tag) => addTag(tag), (column) => sortBy(column));
       renderPager(pager, page, state, { older: () => go(page.next), newer: () => back(), first: () => apply() });
       setLive(true);
     } catch (exc) {
@@ -72,6 +77,13 @@ export function tracesPage(main, params, names) {
     state.before = state.stack.length ? state.stack.pop() : null;
     writeHash(state);
     load();
+  }
+
+  function sortBy(column) {
+    const [current, direction] = orderOf(state.order);
+    const next = current === column ? (direction === "DESC" ? "ASC" : "DESC") : column === "name" ? "ASC" : "DESC";
+    state.order = column === "start_time" && next === "DESC" ? "" : `${column} ${next}`;
+    apply();
   }
 
   function addTag(tag) {
@@ -114,6 +126,7 @@ export function tracesPage(main, params, names) {
       for (const name of FILTERS) form.querySelector(`[name=${name}]`).value = state.filters[name] || "";
       state.limit = Math.min(Math.max(Number(newParams.get("limit")) || DEFAULT_LIMIT, 1), 500);
       state.before = newParams.get("before") || null;
+      state.order = newParams.get("order") || "";
       state.stack = [];
       state.total = null;
       load();
@@ -135,17 +148,24 @@ function query(state, extra) {
   return { ...state.filters, ...extra };
 }
 
-export function tracesHashFor(filters, before, limit) {
+/** [order_by, "ASC" | "DESC"] of the page's `order` ("" is newest first). */
+function orderOf(order) {
+  const [column, direction] = (order || "start_time DESC").split(" ");
+  return [column, (direction || "DESC").toUpperCase()];
+}
+
+export function tracesHashFor(filters, before, limit, order) {
   const params = new URLSearchParams();
   for (const name of FILTERS) if (filters[name]) params.set(name, filters[name]);
   if (limit && limit !== DEFAULT_LIMIT) params.set("limit", String(limit));
+  if (order) params.set("order", order);
   if (before) params.set("before", before);
   const qs = params.toString();
   return `#/traces${qs ? `?${qs}` : ""}`;
 }
 
 function writeHash(state) {
-  const hash = tracesHashFor(state.filters, state.before, state.limit);
+  const hash = tracesHashFor(state.filters, state.before, state.limit, state.order);
   if (location.hash !== hash) history.replaceState(null, "", hash);
 }
 
@@ -189,8 +209,8 @@ function filterBar(state, names, onApply) {
 
 const COLUMNS = ["Time", "Name", "State", "Duration", "Tokens", "Request", "Response", "Tags", "Session", "User"];
 
-function renderTable(table, traces, state, onTag) {
-  const head = h("thead", {}, h("tr", {}, COLUMNS.map((c) => h("th", { class: `c-${c.toLowerCase()}` }, c))));
+function renderTable(table, traces, state, onTag, onSort) {
+  const head = h("thead", {}, h("tr", {}, COLUMNS.map((c) => columnHead(c, state.order, onSort))));
   const body = h("tbody", {});
   for (const info of traces) body.appendChild(traceRow(info, state, onTag));
   table.replaceChildren(head, body);
@@ -200,6 +220,18 @@ function renderTable(table, traces, state, onTag) {
       filtered ? "No trace matches these filters." : "No traces yet. Run your traced code: new traces appear here within seconds.")));
   }
   state.fresh.clear();
+}
+
+function columnHead(label, order, onSort) {
+  const column = SORTS[label];
+  const cls = `c-${label.toLowerCase()}`;
+  if (!column) return h("th", { class: cls }, label);
+  const [sorted, direction] = orderOf(order);
+  const on = sorted === column;
+  const next = on ? (direction === "DESC" ? "ascending" : "descending") : column === "name" ? "A to Z" : "descending";
+  return h("th", { class: `${cls} sortable${on ? " sorted" : ""}`, "aria-sort": on ? (direction === "DESC" ? "descending" : "ascending") : "none" },
+    h("button", { type: "button", class: "sort", title: `Sort by ${label.toLowerCase()}, ${next}`, onclick: () => onSort(column) },
+      label, h("span", { class: "sort-mark" }, on ? (direction === "DESC" ? " ▼" : " ▲") : "")));
 }
 
 function traceRow(info, state, onTag) {
@@ -235,15 +267,16 @@ function renderPager(pager, page, state, actions) {
   const shown = page.traces.length;
   const from = state.stack.length * state.limit;
   const total = state.total;
+  const sorted = Boolean(state.order); // pages in a column's order, not newest first
   const summary = state.before && !state.stack.length
-    ? `${formatNumber(shown)} older traces`
+    ? `${formatNumber(shown)} ${sorted ? "more" : "older"} traces`
     : shown
     ? `${formatNumber(from + 1)}–${formatNumber(from + shown)}${total !== null ? ` of ${formatNumber(total)}` : ""}`
     : total ? `0 of ${formatNumber(total)}` : "";
   pager.replaceChildren(
     h("span", { class: "muted" }, summary),
     h("span", { class: "spacer" }),
-    h("button", { type: "button", class: "mini", disabled: !state.before, onclick: actions.first }, "⇤ Newest"),
-    h("button", { type: "button", class: "mini", disabled: !state.before, onclick: actions.newer }, "← Newer"),
-    h("button", { type: "button", class: "mini", disabled: !page.next, onclick: actions.older }, "Older →"));
+    h("button", { type: "button", class: "mini", disabled: !state.before, onclick: actions.first }, sorted ? "⇤ First" : "⇤ Newest"),
+    h("button", { type: "button", class: "mini", disabled: !state.before, onclick: actions.newer }, sorted ? "← Previous" : "← Newer"),
+    h("button", { type: "button", class: "mini", disabled: !page.next, onclick: actions.older }, sorted ? "Next →" : "Older →"));
 }

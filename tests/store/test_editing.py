@@ -1,0 +1,171 @@
+"""Editing the local store after the fact: tags set and removed, whole traces deleted.
+
+Through the public API (``set_trace_tag``, ``delete_trace_tag``, ``delete_traces``) on a
+store that real traced code wrote, read back through every reader.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+import genai_trace
+from genai_trace.exporters import ExportResult
+from genai_trace.exporters.otlp import OTLPTraceExporter
+from genai_trace.store import SQLiteTraceStore
+from tests.helpers.apps.stored_rag import fill, rag
+from tests.helpers.reliability.faults import FaultyBackend
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SQLiteTraceStore:
+    store = SQLiteTraceStore(tmp_path / "traces.db")
+    fill(store)
+    return store
+
+
+def trace_id_of(question: str) -> str:
+    (info,) = genai_trace.search_traces(text=question, name="rag")
+    return info.trace_id
+
+
+def rows_of(store: SQLiteTraceStore, trace_id: str) -> dict[str, int]:
+    """How many rows of ``trace_id`` each table holds."""
+    with sqlite3.connect(store.path) as connection:
+        tables = [
+            name
+            for (name,) in connection.execute(
+                "SELECT m.name FROM sqlite_master AS m, pragma_table_info(m.name) AS c "
+                "WHERE m.type = 'table' AND c.name = 'trace_id' ORDER BY m.name"
+            )
+        ]
+        return {
+            table: connection.execute(
+                f"SELECT count(*) FROM {table} WHERE trace_id = ?", (trace_id,)
+            ).fetchone()[0]
+            for table in tables
+        }
+
+
+def test_a_tag_set_and_removed_reads_back_everywhere(store: SQLiteTraceStore) -> None:
+    trace_id = trace_id_of("beta")
+    genai_trace.set_trace_tag(trace_id, "reviewed", "yes")
+    genai_trace.set_trace_tag(trace_id, "q", "beta-2")  # replaces the traced value
+    stored = store.get(trace_id)
+    assert stored is not None
+    assert stored.info.tags == {"q": "beta-2", "reviewed": "yes"}
+    # The buffer of recent traces held the trace as traced: it reads the store now.
+    live = genai_trace.get_trace(trace_id)
+    assert live is not None and live.info.tags == {"q": "beta-2", "reviewed": "yes"}
+    found = genai_trace.search_traces(tags={"reviewed": "yes"})
+    assert [i.trace_id for i in found] == [trace_id]
+    assert genai_trace.search_traces(tags={"q": "beta"}) == []
+
+    assert genai_trace.delete_trace_tag(trace_id, "reviewed") is True
+    assert genai_trace.delete_trace_tag(trace_id, "reviewed") is False
+    assert genai_trace.search_traces(tags=["reviewed"]) == []
+    again = genai_trace.get_trace(trace_id)
+    assert again is not None and again.info.tags == {"q": "beta-2"}
+
+
+def test_a_trace_still_queued_for_the_store_is_tagged_not_refused(tmp_path: Path) -> None:
+    """The app just finished the trace; the store has not written it yet when the tag comes."""
+
+    class SlowStore(SQLiteTraceStore):
+        def __init__(self, path: Path) -> None:
+            super().__init__(path)
+            self.gate = threading.Event()
+
+        def export(self, traces: Sequence[genai_trace.Trace]) -> ExportResult:
+            self.gate.wait(30)
+            return super().export(traces)
+
+    store = SlowStore(tmp_path / "traces.db")
+    genai_trace.configure(exporters=[store])
+    store.gate.set()
+    rag("first")  # the file exists before the slow write
+    assert genai_trace.flush(10)
+    store.gate.clear()
+    rag("second")
+    trace_id = genai_trace.get_last_trace_id()
+    assert trace_id is not None
+    opener = threading.Timer(0.2, store.gate.set)
+    opener.start()
+    try:
+        genai_trace.set_trace_tag(trace_id, "reviewed", "yes")
+    finally:
+        opener.cancel()
+        store.gate.set()
+    stored = store.get(trace_id)
+    assert stored is not None and stored.info.tags == {"q": "second", "reviewed": "yes"}
+
+
+def test_an_unknown_trace_or_bad_argument_is_a_clear_error(store: SQLiteTraceStore) -> None:
+    unknown = "4bf92f3577b34da6a3ce929d0e0e4736"
+    with pytest.raises(genai_trace.TraceNotStoredError, match=f"no trace '{unknown}'"):
+        genai_trace.set_trace_tag(unknown, "k", "v")
+    with pytest.raises(LookupError):
+        genai_trace.delete_trace_tag(unknown, "k")
+    trace_id = trace_id_of("alpha")
+    with pytest.raises(TypeError, match="value must be a string, got 3"):
+        genai_trace.set_trace_tag(trace_id, "k", 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="key must not be empty"):
+        genai_trace.set_trace_tag(trace_id, "", "v")
+    with pytest.raises(ValueError, match=r"trace ids or filters \(one of the two\), got neither"):
+        genai_trace.delete_traces()
+    with pytest.raises(ValueError, match=r"got both \(ids and state\)"):
+        genai_trace.delete_traces([trace_id], state="OK")
+    with pytest.raises(genai_trace.TraceStoreError, match="no trace store at"):
+        genai_trace.set_trace_tag(trace_id, "k", "v", db_path=store.path.with_name("none.db"))
+
+
+def test_delete_traces_by_id_removes_every_row_of_those_traces(store: SQLiteTraceStore) -> None:
+    alpha, beta = trace_id_of("alpha"), trace_id_of("beta")
+    # A per-trace table that a later migration adds goes with its traces too.
+    with sqlite3.connect(store.path) as connection:
+        connection.execute("CREATE TABLE notes (trace_id TEXT NOT NULL, note TEXT)")
+        connection.executemany("INSERT INTO notes VALUES (?, 'n')", [(alpha,), (beta,)])
+    assert rows_of(store, alpha) == {"notes": 1, "spans": 3, "trace_tags": 1, "traces": 1}
+
+    assert genai_trace.delete_traces([alpha, "4bf92f3577b34da6a3ce929d0e0e4736"]) == 1
+    assert rows_of(store, alpha) == {"notes": 0, "spans": 0, "trace_tags": 0, "traces": 0}
+    assert rows_of(store, beta) == {"notes": 1, "spans": 3, "trace_tags": 1, "traces": 1}
+    assert genai_trace.get_trace(alpha) is None  # not from the buffer of recent traces
+    assert genai_trace.delete_traces(alpha) == 0
+
+
+def test_delete_traces_by_filter(store: SQLiteTraceStore) -> None:
+    assert genai_trace.delete_traces(state="ERROR") == 1
+    assert [i.request_preview for i in store.search()] == ["hello 100%_done", "beta", "alpha"]
+    assert genai_trace.delete_traces(session_id="s-1", tags={"q": "beta"}) == 1
+    assert genai_trace.delete_traces(name="rag", span_type="LLM") == 1
+    assert [i.name for i in store.search()] == ["plain"]
+
+
+def test_edits_say_once_that_otlp_destinations_keep_the_old(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from genai_trace._api import editing
+
+    editing._said_local_only.clear()
+    store = SQLiteTraceStore(tmp_path / "traces.db")
+    with FaultyBackend() as backend:
+        genai_trace.configure(exporters=[store, OTLPTraceExporter(backend.endpoint)])
+        rag("alpha")
+        trace_id = genai_trace.get_last_trace_id()
+        assert trace_id is not None
+        with caplog.at_level(logging.WARNING, logger="genai_trace"):
+            genai_trace.set_trace_tag(trace_id, "k", "v")
+            genai_trace.delete_trace_tag(trace_id, "k")
+            assert genai_trace.delete_traces([trace_id]) == 1
+        assert genai_trace.flush(10)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert warnings == [
+        "genai_trace: trace edits and deletions change the local store only; the traces "
+        f"already sent to {backend.endpoint} keep their tags and stay there"
+    ]
