@@ -24,6 +24,7 @@ from typing import Any
 from genai_trace._semantics.codec import loads
 from genai_trace._semantics.facts import parents_first
 from genai_trace._semantics.model import Trace, TraceInfo, info_from_dict, span_from_dict
+from genai_trace.store.payloads import unpack_spans
 from genai_trace.store.schema import CONTAINS, DEFAULT_DB_PATH, open_for_reading
 
 _ORDER_COLUMNS = {
@@ -135,13 +136,13 @@ class TraceReader:
         """The whole trace by trace id or client request id, ``None`` when not stored."""
         with self._reader() as connection:
             row = connection.execute(
-                "SELECT trace_id, info FROM traces WHERE trace_id = ? OR client_request_id = ? "
-                "ORDER BY trace_id = ? DESC LIMIT 1",
+                "SELECT seq, trace_id, info FROM traces "
+                "WHERE trace_id = ? OR client_request_id = ? ORDER BY trace_id = ? DESC LIMIT 1",
                 (trace_id, trace_id, trace_id),
             ).fetchone()
             if row is None:
                 return None
-            trace = read_trace(connection, row[0], row[1])
+            trace = read_trace(connection, *row)
         # Parts of a trace from several processes arrive in any order: parents first again.
         return Trace(info=trace.info, spans=tuple(parents_first(list(trace.spans))))
 
@@ -160,9 +161,7 @@ class TraceReader:
                 "SELECT count(*), sum(total_tokens), min(start_ns), max(start_ns), "
                 "avg(duration_ms), sum(span_count), sum(complete = 0) FROM traces"
             ).fetchone()
-            by_type = dict(
-                connection.execute("SELECT span_type, count(*) FROM spans GROUP BY span_type")
-            )
+            by_type = dict(connection.execute(_SPANS_BY_TYPE))
             top_names = connection.execute(
                 "SELECT name, count(*) AS n FROM traces GROUP BY name ORDER BY n DESC LIMIT 10"
             ).fetchall()
@@ -292,15 +291,34 @@ class TraceReader:
         return [str(row[-1]) for row in rows]
 
 
-def read_trace(connection: sqlite3.Connection, trace_id: str, info: str) -> Trace:
-    """The stored trace ``trace_id`` whose facts are ``info``, spans in the order written."""
-    spans = connection.execute(
-        "SELECT data FROM spans WHERE trace_id = ? ORDER BY rowid", (trace_id,)
-    ).fetchall()
+def read_trace(connection: sqlite3.Connection, seq: int, trace_id: str, info: str) -> Trace:
+    """The stored trace ``trace_id`` (row ``seq``) whose facts are ``info``.
+
+    Spans come in the order written.
+    """
     return Trace(
         info=info_from_dict(loads(info)),
-        spans=tuple(span_from_dict(loads(data)) for (data,) in spans),
+        spans=tuple(span_from_dict(span) for span in _span_dicts(connection, seq, trace_id)),
     )
+
+
+def _span_dicts(connection: sqlite3.Connection, seq: int, trace_id: str) -> list[dict[str, Any]]:
+    """The spans of one trace as plain data: packed (this release), or a row each (before)."""
+    packed = connection.execute("SELECT spans FROM trace_spans WHERE seq = ?", (seq,)).fetchone()
+    if packed is not None:
+        return unpack_spans(packed[0], trace_id)
+    rows = connection.execute(
+        "SELECT data FROM spans WHERE trace_id = ? ORDER BY rowid", (trace_id,)
+    ).fetchall()
+    return [loads(data) for (data,) in rows]
+
+
+# Spans written before packing (schema version 1) are counted from their rows.
+_SPANS_BY_TYPE = (
+    "SELECT span_type, sum(n) FROM ("
+    "SELECT span_type, sum(spans) AS n FROM span_types GROUP BY span_type UNION ALL "
+    "SELECT span_type, count(*) AS n FROM spans GROUP BY span_type) GROUP BY span_type"
+)
 
 
 # --- SQL ---------------------------------------------------------------------------------
@@ -361,11 +379,16 @@ def filter_clauses(query: TraceQuery) -> tuple[list[str], list[Any]]:
         ("start_ns >= ?", query.start_time_ns),
         ("start_ns < ?", query.end_time_ns),
         ("seq > ?", query.after_seq),
-        ("trace_id IN (SELECT trace_id FROM spans WHERE span_type = ?)", query.span_type),
     ):
         if bound is not None:
             clauses.append(condition)
             params.append(bound)
+    if query.span_type is not None:
+        clauses.append(
+            "(seq IN (SELECT seq FROM span_types WHERE span_type = ?) "
+            "OR trace_id IN (SELECT trace_id FROM spans WHERE span_type = ?))"
+        )
+        params.extend((query.span_type, query.span_type))
     for key, value in (query.tags or {}).items():
         if value is None:
             clauses.append("trace_id IN (SELECT trace_id FROM trace_tags WHERE key = ?)")
@@ -397,16 +420,10 @@ def _with_errors(
     connection: sqlite3.Connection, rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Give each failed row without a response its root span's error (the viewer shows it)."""
-    failed = [r["trace_id"] for r in rows if r["state"] == "ERROR" and not r["response_preview"]]
-    if not failed:
-        return rows
-    marks = ", ".join("?" * len(failed))
-    spans = connection.execute(
-        f"SELECT trace_id, data FROM spans WHERE trace_id IN ({marks}) AND parent_id IS NULL",
-        failed,
-    ).fetchall()
-    messages = {trace_id: loads(data).get("status_message") for trace_id, data in spans}
     for row in rows:
-        if messages.get(row["trace_id"]):
-            row["error_message"] = messages[row["trace_id"]]
+        if row["state"] == "ERROR" and not row["response_preview"]:
+            spans = _span_dicts(connection, row["seq"], row["trace_id"])
+            root = next((span for span in spans if span.get("parent_id") is None), None)
+            if root is not None and root.get("status_message"):
+                row["error_message"] = root["status_message"]
     return rows

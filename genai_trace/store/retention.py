@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from genai_trace.store.schema import TraceStoreError, open_for_writing
+from genai_trace.store.schema import TraceStoreError, delete_trace_rows, open_for_writing
 
 DEFAULT_MAX_BYTES = 1_000_000_000
 """1 GB: about 125,000 traces of three spans with a few hundred characters of payload each."""
@@ -147,23 +147,17 @@ def _delete_oldest(
             connection.execute("BEGIN IMMEDIATE")
             if keep is not None:
                 take = min(take, _trace_count(connection) - keep)
-            ids = (
-                [
-                    row[0]
-                    for row in connection.execute(
-                        f"SELECT trace_id FROM traces {where} ORDER BY start_ns LIMIT ?",
-                        [*params, take],
-                    )
-                ]
+            rows = (
+                connection.execute(
+                    f"SELECT seq, trace_id FROM traces {where} ORDER BY start_ns LIMIT ?",
+                    [*params, take],
+                ).fetchall()
                 if take > 0
                 else []
             )
-            if ids:
-                marks = ",".join("?" * len(ids))
-                for table in ("spans", "trace_tags", "traces"):
-                    connection.execute(f"DELETE FROM {table} WHERE trace_id IN ({marks})", ids)
-        deleted += len(ids)
-        if not ids or len(ids) < take:
+            delete_trace_rows(connection, rows)
+        deleted += len(rows)
+        if not rows or len(rows) < take:
             break
     return deleted
 

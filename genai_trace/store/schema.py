@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
@@ -70,18 +70,67 @@ CREATE INDEX IF NOT EXISTS spans_type ON spans (span_type, trace_id);
 
 def _create_v1(connection: sqlite3.Connection) -> None:
     """Version 0 (an empty file) to 1: the tables of genai-trace 0.x, as first released."""
-    for statement in _SCHEMA_V1.split(";"):
+    _run_script(connection, _SCHEMA_V1)
+
+
+_PACKED_SPANS = """
+CREATE TABLE IF NOT EXISTS trace_spans (
+    seq INTEGER PRIMARY KEY,
+    spans BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS span_types (
+    seq INTEGER NOT NULL,
+    span_type TEXT NOT NULL,
+    spans INTEGER NOT NULL,
+    PRIMARY KEY (seq, span_type)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS span_types_type ON span_types (span_type, seq);
+"""
+
+
+def _add_packed_spans(connection: sqlite3.Connection) -> None:
+    """Version 1 to 2: each trace's spans in one compressed row, keyed by ``seq``.
+
+    ``trace_spans`` holds the spans (:mod:`~genai_trace.store.payloads`), ``span_types``
+    the count of each span type, for the span-type filter and the statistics.
+    A row per span, its trace id repeated in two indexes, cost five times the gzipped
+    JSON of the same traces. Rows written before stay in ``spans`` and are read from there
+    until retention removes them: an upgrade rewrites nothing.
+    """
+    _run_script(connection, _PACKED_SPANS)
+
+
+def _run_script(connection: sqlite3.Connection, script: str) -> None:
+    # executescript would commit the migration's transaction.
+    for statement in script.split(";"):
         if statement.strip():
             connection.execute(statement)
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1, _add_packed_spans)
 """``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``, inside the transaction
 that :func:`open_for_writing` holds; it must not commit. A new table or column is a new
 function appended here, never an edit of an old one: stores written by every release
 must reach the newest version by the same steps."""
 SCHEMA_VERSION = len(MIGRATIONS)
 """The version this release writes (``PRAGMA user_version``); a newer file is refused."""
+
+
+def delete_trace_rows(connection: sqlite3.Connection, rows: Sequence[tuple[int, str]]) -> None:
+    """Delete whole traces, given as ``(seq, trace_id)`` rows of ``traces``.
+
+    Every table's rows of them go, inside the caller's transaction (at most 900 traces).
+    """
+    if not rows:
+        return
+    seqs = [seq for seq, _ in rows]
+    ids = [trace_id for _, trace_id in rows]
+    seq_marks = ",".join("?" * len(seqs))
+    id_marks = ",".join("?" * len(ids))
+    for table in ("trace_spans", "span_types"):
+        connection.execute(f"DELETE FROM {table} WHERE seq IN ({seq_marks})", seqs)
+    for table in ("spans", "trace_tags", "traces"):
+        connection.execute(f"DELETE FROM {table} WHERE trace_id IN ({id_marks})", ids)
 
 
 def open_for_writing(path: Path, timeout_s: float) -> sqlite3.Connection:
@@ -172,6 +221,7 @@ def open_for_reading(
         raise TraceStoreError(f"cannot open the trace store {path}: {exc}") from exc
     try:
         add_search_functions(connection)
+        _stand_in_for_missing_tables(connection, path)
         connection.execute("PRAGMA query_only = 1")
         connection.execute("BEGIN")
         _checked_version(connection, path)
@@ -188,6 +238,28 @@ def open_for_reading(
         ) from exc
     finally:
         connection.close()
+
+
+_STAND_INS = {
+    # The first version with the table: an empty view of its columns stands in before it.
+    2: (
+        "CREATE TEMP VIEW trace_spans (seq, spans) AS SELECT NULL, NULL WHERE 0",
+        "CREATE TEMP VIEW span_types (seq, span_type, spans) AS SELECT NULL, NULL, NULL WHERE 0",
+    ),
+}
+
+
+def _stand_in_for_missing_tables(connection: sqlite3.Connection, path: Path) -> None:
+    """Let a reader query a store that no writer of this release has migrated yet.
+
+    A reader cannot migrate (it opens the file read-only): each table added since the
+    file's version gets an empty stand-in, in the connection's own TEMP schema.
+    """
+    version = _checked_version(connection, path)
+    for since, statements in _STAND_INS.items():
+        if version < since:
+            for statement in statements:
+                connection.execute(statement)
 
 
 def is_busy(exc: sqlite3.OperationalError) -> bool:

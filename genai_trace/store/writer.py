@@ -14,6 +14,7 @@ import os
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -23,6 +24,7 @@ from genai_trace._semantics.codec import dumps
 from genai_trace._semantics.facts import merge_parts
 from genai_trace._semantics.model import Trace, TraceInfo, info_to_dict, span_to_dict
 from genai_trace.exporters._base import ExportResult
+from genai_trace.store.payloads import pack_spans
 from genai_trace.store.reader import TraceReader, read_trace
 from genai_trace.store.retention import DEFAULT_RETENTION, Retention, prune
 from genai_trace.store.schema import (
@@ -281,11 +283,10 @@ _TRACE_INSERT = (
     + ", ".join(f"{column} = excluded.{column}" for column in _TRACE_COLUMNS.split(", ")[1:])
 )
 _TAG_INSERT = "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES {}"
-_SPAN_INSERT = (
-    "INSERT OR REPLACE INTO spans (trace_id, span_id, parent_id, name, span_type, start_ns, "
-    "data) VALUES {}"
-)
+_SPANS_INSERT = "INSERT OR REPLACE INTO trace_spans (seq, spans) VALUES {}"
+_TYPES_INSERT = "INSERT OR REPLACE INTO span_types (seq, span_type, spans) VALUES {}"
 _MAX_VARIABLES = 30_000  # SQLite allows 32,766 bound values per statement since 3.32
+_IDS_PER_STATEMENT = 900  # bound values in one IN (...) list, far below SQLite's limit
 
 
 def _insert_batch(
@@ -297,8 +298,8 @@ def _insert_batch(
     each retake waits a switch interval: a store written that way falls behind a tight loop.
     A part of a trace already stored (written by another process, or an earlier part of
     this one, such as late spans) or earlier in the batch is merged into its row
-    (:func:`~genai_trace._semantics.facts.merge_parts`). ``clean``: replace lone surrogates in
-    every text written.
+    (:func:`~genai_trace._semantics.facts.merge_parts`) and its spans are written again,
+    whole. ``clean``: replace lone surrogates in every text written.
     """
     # The write lock first: another process must not store a part between our read of the
     # stored parts and our write of the merge.
@@ -310,35 +311,55 @@ def _insert_batch(
     stored = _stored_parts(connection, list(groups))
     infos: list[dict[str, Any]] = []
     tag_rows: list[tuple[Any, ...]] = []
-    span_rows: list[tuple[Any, ...]] = []
+    spans_of: dict[str, list[dict[str, Any]]] = {}
     for trace_id, parts in groups.items():
         prior = stored.get(trace_id)
         if prior is None and len(parts) == 1:
             info = parts[0][1]
+            spans_of[trace_id] = _span_dicts(parts[0][0])
         else:  # rare: parts merged from their records
             earlier = [] if prior is None else [prior]
-            info = merge_parts([*earlier, *(trace for trace, _ in parts)]).info
+            merged = merge_parts([*earlier, *(trace for trace, _ in parts)])
+            info = merged.info
+            spans_of[trace_id] = [span_to_dict(span) for span in merged.spans]
         infos.append(info_to_dict(info))
         tag_rows.extend((trace_id, k, v) for k, v in info.tags.items())
+    packed = {trace_id: pack_spans(spans) for trace_id, spans in spans_of.items()}
     for trace in traces:
-        span_rows.extend(
-            (
-                span["trace_id"],
-                span["span_id"],
-                span["parent_id"],
-                span["name"],
-                span["span_type"],
-                span["start_time_ns"],
-                dumps(span, default=safe_repr),
-            )
-            for span in _span_dicts(trace)
-        )
         views_read = getattr(trace, "views_read", None)
         if views_read is not None:  # a retry of this batch makes them again: same rows
             views_read()
     _insert_rows(connection, _TRACE_INSERT, [_trace_row(d) for d in infos], clean)
     _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
-    _insert_rows(connection, _SPAN_INSERT, span_rows, clean)
+    seqs = _seqs(connection, list(groups))
+    rewritten = [seqs[trace_id] for trace_id in stored]
+    if rewritten:  # their span types are counted again below, from all their spans
+        _delete_in(connection, "DELETE FROM span_types WHERE seq IN ({})", rewritten)
+        _delete_in(connection, "DELETE FROM spans WHERE trace_id IN ({})", list(stored))
+    _insert_rows(connection, _SPANS_INSERT, [(seqs[t], blob) for t, blob in packed.items()])
+    type_rows = [
+        (seqs[trace_id], span_type, count)
+        for trace_id, spans in spans_of.items()
+        for span_type, count in Counter(span["span_type"] for span in spans).items()
+    ]
+    _insert_rows(connection, _TYPES_INSERT, type_rows, clean)
+
+
+def _seqs(connection: sqlite3.Connection, ids: list[str]) -> dict[str, int]:
+    """The ``seq`` of each trace row among ``ids`` (the key of its spans and span types)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = ids[start : start + _IDS_PER_STATEMENT]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT trace_id, seq FROM traces WHERE trace_id IN ({marks})"
+        found.update(connection.execute(sql, chunk).fetchall())
+    return found
+
+
+def _delete_in(connection: sqlite3.Connection, sql: str, keys: list[Any]) -> None:
+    for start in range(0, len(keys), _IDS_PER_STATEMENT):
+        chunk = keys[start : start + _IDS_PER_STATEMENT]
+        connection.execute(sql.format(",".join("?" * len(chunk))), chunk)
 
 
 def _facts(trace: Trace) -> TraceInfo:
@@ -357,12 +378,12 @@ def _span_dicts(trace: Trace) -> list[dict[str, Any]]:
 def _stored_parts(connection: sqlite3.Connection, ids: list[str]) -> dict[str, Trace]:
     """The traces among ``ids`` already stored, whole (their merged facts and all spans)."""
     found: dict[str, Trace] = {}
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = ids[start : start + _IDS_PER_STATEMENT]
         marks = ",".join("?" * len(chunk))
-        sql = f"SELECT trace_id, info FROM traces WHERE trace_id IN ({marks})"
-        for trace_id, info in connection.execute(sql, chunk).fetchall():
-            found[trace_id] = read_trace(connection, trace_id, info)
+        sql = f"SELECT seq, trace_id, info FROM traces WHERE trace_id IN ({marks})"
+        for seq, trace_id, info in connection.execute(sql, chunk).fetchall():
+            found[trace_id] = read_trace(connection, seq, trace_id, info)
     return found
 
 
