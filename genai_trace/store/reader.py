@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -119,7 +119,7 @@ class TraceReader:
         sql, params = _select(query)
         with self._reader() as connection:
             rows = connection.execute(sql, params).fetchall()
-        return [(seq, info_from_dict(loads(info))) for seq, info in rows]
+        return [(row[0], info_from_dict(_facts(row))) for row in rows]
 
     def query_plan(self, query: TraceQuery) -> list[str]:
         """SQLite's plan for ``query`` (to check a filter is served by an index)."""
@@ -136,13 +136,13 @@ class TraceReader:
         """The whole trace by trace id or client request id, ``None`` when not stored."""
         with self._reader() as connection:
             row = connection.execute(
-                "SELECT seq, trace_id, info FROM traces "
+                f"SELECT {FACTS} FROM traces "
                 "WHERE trace_id = ? OR client_request_id = ? ORDER BY trace_id = ? DESC LIMIT 1",
                 (trace_id, trace_id, trace_id),
             ).fetchone()
             if row is None:
                 return None
-            trace = read_trace(connection, *row)
+            trace = read_trace(connection, row)
         # Parts of a trace from several processes arrive in any order: parents first again.
         return Trace(info=trace.info, spans=tuple(parents_first(list(trace.spans))))
 
@@ -203,8 +203,9 @@ class TraceReader:
                 ).fetchone()
             more = len(rows) > limit
             rows = rows[:limit]
-            traces = _with_errors(connection, [_row(seq, info) for seq, _, info in rows])
-        next_cursor = Cursor(rows[-1][1], rows[-1][0]).encode() if more else None
+            traces = _with_errors(connection, [_row(row) for row in rows])
+        last = traces[-1] if traces else None
+        next_cursor = Cursor(last["start_time_ns"], last["seq"]).encode() if more and last else None
         return {
             "traces": traces,
             "next": next_cursor,
@@ -221,13 +222,13 @@ class TraceReader:
         clauses, params = filter_clauses(query)
         clauses.append("seq > ?")
         params.append(after_seq)
-        sql = f"SELECT seq, info FROM traces {_joined(clauses)} ORDER BY seq ASC LIMIT ?"
+        sql = f"SELECT {FACTS} FROM traces {_joined(clauses)} ORDER BY seq ASC LIMIT ?"
         if not self.exists():
             return {"traces": [], "latest_seq": 0, "more": False}
         with self._reader() as connection:
             rows = connection.execute(sql, [*params, limit + 1]).fetchall()
             latest = _latest_seq(connection)
-            traces = _with_errors(connection, [_row(seq, info) for seq, info in rows[:limit]])
+            traces = _with_errors(connection, [_row(row) for row in rows[:limit]])
         return {
             "traces": traces,
             "latest_seq": latest,
@@ -269,7 +270,7 @@ class TraceReader:
             return None
         with self._reader() as connection:
             rows = connection.execute(
-                "SELECT seq, info FROM traces WHERE session_id = ? "
+                f"SELECT {FACTS} FROM traces WHERE session_id = ? "
                 "ORDER BY start_ns ASC, seq ASC LIMIT ?",
                 (session_id, limit + 1),
             ).fetchall()
@@ -280,7 +281,7 @@ class TraceReader:
             ).fetchone()
         return {
             "session_id": session_id,
-            "traces": [_row(seq, info) for seq, info in rows[:limit]],
+            "traces": [_row(row) for row in rows[:limit]],
             "total": total,
             "truncated": len(rows) > limit,
         }
@@ -291,15 +292,58 @@ class TraceReader:
         return [str(row[-1]) for row in rows]
 
 
-def read_trace(connection: sqlite3.Connection, seq: int, trace_id: str, info: str) -> Trace:
-    """The stored trace ``trace_id`` (row ``seq``) whose facts are ``info``.
+FACTS = (
+    "seq, trace_id, client_request_id, name, state, start_ns, end_ns, duration_ms, "
+    "request_preview, response_preview, session_id, user_id, span_count, complete, info"
+)
+"""The columns of a trace's stored facts, as :func:`read_trace` and the pages read them."""
 
-    Spans come in the order written.
-    """
+
+def read_trace(connection: sqlite3.Connection, row: Sequence[Any]) -> Trace:
+    """The stored trace of ``row`` (the :data:`FACTS` of a ``traces`` row), spans in the
+    order written."""
+    seq, trace_id = row[0], row[1]
     return Trace(
-        info=info_from_dict(loads(info)),
+        info=info_from_dict(_facts(row)),
         spans=tuple(span_from_dict(span) for span in _span_dicts(connection, seq, trace_id)),
     )
+
+
+def _facts(row: Sequence[Any]) -> dict[str, Any]:
+    """A trace's facts as plain data (``info_to_dict``'s shape) from its :data:`FACTS`.
+
+    The ``info`` column holds what has no column of its own (tags, metadata, token usage,
+    why a trace is incomplete); rows of schema version 1 hold every fact there, the same
+    values as their columns.
+    """
+    facts = {
+        "trace_id": row[1],
+        "client_request_id": row[2],
+        "name": row[3],
+        "state": row[4],
+        "start_time_ns": row[5],
+        "end_time_ns": row[6],
+        "duration_ms": row[7],
+        "request_preview": row[8],
+        "response_preview": row[9],
+        "session_id": row[10],
+        "user_id": row[11],
+        "span_count": row[12],
+        "complete": bool(row[13]),
+        **FACTS_BY_DEFAULT,
+    }
+    facts.update(loads(row[14]))
+    return facts
+
+
+FACTS_BY_DEFAULT: dict[str, Any] = {
+    "incomplete_reason": None,
+    "dropped_spans": 0,
+    "tags": {},
+    "metadata": {},
+    "token_usage": None,
+}
+"""What the ``info`` column leaves out when a trace has its default (see :func:`_facts`)."""
 
 
 def _span_dicts(connection: sqlite3.Connection, seq: int, trace_id: str) -> list[dict[str, Any]]:
@@ -334,7 +378,7 @@ def _select(query: TraceQuery) -> tuple[str, list[Any]]:
     # ORDER BY on them is served by their index instead of a sort of every row.
     nulls_last = f"{column} IS NULL, " if column in ("duration_ms", "total_tokens") else ""
     sql = (
-        f"SELECT seq, info FROM traces {where} "
+        f"SELECT {FACTS} FROM traces {where} "
         f"ORDER BY {nulls_last}{column} {direction}, seq {direction} LIMIT ? OFFSET ?"
     )
     return sql, [*params, query.limit, query.offset]
@@ -347,7 +391,7 @@ def _page_query(query: TraceQuery, limit: int, before: Cursor | None) -> tuple[s
         clauses.append("(start_ns, seq) < (?, ?)")
         params.extend((before.start_ns, before.seq))
     sql = (
-        f"SELECT seq, start_ns, info FROM traces {_joined(clauses)} "
+        f"SELECT {FACTS} FROM traces {_joined(clauses)} "
         "ORDER BY start_ns DESC, seq DESC LIMIT ?"
     )
     return sql, [*params, limit]
@@ -410,9 +454,9 @@ def _latest_seq(connection: sqlite3.Connection) -> int:
     return int(latest)
 
 
-def _row(seq: int, info: str) -> dict[str, Any]:
-    data: dict[str, Any] = loads(info)
-    data["seq"] = seq
+def _row(row: Sequence[Any]) -> dict[str, Any]:
+    data = _facts(row)
+    data["seq"] = row[0]
     return data
 
 

@@ -25,7 +25,7 @@ from genai_trace._semantics.facts import merge_parts
 from genai_trace._semantics.model import Trace, TraceInfo, info_to_dict, span_to_dict
 from genai_trace.exporters._base import ExportResult
 from genai_trace.store.payloads import pack_spans
-from genai_trace.store.reader import TraceReader, read_trace
+from genai_trace.store.reader import FACTS, FACTS_BY_DEFAULT, TraceReader, read_trace
 from genai_trace.store.retention import DEFAULT_RETENTION, Retention, prune
 from genai_trace.store.schema import (
     DEFAULT_DB_PATH,
@@ -381,9 +381,9 @@ def _stored_parts(connection: sqlite3.Connection, ids: list[str]) -> dict[str, T
     for start in range(0, len(ids), _IDS_PER_STATEMENT):
         chunk = ids[start : start + _IDS_PER_STATEMENT]
         marks = ",".join("?" * len(chunk))
-        sql = f"SELECT seq, trace_id, info FROM traces WHERE trace_id IN ({marks})"
-        for seq, trace_id, info in connection.execute(sql, chunk).fetchall():
-            found[trace_id] = read_trace(connection, seq, trace_id, info)
+        sql = f"SELECT {FACTS} FROM traces WHERE trace_id IN ({marks})"
+        for row in connection.execute(sql, chunk).fetchall():
+            found[row[1]] = read_trace(connection, row)
     return found
 
 
@@ -404,8 +404,17 @@ def _trace_row(info: dict[str, Any]) -> tuple[Any, ...]:
         usage.get("total_tokens"),
         info["span_count"],
         1 if info.get("complete", True) else 0,
-        dumps(info, default=safe_repr),
+        dumps(_unlike_default(info), default=safe_repr),
     )
+
+
+def _unlike_default(info: dict[str, Any]) -> dict[str, Any]:
+    """What the ``info`` column holds: the facts without a column, unless at their default."""
+    return {
+        key: info[key]
+        for key, default in FACTS_BY_DEFAULT.items()
+        if key in info and info[key] != default
+    }
 
 
 def _insert_rows(
