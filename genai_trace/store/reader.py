@@ -300,8 +300,10 @@ FACTS = (
 
 
 def read_trace(connection: sqlite3.Connection, row: Sequence[Any]) -> Trace:
-    """The stored trace of ``row`` (the :data:`FACTS` of a ``traces`` row), spans in the
-    order written."""
+    """The stored trace of ``row`` (the :data:`FACTS` of a ``traces`` row).
+
+    Spans come in the order written.
+    """
     seq, trace_id = row[0], row[1]
     return Trace(
         info=info_from_dict(_facts(row)),
