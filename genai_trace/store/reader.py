@@ -392,10 +392,7 @@ def _page_query(query: TraceQuery, limit: int, before: Cursor | None) -> tuple[s
     if before is not None:
         clauses.append("(start_ns, seq) < (?, ?)")
         params.extend((before.start_ns, before.seq))
-    sql = (
-        f"SELECT {FACTS} FROM traces {_joined(clauses)} "
-        "ORDER BY start_ns DESC, seq DESC LIMIT ?"
-    )
+    sql = f"SELECT {FACTS} FROM traces {_joined(clauses)} ORDER BY start_ns DESC, seq DESC LIMIT ?"
     return sql, [*params, limit]
 
 
