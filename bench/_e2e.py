@@ -94,12 +94,18 @@ def store_counts() -> dict[str, int]:
     with sqlite3.connect(STORE_PATH) as connection:
         (traces,) = connection.execute("SELECT count(*) FROM traces").fetchone()
         # Every trace's spans decoded, as a reader would: delivered means readable.
-        spans = sum(len(unpack_spans(blob, "")) for (blob,) in connection.execute(_PACKED))
+        spans = sum(
+            len(unpack_spans(packed, "", previews, dictionary))
+            for packed, dictionary, *previews in connection.execute(_PACKED)
+        )
         (rows,) = connection.execute("SELECT count(*) FROM spans").fetchone()
     return {"spans": spans + int(rows), "traces": int(traces)}
 
 
-_PACKED = "SELECT spans FROM trace_spans"
+_PACKED = (
+    "SELECT spans, data, request_preview, response_preview FROM trace_spans "
+    "JOIN traces USING (seq) LEFT JOIN dictionaries ON id = dictionary"
+)
 
 
 # --- the rows' setups: (decorator, flush) ------------------------------------------------

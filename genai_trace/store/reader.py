@@ -307,7 +307,10 @@ def read_trace(connection: sqlite3.Connection, row: Sequence[Any]) -> Trace:
     seq, trace_id = row[0], row[1]
     return Trace(
         info=info_from_dict(_facts(row)),
-        spans=tuple(span_from_dict(span) for span in _span_dicts(connection, seq, trace_id)),
+        spans=tuple(
+            span_from_dict(span)
+            for span in _span_dicts(connection, seq, trace_id, (row[8], row[9]))
+        ),
     )
 
 
@@ -348,11 +351,20 @@ FACTS_BY_DEFAULT: dict[str, Any] = {
 """What the ``info`` column leaves out when a trace has its default (see :func:`_facts`)."""
 
 
-def _span_dicts(connection: sqlite3.Connection, seq: int, trace_id: str) -> list[dict[str, Any]]:
-    """The spans of one trace as plain data: packed (this release), or a row each (before)."""
-    packed = connection.execute("SELECT spans FROM trace_spans WHERE seq = ?", (seq,)).fetchone()
+def _span_dicts(
+    connection: sqlite3.Connection, seq: int, trace_id: str, previews: Sequence[str | None]
+) -> list[dict[str, Any]]:
+    """The spans of one trace as plain data: packed (this release), or a row each (before).
+
+    ``previews``: the trace's request and response previews, as its row holds them.
+    """
+    packed = connection.execute(
+        "SELECT spans, data FROM trace_spans LEFT JOIN dictionaries ON id = dictionary "
+        "WHERE seq = ?",
+        (seq,),
+    ).fetchone()
     if packed is not None:
-        return unpack_spans(packed[0], trace_id)
+        return unpack_spans(packed[0], trace_id, previews, packed[1])
     rows = connection.execute(
         "SELECT data FROM spans WHERE trace_id = ? ORDER BY rowid", (trace_id,)
     ).fetchall()
@@ -465,7 +477,8 @@ def _with_errors(
     """Give each failed row without a response its root span's error (the viewer shows it)."""
     for row in rows:
         if row["state"] == "ERROR" and not row["response_preview"]:
-            spans = _span_dicts(connection, row["seq"], row["trace_id"])
+            previews = (row["request_preview"], row["response_preview"])
+            spans = _span_dicts(connection, row["seq"], row["trace_id"], previews)
             root = next((span for span in spans if span.get("parent_id") is None), None)
             if root is not None and root.get("status_message"):
                 row["error_message"] = root["status_message"]

@@ -76,7 +76,12 @@ def _create_v1(connection: sqlite3.Connection) -> None:
 _PACKED_SPANS = """
 CREATE TABLE IF NOT EXISTS trace_spans (
     seq INTEGER PRIMARY KEY,
+    dictionary INTEGER,
     spans BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dictionaries (
+    id INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS span_types (
     seq INTEGER NOT NULL,
@@ -85,16 +90,25 @@ CREATE TABLE IF NOT EXISTS span_types (
     PRIMARY KEY (seq, span_type)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS span_types_type ON span_types (span_type, seq);
+DROP INDEX IF EXISTS traces_session;
+DROP INDEX IF EXISTS traces_user;
+DROP INDEX IF EXISTS traces_request_id;
+CREATE INDEX traces_session ON traces (session_id, start_ns) WHERE session_id IS NOT NULL;
+CREATE INDEX traces_user ON traces (user_id, start_ns) WHERE user_id IS NOT NULL;
+CREATE INDEX traces_request_id ON traces (client_request_id)
+    WHERE client_request_id IS NOT NULL;
 """
 
 
 def _add_packed_spans(connection: sqlite3.Connection) -> None:
     """Version 1 to 2: each trace's spans in one compressed row, keyed by ``seq``.
 
-    ``trace_spans`` holds the spans (:mod:`~genai_trace.store.payloads`), ``span_types``
-    the count of each span type, for the span-type filter and the statistics.
+    ``trace_spans`` holds the spans (:mod:`~genai_trace.store.payloads`; ``dictionary``
+    names the row of ``dictionaries`` they were compressed with), ``span_types`` the count
+    of each span type, for the span-type filter and the statistics.
     A row per span, its trace id repeated in two indexes, cost five times the gzipped
-    JSON of the same traces. Rows written before stay in ``spans`` and are read from there
+    JSON of the same traces. The indexes of session, user and client request id leave out
+    the traces without one (most, in many apps). Rows written before stay in ``spans`` and are read from there
     until retention removes them: an upgrade rewrites nothing.
     """
     _run_script(connection, _PACKED_SPANS)
@@ -243,7 +257,8 @@ def open_for_reading(
 _STAND_INS = {
     # The first version with the table: an empty view of its columns stands in before it.
     2: (
-        "CREATE TEMP VIEW trace_spans (seq, spans) AS SELECT NULL, NULL WHERE 0",
+        "CREATE TEMP VIEW trace_spans (seq, dictionary, spans) AS SELECT NULL, NULL, NULL WHERE 0",
+        "CREATE TEMP VIEW dictionaries (id, data) AS SELECT NULL, NULL WHERE 0",
         "CREATE TEMP VIEW span_types (seq, span_type, spans) AS SELECT NULL, NULL, NULL WHERE 0",
     ),
 }

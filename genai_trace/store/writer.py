@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections import Counter
@@ -24,7 +25,7 @@ from genai_trace._semantics.codec import dumps
 from genai_trace._semantics.facts import merge_parts
 from genai_trace._semantics.model import Trace, TraceInfo, info_to_dict, span_to_dict
 from genai_trace.exporters._base import ExportResult
-from genai_trace.store.payloads import pack_spans
+from genai_trace.store.payloads import Dictionary, DictionarySampler, Packed, pack_spans
 from genai_trace.store.reader import FACTS, FACTS_BY_DEFAULT, TraceReader, read_trace
 from genai_trace.store.retention import DEFAULT_RETENTION, Retention, prune
 from genai_trace.store.schema import (
@@ -91,6 +92,7 @@ class SQLiteTraceStore(TraceReader):
         )
         self._rejected = 0
         """Traces refused one by one since :meth:`take_rejected` (guarded by ``_lock``)."""
+        self._packing = _Packing()
 
     # --- exporter --------------------------------------------------------------------
 
@@ -196,8 +198,11 @@ class SQLiteTraceStore(TraceReader):
                 left_ms = (deadline - time.monotonic()) * 1000
                 wait_ms = int(max(1.0, min(left_ms, _BUSY_SLICE_S * 1000)))
                 connection.execute(f"PRAGMA busy_timeout={wait_ms}")
-                with connection:
-                    _insert_batch(connection, traces, clean)
+                try:
+                    with connection:
+                        _insert_batch(connection, traces, self._packing, clean)
+                finally:
+                    self._packing.committed(sys.exc_info()[0] is None)
                 return
             except sqlite3.OperationalError as exc:
                 if not is_busy(exc) or time.monotonic() >= deadline or self._closing.is_set():
@@ -234,6 +239,7 @@ class SQLiteTraceStore(TraceReader):
         # One slice of busy timeout; _write retries up to busy_timeout_s.
         connection = open_for_writing(self.path, _BUSY_SLICE_S)
         self._closing.clear()
+        self._packing.opened(connection)
         self._writer = connection
         return connection
 
@@ -283,14 +289,54 @@ _TRACE_INSERT = (
     + ", ".join(f"{column} = excluded.{column}" for column in _TRACE_COLUMNS.split(", ")[1:])
 )
 _TAG_INSERT = "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES {}"
-_SPANS_INSERT = "INSERT OR REPLACE INTO trace_spans (seq, spans) VALUES {}"
+_SPANS_INSERT = "INSERT OR REPLACE INTO trace_spans (seq, dictionary, spans) VALUES {}"
 _TYPES_INSERT = "INSERT OR REPLACE INTO span_types (seq, span_type, spans) VALUES {}"
 _MAX_VARIABLES = 30_000  # SQLite allows 32,766 bound values per statement since 3.32
 _IDS_PER_STATEMENT = 900  # bound values in one IN (...) list, far below SQLite's limit
 
 
+class _Packing:
+    """How a writer packs spans: the store dictionary it uses, and its sampler until then."""
+
+    def __init__(self) -> None:
+        self.dictionary: Dictionary | None = None
+        self._sampler: DictionarySampler | None = DictionarySampler()
+        self._pending: Dictionary | None = None
+
+    def opened(self, connection: sqlite3.Connection) -> None:
+        """Take the store's newest dictionary, if another writer has made one."""
+        row = connection.execute(
+            "SELECT id, data FROM dictionaries ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is not None:
+            self.dictionary, self._sampler = Dictionary(row[0], row[1]), None
+
+    def learn(self, connection: sqlite3.Connection, packed: list[Packed]) -> None:
+        """Sample what was packed; once enough was, insert a dictionary in the batch's
+        transaction, used from the next batch on if that transaction commits.
+        """
+        if self._sampler is None or self._pending is not None:
+            return
+        for one in packed:
+            data = self._sampler.add(one)
+            if data is not None:
+                cursor = connection.execute("INSERT INTO dictionaries (data) VALUES (?)", (data,))
+                assert cursor.lastrowid is not None
+                self._pending = Dictionary(cursor.lastrowid, data)
+                return
+
+    def committed(self, done: bool) -> None:
+        """The batch's transaction committed (``done``) or rolled back."""
+        if done and self._pending is not None:
+            self.dictionary, self._sampler = self._pending, None
+        self._pending = None
+
+
 def _insert_batch(
-    connection: sqlite3.Connection, traces: Sequence[Trace], clean: bool = False
+    connection: sqlite3.Connection,
+    traces: Sequence[Trace],
+    packing: _Packing,
+    clean: bool = False,
 ) -> None:
     """Write a batch with one multi-row statement per table, in one write transaction.
 
@@ -324,7 +370,11 @@ def _insert_batch(
             spans_of[trace_id] = [span_to_dict(span) for span in merged.spans]
         infos.append(info_to_dict(info))
         tag_rows.extend((trace_id, k, v) for k, v in info.tags.items())
-    packed = {trace_id: pack_spans(spans) for trace_id, spans in spans_of.items()}
+    previews = {d["trace_id"]: (d.get("request_preview"), d.get("response_preview")) for d in infos}
+    packed = {
+        trace_id: pack_spans(spans, previews[trace_id], packing.dictionary)
+        for trace_id, spans in spans_of.items()
+    }
     for trace in traces:
         views_read = getattr(trace, "views_read", None)
         if views_read is not None:  # a retry of this batch makes them again: same rows
@@ -336,7 +386,12 @@ def _insert_batch(
     if rewritten:  # their span types are counted again below, from all their spans
         _delete_in(connection, "DELETE FROM span_types WHERE seq IN ({})", rewritten)
         _delete_in(connection, "DELETE FROM spans WHERE trace_id IN ({})", list(stored))
-    _insert_rows(connection, _SPANS_INSERT, [(seqs[t], blob) for t, blob in packed.items()])
+    _insert_rows(
+        connection,
+        _SPANS_INSERT,
+        [(seqs[t], one.dictionary_id, one.spans) for t, one in packed.items()],
+    )
+    packing.learn(connection, list(packed.values()))
     type_rows = [
         (seqs[trace_id], span_type, count)
         for trace_id, spans in spans_of.items()

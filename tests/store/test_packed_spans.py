@@ -11,6 +11,7 @@ import json
 import multiprocessing
 import shutil
 import sqlite3
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import genai_trace
 from genai_trace import SpanType
 from genai_trace._semantics.model import SpanRecord, Trace, span_from_dict, trace_from_dict
 from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader, schema
-from genai_trace.store.payloads import COMPRESS_FROM, pack_spans, unpack_spans
+from genai_trace.store.payloads import COMPRESS_FROM, Dictionary, pack_spans, unpack_spans
 from genai_trace.store.schema import SCHEMA_VERSION, open_for_writing
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -83,11 +84,21 @@ def span_dict(**changes: Any) -> dict[str, Any]:
     ],
     ids=["defaults", "every-field-set", "compressed"],
 )
-def test_a_packed_span_reads_back_exactly(span: dict[str, Any]) -> None:
-    packed = pack_spans([span])
-    assert (packed[:1] == b"[") == (len(json.dumps([span])) < COMPRESS_FROM)
-    (back,) = unpack_spans(packed, span["trace_id"])
+@pytest.mark.parametrize("dictionary", [None, Dictionary(7, b'"inputs":"long long')])
+@pytest.mark.parametrize("previews", [(None, None), ("long long", "\udce9 half")])
+def test_a_packed_span_reads_back_exactly(
+    span: dict[str, Any], dictionary: Dictionary | None, previews: tuple[str | None, ...]
+) -> None:
+    packed = pack_spans([span], previews, dictionary)
+    compressed = len(json.dumps([span])) >= COMPRESS_FROM
+    assert (packed.spans[:1] == b"[") is not compressed
+    assert packed.dictionary_id == (dictionary.id if dictionary and compressed else None)
+    used = dictionary.data if packed.dictionary_id is not None and dictionary else None
+    (back,) = unpack_spans(packed.spans, span["trace_id"], previews, used)
     assert span_from_dict(back) == span_from_dict(span)
+    if compressed and (dictionary or previews[0]):  # a wrong dictionary is no dictionary
+        with pytest.raises(zlib.error):
+            unpack_spans(packed.spans, span["trace_id"], (None, None), None)
 
 
 def test_a_store_keeps_repeated_payloads_small(tmp_path: Path) -> None:
