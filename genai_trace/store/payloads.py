@@ -58,8 +58,10 @@ class Dictionary:
 
 @dataclass(frozen=True)
 class Packed:
-    """A trace's spans as stored: the bytes, the store dictionary used (``None``: none),
-    and the JSON before compression (what :class:`DictionarySampler` learns from).
+    """A trace's spans as stored.
+
+    The bytes, the store dictionary used (``None``: none), and the JSON before compression
+    (what :class:`DictionarySampler` learns from).
     """
 
     spans: bytes

@@ -108,8 +108,8 @@ def _add_packed_spans(connection: sqlite3.Connection) -> None:
     of each span type, for the span-type filter and the statistics.
     A row per span, its trace id repeated in two indexes, cost five times the gzipped
     JSON of the same traces. The indexes of session, user and client request id leave out
-    the traces without one (most, in many apps). Rows written before stay in ``spans`` and are read from there
-    until retention removes them: an upgrade rewrites nothing.
+    the traces without one (most, in many apps). Rows written before stay in ``spans`` and
+    are read from there until retention removes them: an upgrade rewrites nothing.
     """
     _run_script(connection, _PACKED_SPANS)
 

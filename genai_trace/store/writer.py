@@ -312,8 +312,10 @@ class _Packing:
             self.dictionary, self._sampler = Dictionary(row[0], row[1]), None
 
     def learn(self, connection: sqlite3.Connection, packed: list[Packed]) -> None:
-        """Sample what was packed; once enough was, insert a dictionary in the batch's
-        transaction, used from the next batch on if that transaction commits.
+        """Sample what was packed; once enough was, insert a dictionary.
+
+        It is inserted in the batch's transaction, and used from the next batch on if that
+        transaction commits.
         """
         if self._sampler is None or self._pending is not None:
             return
