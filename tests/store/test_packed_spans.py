@@ -235,3 +235,97 @@ def test_processes_opening_an_old_store_at_once_migrate_it_once(
     assert version == SCHEMA_VERSION + 1
     assert columns.count("added_once") == 1
     assert traces == len(OLD_TRACES)
+
+
+def big_trace(i: int, **info: Any) -> Trace:
+    """A trace whose spans pack to a few KB of JSON (compressed, and sampled)."""
+    trace_id = f"{i + 1:032x}"
+    words = " ".join(f"w{(i * 7 + k) % 500}" for k in range(400))
+    spans = [
+        span_dict(trace_id=trace_id, span_id=f"{i + 1:08x}0000000{k}", name=f"s{k}",
+                  parent_id=None if k == 0 else f"{i + 1:08x}00000000",
+                  start_time_ns=1_000 + k, end_time_ns=2_000, inputs={"q": words[k:]},
+                  outputs=words)
+        for k in range(3)
+    ]  # fmt: skip
+    data = {
+        "info": {
+            "trace_id": trace_id,
+            "name": "s0",
+            "state": "OK",
+            "start_time_ns": 1_000 + i,
+            "end_time_ns": 2_000 + i,
+            "request_preview": words[:100],
+            "response_preview": words[:300],
+            "span_count": 3,
+            **info,
+        },
+        "spans": spans,
+    }
+    return trace_from_dict(data)
+
+
+def test_a_store_dictionary_is_learned_once_and_used_by_every_writer(tmp_path: Path) -> None:
+    db = tmp_path / "traces.db"
+    first = SQLiteTraceStore(db, retention=None)
+    for i in range(40):  # batches of one: the dictionary comes from the first ~64 KB
+        assert first.export([big_trace(i)]).name == "SUCCESS"
+    first.shutdown()
+    second = SQLiteTraceStore(db, retention=None)  # another process's writer, later
+    assert second.export([big_trace(i) for i in range(40, 60)]).name == "SUCCESS"
+    second.shutdown()
+    with sqlite3.connect(db) as connection:
+        (dictionaries,) = connection.execute("SELECT count(*) FROM dictionaries").fetchone()
+        used = dict(
+            connection.execute(
+                "SELECT dictionary IS NOT NULL, count(*) FROM trace_spans GROUP BY 1"
+            ).fetchall()
+        )
+    connection.close()
+    assert dictionaries == 1
+    assert used[1] >= 40 and used[0] <= 20
+    reader = TraceReader(db)
+    for i in range(60):
+        expected = big_trace(i)
+        read = reader.get(expected.info.trace_id)
+        assert read is not None and read.spans == expected.spans
+
+
+def test_a_batch_rolled_back_after_learning_a_dictionary_leaves_none_dangling(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "traces.db"
+    store = SQLiteTraceStore(db, retention=None)
+    assert store.export([big_trace(0)]).name == "SUCCESS"
+    with sqlite3.connect(db) as connection:  # a write refused after the packing
+        connection.execute(
+            "CREATE TRIGGER refuse AFTER INSERT ON span_types WHEN NEW.span_type = 'BOOM' "
+            "BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        )
+    connection.close()
+    bad = trace_from_dict(
+        {
+            **big_trace(99).to_dict(),
+            "spans": [{**s.__dict__, "span_type": "BOOM"} for s in big_trace(99).spans],
+        }
+    )
+    # The batch fails after its traces were packed and sampled: it is written again trace
+    # by trace, the bad one refused.
+    store.export(
+        [*(big_trace(i) for i in range(1, 30)), bad, *(big_trace(i) for i in range(30, 60))]
+    )
+    assert store.take_rejected() == 1
+    store.shutdown()
+    with sqlite3.connect(db) as connection:
+        dangling = connection.execute(
+            "SELECT count(*) FROM trace_spans WHERE dictionary IS NOT NULL "
+            "AND dictionary NOT IN (SELECT id FROM dictionaries)"
+        ).fetchone()
+    connection.close()
+    assert dangling == (0,)
+    reader = TraceReader(db)
+    assert reader.count() == 60
+    for i in range(60):
+        expected = big_trace(i)
+        read = reader.get(expected.info.trace_id)
+        assert read is not None and read.spans == expected.spans
