@@ -84,12 +84,12 @@ CREATE TABLE IF NOT EXISTS dictionaries (
     data BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS span_types (
-    seq INTEGER NOT NULL,
     span_type TEXT NOT NULL,
+    seq INTEGER NOT NULL,
     spans INTEGER NOT NULL,
-    PRIMARY KEY (seq, span_type)
+    PRIMARY KEY (span_type, seq)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS span_types_type ON span_types (span_type, seq);
+CREATE INDEX IF NOT EXISTS span_types_seq ON span_types (seq);
 DROP INDEX IF EXISTS traces_session;
 DROP INDEX IF EXISTS traces_user;
 DROP INDEX IF EXISTS traces_request_id;
@@ -235,10 +235,9 @@ def open_for_reading(
         raise TraceStoreError(f"cannot open the trace store {path}: {exc}") from exc
     try:
         add_search_functions(connection)
-        _stand_in_for_missing_tables(connection, path)
-        connection.execute("PRAGMA query_only = 1")
         connection.execute("BEGIN")
-        _checked_version(connection, path)
+        _stand_in_for_missing_tables(connection, _checked_version(connection, path))
+        connection.execute("PRAGMA query_only = 1")
         yield connection
     except sqlite3.DatabaseError as exc:
         if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
@@ -259,18 +258,17 @@ _STAND_INS = {
     2: (
         "CREATE TEMP VIEW trace_spans (seq, dictionary, spans) AS SELECT NULL, NULL, NULL WHERE 0",
         "CREATE TEMP VIEW dictionaries (id, data) AS SELECT NULL, NULL WHERE 0",
-        "CREATE TEMP VIEW span_types (seq, span_type, spans) AS SELECT NULL, NULL, NULL WHERE 0",
+        "CREATE TEMP VIEW span_types (span_type, seq, spans) AS SELECT NULL, NULL, NULL WHERE 0",
     ),
 }
 
 
-def _stand_in_for_missing_tables(connection: sqlite3.Connection, path: Path) -> None:
-    """Let a reader query a store that no writer of this release has migrated yet.
+def _stand_in_for_missing_tables(connection: sqlite3.Connection, version: int) -> None:
+    """Let a reader query a store of ``version`` that no writer of this release migrated.
 
     A reader cannot migrate (it opens the file read-only): each table added since the
     file's version gets an empty stand-in, in the connection's own TEMP schema.
     """
-    version = _checked_version(connection, path)
     for since, statements in _STAND_INS.items():
         if version < since:
             for statement in statements:
