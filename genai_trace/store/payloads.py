@@ -23,6 +23,7 @@ Layer: ``store``; imports ``_semantics`` only.
 from __future__ import annotations
 
 import zlib
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -98,7 +99,7 @@ fixed cost per call (about 10 µs) buys a few hundred bytes at most there."""
 
 
 def unpack_spans(
-    packed: bytes, trace_id: str, previews: Sequence[str | None], dictionary: bytes | None
+    packed: bytes | str, trace_id: str, previews: Sequence[str | None], dictionary: bytes | None
 ) -> list[dict[str, Any]]:
     """The span dicts of :func:`pack_spans` (of the trace ``trace_id``), in the order packed.
 
@@ -106,7 +107,7 @@ def unpack_spans(
     they were packed with. ``duration_ms`` is not among the keys:
     :func:`~genai_trace._semantics.model.span_from_dict` computes it.
     """
-    if packed[:1] == b"[":
+    if isinstance(packed, str) or packed[:1] == b"[":
         text = packed
     else:
         zdict = _zdict(dictionary or b"", previews)
@@ -161,6 +162,38 @@ DICTIONARY_BYTES = 8192
 """A store dictionary's size: 32 KB compressed 2% better for twice the CPU per trace."""
 SAMPLE_BYTES = 65536
 """Packed JSON seen before a dictionary is made (about twenty traces of a few spans)."""
+
+
+def span_type_rows(seq: int, spans: Sequence[dict[str, Any]]) -> list[tuple[str, int, int]]:
+    """The ``span_types`` rows of the trace ``seq``: each span type and its count."""
+    counts = Counter(span["span_type"] for span in spans)
+    return [(span_type, seq, count) for span_type, count in counts.items()]
+
+
+FACTS_BY_DEFAULT: dict[str, Any] = {
+    "incomplete_reason": None,
+    "dropped_spans": 0,
+    "tags": {},
+    "metadata": {},
+    "token_usage": None,
+}
+"""The facts of a trace without a column of their own, at their defaults."""
+
+
+def stored_facts(info: dict[str, Any]) -> str:
+    """The ``info`` column of a trace, from its facts (``info_to_dict``'s shape).
+
+    The facts without a column of their own, unless at their default: readers take the
+    rest from the columns.
+    """
+    return dumps(
+        {
+            key: info[key]
+            for key, default in FACTS_BY_DEFAULT.items()
+            if key in info and info[key] != default
+        },
+        default=safe_repr,
+    )
 
 
 def _without_defaults(span: dict[str, Any]) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from typing import Any
 from genai_trace._semantics.codec import loads
 from genai_trace._semantics.facts import parents_first
 from genai_trace._semantics.model import Trace, TraceInfo, info_from_dict, span_from_dict
-from genai_trace.store.payloads import unpack_spans
+from genai_trace.store.payloads import FACTS_BY_DEFAULT, unpack_spans
 from genai_trace.store.schema import CONTAINS, DEFAULT_DB_PATH, open_for_reading
 
 _ORDER_COLUMNS = {
@@ -341,20 +341,10 @@ def _facts(row: Sequence[Any]) -> dict[str, Any]:
     return facts
 
 
-FACTS_BY_DEFAULT: dict[str, Any] = {
-    "incomplete_reason": None,
-    "dropped_spans": 0,
-    "tags": {},
-    "metadata": {},
-    "token_usage": None,
-}
-"""What the ``info`` column leaves out when a trace has its default (see :func:`_facts`)."""
-
-
 def _span_dicts(
     connection: sqlite3.Connection, seq: int, trace_id: str, previews: Sequence[str | None]
 ) -> list[dict[str, Any]]:
-    """The spans of one trace as plain data: packed (this release), or a row each (before).
+    """The spans of one trace as plain data.
 
     ``previews``: the trace's request and response previews, as its row holds them.
     """
@@ -363,20 +353,10 @@ def _span_dicts(
         "WHERE seq = ?",
         (seq,),
     ).fetchone()
-    if packed is not None:
-        return unpack_spans(packed[0], trace_id, previews, packed[1])
-    rows = connection.execute(
-        "SELECT data FROM spans WHERE trace_id = ? ORDER BY rowid", (trace_id,)
-    ).fetchall()
-    return [loads(data) for (data,) in rows]
+    return [] if packed is None else unpack_spans(packed[0], trace_id, previews, packed[1])
 
 
-# Spans written before packing (schema version 1) are counted from their rows.
-_SPANS_BY_TYPE = (
-    "SELECT span_type, sum(n) FROM ("
-    "SELECT span_type, sum(spans) AS n FROM span_types GROUP BY span_type UNION ALL "
-    "SELECT span_type, count(*) AS n FROM spans GROUP BY span_type) GROUP BY span_type"
-)
+_SPANS_BY_TYPE = "SELECT span_type, sum(spans) FROM span_types GROUP BY span_type"
 
 
 # --- SQL ---------------------------------------------------------------------------------
@@ -439,11 +419,8 @@ def filter_clauses(query: TraceQuery) -> tuple[list[str], list[Any]]:
             clauses.append(condition)
             params.append(bound)
     if query.span_type is not None:
-        clauses.append(
-            "(seq IN (SELECT seq FROM span_types WHERE span_type = ?) "
-            "OR trace_id IN (SELECT trace_id FROM spans WHERE span_type = ?))"
-        )
-        params.extend((query.span_type, query.span_type))
+        clauses.append("seq IN (SELECT seq FROM span_types WHERE span_type = ?)")
+        params.append(query.span_type)
     for key, value in (query.tags or {}).items():
         if value is None:
             clauses.append("trace_id IN (SELECT trace_id FROM trace_tags WHERE key = ?)")

@@ -5,7 +5,7 @@ block it) and :mod:`~genai_trace.store.reader` (read-only, one snapshot per read
 with the file reaches a reader as :class:`TraceStoreError`, with a message that says what to
 do.
 
-Layer: ``store``; imports ``_errors`` only.
+Layer: ``store``; imports ``_semantics`` and :mod:`~genai_trace.store.payloads`.
 """
 
 from __future__ import annotations
@@ -15,9 +15,12 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+from genai_trace._semantics.codec import loads
 from genai_trace.exceptions import TraceStoreError as TraceStoreError  # its home; re-exported
+from genai_trace.store.payloads import pack_spans, span_type_rows, stored_facts
 
 DEFAULT_DB_PATH = os.path.join(".genai_trace", "traces.db")
 """Where traces land unless ``configure(db_path=...)``, ``--db`` or ``GENAI_TRACE_DB`` say."""
@@ -105,13 +108,42 @@ def _add_packed_spans(connection: sqlite3.Connection) -> None:
 
     ``trace_spans`` holds the spans (:mod:`~genai_trace.store.payloads`; ``dictionary``
     names the row of ``dictionaries`` they were compressed with), ``span_types`` the count
-    of each span type, for the span-type filter and the statistics.
-    A row per span, its trace id repeated in two indexes, cost five times the gzipped
-    JSON of the same traces. The indexes of session, user and client request id leave out
-    the traces without one (most, in many apps). Rows written before stay in ``spans`` and
-    are read from there until retention removes them: an upgrade rewrites nothing.
+    of each span type, for the span-type filter and the statistics. A row per span, its
+    trace id repeated in two indexes, cost five times the gzipped JSON of the same traces;
+    the span rows of version 1 are packed here, and their table dropped. The ``info``
+    column keeps only what has no column of its own. The indexes of session, user and
+    client request id leave out the traces without one (most, in many apps).
     """
     _run_script(connection, _PACKED_SPANS)
+    rows = connection.execute(
+        "SELECT seq, trace_id, request_preview, response_preview, info FROM traces"
+    )
+    while batch := rows.fetchmany(500):
+        _pack_version_1_rows(connection, batch)
+    connection.execute("DROP TABLE spans")
+
+
+def _pack_version_1_rows(connection: sqlite3.Connection, traces: list[tuple[Any, ...]]) -> None:
+    ids = [trace_id for _, trace_id, *_ in traces]
+    spans: dict[str, list[dict[str, Any]]] = {trace_id: [] for trace_id in ids}
+    marks = ",".join("?" * len(ids))
+    for trace_id, data in connection.execute(
+        f"SELECT trace_id, data FROM spans WHERE trace_id IN ({marks}) ORDER BY rowid", ids
+    ):
+        spans[trace_id].append(loads(data))
+    for seq, trace_id, request, response, info in traces:
+        packed = pack_spans(spans[trace_id], (request, response), None)
+        connection.execute(
+            "INSERT INTO trace_spans (seq, dictionary, spans) VALUES (?, NULL, ?)",
+            (seq, packed.spans),
+        )
+        connection.executemany(
+            "INSERT INTO span_types (span_type, seq, spans) VALUES (?, ?, ?)",
+            span_type_rows(seq, spans[trace_id]),
+        )
+        connection.execute(
+            "UPDATE traces SET info = ? WHERE seq = ?", (stored_facts(loads(info)), seq)
+        )
 
 
 def _run_script(connection: sqlite3.Connection, script: str) -> None:
@@ -143,7 +175,7 @@ def delete_trace_rows(connection: sqlite3.Connection, rows: Sequence[tuple[int, 
     id_marks = ",".join("?" * len(ids))
     for table in ("trace_spans", "span_types"):
         connection.execute(f"DELETE FROM {table} WHERE seq IN ({seq_marks})", seqs)
-    for table in ("spans", "trace_tags", "traces"):
+    for table in ("trace_tags", "traces"):
         connection.execute(f"DELETE FROM {table} WHERE trace_id IN ({id_marks})", ids)
 
 
@@ -254,11 +286,16 @@ def open_for_reading(
 
 
 _STAND_INS = {
-    # The first version with the table: an empty view of its columns stands in before it.
+    # The version that made the table: a view of the older tables stands in before it.
     2: (
-        "CREATE TEMP VIEW trace_spans (seq, dictionary, spans) AS SELECT NULL, NULL, NULL WHERE 0",
+        "CREATE TEMP VIEW trace_spans (seq, dictionary, spans) AS "
+        "SELECT seq, NULL, '[' || (SELECT group_concat(data, ',') FROM "
+        "(SELECT data FROM spans WHERE spans.trace_id = traces.trace_id ORDER BY rowid)) || ']' "
+        "FROM traces",
         "CREATE TEMP VIEW dictionaries (id, data) AS SELECT NULL, NULL WHERE 0",
-        "CREATE TEMP VIEW span_types (span_type, seq, spans) AS SELECT NULL, NULL, NULL WHERE 0",
+        "CREATE TEMP VIEW span_types (span_type, seq, spans) AS "
+        "SELECT span_type, seq, count(*) FROM spans JOIN traces USING (trace_id) "
+        "GROUP BY span_type, seq",
     ),
 }
 
@@ -267,7 +304,8 @@ def _stand_in_for_missing_tables(connection: sqlite3.Connection, version: int) -
     """Let a reader query a store of ``version`` that no writer of this release migrated.
 
     A reader cannot migrate (it opens the file read-only): each table added since the
-    file's version gets an empty stand-in, in the connection's own TEMP schema.
+    file's version gets a stand-in, in the connection's own TEMP schema, that reads the
+    older tables. Slower than the tables (they are computed), until a writer migrates.
     """
     for since, statements in _STAND_INS.items():
         if version < since:

@@ -15,18 +15,23 @@ import sqlite3
 import sys
 import threading
 import time
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from genai_trace._errors import ThrottledWarning, log_internal_error
-from genai_trace._semantics.capture import clean_text, safe_repr
-from genai_trace._semantics.codec import dumps
+from genai_trace._semantics.capture import clean_text
 from genai_trace._semantics.facts import merge_parts
 from genai_trace._semantics.model import Trace, TraceInfo, info_to_dict, span_to_dict
 from genai_trace.exporters._base import ExportResult
-from genai_trace.store.payloads import Dictionary, DictionarySampler, Packed, pack_spans
-from genai_trace.store.reader import FACTS, FACTS_BY_DEFAULT, TraceReader, read_trace
+from genai_trace.store.payloads import (
+    Dictionary,
+    DictionarySampler,
+    Packed,
+    pack_spans,
+    span_type_rows,
+    stored_facts,
+)
+from genai_trace.store.reader import FACTS, TraceReader, read_trace
 from genai_trace.store.retention import DEFAULT_RETENTION, Retention, prune
 from genai_trace.store.schema import (
     DEFAULT_DB_PATH,
@@ -290,7 +295,7 @@ _TRACE_INSERT = (
 )
 _TAG_INSERT = "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES {}"
 _SPANS_INSERT = "INSERT OR REPLACE INTO trace_spans (seq, dictionary, spans) VALUES {}"
-_TYPES_INSERT = "INSERT OR REPLACE INTO span_types (seq, span_type, spans) VALUES {}"
+_TYPES_INSERT = "INSERT OR REPLACE INTO span_types (span_type, seq, spans) VALUES {}"
 _MAX_VARIABLES = 30_000  # SQLite allows 32,766 bound values per statement since 3.32
 _IDS_PER_STATEMENT = 900  # bound values in one IN (...) list, far below SQLite's limit
 
@@ -387,7 +392,6 @@ def _insert_batch(
     rewritten = [seqs[trace_id] for trace_id in stored]
     if rewritten:  # their span types are counted again below, from all their spans
         _delete_in(connection, "DELETE FROM span_types WHERE seq IN ({})", rewritten)
-        _delete_in(connection, "DELETE FROM spans WHERE trace_id IN ({})", list(stored))
     _insert_rows(
         connection,
         _SPANS_INSERT,
@@ -395,9 +399,7 @@ def _insert_batch(
     )
     packing.learn(connection, list(packed.values()))
     type_rows = [
-        (seqs[trace_id], span_type, count)
-        for trace_id, spans in spans_of.items()
-        for span_type, count in Counter(span["span_type"] for span in spans).items()
+        row for trace_id, spans in spans_of.items() for row in span_type_rows(seqs[trace_id], spans)
     ]
     _insert_rows(connection, _TYPES_INSERT, type_rows, clean)
 
@@ -461,17 +463,8 @@ def _trace_row(info: dict[str, Any]) -> tuple[Any, ...]:
         usage.get("total_tokens"),
         info["span_count"],
         1 if info.get("complete", True) else 0,
-        dumps(_unlike_default(info), default=safe_repr),
+        stored_facts(info),
     )
-
-
-def _unlike_default(info: dict[str, Any]) -> dict[str, Any]:
-    """What the ``info`` column holds: the facts without a column, unless at their default."""
-    return {
-        key: info[key]
-        for key, default in FACTS_BY_DEFAULT.items()
-        if key in info and info[key] != default
-    }
 
 
 def _insert_rows(
