@@ -25,7 +25,7 @@ from genai_trace._semantics.codec import loads
 from genai_trace._semantics.facts import parents_first
 from genai_trace._semantics.model import Trace, TraceInfo, info_from_dict, span_from_dict
 from genai_trace.store.payloads import FACTS_BY_DEFAULT, unpack_spans
-from genai_trace.store.schema import CONTAINS, DEFAULT_DB_PATH, open_for_reading
+from genai_trace.store.schema import CONTAINS, DEFAULT_DB_PATH, ReadConnections
 
 _ORDER_COLUMNS = {
     "start_time": "start_ns",
@@ -100,13 +100,18 @@ class TraceReader:
         self.path = Path(path)
         self.busy_timeout_s = float(busy_timeout_s)
         """How long a read (or a write) waits for another process to release the file."""
+        self._connections: ReadConnections | None = None
 
     def exists(self) -> bool:
         """Whether anything has been traced into the store yet."""
         return self.path.exists()
 
     def _reader(self) -> AbstractContextManager[sqlite3.Connection]:
-        return open_for_reading(self.path, self.busy_timeout_s, self.choose_with)
+        connections = self._connections
+        if connections is None or connections.timeout_s != self.busy_timeout_s:
+            connections = ReadConnections(self.path, self.busy_timeout_s, self.choose_with)
+            self._connections = connections
+        return connections.snapshot()
 
     # --- trace facts and whole traces ----------------------------------------------------
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -241,48 +242,150 @@ def _checked_version(connection: sqlite3.Connection, path: Path) -> int:
     return int(version)
 
 
-@contextmanager
-def open_for_reading(
-    path: Path, timeout_s: float, choose_with: str = "db_path= or GENAI_TRACE_DB"
-) -> Iterator[sqlite3.Connection]:
-    """A read-only connection to ``path`` in one read transaction (one snapshot).
+class ReadConnections:
+    """Read-only connections to the store at ``path``, kept between reads.
 
-    ``mode=ro`` and ``query_only``: a reader can never write the store. The search
-    functions are registered. ``choose_with``: how the caller's user names another store
-    (the Python API's argument, or the CLI's flag), for the message of a missing one.
+    Every read is one read transaction (one snapshot) on a connection opened ``mode=ro``
+    with ``query_only``: a reader can never write the store. Opening a connection and
+    parsing the store's schema costs about 200 µs, half of reading a trace: up to
+    :attr:`KEEP` connections are kept for the next reads, from any thread. A kept one is
+    used again only in the same process (SQLite connections must not cross a fork), on
+    the same file (a store deleted and made again is another file), and at the same
+    schema version (a writer may migrate the store meanwhile).
 
-    Raises:
-        TraceStoreError: the file is missing, locked by another process for longer than
-            ``timeout_s``, corrupt, not a trace store, or written by a newer genai-trace.
+    ``choose_with``: how the caller's user names another store (the Python API's
+    argument, or the CLI's flag), for the message of a missing one.
     """
-    if not path.exists():
-        raise TraceStoreError(
-            f"no trace store at {path}: nothing has been traced there yet "
-            f"(choose another with {choose_with})"
-        )
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    try:
-        connection = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
-    except sqlite3.Error as exc:
-        raise TraceStoreError(f"cannot open the trace store {path}: {exc}") from exc
-    try:
-        add_search_functions(connection)
-        connection.execute("BEGIN")
-        _stand_in_for_missing_tables(connection, _checked_version(connection, path))
-        connection.execute("PRAGMA query_only = 1")
-        yield connection
-    except sqlite3.DatabaseError as exc:
-        if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
+
+    KEEP = 2
+
+    def __init__(self, path: Path, timeout_s: float, choose_with: str) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+        self.choose_with = choose_with
+        self._lock = threading.Lock()
+        self._idle: list[tuple[tuple[int, int, int], int, sqlite3.Connection]] = []
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A connection in a read transaction, ended (and the connection kept) after.
+
+        Raises:
+            TraceStoreError: the file is missing, locked by another process for longer
+                than ``timeout_s``, corrupt, not a trace store, or written by a newer
+                genai-trace.
+        """
+        file = self._identity()
+        kept = self._take(file)
+        connection: sqlite3.Connection | None = None
+        ended = False
+        try:
+            connection, version = kept if kept is not None else self._open()
+            connection.execute("BEGIN")
+            if _checked_version(connection, self.path) != version:
+                # Migrated since it was opened (its stand-ins are stale), or meanwhile.
+                connection.close()
+                connection, version = self._open()
+                connection.execute("BEGIN")
+                if _checked_version(connection, self.path) != version:
+                    raise sqlite3.OperationalError("database is locked: being migrated")
+            yield connection
+            connection.execute("ROLLBACK")  # ends the read; nothing was written
+            ended = True
+        except sqlite3.DatabaseError as exc:
+            raise _read_error(self.path, exc) from exc
+        finally:
+            if connection is not None:
+                if ended:
+                    self._keep(file, version, connection)
+                else:
+                    connection.close()
+
+    def _identity(self) -> tuple[int, int, int]:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
             raise TraceStoreError(
-                f"cannot read the trace store {path}: another process holds it "
-                f"locked ({exc}); try again when it is done"
-            ) from exc
-        raise TraceStoreError(
-            f"cannot read the trace store {path} ({exc}); "
-            "is it a genai-trace store, and not corrupt?"
-        ) from exc
-    finally:
+                f"no trace store at {self.path}: nothing has been traced there yet "
+                f"(choose another with {self.choose_with})"
+            ) from None
+        return (os.getpid(), stat.st_dev, stat.st_ino)
+
+    def _open(self) -> tuple[sqlite3.Connection, int]:
+        """A new connection, and the schema version its stand-ins were made for.
+
+        The stand-ins are made outside any transaction: a read's ROLLBACK would drop them.
+        """
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        try:
+            connection = sqlite3.connect(
+                uri,
+                uri=True,
+                timeout=self.timeout_s,
+                isolation_level=None,
+                check_same_thread=False,  # kept connections serve one thread at a time
+            )
+        except sqlite3.Error as exc:
+            raise TraceStoreError(f"cannot open the trace store {self.path}: {exc}") from exc
+        try:
+            add_search_functions(connection)
+            version = _checked_version(connection, self.path)
+            _stand_in_for_missing_tables(connection, version)
+            connection.execute("PRAGMA query_only = 1")
+        except BaseException:
+            connection.close()
+            raise
+        return connection, version
+
+    def _take(self, file: tuple[int, int, int]) -> tuple[sqlite3.Connection, int] | None:
+        with self._lock:
+            while self._idle:
+                identity, version, connection = self._idle.pop()
+                if identity == file:
+                    return connection, version
+                if identity[0] == file[0]:
+                    connection.close()  # another file of this process's: let it go
+                else:
+                    _INHERITED.append(connection)  # never used, never closed (see below)
+        return None
+
+    def _keep(
+        self, file: tuple[int, int, int], version: int, connection: sqlite3.Connection
+    ) -> None:
+        with self._lock:
+            if len(self._idle) < self.KEEP:
+                self._idle.append((file, version, connection))
+                return
         connection.close()
+
+    def close(self) -> None:
+        """Close the kept connections (of this process; a fork's are left alone)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for (pid, _, _), _, connection in idle:
+            if pid == os.getpid():
+                connection.close()
+            else:
+                _INHERITED.append(connection)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+# Connections a forked child inherited: closing one could disturb the parent's; kept
+# referenced so that garbage collection never closes them.
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def _read_error(path: Path, exc: sqlite3.DatabaseError) -> TraceStoreError:
+    if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
+        return TraceStoreError(
+            f"cannot read the trace store {path}: another process holds it "
+            f"locked ({exc}); try again when it is done"
+        )
+    return TraceStoreError(
+        f"cannot read the trace store {path} ({exc}); is it a genai-trace store, and not corrupt?"
+    )
 
 
 _STAND_INS = {
