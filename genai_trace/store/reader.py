@@ -424,7 +424,11 @@ def filter_clauses(query: TraceQuery) -> tuple[list[str], list[Any]]:
             clauses.append(condition)
             params.append(bound)
     if query.span_type is not None:
-        clauses.append("seq IN (SELECT seq FROM span_types WHERE span_type = ?)")
+        # Per row, by the (span_type, seq) key: a page stops at its limit, where an IN list
+        # would first collect every trace of a common type.
+        clauses.append(
+            "EXISTS (SELECT 1 FROM span_types WHERE span_type = ? AND span_types.seq = traces.seq)"
+        )
         params.append(query.span_type)
     for key, value in (query.tags or {}).items():
         if value is None:
