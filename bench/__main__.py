@@ -31,6 +31,7 @@ from bench._e2e import ROWS
 from bench._importtime import import_time_ms
 from bench._registry import SCENARIOS, Scenario
 from bench._report import render
+from bench.store_size import render as store_size_render
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCENARIO_TIMEOUT_S = 900
@@ -157,10 +158,34 @@ def main(argv: list[str]) -> int:
     e2e = _harness.run_all(rows, spans, reps)
     info = {**machine(), "loadavg_1m_before": load_before, "spans": spans, "reps": reps}
     print(_harness.render(e2e, info))
+    store = store_size(300 if args.quick else 5000)
+    print("\nThe local store: bytes per trace and prune throughput (`python -m bench.store_size`)")
+    print(store_size_render(store))
     if args.json:
-        payload = {"machine": info, "results": e2e}
+        payload = {"machine": info, "results": e2e, "store": store}
         Path(args.json).write_text(json.dumps(payload, indent=2, default=str), encoding="utf-8")
     return 0
+
+
+_STORE_SIZE = "import json, bench.store_size as s; print(json.dumps(s.measure({traces})))"
+
+
+def store_size(traces: int) -> dict[str, float]:
+    """``bench.store_size`` in an interpreter of its own, like every row."""
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import json, bench.store_size as s; print(json.dumps(s.measure({traces})))",
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=SCENARIO_TIMEOUT_S,
+        check=True,
+    )
+    result: dict[str, float] = json.loads(completed.stdout.strip().splitlines()[-1])
+    return result
 
 
 def diagnostic(args: argparse.Namespace) -> int:

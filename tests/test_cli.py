@@ -199,16 +199,11 @@ def test_large_store_lists_by_index_without_reading_it_whole(tmp_path: Path) -> 
     fill(seed)
     seed.shutdown()
     with sqlite3.connect(db) as connection:
-        (template,) = connection.execute("SELECT info FROM traces LIMIT 1").fetchone()
-        rows = []
-        for i in range(100_000):
-            info = json.loads(template)
-            info["trace_id"] = f"{i:032x}"
-            info["start_time_ns"] += i
-            rows.append(
-                (info["trace_id"], "bulk", "OK", info["start_time_ns"], 1.0, f"q{i}", "a", 1,
-                 json.dumps(info))
-            )  # fmt: skip
+        (start_ns,) = connection.execute("SELECT start_ns FROM traces LIMIT 1").fetchone()
+        rows = [
+            (f"{i:032x}", "bulk", "OK", start_ns + i, 1.0, f"q{i}", "a", 1, "{}")
+            for i in range(100_000)
+        ]
         connection.executemany(
             "INSERT INTO traces (trace_id, name, state, start_ns, duration_ms, request_preview, "
             "response_preview, span_count, complete, info) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 1, ?)",

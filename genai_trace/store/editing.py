@@ -18,9 +18,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from genai_trace._semantics.capture import safe_repr
-from genai_trace._semantics.codec import dumps, loads
+from genai_trace._semantics.codec import loads
 from genai_trace.exceptions import TraceNotStoredError
+from genai_trace.store.payloads import stored_facts
 from genai_trace.store.reader import TraceQuery, filter_clauses
 from genai_trace.store.schema import (
     TraceStoreError,
@@ -91,22 +91,25 @@ def delete_traces(
 def delete_whole_traces(connection: sqlite3.Connection, trace_ids: Sequence[str]) -> None:
     """Delete every row of ``trace_ids`` in every per-trace table, inside the caller's write.
 
-    A per-trace table is any with a ``trace_id`` column, so a table added by a later
-    migration goes with its traces without being named here; ``traces`` goes last.
+    A per-trace table is any with a ``trace_id`` column, or a ``seq`` column (the trace's
+    row number: the packed spans and span types), so a table added by a later migration
+    goes with its traces without being named here; ``traces`` goes last.
     """
-    tables = [
-        str(name)
-        for (name,) in connection.execute(
-            "SELECT m.name FROM sqlite_master AS m, pragma_table_info(m.name) AS c "
-            "WHERE m.type = 'table' AND c.name = 'trace_id' AND m.name != 'traces' "
-            "ORDER BY m.name"
-        )
-    ]
+    tables = connection.execute(
+        "SELECT m.name, c.name FROM sqlite_master AS m, pragma_table_info(m.name) AS c "
+        "WHERE m.type = 'table' AND c.name IN ('trace_id', 'seq') AND m.name != 'traces' "
+        "AND m.name NOT LIKE 'sqlite%' "  # sqlite_sequence's seq is the next row number
+        "ORDER BY m.name"
+    ).fetchall()
     for start in range(0, len(trace_ids), _CHUNK):
         chunk = list(trace_ids[start : start + _CHUNK])
         marks = ",".join("?" * len(chunk))
-        for table in [*tables, "traces"]:
-            connection.execute(f'DELETE FROM "{table}" WHERE trace_id IN ({marks})', chunk)
+        for table, key in tables:
+            rows = f"({marks})"
+            if key == "seq":
+                rows = f"(SELECT seq FROM traces WHERE trace_id IN ({marks}))"
+            connection.execute(f'DELETE FROM "{table}" WHERE {key} IN {rows}', chunk)
+        connection.execute(f"DELETE FROM traces WHERE trace_id IN ({marks})", chunk)
 
 
 @contextmanager
@@ -158,8 +161,7 @@ def _stored_info(
 
 def _save_info(connection: sqlite3.Connection, trace_id: str, info: dict[str, Any]) -> None:
     connection.execute(
-        "UPDATE traces SET info = ? WHERE trace_id = ?",
-        (dumps(info, default=safe_repr), trace_id),
+        "UPDATE traces SET info = ? WHERE trace_id = ?", (stored_facts(info), trace_id)
     )
 
 

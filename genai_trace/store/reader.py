@@ -26,14 +26,9 @@ from typing import Any
 
 from genai_trace._semantics.codec import loads
 from genai_trace._semantics.facts import parents_first
-from genai_trace._semantics.model import (
-    SpanRecord,
-    Trace,
-    TraceInfo,
-    info_from_dict,
-    span_from_dict,
-)
-from genai_trace.store.schema import CONTAINS, DEFAULT_DB_PATH, open_for_reading
+from genai_trace._semantics.model import Trace, TraceInfo, info_from_dict, span_from_dict
+from genai_trace.store.payloads import FACTS_BY_DEFAULT, unpack_spans
+from genai_trace.store.schema import CONTAINS, DEFAULT_DB_PATH, ReadConnections
 
 _ORDER_COLUMNS = {
     "start_time": "start_ns",
@@ -164,13 +159,18 @@ class TraceReader:
         self.path = Path(path)
         self.busy_timeout_s = float(busy_timeout_s)
         """How long a read (or a write) waits for another process to release the file."""
+        self._connections: ReadConnections | None = None
 
     def exists(self) -> bool:
         """Whether anything has been traced into the store yet."""
         return self.path.exists()
 
     def _reader(self) -> AbstractContextManager[sqlite3.Connection]:
-        return open_for_reading(self.path, self.busy_timeout_s, self.choose_with)
+        connections = self._connections
+        if connections is None or connections.timeout_s != self.busy_timeout_s:
+            connections = ReadConnections(self.path, self.busy_timeout_s, self.choose_with)
+            self._connections = connections
+        return connections.snapshot()
 
     # --- trace facts and whole traces ----------------------------------------------------
 
@@ -183,7 +183,7 @@ class TraceReader:
         sql, params = _select(query)
         with self._reader() as connection:
             rows = connection.execute(sql, params).fetchall()
-        return [(seq, info_from_dict(loads(info))) for seq, info in rows]
+        return [(row[0], info_from_dict(_facts(row))) for row in rows]
 
     def search_after(
         self, query: TraceQuery, after: SortKey | None
@@ -199,8 +199,8 @@ class TraceReader:
             rows = connection.execute(sql, params).fetchall()
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        infos = [info_from_dict(loads(info)) for _, _, info in rows]
-        return infos, (SortKey(rows[-1][1], rows[-1][0]) if more else None)
+        infos = [info_from_dict(_facts(row)) for row in rows]
+        return infos, (SortKey(rows[-1][_SORT_VALUE], rows[-1][0]) if more else None)
 
     def query_plan(self, query: TraceQuery) -> list[str]:
         """SQLite's plan for ``query`` (to check a filter is served by an index)."""
@@ -217,13 +217,13 @@ class TraceReader:
         """The whole trace by trace id or client request id, ``None`` when not stored."""
         with self._reader() as connection:
             row = connection.execute(
-                "SELECT trace_id, info FROM traces WHERE trace_id = ? OR client_request_id = ? "
-                "ORDER BY trace_id = ? DESC LIMIT 1",
+                f"SELECT {FACTS} FROM traces "
+                "WHERE trace_id = ? OR client_request_id = ? ORDER BY trace_id = ? DESC LIMIT 1",
                 (trace_id, trace_id, trace_id),
             ).fetchone()
             if row is None:
                 return None
-            trace = read_trace(connection, row[0], row[1])
+            trace = read_trace(connection, row)
         # Parts of a trace from several processes arrive in any order: parents first again.
         return Trace(info=trace.info, spans=tuple(parents_first(list(trace.spans))))
 
@@ -238,19 +238,12 @@ class TraceReader:
             for start in range(0, len(trace_ids), _IN_CHUNK):
                 chunk = list(trace_ids[start : start + _IN_CHUNK])
                 marks = ",".join("?" * len(chunk))
-                infos = connection.execute(
-                    f"SELECT trace_id, info FROM traces WHERE trace_id IN ({marks})", chunk
-                ).fetchall()
-                spans: dict[str, list[SpanRecord]] = {}
-                for trace_id, data in connection.execute(
-                    f"SELECT trace_id, data FROM spans WHERE trace_id IN ({marks}) ORDER BY rowid",
-                    chunk,
-                ):
-                    spans.setdefault(trace_id, []).append(span_from_dict(loads(data)))
-                for trace_id, info in infos:
-                    found[trace_id] = Trace(
-                        info=info_from_dict(loads(info)),
-                        spans=tuple(parents_first(spans.get(trace_id, []))),
+                for row in connection.execute(
+                    f"SELECT {FACTS} FROM traces WHERE trace_id IN ({marks})", chunk
+                ).fetchall():
+                    trace = read_trace(connection, row)
+                    found[row[1]] = Trace(
+                        info=trace.info, spans=tuple(parents_first(list(trace.spans)))
                     )
         return [found[trace_id] for trace_id in trace_ids if trace_id in found]
 
@@ -269,9 +262,7 @@ class TraceReader:
                 "SELECT count(*), sum(total_tokens), min(start_ns), max(start_ns), "
                 "avg(duration_ms), sum(span_count), sum(complete = 0) FROM traces"
             ).fetchone()
-            by_type = dict(
-                connection.execute("SELECT span_type, count(*) FROM spans GROUP BY span_type")
-            )
+            by_type = dict(connection.execute(_SPANS_BY_TYPE))
             top_names = connection.execute(
                 "SELECT name, count(*) AS n FROM traces GROUP BY name ORDER BY n DESC LIMIT 10"
             ).fetchall()
@@ -322,8 +313,8 @@ class TraceReader:
                 ).fetchone()
             more = len(rows) > limit
             rows = rows[:limit]
-            traces = _with_errors(connection, [_row(seq, info) for seq, _, info in rows])
-        next_cursor = cursor(rows[-1][1], rows[-1][0]).encode() if more else None
+            traces = _with_errors(connection, [_row(row) for row in rows])
+        next_cursor = _next_key(cursor, rows[-1]).encode() if more else None
         return {
             "traces": traces,
             "next": next_cursor,
@@ -340,13 +331,13 @@ class TraceReader:
         clauses, params = filter_clauses(query)
         clauses.append("seq > ?")
         params.append(after_seq)
-        sql = f"SELECT seq, info FROM traces {_joined(clauses)} ORDER BY seq ASC LIMIT ?"
+        sql = f"SELECT {FACTS} FROM traces {_joined(clauses)} ORDER BY seq ASC LIMIT ?"
         if not self.exists():
             return {"traces": [], "latest_seq": 0, "more": False}
         with self._reader() as connection:
             rows = connection.execute(sql, [*params, limit + 1]).fetchall()
             latest = _latest_seq(connection)
-            traces = _with_errors(connection, [_row(seq, info) for seq, info in rows[:limit]])
+            traces = _with_errors(connection, [_row(row) for row in rows[:limit]])
         return {
             "traces": traces,
             "latest_seq": latest,
@@ -388,7 +379,7 @@ class TraceReader:
             return None
         with self._reader() as connection:
             rows = connection.execute(
-                "SELECT seq, info FROM traces WHERE session_id = ? "
+                f"SELECT {FACTS} FROM traces WHERE session_id = ? "
                 "ORDER BY start_ns ASC, seq ASC LIMIT ?",
                 (session_id, limit + 1),
             ).fetchall()
@@ -399,7 +390,7 @@ class TraceReader:
             ).fetchone()
         return {
             "session_id": session_id,
-            "traces": [_row(seq, info) for seq, info in rows[:limit]],
+            "traces": [_row(row) for row in rows[:limit]],
             "total": total,
             "truncated": len(rows) > limit,
         }
@@ -410,15 +401,71 @@ class TraceReader:
         return [str(row[-1]) for row in rows]
 
 
-def read_trace(connection: sqlite3.Connection, trace_id: str, info: str) -> Trace:
-    """The stored trace ``trace_id`` whose facts are ``info``, spans in the order written."""
-    spans = connection.execute(
-        "SELECT data FROM spans WHERE trace_id = ? ORDER BY rowid", (trace_id,)
-    ).fetchall()
+FACTS = (
+    "seq, trace_id, client_request_id, name, state, start_ns, end_ns, duration_ms, "
+    "request_preview, response_preview, session_id, user_id, span_count, complete, info"
+)
+"""The columns of a trace's stored facts, as :func:`read_trace` and the pages read them."""
+
+
+def read_trace(connection: sqlite3.Connection, row: Sequence[Any]) -> Trace:
+    """The stored trace of ``row`` (the :data:`FACTS` of a ``traces`` row).
+
+    Spans come in the order written.
+    """
+    seq, trace_id = row[0], row[1]
     return Trace(
-        info=info_from_dict(loads(info)),
-        spans=tuple(span_from_dict(loads(data)) for (data,) in spans),
+        info=info_from_dict(_facts(row)),
+        spans=tuple(
+            span_from_dict(span)
+            for span in _span_dicts(connection, seq, trace_id, (row[8], row[9]))
+        ),
     )
+
+
+def _facts(row: Sequence[Any]) -> dict[str, Any]:
+    """A trace's facts as plain data (``info_to_dict``'s shape) from its :data:`FACTS`.
+
+    The ``info`` column holds what has no column of its own (tags, metadata, token usage,
+    why a trace is incomplete); rows of schema version 1 hold every fact there, the same
+    values as their columns.
+    """
+    facts = {
+        "trace_id": row[1],
+        "client_request_id": row[2],
+        "name": row[3],
+        "state": row[4],
+        "start_time_ns": row[5],
+        "end_time_ns": row[6],
+        "duration_ms": row[7],
+        "request_preview": row[8],
+        "response_preview": row[9],
+        "session_id": row[10],
+        "user_id": row[11],
+        "span_count": row[12],
+        "complete": bool(row[13]),
+        **FACTS_BY_DEFAULT,
+    }
+    facts.update(loads(row[14]))
+    return facts
+
+
+def _span_dicts(
+    connection: sqlite3.Connection, seq: int, trace_id: str, previews: Sequence[str | None]
+) -> list[dict[str, Any]]:
+    """The spans of one trace as plain data.
+
+    ``previews``: the trace's request and response previews, as its row holds them.
+    """
+    packed = connection.execute(
+        "SELECT spans, data FROM trace_spans LEFT JOIN dictionaries ON id = dictionary "
+        "WHERE seq = ?",
+        (seq,),
+    ).fetchone()
+    return [] if packed is None else unpack_spans(packed[0], trace_id, previews, packed[1])
+
+
+_SPANS_BY_TYPE = "SELECT span_type, sum(spans) FROM span_types GROUP BY span_type"
 
 
 # --- SQL ---------------------------------------------------------------------------------
@@ -434,7 +481,7 @@ def _select(query: TraceQuery) -> tuple[str, list[Any]]:
     # ORDER BY on them is served by their index instead of a sort of every row.
     nulls_last = f"{column} IS NULL, " if column in ("duration_ms", "total_tokens") else ""
     sql = (
-        f"SELECT seq, info FROM traces {where} "
+        f"SELECT {FACTS} FROM traces {where} "
         f"ORDER BY {nulls_last}{column} {direction}, seq {direction} LIMIT ? OFFSET ?"
     )
     return sql, [*params, query.limit, query.offset]
@@ -475,10 +522,21 @@ def _keyset_select(query: TraceQuery, after: SortKey | None) -> tuple[str, list[
     direction = "DESC" if query.descending else "ASC"
     nulls_last = f"{column} IS NULL, " if nullable else ""
     sql = (
-        f"SELECT seq, {column}, info FROM traces {_joined(clauses)} "
+        f"SELECT {FACTS}, {column} FROM traces {_joined(clauses)} "
         f"ORDER BY {nulls_last}{column} {direction}, seq {direction} LIMIT ?"
     )
     return sql, [*params, query.limit + 1]
+
+
+_SORT_VALUE = FACTS.count(",") + 1
+"""Where :func:`_keyset_select` puts a row's sort value: after its :data:`FACTS`."""
+
+
+def _next_key(key: type[Cursor | SortKey], row: Sequence[Any]) -> Cursor | SortKey:
+    """The key of the page after ``row``, the last row of a page."""
+    if key is Cursor:
+        return Cursor(row[5], row[0])
+    return SortKey(row[_SORT_VALUE], row[0])
 
 
 def _page_query(query: TraceQuery, limit: int, before: Cursor | None) -> tuple[str, list[Any]]:
@@ -487,10 +545,7 @@ def _page_query(query: TraceQuery, limit: int, before: Cursor | None) -> tuple[s
     if before is not None:
         clauses.append("(start_ns, seq) < (?, ?)")
         params.extend((before.start_ns, before.seq))
-    sql = (
-        f"SELECT seq, start_ns, info FROM traces {_joined(clauses)} "
-        "ORDER BY start_ns DESC, seq DESC LIMIT ?"
-    )
+    sql = f"SELECT {FACTS} FROM traces {_joined(clauses)} ORDER BY start_ns DESC, seq DESC LIMIT ?"
     return sql, [*params, limit]
 
 
@@ -520,11 +575,17 @@ def filter_clauses(query: TraceQuery) -> tuple[list[str], list[Any]]:
         ("start_ns >= ?", query.start_time_ns),
         ("start_ns < ?", query.end_time_ns),
         ("seq > ?", query.after_seq),
-        ("trace_id IN (SELECT trace_id FROM spans WHERE span_type = ?)", query.span_type),
     ):
         if bound is not None:
             clauses.append(condition)
             params.append(bound)
+    if query.span_type is not None:
+        # Per row, by the (span_type, seq) key: a page stops at its limit, where an IN list
+        # would first collect every trace of a common type.
+        clauses.append(
+            "EXISTS (SELECT 1 FROM span_types WHERE span_type = ? AND span_types.seq = traces.seq)"
+        )
+        params.append(query.span_type)
     for key, value in (query.tags or {}).items():
         if value is None:
             clauses.append("trace_id IN (SELECT trace_id FROM trace_tags WHERE key = ?)")
@@ -546,9 +607,9 @@ def _latest_seq(connection: sqlite3.Connection) -> int:
     return int(latest)
 
 
-def _row(seq: int, info: str) -> dict[str, Any]:
-    data: dict[str, Any] = loads(info)
-    data["seq"] = seq
+def _row(row: Sequence[Any]) -> dict[str, Any]:
+    data = _facts(row)
+    data["seq"] = row[0]
     return data
 
 
@@ -556,16 +617,11 @@ def _with_errors(
     connection: sqlite3.Connection, rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """Give each failed row without a response its root span's error (the viewer shows it)."""
-    failed = [r["trace_id"] for r in rows if r["state"] == "ERROR" and not r["response_preview"]]
-    if not failed:
-        return rows
-    marks = ", ".join("?" * len(failed))
-    spans = connection.execute(
-        f"SELECT trace_id, data FROM spans WHERE trace_id IN ({marks}) AND parent_id IS NULL",
-        failed,
-    ).fetchall()
-    messages = {trace_id: loads(data).get("status_message") for trace_id, data in spans}
     for row in rows:
-        if messages.get(row["trace_id"]):
-            row["error_message"] = messages[row["trace_id"]]
+        if row["state"] == "ERROR" and not row["response_preview"]:
+            previews = (row["request_preview"], row["response_preview"])
+            spans = _span_dicts(connection, row["seq"], row["trace_id"], previews)
+            root = next((span for span in spans if span.get("parent_id") is None), None)
+            if root is not None and root.get("status_message"):
+                row["error_message"] = root["status_message"]
     return rows

@@ -148,20 +148,17 @@ def _delete_oldest(
             connection.execute("BEGIN IMMEDIATE")
             if keep is not None:
                 take = min(take, _trace_count(connection) - keep)
-            ids = (
-                [
-                    row[0]
-                    for row in connection.execute(
-                        f"SELECT trace_id FROM traces {where} ORDER BY start_ns LIMIT ?",
-                        [*params, take],
-                    )
-                ]
+            rows = (
+                connection.execute(
+                    f"SELECT seq, trace_id FROM traces {where} ORDER BY start_ns LIMIT ?",
+                    [*params, take],
+                ).fetchall()
                 if take > 0
                 else []
             )
-            delete_whole_traces(connection, ids)
-        deleted += len(ids)
-        if not ids or len(ids) < take:
+            delete_whole_traces(connection, [trace_id for _, trace_id in rows])
+        deleted += len(rows)
+        if not rows or len(rows) < take:
             break
     return deleted
 

@@ -5,19 +5,23 @@ block it) and :mod:`~genai_trace.store.reader` (read-only, one snapshot per read
 with the file reaches a reader as :class:`TraceStoreError`, with a message that says what to
 do.
 
-Layer: ``store``; imports ``_errors`` only.
+Layer: ``store``; imports ``_semantics`` and :mod:`~genai_trace.store.payloads`.
 """
 
 from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
+from genai_trace._semantics.codec import loads
 from genai_trace.exceptions import TraceStoreError as TraceStoreError  # its home; re-exported
+from genai_trace.store.payloads import pack_spans, span_type_rows, stored_facts
 
 DEFAULT_DB_PATH = os.path.join(".genai_trace", "traces.db")
 """Where traces land unless ``configure(db_path=...)``, ``--db`` or ``GENAI_TRACE_DB`` say."""
@@ -70,12 +74,87 @@ CREATE INDEX IF NOT EXISTS spans_type ON spans (span_type, trace_id);
 
 def _create_v1(connection: sqlite3.Connection) -> None:
     """Version 0 (an empty file) to 1: the tables of genai-trace 0.x, as first released."""
-    for statement in _SCHEMA_V1.split(";"):
+    _run_script(connection, _SCHEMA_V1)
+
+
+_PACKED_SPANS = """
+CREATE TABLE IF NOT EXISTS trace_spans (
+    seq INTEGER PRIMARY KEY,
+    dictionary INTEGER,
+    spans BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dictionaries (
+    id INTEGER PRIMARY KEY,
+    data BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS span_types (
+    span_type TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    spans INTEGER NOT NULL,
+    PRIMARY KEY (span_type, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS span_types_seq ON span_types (seq);
+DROP INDEX IF EXISTS traces_session;
+DROP INDEX IF EXISTS traces_user;
+DROP INDEX IF EXISTS traces_request_id;
+CREATE INDEX traces_session ON traces (session_id, start_ns) WHERE session_id IS NOT NULL;
+CREATE INDEX traces_user ON traces (user_id, start_ns) WHERE user_id IS NOT NULL;
+CREATE INDEX traces_request_id ON traces (client_request_id)
+    WHERE client_request_id IS NOT NULL;
+"""
+
+
+def _add_packed_spans(connection: sqlite3.Connection) -> None:
+    """Version 1 to 2: each trace's spans in one compressed row, keyed by ``seq``.
+
+    ``trace_spans`` holds the spans (:mod:`~genai_trace.store.payloads`; ``dictionary``
+    names the row of ``dictionaries`` they were compressed with), ``span_types`` the count
+    of each span type, for the span-type filter and the statistics. A row per span, its
+    trace id repeated in two indexes, cost five times the gzipped JSON of the same traces;
+    the span rows of version 1 are packed here, and their table dropped. The ``info``
+    column keeps only what has no column of its own. The indexes of session, user and
+    client request id leave out the traces without one (most, in many apps).
+    """
+    _run_script(connection, _PACKED_SPANS)
+    rows = connection.execute(
+        "SELECT seq, trace_id, request_preview, response_preview, info FROM traces"
+    )
+    while batch := rows.fetchmany(500):
+        _pack_version_1_rows(connection, batch)
+    connection.execute("DROP TABLE spans")
+
+
+def _pack_version_1_rows(connection: sqlite3.Connection, traces: list[tuple[Any, ...]]) -> None:
+    ids = [trace_id for _, trace_id, *_ in traces]
+    spans: dict[str, list[dict[str, Any]]] = {trace_id: [] for trace_id in ids}
+    marks = ",".join("?" * len(ids))
+    for trace_id, data in connection.execute(
+        f"SELECT trace_id, data FROM spans WHERE trace_id IN ({marks}) ORDER BY rowid", ids
+    ):
+        spans[trace_id].append(loads(data))
+    for seq, trace_id, request, response, info in traces:
+        packed = pack_spans(spans[trace_id], (request, response), None)
+        connection.execute(
+            "INSERT INTO trace_spans (seq, dictionary, spans) VALUES (?, NULL, ?)",
+            (seq, packed.spans),
+        )
+        connection.executemany(
+            "INSERT INTO span_types (span_type, seq, spans) VALUES (?, ?, ?)",
+            span_type_rows(seq, spans[trace_id]),
+        )
+        connection.execute(
+            "UPDATE traces SET info = ? WHERE seq = ?", (stored_facts(loads(info)), seq)
+        )
+
+
+def _run_script(connection: sqlite3.Connection, script: str) -> None:
+    # executescript would commit the migration's transaction.
+    for statement in script.split(";"):
         if statement.strip():
             connection.execute(statement)
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1,)
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1, _add_packed_spans)
 """``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``, inside the transaction
 that :func:`open_for_writing` holds; it must not commit. A new table or column is a new
 function appended here, never an edit of an old one: stores written by every release
@@ -146,48 +225,178 @@ def _checked_version(connection: sqlite3.Connection, path: Path) -> int:
     return int(version)
 
 
-@contextmanager
-def open_for_reading(
-    path: Path, timeout_s: float, choose_with: str = "db_path= or GENAI_TRACE_DB"
-) -> Iterator[sqlite3.Connection]:
-    """A read-only connection to ``path`` in one read transaction (one snapshot).
+class ReadConnections:
+    """Read-only connections to the store at ``path``, kept between reads.
 
-    ``mode=ro`` and ``query_only``: a reader can never write the store. The search
-    functions are registered. ``choose_with``: how the caller's user names another store
-    (the Python API's argument, or the CLI's flag), for the message of a missing one.
+    Every read is one read transaction (one snapshot) on a connection opened ``mode=ro``
+    with ``query_only``: a reader can never write the store. Opening a connection and
+    parsing the store's schema costs about 200 µs, half of reading a trace: up to
+    :attr:`KEEP` connections are kept for the next reads, from any thread. A kept one is
+    used again only in the same process (SQLite connections must not cross a fork), on
+    the same file (a store deleted and made again is another file), and at the same
+    schema version (a writer may migrate the store meanwhile).
 
-    Raises:
-        TraceStoreError: the file is missing, locked by another process for longer than
-            ``timeout_s``, corrupt, not a trace store, or written by a newer genai-trace.
+    ``choose_with``: how the caller's user names another store (the Python API's
+    argument, or the CLI's flag), for the message of a missing one.
     """
-    if not path.exists():
-        raise TraceStoreError(
-            f"no trace store at {path}: nothing has been traced there yet "
-            f"(choose another with {choose_with})"
-        )
-    uri = f"file:{quote(str(path.resolve()))}?mode=ro"
-    try:
-        connection = sqlite3.connect(uri, uri=True, timeout=timeout_s, isolation_level=None)
-    except sqlite3.Error as exc:
-        raise TraceStoreError(f"cannot open the trace store {path}: {exc}") from exc
-    try:
-        add_search_functions(connection)
-        connection.execute("PRAGMA query_only = 1")
-        connection.execute("BEGIN")
-        _checked_version(connection, path)
-        yield connection
-    except sqlite3.DatabaseError as exc:
-        if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
+
+    KEEP = 2
+
+    def __init__(self, path: Path, timeout_s: float, choose_with: str) -> None:
+        self.path = path
+        self.timeout_s = timeout_s
+        self.choose_with = choose_with
+        self._lock = threading.Lock()
+        self._idle: list[tuple[tuple[int, int, int], int, sqlite3.Connection]] = []
+
+    @contextmanager
+    def snapshot(self) -> Iterator[sqlite3.Connection]:
+        """A connection in a read transaction, ended (and the connection kept) after.
+
+        Raises:
+            TraceStoreError: the file is missing, locked by another process for longer
+                than ``timeout_s``, corrupt, not a trace store, or written by a newer
+                genai-trace.
+        """
+        file = self._identity()
+        kept = self._take(file)
+        connection: sqlite3.Connection | None = None
+        ended = False
+        try:
+            connection, version = kept if kept is not None else self._open()
+            connection.execute("BEGIN")
+            if _checked_version(connection, self.path) != version:
+                # Migrated since it was opened (its stand-ins are stale), or meanwhile.
+                connection.close()
+                connection, version = self._open()
+                connection.execute("BEGIN")
+                if _checked_version(connection, self.path) != version:
+                    raise sqlite3.OperationalError("database is locked: being migrated")
+            yield connection
+            connection.execute("ROLLBACK")  # ends the read; nothing was written
+            ended = True
+        except sqlite3.DatabaseError as exc:
+            raise _read_error(self.path, exc) from exc
+        finally:
+            if connection is not None:
+                if ended:
+                    self._keep(file, version, connection)
+                else:
+                    connection.close()
+
+    def _identity(self) -> tuple[int, int, int]:
+        try:
+            stat = os.stat(self.path)
+        except FileNotFoundError:
             raise TraceStoreError(
-                f"cannot read the trace store {path}: another process holds it "
-                f"locked ({exc}); try again when it is done"
-            ) from exc
-        raise TraceStoreError(
-            f"cannot read the trace store {path} ({exc}); "
-            "is it a genai-trace store, and not corrupt?"
-        ) from exc
-    finally:
+                f"no trace store at {self.path}: nothing has been traced there yet "
+                f"(choose another with {self.choose_with})"
+            ) from None
+        return (os.getpid(), stat.st_dev, stat.st_ino)
+
+    def _open(self) -> tuple[sqlite3.Connection, int]:
+        """A new connection, and the schema version its stand-ins were made for.
+
+        The stand-ins are made outside any transaction: a read's ROLLBACK would drop them.
+        """
+        uri = f"file:{quote(str(self.path.resolve()))}?mode=ro"
+        try:
+            connection = sqlite3.connect(
+                uri,
+                uri=True,
+                timeout=self.timeout_s,
+                isolation_level=None,
+                check_same_thread=False,  # kept connections serve one thread at a time
+            )
+        except sqlite3.Error as exc:
+            raise TraceStoreError(f"cannot open the trace store {self.path}: {exc}") from exc
+        try:
+            add_search_functions(connection)
+            version = _checked_version(connection, self.path)
+            _stand_in_for_missing_tables(connection, version)
+            connection.execute("PRAGMA query_only = 1")
+        except BaseException:
+            connection.close()
+            raise
+        return connection, version
+
+    def _take(self, file: tuple[int, int, int]) -> tuple[sqlite3.Connection, int] | None:
+        with self._lock:
+            while self._idle:
+                identity, version, connection = self._idle.pop()
+                if identity == file:
+                    return connection, version
+                if identity[0] == file[0]:
+                    connection.close()  # another file of this process's: let it go
+                else:
+                    _INHERITED.append(connection)  # never used, never closed (see below)
+        return None
+
+    def _keep(
+        self, file: tuple[int, int, int], version: int, connection: sqlite3.Connection
+    ) -> None:
+        with self._lock:
+            if len(self._idle) < self.KEEP:
+                self._idle.append((file, version, connection))
+                return
         connection.close()
+
+    def close(self) -> None:
+        """Close the kept connections (of this process; a fork's are left alone)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for (pid, _, _), _, connection in idle:
+            if pid == os.getpid():
+                connection.close()
+            else:
+                _INHERITED.append(connection)
+
+    def __del__(self) -> None:
+        self.close()
+
+
+# Connections a forked child inherited: closing one could disturb the parent's; kept
+# referenced so that garbage collection never closes them.
+_INHERITED: list[sqlite3.Connection] = []
+
+
+def _read_error(path: Path, exc: sqlite3.DatabaseError) -> TraceStoreError:
+    if isinstance(exc, sqlite3.OperationalError) and is_busy(exc):
+        return TraceStoreError(
+            f"cannot read the trace store {path}: another process holds it "
+            f"locked ({exc}); try again when it is done"
+        )
+    return TraceStoreError(
+        f"cannot read the trace store {path} ({exc}); is it a genai-trace store, and not corrupt?"
+    )
+
+
+_STAND_INS = {
+    # The version that made the table: a view of the older tables stands in before it.
+    2: (
+        "CREATE TEMP VIEW trace_spans (seq, dictionary, spans) AS "
+        "SELECT seq, NULL, '[' || (SELECT group_concat(data, ',') FROM "
+        "(SELECT data FROM spans WHERE spans.trace_id = traces.trace_id ORDER BY rowid)) || ']' "
+        "FROM traces",
+        "CREATE TEMP VIEW dictionaries (id, data) AS SELECT NULL, NULL WHERE 0",
+        "CREATE TEMP VIEW span_types (span_type, seq, spans) AS "
+        "SELECT span_type, seq, count(*) FROM spans JOIN traces USING (trace_id) "
+        "GROUP BY span_type, seq",
+    ),
+}
+
+
+def _stand_in_for_missing_tables(connection: sqlite3.Connection, version: int) -> None:
+    """Let a reader query a store of ``version`` that no writer of this release migrated.
+
+    A reader cannot migrate (it opens the file read-only): each table added since the
+    file's version gets a stand-in, in the connection's own TEMP schema, that reads the
+    older tables. Slower than the tables (they are computed), until a writer migrates.
+    """
+    for since, statements in _STAND_INS.items():
+        if version < since:
+            for statement in statements:
+                connection.execute(statement)
 
 
 def is_busy(exc: sqlite3.OperationalError) -> bool:

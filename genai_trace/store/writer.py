@@ -12,18 +12,26 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Sequence
 from typing import Any
 
 from genai_trace._errors import ThrottledWarning, log_internal_error
-from genai_trace._semantics.capture import clean_text, safe_repr
-from genai_trace._semantics.codec import dumps
+from genai_trace._semantics.capture import clean_text
 from genai_trace._semantics.facts import merge_parts
 from genai_trace._semantics.model import Trace, TraceInfo, info_to_dict, span_to_dict
 from genai_trace.exporters._base import ExportResult
-from genai_trace.store.reader import TraceReader, read_trace
+from genai_trace.store.payloads import (
+    Dictionary,
+    DictionarySampler,
+    Packed,
+    pack_spans,
+    span_type_rows,
+    stored_facts,
+)
+from genai_trace.store.reader import FACTS, TraceReader, read_trace
 from genai_trace.store.retention import DEFAULT_RETENTION, Retention, prune
 from genai_trace.store.schema import (
     DEFAULT_DB_PATH,
@@ -89,6 +97,7 @@ class SQLiteTraceStore(TraceReader):
         )
         self._rejected = 0
         """Traces refused one by one since :meth:`take_rejected` (guarded by ``_lock``)."""
+        self._packing = _Packing()
 
     # --- exporter --------------------------------------------------------------------
 
@@ -194,8 +203,11 @@ class SQLiteTraceStore(TraceReader):
                 left_ms = (deadline - time.monotonic()) * 1000
                 wait_ms = int(max(1.0, min(left_ms, _BUSY_SLICE_S * 1000)))
                 connection.execute(f"PRAGMA busy_timeout={wait_ms}")
-                with connection:
-                    _insert_batch(connection, traces, clean)
+                try:
+                    with connection:
+                        _insert_batch(connection, traces, self._packing, clean)
+                finally:
+                    self._packing.committed(sys.exc_info()[0] is None)
                 return
             except sqlite3.OperationalError as exc:
                 if not is_busy(exc) or time.monotonic() >= deadline or self._closing.is_set():
@@ -232,6 +244,7 @@ class SQLiteTraceStore(TraceReader):
         # One slice of busy timeout; _write retries up to busy_timeout_s.
         connection = open_for_writing(self.path, _BUSY_SLICE_S)
         self._closing.clear()
+        self._packing.opened(connection)
         self._writer = connection
         return connection
 
@@ -281,15 +294,56 @@ _TRACE_INSERT = (
     + ", ".join(f"{column} = excluded.{column}" for column in _TRACE_COLUMNS.split(", ")[1:])
 )
 _TAG_INSERT = "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES {}"
-_SPAN_INSERT = (
-    "INSERT OR REPLACE INTO spans (trace_id, span_id, parent_id, name, span_type, start_ns, "
-    "data) VALUES {}"
-)
+_SPANS_INSERT = "INSERT OR REPLACE INTO trace_spans (seq, dictionary, spans) VALUES {}"
+_TYPES_INSERT = "INSERT OR REPLACE INTO span_types (span_type, seq, spans) VALUES {}"
 _MAX_VARIABLES = 30_000  # SQLite allows 32,766 bound values per statement since 3.32
+_IDS_PER_STATEMENT = 900  # bound values in one IN (...) list, far below SQLite's limit
+
+
+class _Packing:
+    """How a writer packs spans: the store dictionary it uses, and its sampler until then."""
+
+    def __init__(self) -> None:
+        self.dictionary: Dictionary | None = None
+        self._sampler: DictionarySampler | None = DictionarySampler()
+        self._pending: Dictionary | None = None
+
+    def opened(self, connection: sqlite3.Connection) -> None:
+        """Take the store's newest dictionary, if another writer has made one."""
+        row = connection.execute(
+            "SELECT id, data FROM dictionaries ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is not None:
+            self.dictionary, self._sampler = Dictionary(row[0], row[1]), None
+
+    def learn(self, connection: sqlite3.Connection, packed: list[Packed]) -> None:
+        """Sample what was packed; once enough was, insert a dictionary.
+
+        It is inserted in the batch's transaction, and used from the next batch on if that
+        transaction commits.
+        """
+        if self._sampler is None or self._pending is not None:
+            return
+        for one in packed:
+            data = self._sampler.add(one)
+            if data is not None:
+                cursor = connection.execute("INSERT INTO dictionaries (data) VALUES (?)", (data,))
+                assert cursor.lastrowid is not None
+                self._pending = Dictionary(cursor.lastrowid, data)
+                return
+
+    def committed(self, done: bool) -> None:
+        """The batch's transaction committed (``done``) or rolled back."""
+        if done and self._pending is not None:
+            self.dictionary, self._sampler = self._pending, None
+        self._pending = None
 
 
 def _insert_batch(
-    connection: sqlite3.Connection, traces: Sequence[Trace], clean: bool = False
+    connection: sqlite3.Connection,
+    traces: Sequence[Trace],
+    packing: _Packing,
+    clean: bool = False,
 ) -> None:
     """Write a batch with one multi-row statement per table, in one write transaction.
 
@@ -297,8 +351,8 @@ def _insert_batch(
     each retake waits a switch interval: a store written that way falls behind a tight loop.
     A part of a trace already stored (written by another process, or an earlier part of
     this one, such as late spans) or earlier in the batch is merged into its row
-    (:func:`~genai_trace._semantics.facts.merge_parts`). ``clean``: replace lone surrogates in
-    every text written.
+    (:func:`~genai_trace._semantics.facts.merge_parts`) and its spans are written again,
+    whole. ``clean``: replace lone surrogates in every text written.
     """
     # The write lock first: another process must not store a part between our read of the
     # stored parts and our write of the merge.
@@ -310,35 +364,61 @@ def _insert_batch(
     stored = _stored_parts(connection, list(groups))
     infos: list[dict[str, Any]] = []
     tag_rows: list[tuple[Any, ...]] = []
-    span_rows: list[tuple[Any, ...]] = []
+    spans_of: dict[str, list[dict[str, Any]]] = {}
     for trace_id, parts in groups.items():
         prior = stored.get(trace_id)
         if prior is None and len(parts) == 1:
             info = parts[0][1]
+            spans_of[trace_id] = _span_dicts(parts[0][0])
         else:  # rare: parts merged from their records
             earlier = [] if prior is None else [prior]
-            info = merge_parts([*earlier, *(trace for trace, _ in parts)]).info
+            merged = merge_parts([*earlier, *(trace for trace, _ in parts)])
+            info = merged.info
+            spans_of[trace_id] = [span_to_dict(span) for span in merged.spans]
         infos.append(info_to_dict(info))
         tag_rows.extend((trace_id, k, v) for k, v in info.tags.items())
+    previews = {d["trace_id"]: (d.get("request_preview"), d.get("response_preview")) for d in infos}
+    packed = {
+        trace_id: pack_spans(spans, previews[trace_id], packing.dictionary)
+        for trace_id, spans in spans_of.items()
+    }
     for trace in traces:
-        span_rows.extend(
-            (
-                span["trace_id"],
-                span["span_id"],
-                span["parent_id"],
-                span["name"],
-                span["span_type"],
-                span["start_time_ns"],
-                dumps(span, default=safe_repr),
-            )
-            for span in _span_dicts(trace)
-        )
         views_read = getattr(trace, "views_read", None)
         if views_read is not None:  # a retry of this batch makes them again: same rows
             views_read()
     _insert_rows(connection, _TRACE_INSERT, [_trace_row(d) for d in infos], clean)
     _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
-    _insert_rows(connection, _SPAN_INSERT, span_rows, clean)
+    seqs = _seqs(connection, list(groups))
+    rewritten = [seqs[trace_id] for trace_id in stored]
+    if rewritten:  # their span types are counted again below, from all their spans
+        _delete_in(connection, "DELETE FROM span_types WHERE seq IN ({})", rewritten)
+    _insert_rows(
+        connection,
+        _SPANS_INSERT,
+        [(seqs[t], one.dictionary_id, one.spans) for t, one in packed.items()],
+    )
+    packing.learn(connection, list(packed.values()))
+    type_rows = [
+        row for trace_id, spans in spans_of.items() for row in span_type_rows(seqs[trace_id], spans)
+    ]
+    _insert_rows(connection, _TYPES_INSERT, type_rows, clean)
+
+
+def _seqs(connection: sqlite3.Connection, ids: list[str]) -> dict[str, int]:
+    """The ``seq`` of each trace row among ``ids`` (the key of its spans and span types)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = ids[start : start + _IDS_PER_STATEMENT]
+        marks = ",".join("?" * len(chunk))
+        sql = f"SELECT trace_id, seq FROM traces WHERE trace_id IN ({marks})"
+        found.update(connection.execute(sql, chunk).fetchall())
+    return found
+
+
+def _delete_in(connection: sqlite3.Connection, sql: str, keys: list[Any]) -> None:
+    for start in range(0, len(keys), _IDS_PER_STATEMENT):
+        chunk = keys[start : start + _IDS_PER_STATEMENT]
+        connection.execute(sql.format(",".join("?" * len(chunk))), chunk)
 
 
 def _facts(trace: Trace) -> TraceInfo:
@@ -357,12 +437,12 @@ def _span_dicts(trace: Trace) -> list[dict[str, Any]]:
 def _stored_parts(connection: sqlite3.Connection, ids: list[str]) -> dict[str, Trace]:
     """The traces among ``ids`` already stored, whole (their merged facts and all spans)."""
     found: dict[str, Trace] = {}
-    for start in range(0, len(ids), 900):
-        chunk = ids[start : start + 900]
+    for start in range(0, len(ids), _IDS_PER_STATEMENT):
+        chunk = ids[start : start + _IDS_PER_STATEMENT]
         marks = ",".join("?" * len(chunk))
-        sql = f"SELECT trace_id, info FROM traces WHERE trace_id IN ({marks})"
-        for trace_id, info in connection.execute(sql, chunk).fetchall():
-            found[trace_id] = read_trace(connection, trace_id, info)
+        sql = f"SELECT {FACTS} FROM traces WHERE trace_id IN ({marks})"
+        for row in connection.execute(sql, chunk).fetchall():
+            found[row[1]] = read_trace(connection, row)
     return found
 
 
@@ -383,7 +463,7 @@ def _trace_row(info: dict[str, Any]) -> tuple[Any, ...]:
         usage.get("total_tokens"),
         info["span_count"],
         1 if info.get("complete", True) else 0,
-        dumps(info, default=safe_repr),
+        stored_facts(info),
     )
 
 

@@ -34,22 +34,40 @@ def trace_id_of(question: str) -> str:
     return info.trace_id
 
 
-def rows_of(store: SQLiteTraceStore, trace_id: str) -> dict[str, int]:
-    """How many rows of ``trace_id`` each table holds."""
+def rows_of(store: SQLiteTraceStore, trace_id: str, seq: int) -> dict[str, int]:
+    """How many rows of ``trace_id`` (row number ``seq``) each table holds."""
     with sqlite3.connect(store.path) as connection:
-        tables = [
-            name
-            for (name,) in connection.execute(
-                "SELECT m.name FROM sqlite_master AS m, pragma_table_info(m.name) AS c "
-                "WHERE m.type = 'table' AND c.name = 'trace_id' ORDER BY m.name"
-            )
-        ]
+        tables = connection.execute(
+            "SELECT m.name, c.name FROM sqlite_master AS m, pragma_table_info(m.name) AS c "
+            "WHERE m.type = 'table' AND c.name IN ('trace_id', 'seq') "
+            "AND NOT (m.name = 'traces' AND c.name = 'seq') AND m.name NOT LIKE 'sqlite%' "
+            "ORDER BY m.name"
+        ).fetchall()
         return {
             table: connection.execute(
-                f"SELECT count(*) FROM {table} WHERE trace_id = ?", (trace_id,)
+                f"SELECT count(*) FROM {table} WHERE {key} = ?",
+                (trace_id if key == "trace_id" else seq,),
             ).fetchone()[0]
-            for table in tables
+            for table, key in tables
         }
+
+
+def last_row_number(store: SQLiteTraceStore) -> int:
+    with sqlite3.connect(store.path) as connection:
+        (seq,) = connection.execute(
+            "SELECT seq FROM sqlite_sequence WHERE name = 'traces'"
+        ).fetchone()
+    connection.close()
+    return int(seq)
+
+
+def seq_of(store: SQLiteTraceStore, trace_id: str) -> int:
+    with sqlite3.connect(store.path) as connection:
+        (seq,) = connection.execute(
+            "SELECT seq FROM traces WHERE trace_id = ?", (trace_id,)
+        ).fetchone()
+    connection.close()
+    return int(seq)
 
 
 def test_a_tag_set_and_removed_reads_back_everywhere(store: SQLiteTraceStore) -> None:
@@ -130,11 +148,15 @@ def test_delete_traces_by_id_removes_every_row_of_those_traces(store: SQLiteTrac
     with sqlite3.connect(store.path) as connection:
         connection.execute("CREATE TABLE notes (trace_id TEXT NOT NULL, note TEXT)")
         connection.executemany("INSERT INTO notes VALUES (?, 'n')", [(alpha,), (beta,)])
-    assert rows_of(store, alpha) == {"notes": 1, "spans": 3, "trace_tags": 1, "traces": 1}
+    alpha_seq, beta_seq = seq_of(store, alpha), seq_of(store, beta)
+    every = {"notes": 1, "span_types": 3, "trace_spans": 1, "trace_tags": 1, "traces": 1}
+    assert rows_of(store, alpha, alpha_seq) == every
 
+    next_seq = last_row_number(store)
     assert genai_trace.delete_traces([alpha, "4bf92f3577b34da6a3ce929d0e0e4736"]) == 1
-    assert rows_of(store, alpha) == {"notes": 0, "spans": 0, "trace_tags": 0, "traces": 0}
-    assert rows_of(store, beta) == {"notes": 1, "spans": 3, "trace_tags": 1, "traces": 1}
+    assert rows_of(store, alpha, alpha_seq) == dict.fromkeys(every, 0)
+    assert last_row_number(store) == next_seq  # row numbers are never given out twice
+    assert rows_of(store, beta, beta_seq) == every
     assert genai_trace.get_trace(alpha) is None  # not from the buffer of recent traces
     assert genai_trace.delete_traces(alpha) == 0
 

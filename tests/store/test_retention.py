@@ -74,7 +74,8 @@ def orphans(db: Path) -> tuple[int, int]:
     """Spans and tags whose trace is gone: pruning deletes whole traces only."""
     with sqlite3.connect(db) as connection:
         (spans,) = connection.execute(
-            "SELECT count(*) FROM spans WHERE trace_id NOT IN (SELECT trace_id FROM traces)"
+            "SELECT (SELECT count(*) FROM trace_spans WHERE seq NOT IN (SELECT seq FROM traces))"
+            " + (SELECT count(*) FROM span_types WHERE seq NOT IN (SELECT seq FROM traces))"
         ).fetchone()
         (tags,) = connection.execute(
             "SELECT count(*) FROM trace_tags WHERE trace_id NOT IN (SELECT trace_id FROM traces)"

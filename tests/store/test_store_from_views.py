@@ -26,9 +26,9 @@ def _rows(path: Path) -> list[tuple[object, ...]]:
             "complete, info FROM traces"
         ).fetchall()
         spans = connection.execute(
-            "SELECT trace_id, span_id, parent_id, name, span_type, start_ns, data FROM spans "
-            "ORDER BY span_id"
+            "SELECT seq, dictionary, spans FROM trace_spans ORDER BY seq"
         ).fetchall()
+        spans += connection.execute("SELECT * FROM span_types ORDER BY span_type").fetchall()
         tags = connection.execute("SELECT * FROM trace_tags ORDER BY key").fetchall()
     return [*traces, *spans, *tags]
 
