@@ -60,12 +60,13 @@ _CLIENT_SESSION = ("mcp.client.session", "ClientSession")
 _DISPATCHER = "mcp.shared.jsonrpc_dispatcher"
 _SERVER_OTEL = "mcp.server._otel"
 
+# (owner, name, original) of each hook set, to put back on uninstrument. Module state, not
+# the instrumentor's: BaseInstrumentor is a singleton whose __init__ runs on every call.
+_originals: list[tuple[Any, str, Any]] = []
+
 
 class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
     """Hooks genai-trace into the ``mcp`` SDK's client and server (see the module)."""
-
-    def __init__(self) -> None:
-        self._originals: list[tuple[Any, str, Any]] = []
 
     def instrumentation_dependencies(self) -> Collection[str]:
         """The ``mcp`` versions these hooks fit."""
@@ -85,12 +86,12 @@ class MCPInstrumentor(BaseInstrumentor):  # type: ignore[misc]
             (middleware, "__call__", _traced_middleware(middleware.__call__)),
         ]
         for owner, name, replacement in replacements:
-            self._originals.append((owner, name, getattr(owner, name)))
+            _originals.append((owner, name, getattr(owner, name)))
             setattr(owner, name, replacement)
 
     def _uninstrument(self, **kwargs: Any) -> None:
-        while self._originals:
-            owner, name, original = self._originals.pop()
+        while _originals:
+            owner, name, original = _originals.pop()
             setattr(owner, name, original)
 
 

@@ -8,6 +8,7 @@ server's part of the trace is read back from its local store.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
@@ -25,6 +26,7 @@ from mcp.client.streamable_http import streamable_http_client
 
 import genai_trace
 from genai_trace import Trace
+from genai_trace.integrations import _mcp
 from genai_trace.store import TraceReader, TraceStoreError
 from genai_trace.testing import capture_traces
 from tests.helpers.genai_support import assert_within
@@ -181,3 +183,34 @@ async def test_a_failing_tool_is_an_error_on_both_sides(tmp_path: Path) -> None:
     assert server.root.parent_id == call.span_id
     assert server.root.status == "ERROR"
     assert server.root.attributes["error.type"] == "tool_error"
+
+
+async def test_changed_sdk_internals_leave_calls_working_and_warn_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    genai_trace.autolog("mcp", disable=True)
+    monkeypatch.setattr(_mcp, "_SERVER_OTEL", "mcp.server._otel_renamed_in_a_later_release")
+    with caplog.at_level(logging.WARNING, logger="genai_trace"):
+        assert genai_trace.autolog("mcp") == ["mcp"]
+    (warning,) = [r.getMessage() for r in caplog.records if "autolog('mcp')" in r.getMessage()]
+    assert "MCP calls keep only the SDK's own spans" in warning
+    async with over_stdio(tmp_path / "server.db") as session:
+        with capture_traces() as traces, genai_trace.start_span("agent"):
+            result = await session.call_tool("add", {"a": 1, "b": 1})
+    assert result.structured_content == {"result": 2}
+    assert span_tree(only(traces)) == [
+        (0, "agent", "CHAIN"),
+        (1, "MCP send tools/call add", "UNKNOWN"),
+    ]
+
+
+def test_disable_puts_the_sdk_back() -> None:
+    from mcp.client.session import ClientSession as Session
+    from mcp.shared import jsonrpc_dispatcher
+
+    hooked = (Session.call_tool, jsonrpc_dispatcher.otel_span)
+    assert genai_trace.autolog("mcp") == ["mcp"]  # again: the hooks stay as they are
+    assert genai_trace.autolog("mcp", disable=True) == ["mcp"]
+    assert Session.call_tool is not hooked[0]
+    assert jsonrpc_dispatcher.otel_span is not hooked[1]
+    assert jsonrpc_dispatcher.otel_span.__module__ == "mcp.shared._otel"
