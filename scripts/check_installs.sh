@@ -8,8 +8,9 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 FLOOR=1.45.0 # the lowest opentelemetry-api/-sdk/-exporter-* in pyproject.toml
-# Not llama-index: ~110 MB more (numpy, nltk, SQLAlchemy); the dev install tests it.
-ALL_EXTRAS=grpc,openai,anthropic,langchain,openai-agents,google-genai,bedrock,fastapi
+# Not llama-index (~110 MB more: numpy, nltk, SQLAlchemy) nor dspy (~240 MB more: litellm,
+# tokenizers, huggingface-hub); the dev install tests both.
+ALL_EXTRAS=grpc,openai,anthropic,langchain,openai-agents,google-genai,bedrock,fastapi,mcp
 work=$(mktemp -d "${TMPDIR:-/tmp}/genai-trace-installs.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 

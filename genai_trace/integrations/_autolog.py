@@ -1,7 +1,8 @@
 """``genai_trace.autolog``: turn on the official OpenTelemetry GenAI instrumentations.
 
-genai-trace writes no patches of its own: each integration is the official instrumentation
-(``opentelemetry-instrumentation-genai-openai`` ...), set up to emit the current GenAI
+genai-trace writes no patches of its own where an official instrumentation exists: each
+integration is the official instrumentation (``opentelemetry-instrumentation-genai-openai``
+...; for MCP, which has none, genai-trace's own in ``_mcp``), set up to emit the current GenAI
 conventions into genai-trace's TracerProvider, so its spans nest under ``@trace`` spans and
 the TraceAssembler understands them (span type, messages, model, token usage).
 """

@@ -1,7 +1,8 @@
-"""Integrations that ``autolog`` knows: one official OpenTelemetry instrumentation each.
+"""Integrations that ``autolog`` knows: one OpenTelemetry instrumentation each.
 
 An integration is data, not code: an :class:`Integration` names the client library, the
-official instrumentor and the extra that installs them. Adding a framework is adding one
+instrumentor (the official one; genai-trace's own only where none exists, as for MCP) and
+the extra that installs them. Adding a framework is adding one
 value to :data:`INTEGRATIONS` (and its extra in pyproject.toml).
 """
 
@@ -33,6 +34,9 @@ class Integration:
     instrumentation."""
     instrument_options: tuple[tuple[str, Any], ...] = ()
     """``(keyword, value)`` pairs passed to the instrumentor's ``instrument()``."""
+    instrumentation_module: str = ""
+    """The module whose presence means the instrumentation is installed; empty: the
+    instrumentor's own (an instrumentor of genai-trace's needs another package's)."""
 
     @property
     def pip_command(self) -> str:
@@ -45,7 +49,7 @@ class Integration:
 
     def instrumentation_installed(self) -> bool:
         """Whether the official instrumentation can be imported."""
-        return _module_exists(self.instrumentor.partition(":")[0])
+        return _module_exists(self.instrumentation_module or self.instrumentor.partition(":")[0])
 
     def new_instrumentor(self) -> Any:
         """The instrumentor (a ``BaseInstrumentor`` singleton).
@@ -130,6 +134,25 @@ INTEGRATIONS = (
         client_package="llama-index-core",
         instrumentor="opentelemetry.instrumentation.genai.llama_index:LlamaIndexInstrumentor",
         instrumentation_package="opentelemetry-instrumentation-genai-llama-index",
+    ),
+    # DSPy's LM calls, tools, retrievers and ReAct agents.
+    Integration(
+        name="dspy",
+        client_module="dspy",
+        client_package="dspy",
+        instrumentor="opentelemetry.instrumentation.genai.dspy:DSPyInstrumentor",
+        instrumentation_package="opentelemetry-instrumentation-genai-dspy",
+    ),
+    # MCP tool calls: the client's call and the server's handling as one trace. No official
+    # instrumentation exists; the mcp SDK propagates the context itself and genai-trace's
+    # own instrumentor adds the tool spans' meaning (integrations/_mcp.py).
+    Integration(
+        name="mcp",
+        client_module="mcp",
+        client_package="mcp",
+        instrumentor="genai_trace.integrations._mcp:MCPInstrumentor",
+        instrumentation_package="opentelemetry-instrumentation",
+        instrumentation_module="opentelemetry.instrumentation.instrumentor",
     ),
 )
 """Every integration, in the order ``autolog()`` turns them on."""
