@@ -18,6 +18,7 @@ from genai_trace._api.baggage import SessionBaggagePropagator
 from genai_trace._api.client import TraceClient
 from genai_trace._api.context import context
 from genai_trace._api.decorator import trace
+from genai_trace._api.feedback import get_feedback, log_expectation, log_feedback
 from genai_trace._api.fluent import get_current_span, start_span, update_current_trace
 from genai_trace._api.lifecycle import (
     configure,
@@ -34,6 +35,7 @@ from genai_trace._api.reading import get_last_trace_id, get_trace, search_traces
 from genai_trace._api.span import GenAISpan
 from genai_trace._runtime.config import Config
 from genai_trace._semantics import semconv as _semconv
+from genai_trace._semantics.feedback import Feedback, Source
 from genai_trace._semantics.model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
 from genai_trace._semantics.semconv import SpanType
 from genai_trace.exceptions import (
@@ -60,11 +62,13 @@ __all__ = [
     "Config",
     "DuplicateTraceError",
     "ExportResult",
+    "Feedback",
     "GenAISpan",
     "MalformedIdError",
     "OpenSpansError",
     "RootSpanError",
     "SessionBaggagePropagator",
+    "Source",
     "SpanEvent",
     "SpanNotFoundError",
     "SpanRecord",
@@ -89,10 +93,13 @@ __all__ = [
     "flush",
     "flush_on_exit_signals",
     "get_current_span",
+    "get_feedback",
     "get_last_trace_id",
     "get_trace",
     "inject",
     "is_enabled",
+    "log_expectation",
+    "log_feedback",
     "search_traces",
     "shutdown",
     "start_span",

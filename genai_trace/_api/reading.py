@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from genai_trace._runtime import state as _runtime
 from genai_trace._semantics.model import Trace, TraceInfo
@@ -99,6 +99,8 @@ def search_traces(
     session_id: str | None = None,
     user_id: str | None = None,
     text: str | None = None,
+    feedback: Mapping[str, Any] | None = None,
+    feedback_name: str | None = None,
     order_by: str = "start_time",
     descending: bool = True,
     limit: int = 100,
@@ -120,6 +122,9 @@ def search_traces(
         session_id: The session.
         user_id: The user.
         text: Case-insensitive substring of the request or response preview.
+        feedback: ``{"thumbs": False}``: traces with a feedback of that name and value
+            (every pair must match; see :func:`genai_trace.log_feedback`).
+        feedback_name: Traces with any feedback of this name.
         order_by: ``start_time``, ``duration``, ``tokens`` or ``name``.
         descending: Largest (newest) first.
         limit: At most this many results.
@@ -150,6 +155,8 @@ def search_traces(
         session_id=session_id,
         user_id=user_id,
         text=text,
+        feedback=None if feedback is None else dict(feedback),
+        feedback_name=feedback_name,
         order_by=order_by,
         descending=descending,
         limit=limit,

@@ -23,7 +23,9 @@ from typing import Any
 
 from genai_trace._semantics.codec import loads
 from genai_trace._semantics.facts import parents_first
+from genai_trace._semantics.feedback import Feedback
 from genai_trace._semantics.model import Trace, TraceInfo, info_from_dict, span_from_dict
+from genai_trace.store.feedback import has_feedback_table, read_feedback, search_clauses
 from genai_trace.store.schema import CONTAINS, DEFAULT_DB_PATH, open_for_reading
 
 _ORDER_COLUMNS = {
@@ -62,6 +64,15 @@ class TraceQuery:
     limit: int = 100
     offset: int = 0
     after_seq: int | None = None
+    feedback: Mapping[str, Any] | None = None
+    """``{"thumbs": False}``: traces with a feedback of that name and value (each pair)."""
+    feedback_name: str | None = None
+    """Traces with any feedback of this name."""
+
+    @property
+    def needs_feedback(self) -> bool:
+        """Whether it filters on feedback (a store without the table matches nothing)."""
+        return bool(self.feedback) or self.feedback_name is not None
 
 
 @dataclass(frozen=True)
@@ -117,6 +128,8 @@ class TraceReader:
         """Like :meth:`search`, with each trace's insertion sequence (for ``tail``)."""
         sql, params = _select(query)
         with self._reader() as connection:
+            if query.needs_feedback and not has_feedback_table(connection):
+                return []
             rows = connection.execute(sql, params).fetchall()
         return [(seq, info_from_dict(loads(info))) for seq, info in rows]
 
@@ -126,8 +139,11 @@ class TraceReader:
 
     def count(self, query: TraceQuery | None = None) -> int:
         """How many traces match ``query`` (all traces when ``None``)."""
-        where, params = _where(query or TraceQuery())
+        query = query or TraceQuery()
+        where, params = _where(query)
         with self._reader() as connection:
+            if query.needs_feedback and not has_feedback_table(connection):
+                return 0
             (count,) = connection.execute(f"SELECT count(*) FROM traces {where}", params).fetchone()
         return int(count)
 
@@ -142,8 +158,32 @@ class TraceReader:
             if row is None:
                 return None
             trace = read_trace(connection, row[0], row[1])
+            feedback = read_feedback(connection, [row[0]]).get(row[0], [])
         # Parts of a trace from several processes arrive in any order: parents first again.
-        return Trace(info=trace.info, spans=tuple(parents_first(list(trace.spans))))
+        return Trace(
+            info=trace.info,
+            spans=tuple(parents_first(list(trace.spans))),
+            feedback=tuple(feedback),
+        )
+
+    def get_feedback(self, trace_id: str) -> list[Feedback]:
+        """The feedback of a trace (by trace id or client request id), oldest first."""
+        with self._reader() as connection:
+            rows = connection.execute(
+                "SELECT trace_id FROM traces WHERE trace_id = ? OR client_request_id = ? "
+                "ORDER BY trace_id = ? DESC LIMIT 1",
+                (trace_id, trace_id, trace_id),
+            ).fetchall()
+            ids = [row[0] for row in rows] or [trace_id]
+            return read_feedback(connection, ids).get(ids[0], [])
+
+    def feedback_summaries(self, trace_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+        """Each trace's feedback as plain data (the viewer's column); empty when none."""
+        if not trace_ids or not self.exists():
+            return {}
+        with self._reader() as connection:
+            found = read_feedback(connection, trace_ids)
+        return {tid: [fb.to_dict() for fb in fbs] for tid, fbs in found.items()}
 
     def last_trace_id(self) -> str | None:
         """The id of the most recently stored trace."""
@@ -375,6 +415,10 @@ def filter_clauses(query: TraceQuery) -> tuple[list[str], list[Any]]:
                 "trace_id IN (SELECT trace_id FROM trace_tags WHERE key = ? AND value = ?)"
             )
             params.extend((key, value))
+    if query.needs_feedback:
+        more, more_params = search_clauses(query.feedback, query.feedback_name)
+        clauses.extend(more)
+        params.extend(more_params)
     if query.text:
         # SQLite's LIKE folds ASCII only; the function folds Unicode (see the schema).
         clauses.append(f"({CONTAINS}(?, request_preview, response_preview, name) OR trace_id = ?)")

@@ -160,7 +160,7 @@ def _delete_oldest(
             )
             if ids:
                 marks = ",".join("?" * len(ids))
-                for table in ("spans", "trace_tags", "traces"):
+                for table in ("spans", "trace_tags", "feedback", "traces"):
                     connection.execute(f"DELETE FROM {table} WHERE trace_id IN ({marks})", ids)
         deleted += len(ids)
         if not ids or len(ids) < take:

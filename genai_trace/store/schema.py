@@ -5,7 +5,7 @@ block it) and :mod:`~genai_trace.store.reader` (read-only, one snapshot per read
 with the file reaches a reader as :class:`TraceStoreError`, with a message that says what to
 do.
 
-Layer: ``store``; imports ``_errors`` only.
+Layer: ``store``; imports ``_errors`` and the feedback table's definition.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from genai_trace.exceptions import TraceStoreError as TraceStoreError  # its home; re-exported
+from genai_trace.store.feedback import add_feedback_table
 
 DEFAULT_DB_PATH = os.path.join(".genai_trace", "traces.db")
 """Where traces land unless ``configure(db_path=...)``, ``--db`` or ``GENAI_TRACE_DB`` say."""
@@ -75,7 +76,12 @@ def _create_v1(connection: sqlite3.Connection) -> None:
             connection.execute(statement)
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1,)
+def _add_feedback(connection: sqlite3.Connection) -> None:
+    """Version 1 to 2: the ``feedback`` table (see :mod:`~genai_trace.store.feedback`)."""
+    add_feedback_table(connection)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1, _add_feedback)
 """``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``, inside the transaction
 that :func:`open_for_writing` holds; it must not commit. A new table or column is a new
 function appended here, never an edit of an old one: stores written by every release
