@@ -143,9 +143,10 @@ def stats() -> dict[str, Any]:
     gave up, after its own retries) and ``dropped`` (its queue was full, or shutdown ran out
     of time); a destination with a tail sampler adds ``sampled_out`` (the traces it chose not
     to send), and the local store ``pruned`` (old traces deleted by its retention limits).
-    Once feedback was logged, a destination that takes feedback adds ``feedback_exported`` and ``feedback_failed``;
-    the local store also ``feedback_stored``, ``feedback_pending`` (waiting for their trace)
-    and ``feedback_lost`` (their trace never reached the store: an unknown id).
+    Once feedback was logged, a destination that takes feedback adds ``feedback_exported``
+    and ``feedback_failed``; the local store also ``feedback_stored``, ``feedback_pending``
+    (waiting for their trace) and ``feedback_lost`` (their trace never reached the store:
+    an unknown id).
     Nothing is dropped without being counted here.
     """
     rt = _runtime.current()

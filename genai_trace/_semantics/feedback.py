@@ -313,6 +313,31 @@ def score(value: FeedbackValue) -> float | None:
     return None
 
 
+def render_feedback(items: tuple[Feedback, ...] | list[Feedback]) -> list[str]:
+    """Feedback as lines of text under a trace's tree (``genai-trace show``)."""
+    if not items:
+        return []
+    lines = ["feedback:"]
+    for fb in items:
+        where = f" on span {fb.span_id}" if fb.span_id else ""
+        label = "expected " if fb.kind == EXPECTATION else ""
+        who = f"{fb.source.type.lower()} {fb.source.id}"
+        line = f"  {label}{fb.name} = {value_json(fb.value)}  ({who}){where}"
+        if fb.rationale:
+            line += f": {fb.rationale}"
+        lines.append(line)
+    return lines
+
+
+def parse_value(text: str) -> FeedbackValue:
+    """A value typed on a command line: JSON (``true``, ``0.8``, ``{...}``), else a label."""
+    try:
+        value = loads(text)
+    except ValueError:
+        return text
+    return value if isinstance(value, (bool, int, float, dict, list)) else text
+
+
 @dataclass(frozen=True)
 class FeedbackDelivery:
     """A feedback on its way to the exporters, with what this process knew of its trace.
