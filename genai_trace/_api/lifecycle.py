@@ -185,7 +185,10 @@ def _feedback_counts(destination: Destination) -> dict[str, int]:
         "feedback_exported": destination.feedback_exported,
         "feedback_failed": destination.feedback_failed,
     }
-    inbox = getattr(destination.exporter, "feedback", None)
+    lost = getattr(destination.exporter, "feedback_lost", None)  # an OTLP exporter's
+    if isinstance(lost, int):
+        counts["feedback_lost"] = lost
+    inbox = getattr(destination.exporter, "feedback", None)  # the local store's
     for name in ("stored", "pending", "lost"):
         value = getattr(inbox, name, None)
         if isinstance(value, int):

@@ -178,15 +178,18 @@ class Destination:
             self._export_traces(run)
 
     def _export_feedback(self, deliveries: list[FeedbackDelivery]) -> None:
+        lost_before = getattr(self.exporter, "feedback_lost", 0)
         try:
             result = self.exporter.export_feedback(deliveries)  # type: ignore[attr-defined]
         except Exception:
             log_internal_error(f"{self.name} feedback")
             result = ExportResult.FAILURE
+        # What the exporter counted as lost (an unknown trace) is neither exported nor failed.
+        lost = getattr(self.exporter, "feedback_lost", 0) - lost_before
         if result is ExportResult.SUCCESS:
-            self.feedback_exported += len(deliveries)
+            self.feedback_exported += len(deliveries) - lost
         else:
-            self.feedback_failed += len(deliveries)
+            self.feedback_failed += len(deliveries) - lost
             if not getattr(self.exporter, "reports_own_failures", False):
                 self.feedback_failure_warning.record(len(deliveries), self.name)
 
