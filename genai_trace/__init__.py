@@ -18,6 +18,7 @@ from genai_trace._api.baggage import SessionBaggagePropagator
 from genai_trace._api.client import TraceClient
 from genai_trace._api.context import context
 from genai_trace._api.decorator import trace
+from genai_trace._api.evaluate import EvaluationResult, evaluate, scorer
 from genai_trace._api.feedback import get_feedback, log_expectation, log_feedback
 from genai_trace._api.fluent import get_current_span, start_span, update_current_trace
 from genai_trace._api.lifecycle import (
@@ -61,6 +62,7 @@ __all__ = [
     "AlreadyEndedError",
     "Config",
     "DuplicateTraceError",
+    "EvaluationResult",
     "ExportResult",
     "Feedback",
     "GenAISpan",
@@ -89,6 +91,7 @@ __all__ = [
     "context",
     "disable",
     "enable",
+    "evaluate",
     "extract",
     "flush",
     "flush_on_exit_signals",
@@ -100,6 +103,7 @@ __all__ = [
     "is_enabled",
     "log_expectation",
     "log_feedback",
+    "scorer",
     "search_traces",
     "shutdown",
     "start_span",
