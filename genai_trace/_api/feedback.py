@@ -23,6 +23,7 @@ from typing import Any
 
 from opentelemetry.trace import format_span_id, format_trace_id
 
+from genai_trace._api.reading import _store_to_read
 from genai_trace._errors import log_internal_error, warn_once
 from genai_trace._runtime import state as _runtime
 from genai_trace._semantics.feedback import (
@@ -109,8 +110,6 @@ def get_feedback(trace_id: str) -> list[Feedback]:
     Raises:
         TraceStoreError: the store cannot be read.
     """
-    from genai_trace._api.reading import _store_to_read
-
     if not isinstance(trace_id, str):
         raise TypeError(f"get_feedback() takes a trace id string, got {trace_id!r}")
     store = _store_to_read(None)

@@ -12,6 +12,7 @@ Layer: ``_api``; imports ``_runtime``, ``_semantics`` and ``store``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import os
 from collections.abc import Iterable, Mapping
@@ -52,9 +53,23 @@ def get_trace(trace_id: str) -> Trace | None:
     if rt is not None:
         found = rt.pipeline.recent.get(trace_id)
         if found is not None:
-            return found.built()  # built now, on this thread, if no exporter read it yet
+            # built now, on this thread, if no exporter read it yet
+            return _with_stored_feedback(rt, found.built())
     store = _store_to_read(None)
     return store.get(trace_id) if store.path.exists() else None
+
+
+def _with_stored_feedback(rt: _runtime.Runtime, trace: Trace) -> Trace:
+    """A recent trace with the feedback its store holds (the buffer keeps it as exported).
+
+    Only once feedback was logged in this process: a look-up stays in memory otherwise.
+    """
+    if not rt.pipeline.feedback_submitted:
+        return trace
+    store = _store_to_read(None)
+    if not store.path.exists():
+        return trace
+    return dataclasses.replace(trace, feedback=tuple(store.get_feedback(trace.info.trace_id)))
 
 
 def _store_to_read(db_path: str | os.PathLike[str] | None) -> SQLiteTraceStore:

@@ -291,6 +291,7 @@ class ExportPipeline:
         self.keep_all_traces = keep_all_traces
         self.completed = 0
         self.skipped_non_genai = 0
+        self.feedback_submitted = 0
         self._counts_lock = threading.Lock()
         # Copy-on-write tuple: iterated without a lock.
         self._listeners: tuple[TraceListener, ...] = ()
@@ -343,6 +344,7 @@ class ExportPipeline:
     def submit_feedback(self, delivery: FeedbackDelivery) -> int:
         """Queue a feedback for each destination that takes feedback; return how many."""
         self._ticker.start()
+        self.feedback_submitted += 1  # one int, no lock: only read as "was any logged"
         count = 0
         for destination in self.destinations:
             if destination.takes_feedback:

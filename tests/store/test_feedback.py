@@ -128,9 +128,9 @@ def test_feedback_on_a_stored_trace_by_its_client_request_id(db: Path) -> None:
         (root.trace_id, "expectation", "answer", "Paris", None),
     ]
     assert genai_trace.get_feedback(root.trace_id) == found
+    # the buffer of recent traces holds the trace as exported: its feedback is the store's
     trace = genai_trace.get_trace(root.trace_id)
-    assert trace is not None
-    # the buffer of recent traces holds the trace as exported; the store has the feedback
+    assert trace is not None and trace.feedback == tuple(found)
     assert TraceReader(db).get("msg-7").feedback == tuple(found)  # type: ignore[union-attr]
 
 
