@@ -318,6 +318,7 @@ def _cmd_ui(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
             allow_remote=args.allow_remote,
             open_browser=args.open,
             out=out,
+            allow_feedback=args.allow_feedback,
         )
     except ValueError as exc:
         raise CliError(str(exc), 2) from None
@@ -633,6 +634,11 @@ def _parser() -> argparse.ArgumentParser:
         help="allow binding to a non-loopback interface (the viewer has no authentication)",
     )
     ui.add_argument("--open", action="store_true", help="open the viewer in a web browser")
+    ui.add_argument(
+        "--allow-feedback",
+        action="store_true",
+        help="let the page record a thumbs up/down and a comment (read-only otherwise)",
+    )
     ui.set_defaults(run=_cmd_ui)
 
     stats = command("stats", "counts, tokens, time range")

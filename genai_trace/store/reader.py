@@ -177,14 +177,6 @@ class TraceReader:
             ids = [row[0] for row in rows] or [trace_id]
             return read_feedback(connection, ids).get(ids[0], [])
 
-    def feedback_summaries(self, trace_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
-        """Each trace's feedback as plain data (the viewer's column); empty when none."""
-        if not trace_ids or not self.exists():
-            return {}
-        with self._reader() as connection:
-            found = read_feedback(connection, trace_ids)
-        return {tid: [fb.to_dict() for fb in fbs] for tid, fbs in found.items()}
-
     def last_trace_id(self) -> str | None:
         """The id of the most recently stored trace."""
         with self._reader() as connection:
@@ -245,6 +237,7 @@ class TraceReader:
             more = len(rows) > limit
             rows = rows[:limit]
             traces = _with_errors(connection, [_row(seq, info) for seq, _, info in rows])
+            _add_feedback(connection, traces)
         next_cursor = Cursor(rows[-1][1], rows[-1][0]).encode() if more else None
         return {
             "traces": traces,
@@ -269,6 +262,7 @@ class TraceReader:
             rows = connection.execute(sql, [*params, limit + 1]).fetchall()
             latest = _latest_seq(connection)
             traces = _with_errors(connection, [_row(seq, info) for seq, info in rows[:limit]])
+            _add_feedback(connection, traces)
         return {
             "traces": traces,
             "latest_seq": latest,
@@ -454,3 +448,11 @@ def _with_errors(
         if messages.get(row["trace_id"]):
             row["error_message"] = messages[row["trace_id"]]
     return rows
+
+
+def _add_feedback(connection: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+    """Give each row that has feedback its feedback (the viewer's column and badge)."""
+    found = read_feedback(connection, [row["trace_id"] for row in rows])
+    for row in rows:
+        if row["trace_id"] in found:
+            row["feedback"] = [fb.to_dict() for fb in found[row["trace_id"]]]
