@@ -61,6 +61,7 @@ class Destination:
         self.takes_feedback = callable(getattr(exporter, "export_feedback", None))
         self.feedback_exported = 0
         self.feedback_failed = 0
+        self._feedback_seen = False  # until the first feedback, a batch is all traces
         tick = getattr(exporter, "tick", None)
         self._worker: QueueWorker[Trace | FeedbackDelivery] = QueueWorker(
             self.name,
@@ -100,6 +101,7 @@ class Destination:
 
     def put_feedback(self, delivery: FeedbackDelivery) -> None:
         """Queue a feedback behind the traces queued before it; a full queue drops it."""
+        self._feedback_seen = True
         if not self._worker.put(delivery):
             self.drop_warning.record(1, self.name)
 
@@ -158,6 +160,9 @@ class Destination:
             log_internal_error(f"{self.name} shutdown")
 
     def _export(self, items: list[Trace | FeedbackDelivery]) -> None:
+        if not self._feedback_seen:  # the common case: no scan of the batch
+            self._export_traces(items)  # type: ignore[arg-type]  # traces only, by the flag
+            return
         # Runs of traces and of feedback, in queue order: a feedback logged after its trace
         # completed reaches the exporter after the trace.
         run: list[Any] = []

@@ -90,6 +90,11 @@ class HeldFeedback:
         self._held: dict[str, list[FeedbackDelivery]] = {}
         self._count = 0
 
+    @property
+    def count(self) -> int:
+        """Feedback held (read without the lock: a hint for the export path)."""
+        return self._count
+
     def split(self, deliveries: Sequence[FeedbackDelivery]) -> list[FeedbackDelivery]:
         """Hold those whose trace is still to come; return those to send now."""
         now: list[FeedbackDelivery] = []
@@ -108,8 +113,6 @@ class HeldFeedback:
 
     def release(self, trace_ids: Sequence[str]) -> list[FeedbackDelivery]:
         """The held feedback of traces just sent."""
-        if not self._count:
-            return []
         released: list[FeedbackDelivery] = []
         with self._lock:
             for trace_id in trace_ids:

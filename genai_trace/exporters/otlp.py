@@ -249,8 +249,8 @@ class OTLPTraceExporter:
             return ExportResult.FAILURE
         if self._mlflow is not None and not self._mlflow.send(converted):
             return ExportResult.FAILURE
-        released = self._held.release([trace.info.trace_id for trace in converted])
-        if released:  # feedback logged while these traces were open: their spans are there now
+        if self._held.count:  # feedback logged while these traces were open: sent now
+            released = self._held.release([_trace_id(trace) for trace in converted])
             self._post_feedback(released)
         return ExportResult.SUCCESS if len(converted) == len(traces) else ExportResult.FAILURE
 
@@ -310,6 +310,12 @@ class OTLPTraceExporter:
             self._exporter.shutdown()
         if self._mlflow is not None:
             self._mlflow.close()
+
+
+def _trace_id(trace: Trace) -> str:
+    """The trace's id without building its records (a runtime trace reads its views)."""
+    view_info = getattr(trace, "view_info", None)
+    return str(view_info().trace_id if view_info is not None else trace.info.trace_id)
 
 
 def _from_views(trace: Trace) -> list[SpanWithAttributes] | None:

@@ -115,3 +115,21 @@ def test_feedback_reaches_an_otlp_receiver_once_at_each_moment(backend: FaultyBa
         0,
         1,
     )
+
+
+def test_the_feedback_path_builds_no_records_of_the_traces_it_sends(
+    backend: FaultyBackend,
+) -> None:
+    """Sending reads each trace's views only (the cost of a span): feedback adds no build."""
+    from genai_trace._runtime import state
+
+    genai_trace.configure(exporters=[OTLPTraceExporter(backend.endpoint)])
+    with genai_trace.start_span("plain") as span:
+        pass
+    assert genai_trace.flush(10)
+    rt = state.current()
+    assert rt is not None
+    trace = rt.pipeline.recent.get(span.trace_id)
+    assert trace is not None
+    assert trace._built is None  # type: ignore[attr-defined]
+    assert [s["name"] for s in received_spans(backend)] == ["plain"]
