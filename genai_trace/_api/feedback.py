@@ -171,7 +171,9 @@ def _on_live_span(rt: _runtime.Runtime, feedback: Feedback) -> FeedbackDelivery 
     if span is not None:
         judged = format_span_id(span.get_span_context().span_id)
         span.add_event(EVALUATION_EVENT, evaluation_event(feedback))
-    return FeedbackDelivery(feedback, format_trace_id(trace_id), judged, span is not None)
+    return FeedbackDelivery(
+        feedback, format_trace_id(trace_id), judged, on_live_span=span is not None, trace_open=True
+    )
 
 
 def _known_trace(rt: _runtime.Runtime, feedback: Feedback) -> FeedbackDelivery:

@@ -354,3 +354,6 @@ class FeedbackDelivery:
     """The judged span: the feedback's span, else the trace's root where known."""
     on_live_span: bool = False
     """The event was added to the live span: it leaves with the trace itself."""
+    trace_open: bool = False
+    """The trace had not completed when the feedback was logged: it reaches each exporter
+    after the feedback (a backend's API must wait for it)."""

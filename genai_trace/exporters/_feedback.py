@@ -79,6 +79,8 @@ def feedback_span(delivery: FeedbackDelivery, resource: Resource) -> ReadableSpa
 class HeldFeedback:
     """Feedback logged on an open trace, held until this exporter has sent that trace.
 
+    (Its OTLP event or span needs no wait: the backend joins the spans of a trace by id.)
+
     Bounded: past ``max_held`` the oldest is let go (its backend call is then made at once,
     and may find the trace missing). Guarded by a lock: ``export`` and ``export_feedback``
     run on one destination thread, ``shutdown`` may not.
@@ -100,7 +102,7 @@ class HeldFeedback:
         now: list[FeedbackDelivery] = []
         with self._lock:
             for delivery in deliveries:
-                if delivery.on_live_span and delivery.trace_id is not None:
+                if delivery.trace_open and delivery.trace_id is not None:
                     self._held.setdefault(delivery.trace_id, []).append(delivery)
                     self._count += 1
                 else:

@@ -36,8 +36,13 @@ def four_moments(make_exporter: Callable[[], OTLPTraceExporter]) -> dict[str, tu
     genai_trace.configure(exporters=[make_exporter()])
     roots: dict[str, tuple[str, str]] = {}
     with genai_trace.start_span("open") as span:
+        with genai_trace.start_span("step") as step:
+            pass
+        # a span that ended, in a trace still open: its backend call waits for the trace too
+        genai_trace.log_feedback(span.trace_id, "open_step", 1, span_id=step.span_id)
         genai_trace.log_feedback(span.trace_id, "open", True, source=Source.human("ada"))
     roots["open"] = (span.trace_id, span.span_id)
+    roots["open_step"] = (span.trace_id, step.span_id)
     # completed, still in the queue: the feedback is queued behind it
     with genai_trace.start_span("queued") as span:
         pass
@@ -91,17 +96,21 @@ def test_phoenix_shows_each_feedback_once_as_an_annotation_and_an_event(
     traces = poll(
         lambda: phoenix_annotations(phoenix, "trace", trace_ids), lambda got: len(got) >= 3
     )
-    spans = poll(
-        lambda: phoenix_annotations(phoenix, "span", [roots["queued"][1]]), lambda got: got
-    )
+    span_ids = [roots["queued"][1], roots["open_step"][1]]
+    spans = poll(lambda: phoenix_annotations(phoenix, "span", span_ids), lambda got: len(got) >= 2)
     time.sleep(1)  # a duplicate would have had time to arrive too
     traces = phoenix_annotations(phoenix, "trace", trace_ids)
-    spans = phoenix_annotations(phoenix, "span", [roots["queued"][1]])
+    spans = phoenix_annotations(phoenix, "span", span_ids)
     got = {a["name"]: (a["trace_id"], a["annotator_kind"], a["result"]) for a in traces} | {
         a["name"]: (a["span_id"], a["annotator_kind"], a["result"]) for a in spans
     }
-    assert len(traces) + len(spans) == len(got) == 4
+    assert len(traces) + len(spans) == len(got) == 5
     assert got == {
+        "open_step": (
+            roots["open_step"][1],
+            "HUMAN",
+            {"label": None, "score": 1.0, "explanation": None},
+        ),
         "open": (roots["open"][0], "HUMAN", {"label": "true", "score": 1.0, "explanation": None}),
         "queued": (
             roots["queued"][1],
@@ -119,8 +128,9 @@ def test_phoenix_shows_each_feedback_once_as_an_annotation_and_an_event(
     assert later["metadata"]["value"] == {"answer": "Paris"}
 
     # the OTel form: the event on the live span, else on a small span of the trace
-    (open_span,) = phoenix.spans(roots["open"][0], expect=1)
-    assert [e["name"] for e in open_span["events"]] == ["gen_ai.evaluation.result"]
+    open_spans = {s["name"]: s for s in phoenix.spans(roots["open"][0], expect=3)}
+    assert [e["name"] for e in open_spans["open"]["events"]] == ["gen_ai.evaluation.result"]
+    assert open_spans["genai_trace.feedback"]["parent_id"] == roots["open_step"][1]
     queued = {s["name"]: s for s in phoenix.spans(roots["queued"][0], expect=2)}
     feedback_span = queued["genai_trace.feedback"]
     assert feedback_span["parent_id"] == roots["queued"][1]
@@ -141,20 +151,24 @@ def test_mlflow_shows_each_feedback_once_as_an_assessment(mlflow_server: MlflowS
 
     got: dict[str, Any] = {}
     for moment, (trace_id, _) in roots.items():
-        found = poll(lambda t=trace_id: assessments(t), lambda got: got)  # type: ignore[misc]
-        assert len(found) == 1, (moment, found)
-        (assessment,) = found
-        held = assessment.get("feedback") or assessment["expectation"]
-        # MLflow keeps a structured expectation as JSON text (as its own client sends it)
-        value = held["value"] if "value" in held else json.loads(held["serialized_value"]["value"])
-        got[assessment["assessment_name"]] = (
-            assessment["trace_id"],
-            assessment.get("span_id"),
-            assessment["source"],
-            value,
-            assessment.get("rationale"),
+        if moment == "open_step":
+            continue  # the open trace has two: read there
+        wanted = 2 if moment == "open" else 1
+        found = poll(
+            lambda t=trace_id: assessments(t),  # type: ignore[misc]
+            lambda got, n=wanted: len(got) >= n,  # type: ignore[misc]
         )
+        assert len(found) == wanted, (moment, found)
+        for assessment in found:
+            got[assessment["assessment_name"]] = _summary(assessment)
     assert got == {
+        "open_step": (
+            f"tr-{roots['open'][0]}",
+            roots["open_step"][1],
+            {"source_type": "HUMAN", "source_id": "default"},
+            1,
+            None,
+        ),
         "open": (
             f"tr-{roots['open'][0]}",
             None,
@@ -184,3 +198,16 @@ def test_mlflow_shows_each_feedback_once_as_an_assessment(mlflow_server: MlflowS
             None,
         ),
     }
+
+
+def _summary(assessment: dict[str, Any]) -> tuple[Any, ...]:
+    held = assessment.get("feedback") or assessment["expectation"]
+    # MLflow keeps a structured expectation as JSON text (as its own client sends it)
+    value = held["value"] if "value" in held else json.loads(held["serialized_value"]["value"])
+    return (
+        assessment["trace_id"],
+        assessment.get("span_id"),
+        assessment["source"],
+        value,
+        assessment.get("rationale"),
+    )
