@@ -330,3 +330,15 @@ def test_10000_feedback_from_16_threads_while_traces_export(db: Path) -> None:
     )
     assert counts["dropped"] == 0
     assert store.feedback.stored == 10_000
+
+
+def test_the_memory_exporter_keeps_feedback_for_tests(
+    exporter: genai_trace.exporters.InMemoryTraceExporter,
+) -> None:
+    with genai_trace.start_span("answer") as span:
+        pass
+    logged = genai_trace.log_feedback(span.trace_id, "thumbs", True)
+    assert genai_trace.flush(10)
+    assert exporter.get_feedback() == [logged]
+    exporter.clear()
+    assert exporter.get_feedback() == []
