@@ -18,6 +18,7 @@ Layer: ``_api``; imports ``_runtime``, ``_semantics`` and (when reading) ``store
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -26,6 +27,7 @@ from opentelemetry.trace import format_span_id, format_trace_id
 from genai_trace._api.reading import _store_to_read
 from genai_trace._errors import log_internal_error, warn_once
 from genai_trace._runtime import state as _runtime
+from genai_trace._runtime.live import live
 from genai_trace._semantics.feedback import (
     EVALUATION_EVENT,
     EXPECTATION,
@@ -68,7 +70,8 @@ def log_feedback(
         metadata: A small dict of your own.
 
     Returns:
-        The feedback as recorded (its ``feedback_id`` is unique).
+        The feedback as recorded (its ``feedback_id`` is unique), after redaction: the
+        redactor in force for spans also runs on the value, rationale and metadata.
 
     Raises:
         TypeError: an argument of the wrong type.
@@ -137,10 +140,29 @@ def _log(
         metadata=metadata,
     )
     try:
+        feedback = _redacted(feedback)
         _deliver(feedback)
     except Exception:
         log_internal_error("log_feedback")
     return feedback
+
+
+def _redacted(feedback: Feedback) -> Feedback:
+    """The feedback as exporters may see it: the redactor in force applied, as to spans."""
+    redactor = live.redactor
+    if redactor is None:
+        return feedback
+    value = feedback.value
+    if isinstance(value, str):
+        value = redactor.text(value, feedback.name)
+    elif isinstance(value, (dict, list)):
+        value = redactor.structure(value)
+    return dataclasses.replace(
+        feedback,
+        value=value,
+        rationale=None if feedback.rationale is None else redactor.text(feedback.rationale),
+        metadata=None if feedback.metadata is None else redactor.structure(feedback.metadata),
+    )
 
 
 def _deliver(feedback: Feedback) -> None:

@@ -342,3 +342,19 @@ def test_the_memory_exporter_keeps_feedback_for_tests(
     assert exporter.get_feedback() == [logged]
     exporter.clear()
     assert exporter.get_feedback() == []
+
+
+def test_feedback_is_redacted_like_span_values(db: Path) -> None:
+    use_store(db)
+    with genai_trace.start_span("answer") as span:
+        pass
+    key = "sk-proj-abcdefghijklmnopqrstuvwx"
+    logged = genai_trace.log_feedback(
+        span.trace_id, "label", f"leaked {key}", rationale=f"it printed {key}",
+        metadata={"api_key": "hunter2", "note": "ok"},
+    )  # fmt: skip
+    (stored,) = genai_trace.get_feedback(span.trace_id)
+    assert stored == logged
+    assert key not in repr(stored) and "hunter2" not in repr(stored)
+    assert stored.value == "leaked [REDACTED:api_key]"
+    assert stored.metadata == {"api_key": "[REDACTED]", "note": "ok"}
