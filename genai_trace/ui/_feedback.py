@@ -28,6 +28,7 @@ from genai_trace._semantics.feedback import (
     Source,
     make_feedback,
 )
+from genai_trace._semantics.redaction import Redactor
 from genai_trace.store.writer import SQLiteTraceStore
 from genai_trace.ui._params import BadRequestError
 
@@ -64,6 +65,8 @@ class ViewerFeedback:
     def record(self, trace_id: str, body: bytes) -> Feedback:
         """Store a ``thumbs`` feedback on the stored trace ``trace_id`` from a JSON body."""
         value, comment = _parse(body)
+        if comment is not None:  # the built-in rules, as on spans: no key pasted in stays
+            comment = Redactor().text(comment)
         feedback = make_feedback(
             trace_id,
             NAME,

@@ -101,7 +101,7 @@ def test_feedback_is_recorded_with_the_token_from_the_page(
         writable,
         "POST",
         path,
-        {"value": False, "comment": " wrong city "},
+        {"value": False, "comment": " wrong city sk-proj-abcdefghijklmnopqrstuvwx "},
         good_headers(writable, token),
     )
     assert status == 200, body
@@ -109,13 +109,13 @@ def test_feedback_is_recorded_with_the_token_from_the_page(
     (stored_feedback,) = TraceReader(db).get_feedback(trace_id)
     assert (stored_feedback.value, stored_feedback.rationale, stored_feedback.source.type) == (
         False,
-        "wrong city",
+        "wrong city [REDACTED:api_key]",
         "HUMAN",
     )
     status, page = call(writable, "GET", "/api/traces")
     assert [f["value"] for f in page["traces"][0]["feedback"]] == [False]
     status, whole = call(writable, "GET", f"/api/traces/{trace_id}")
-    assert [f["rationale"] for f in whole["feedback"]] == ["wrong city"]
+    assert [f["rationale"] for f in whole["feedback"]] == ["wrong city [REDACTED:api_key]"]
 
 
 @pytest.mark.parametrize(
