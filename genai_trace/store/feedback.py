@@ -122,17 +122,31 @@ def search_clauses(
     clauses: list[str] = []
     params: list[Any] = []
     for name, value in (feedback or {}).items():
+        texts = _spellings(check_value(value))
+        marks = ", ".join("?" * len(texts))
         clauses.append(
-            "trace_id IN (SELECT trace_id FROM feedback WHERE name = ? AND value = ? "
+            f"trace_id IN (SELECT trace_id FROM feedback WHERE name = ? AND value IN ({marks}) "
             "AND kind = 'feedback')"
         )
-        params.extend((name, value_json(check_value(value))))
+        params.extend((name, *texts))
     if feedback_name is not None:
         clauses.append(
             "trace_id IN (SELECT trace_id FROM feedback WHERE name = ? AND kind = 'feedback')"
         )
         params.append(feedback_name)
     return clauses, params
+
+
+def _spellings(value: Any) -> list[str]:
+    """The JSON texts a value may be stored as: ``1`` and ``1.0`` are the same score."""
+    texts = [value_json(value)]
+    if (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and float(value).is_integer()
+    ):
+        texts = list(dict.fromkeys([value_json(int(value)), value_json(float(value))]))
+    return texts
 
 
 # --- writing -------------------------------------------------------------------------------

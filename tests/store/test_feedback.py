@@ -241,6 +241,7 @@ def test_search_by_feedback_value_and_name(db: Path) -> None:
                 genai_trace.log_feedback(span.trace_id, "thumbs", thumbs)
         ids.append(span.trace_id)
     genai_trace.log_feedback(ids[2], "label", "off-topic")
+    genai_trace.log_feedback(ids[2], "score", 1.0)
 
     def found(**filters: Any) -> list[str]:
         return [i.trace_id for i in genai_trace.search_traces(descending=False, **filters)]
@@ -250,6 +251,8 @@ def test_search_by_feedback_value_and_name(db: Path) -> None:
     assert found(feedback_name="thumbs") == ids[:2]
     assert found(feedback={"label": "off-topic"}) == [ids[2]]
     assert found(feedback={"thumbs": True, "label": "off-topic"}) == []
+    assert found(feedback={"score": 1}) == found(feedback={"score": 1.0}) == [ids[2]]
+    assert found(feedback={"score": True}) == []  # a bool is not the number 1
     assert TraceReader(db).count(TraceQuery(feedback_name="thumbs")) == 2
 
 
