@@ -16,16 +16,20 @@ import sys
 import textwrap
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 import genai_trace
 from genai_trace import Source
+from genai_trace.exporters import OTLPTraceExporter
 from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader
 from genai_trace.store.schema import SCHEMA_VERSION, open_for_writing
 from tests.helpers.paths import REPO_ROOT
+from tests.helpers.reliability.faults import FaultyBackend
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -289,8 +293,19 @@ def test_pruned_traces_take_their_feedback_with_them(db: Path) -> None:
     assert rows(db) == []
 
 
-def test_10000_feedback_from_16_threads_while_traces_export(db: Path) -> None:
-    store = use_store(db)
+@pytest.fixture
+def backend() -> Iterator[FaultyBackend]:
+    with FaultyBackend() as server:
+        yield server
+
+
+@pytest.mark.slow
+def test_10000_feedback_from_16_threads_while_traces_export(
+    db: Path, backend: FaultyBackend
+) -> None:
+    store = SQLiteTraceStore(db, retention=None)
+    otlp = OTLPTraceExporter(backend.endpoint, phoenix_annotations=False)
+    genai_trace.configure(exporters=[store, otlp])
     per_thread = 625
     logged: list[list[str]] = [[] for _ in range(16)]
 
@@ -333,6 +348,28 @@ def test_10000_feedback_from_16_threads_while_traces_export(db: Path) -> None:
     )
     assert counts["dropped"] == 0
     assert store.feedback.stored == 10_000
+
+    # the OTLP receiver: each feedback once, as an event on its live span or on a span of its own
+    sent = []
+    for body in backend.bodies:
+        message = ExportTraceServiceRequest()
+        message.ParseFromString(body)
+        for resource_spans in message.resource_spans:
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    for event in span.events:
+                        attributes = {a.key: a.value.string_value for a in event.attributes}
+                        sent.append(attributes.get("genai_trace.feedback.id"))
+    assert len(sent) == len(set(sent)) == 10_000
+    assert set(sent) == expected
+    (otlp_counts,) = [
+        c for name, c in genai_trace.stats()["destinations"].items() if "OTLP" in name
+    ]
+    assert (otlp_counts["dropped"], otlp_counts["failed"], otlp_counts["feedback_failed"]) == (
+        0,
+        0,
+        0,
+    )
 
 
 def test_the_memory_exporter_keeps_feedback_for_tests(
