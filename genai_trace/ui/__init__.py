@@ -3,7 +3,8 @@
 A Traces page (the Request and Response previews, filters, keyset paging, live updates), a
 trace view (a waterfall of spans; each span's inputs, outputs, attributes, events and token
 usage) and a session view, from static files shipped in the package: nothing to build,
-nothing fetched from outside the machine. The server reads the store read-only.
+nothing fetched from outside the machine. The server reads the store read-only; with
+``allow_feedback`` it also records a person's thumbs up or down (see ``_feedback``).
 
 Example:
     >>> from genai_trace.store import SQLiteTraceStore
