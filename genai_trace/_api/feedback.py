@@ -32,6 +32,7 @@ from genai_trace._semantics.feedback import (
     EVALUATION_EVENT,
     EXPECTATION,
     FEEDBACK,
+    FEEDBACK_ID,
     Feedback,
     FeedbackDelivery,
     Kind,
@@ -190,11 +191,18 @@ def _on_live_span(rt: _runtime.Runtime, feedback: Feedback) -> FeedbackDelivery 
         return None
     trace_id, span = found
     judged = feedback.span_id
+    on_span = False
     if span is not None:
         judged = format_span_id(span.get_span_context().span_id)
         span.add_event(EVALUATION_EVENT, evaluation_event(feedback))
+        # The span may have ended since it was found (the SDK then refuses the event): the
+        # feedback then goes as a span of its own.
+        on_span = any(
+            (event.attributes or {}).get(FEEDBACK_ID) == feedback.feedback_id
+            for event in span.events
+        )
     return FeedbackDelivery(
-        feedback, format_trace_id(trace_id), judged, on_live_span=span is not None, trace_open=True
+        feedback, format_trace_id(trace_id), judged, on_live_span=on_span, trace_open=True
     )
 
 
