@@ -19,6 +19,8 @@ from genai_trace._api.client import TraceClient
 from genai_trace._api.context import context
 from genai_trace._api.decorator import trace
 from genai_trace._api.editing import delete_trace_tag, delete_traces, set_trace_tag
+from genai_trace._api.evaluate import EvaluationResult, evaluate, scorer
+from genai_trace._api.feedback import get_feedback, log_expectation, log_feedback
 from genai_trace._api.fluent import get_current_span, start_span, update_current_trace
 from genai_trace._api.lifecycle import (
     configure,
@@ -35,6 +37,7 @@ from genai_trace._api.reading import get_last_trace_id, get_trace, search_traces
 from genai_trace._api.span import GenAISpan
 from genai_trace._runtime.config import Config
 from genai_trace._semantics import semconv as _semconv
+from genai_trace._semantics.feedback import Feedback, Source
 from genai_trace._semantics.model import SpanEvent, SpanRecord, TokenUsage, Trace, TraceInfo
 from genai_trace._semantics.results import TraceInfoList
 from genai_trace._semantics.semconv import SpanType
@@ -62,12 +65,15 @@ __all__ = [
     "AlreadyEndedError",
     "Config",
     "DuplicateTraceError",
+    "EvaluationResult",
     "ExportResult",
+    "Feedback",
     "GenAISpan",
     "MalformedIdError",
     "OpenSpansError",
     "RootSpanError",
     "SessionBaggagePropagator",
+    "Source",
     "SpanEvent",
     "SpanNotFoundError",
     "SpanRecord",
@@ -92,14 +98,19 @@ __all__ = [
     "delete_traces",
     "disable",
     "enable",
+    "evaluate",
     "extract",
     "flush",
     "flush_on_exit_signals",
     "get_current_span",
+    "get_feedback",
     "get_last_trace_id",
     "get_trace",
     "inject",
     "is_enabled",
+    "log_expectation",
+    "log_feedback",
+    "scorer",
     "search_traces",
     "set_trace_tag",
     "shutdown",

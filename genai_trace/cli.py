@@ -1,8 +1,8 @@
 """``genai-trace``: read the local trace store from the command line.
 
-``list``, ``show``, ``tail``, ``export``, ``send``, ``stats``, ``ui`` and ``prune``; ``tag``
-and ``rm`` edit it. ``--db`` or ``GENAI_TRACE_DB`` chooses the store (default
-``.genai_trace/traces.db`` under the working directory).
+``list``, ``show``, ``feedback``, ``tail``, ``export``, ``send``, ``stats``, ``ui`` and
+``prune``; ``tag`` and ``rm`` edit it. ``--db`` or ``GENAI_TRACE_DB`` chooses the store
+(default ``.genai_trace/traces.db`` under the working directory).
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Iterator, Sequence
-from typing import TextIO, get_args
+from typing import Any, TextIO, get_args
 
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import safe_repr
 from genai_trace._semantics.codec import dumps
+from genai_trace._semantics.feedback import Source, parse_value, render_feedback
 from genai_trace._semantics.model import TraceInfo, TraceState, info_to_dict
 from genai_trace._semantics.render import format_duration, format_time, one_line, render_trace
 from genai_trace.store.reader import ORDER_BY, TraceQuery, TraceReader
@@ -99,7 +100,33 @@ def _cmd_show(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
         return 0
     color = _color(args, out)
     lines = render_trace(trace, color=color, show_io=not args.no_io, io_chars=args.width)
+    lines.extend(render_feedback(trace.feedback))
     out.write("\n".join(lines) + "\n")
+    return 0
+
+
+def _cmd_feedback(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
+    """Log a feedback through the library's own path (the store's exporter), then report."""
+    import genai_trace
+    from genai_trace.store.writer import SQLiteTraceStore
+
+    trace = store.get(args.trace_id)
+    if trace is None:
+        raise CliError(f"no trace {args.trace_id!r} in {store.path}")
+    try:
+        source = Source.parse(args.source)
+        value: Any = parse_value(args.value)  # a list is refused by log_feedback, with why
+        writer = SQLiteTraceStore(store.path, retention=None, feedback_wait_s=0)
+        genai_trace.configure(exporters=[writer])
+        log = genai_trace.log_expectation if args.expectation else genai_trace.log_feedback
+        feedback = log(trace.info.trace_id, args.name, value, span_id=args.span,
+                       rationale=args.rationale, source=source)  # fmt: skip
+    except (TypeError, ValueError) as exc:
+        raise CliError(str(exc), 2) from None
+    genai_trace.shutdown(30)
+    if writer.feedback.stored != 1:
+        raise CliError(f"the feedback was not stored in {store.path} (see the warning above)")
+    out.write("\n".join(render_feedback([feedback])[1:]).strip() + f"  [{feedback.feedback_id}]\n")
     return 0
 
 
@@ -345,6 +372,7 @@ def _cmd_ui(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
             allow_remote=args.allow_remote,
             open_browser=args.open,
             out=out,
+            allow_feedback=args.allow_feedback,
         )
     except ValueError as exc:
         raise CliError(str(exc), 2) from None
@@ -610,6 +638,18 @@ def _parser() -> argparse.ArgumentParser:
     show.add_argument("--color", action=argparse.BooleanOptionalAction, default=None)
     show.set_defaults(run=_cmd_show)
 
+    feedback = command("feedback", "record a feedback (or --expectation) on a stored trace")
+    feedback.add_argument("trace_id", help="trace id or client request id")
+    feedback.add_argument("name", help="what is judged, e.g. thumbs")
+    feedback.add_argument("value", help="true/false, a number, a label, or JSON")
+    feedback.add_argument("--rationale", help="why")
+    feedback.add_argument("--source", default="human", help="human[:WHO], llm_judge:MODEL, code")
+    feedback.add_argument("--span", help="the judged span's id (default: the whole trace)")
+    feedback.add_argument(
+        "--expectation", action="store_true", help="ground truth, not a judgement"
+    )
+    feedback.set_defaults(run=_cmd_feedback)
+
     tail = command("tail", "follow new traces as they are stored")
     tail.add_argument(
         "--initial", type=_non_negative_int, default=10, help="recent traces shown first"
@@ -648,6 +688,11 @@ def _parser() -> argparse.ArgumentParser:
         help="allow binding to a non-loopback interface (the viewer has no authentication)",
     )
     ui.add_argument("--open", action="store_true", help="open the viewer in a web browser")
+    ui.add_argument(
+        "--allow-feedback",
+        action="store_true",
+        help="let the page record a thumbs up/down and a comment (read-only otherwise)",
+    )
     ui.set_defaults(run=_cmd_ui)
 
     tag = command("tag", "set or remove a tag of a stored trace (in this store only)")

@@ -20,6 +20,7 @@ from genai_trace._runtime.live import live
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider
 
+    from genai_trace._runtime.pipeline import Destination
     from genai_trace.exporters._base import TraceExporter
 
 
@@ -142,6 +143,10 @@ def stats() -> dict[str, Any]:
     gave up, after its own retries) and ``dropped`` (its queue was full, or shutdown ran out
     of time); a destination with a tail sampler adds ``sampled_out`` (the traces it chose not
     to send), and the local store ``pruned`` (old traces deleted by its retention limits).
+    Once feedback was logged, a destination that takes feedback adds ``feedback_exported``
+    and ``feedback_failed``; the local store also ``feedback_stored``, ``feedback_pending``
+    (waiting for their trace) and ``feedback_lost`` (their trace never reached the store:
+    an unknown id).
     Nothing is dropped without being counted here.
     """
     rt = _runtime.current()
@@ -160,6 +165,7 @@ def stats() -> dict[str, Any]:
                 "dropped": d.dropped,
                 **({"sampled_out": d.sampled_out} if d.samples else {}),
                 **_pruned(d.exporter),
+                **_feedback_counts(d),
             }
             for d in pipeline.destinations
         },
@@ -170,3 +176,22 @@ def _pruned(exporter: object) -> dict[str, int]:
     """An exporter that deletes old traces (the local store) counts them."""
     pruned = getattr(exporter, "pruned", None)
     return {"pruned": pruned} if isinstance(pruned, int) else {}
+
+
+def _feedback_counts(destination: Destination) -> dict[str, int]:
+    if not destination.takes_feedback:
+        return {}
+    counts = {
+        "feedback_exported": destination.feedback_exported,
+        "feedback_failed": destination.feedback_failed,
+    }
+    lost = getattr(destination.exporter, "feedback_lost", None)  # an OTLP exporter's
+    if isinstance(lost, int):
+        counts["feedback_lost"] = lost
+    inbox = getattr(destination.exporter, "feedback", None)  # the local store's
+    for name in ("stored", "pending", "lost"):
+        value = getattr(inbox, name, None)
+        if isinstance(value, int):
+            counts[f"feedback_{name}"] = value
+    # Shown once feedback was logged: the counters of an app without feedback stay as they were.
+    return counts if any(counts.values()) else {}

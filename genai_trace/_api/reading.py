@@ -12,11 +12,12 @@ Layer: ``_api``; imports ``_runtime``, ``_semantics`` and ``store``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import hashlib
 import os
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from genai_trace._runtime import state as _runtime
 from genai_trace._semantics.model import Trace
@@ -55,9 +56,23 @@ def get_trace(trace_id: str) -> Trace | None:
     if rt is not None:
         found = rt.pipeline.recent.get(trace_id)
         if found is not None:
-            return found.built()  # built now, on this thread, if no exporter read it yet
+            # built now, on this thread, if no exporter read it yet
+            return _with_stored_feedback(rt, found.built())
     store = store_to_read(None)
     return store.get(trace_id) if store.path.exists() else None
+
+
+def _with_stored_feedback(rt: _runtime.Runtime, trace: Trace) -> Trace:
+    """A recent trace with the feedback its store holds (the buffer keeps it as exported).
+
+    Only once feedback was logged in this process: a look-up stays in memory otherwise.
+    """
+    if not rt.pipeline.feedback_submitted:
+        return trace
+    store = store_to_read(None)
+    if not store.path.exists():
+        return trace
+    return dataclasses.replace(trace, feedback=tuple(store.get_feedback(trace.info.trace_id)))
 
 
 def store_to_read(db_path: str | os.PathLike[str] | None) -> SQLiteTraceStore:
@@ -102,6 +117,8 @@ def search_traces(
     session_id: str | None = None,
     user_id: str | None = None,
     text: str | None = None,
+    feedback: Mapping[str, Any] | None = None,
+    feedback_name: str | None = None,
     order_by: str = "start_time",
     descending: bool = True,
     limit: int = 100,
@@ -124,6 +141,9 @@ def search_traces(
         session_id: The session.
         user_id: The user.
         text: Case-insensitive substring of the request or response preview.
+        feedback: ``{"thumbs": False}``: traces with a feedback of that name and value
+            (every pair must match; see :func:`genai_trace.log_feedback`).
+        feedback_name: Traces with any feedback of this name.
         order_by: ``start_time``, ``duration``, ``tokens`` or ``name``, optionally followed
             by ``ASC`` or ``DESC`` (``"duration DESC"``); a direction there wins over
             ``descending``. Ties go by the order traces were stored in.
@@ -158,6 +178,8 @@ def search_traces(
         session_id=session_id,
         user_id=user_id,
         text=text,
+        feedback=feedback,
+        feedback_name=feedback_name,
         order_by=order_by,
         descending=descending,
         limit=limit,
@@ -180,6 +202,8 @@ def trace_query(
     session_id: str | None = None,
     user_id: str | None = None,
     text: str | None = None,
+    feedback: Mapping[str, Any] | None = None,
+    feedback_name: str | None = None,
     order_by: str = "start_time",
     descending: bool = True,
     limit: int = 100,
@@ -202,6 +226,8 @@ def trace_query(
         session_id=session_id,
         user_id=user_id,
         text=text,
+        feedback=None if feedback is None else dict(feedback),
+        feedback_name=feedback_name,
         order_by=column,
         descending=descending,
         limit=limit,
@@ -244,6 +270,8 @@ def _search_id(query: TraceQuery) -> str:
             query.session_id,
             query.user_id,
             query.text,
+            sorted((query.feedback or {}).items()),
+            query.feedback_name,
             query.order_by,
             query.descending,
         )

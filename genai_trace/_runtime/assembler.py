@@ -370,6 +370,31 @@ class TraceAssembler(SpanProcessor):
             buffer.has_genai_span = True
             return buffer.root
 
+    def live_span(self, key: str, span_id: int | None) -> tuple[int, Span | None] | None:
+        """The trace in assembly that ``key`` names (its hex id, or its client request id).
+
+        Returns its trace id and the open span ``span_id`` (its root when ``None``), the span
+        being ``None`` when it already ended; ``None`` when no open trace matches. A look-up
+        by client request id walks the open traces: feedback is rare, spans are not.
+        """
+        trace_id = _hex_int(key)
+        with self._lock:
+            buffer = self._buffers.get(trace_id) if trace_id is not None else None
+            if buffer is None:
+                buffer = next(
+                    (
+                        b
+                        for b in self._buffers.values()
+                        if b.updates is not None and b.updates.client_request_id == key
+                    ),
+                    None,
+                )
+            if buffer is None:
+                return None
+            wanted = buffer.root.get_span_context().span_id if span_id is None else span_id
+            span = buffer.open.get(wanted)
+            return buffer.root.get_span_context().trace_id, span
+
     def mark_genai(self, trace_id: int) -> None:
         """Keep this trace: a foreign span of it was given GenAI meaning."""
         with self._lock:
@@ -463,3 +488,13 @@ def _snapshot(span: Span) -> ReadableSpan:
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )
+
+
+def _hex_int(text: str) -> int | None:
+    """``text`` as a trace id's int when it is 32 hex digits."""
+    if len(text) != 32:
+        return None
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None

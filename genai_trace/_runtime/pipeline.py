@@ -18,7 +18,7 @@ import time
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry.sdk.trace import ReadableSpan
 
@@ -26,6 +26,7 @@ from genai_trace._errors import ThrottledWarning, log_internal_error, logger
 from genai_trace._runtime.deferred import DeferredTrace, MergedTrace
 from genai_trace._runtime.worker import QueueWorker
 from genai_trace._semantics.facts import TraceUpdates
+from genai_trace._semantics.feedback import FeedbackDelivery
 from genai_trace._semantics.messages import is_genai_span
 from genai_trace._semantics.model import Trace
 from genai_trace.exporters._base import ExportResult
@@ -55,12 +56,20 @@ class Destination:
         # Only a sampling exporter (``take_sampled_out``) drops traces on purpose.
         self.samples = hasattr(exporter, "take_sampled_out")
         self.sampled_out = 0
-        self._worker: QueueWorker[Trace] = QueueWorker(
+        # Feedback rides the traces' queue (see export_feedback in _base): one order per
+        # exporter, no second thread racing the first.
+        self.takes_feedback = callable(getattr(exporter, "export_feedback", None))
+        self.feedback_exported = 0
+        self.feedback_failed = 0
+        self._feedback_seen = False  # until the first feedback, a batch is all traces
+        tick = getattr(exporter, "tick", None)
+        self._worker: QueueWorker[Trace | FeedbackDelivery] = QueueWorker(
             self.name,
             self._export,
             max_queue=max_queue,
             # An exporter may take bigger batches (the local store: fewer transactions).
             max_batch=int(getattr(exporter, "max_batch", 256)),
+            on_tick=tick if callable(tick) else None,
         )
         self.drop_warning = ThrottledWarning(
             "genai_trace: the queue of %s is full (the exporter is slower than the app, or "
@@ -68,6 +77,10 @@ class Destination:
         )
         self.failure_warning = ThrottledWarning(
             "genai_trace: %s failed to export %d traces since %s (the backend refused them "
+            "or is unreachable); see genai_trace.stats()"
+        )
+        self.feedback_failure_warning = ThrottledWarning(
+            "genai_trace: %s failed to export %d feedback since %s (the backend refused them "
             "or is unreachable); see genai_trace.stats()"
         )
 
@@ -84,6 +97,12 @@ class Destination:
     def put(self, trace: Trace) -> None:
         """Queue a trace for this destination; a full queue drops and counts it."""
         if not self._worker.put(trace):
+            self.drop_warning.record(1, self.name)
+
+    def put_feedback(self, delivery: FeedbackDelivery) -> None:
+        """Queue a feedback behind the traces queued before it; a full queue drops it."""
+        self._feedback_seen = True
+        if not self._worker.put(delivery):
             self.drop_warning.record(1, self.name)
 
     def flush(self, timeout_s: float | None) -> bool:
@@ -140,7 +159,46 @@ class Destination:
         except Exception:
             log_internal_error(f"{self.name} shutdown")
 
-    def _export(self, traces: list[Trace]) -> None:
+    def _export(self, items: list[Trace | FeedbackDelivery]) -> None:
+        if not self._feedback_seen:  # the common case: no scan of the batch
+            self._export_traces(items)  # type: ignore[arg-type]  # traces only, by the flag
+            return
+        # Runs of traces and of feedback, in queue order: a feedback logged after its trace
+        # completed reaches the exporter after the trace.
+        run: list[Any] = []
+        for item in items:
+            if run and isinstance(item, FeedbackDelivery) is not isinstance(
+                run[0], FeedbackDelivery
+            ):
+                self._export_run(run)
+                run = []
+            run.append(item)
+        if run:
+            self._export_run(run)
+
+    def _export_run(self, run: list[Any]) -> None:
+        if isinstance(run[0], FeedbackDelivery):
+            self._export_feedback(run)
+        else:
+            self._export_traces(run)
+
+    def _export_feedback(self, deliveries: list[FeedbackDelivery]) -> None:
+        lost_before = getattr(self.exporter, "feedback_lost", 0)
+        try:
+            result = self.exporter.export_feedback(deliveries)  # type: ignore[attr-defined]
+        except Exception:
+            log_internal_error(f"{self.name} feedback")
+            result = ExportResult.FAILURE
+        # What the exporter counted as lost (an unknown trace) is neither exported nor failed.
+        lost = getattr(self.exporter, "feedback_lost", 0) - lost_before
+        if result is ExportResult.SUCCESS:
+            self.feedback_exported += len(deliveries) - lost
+        else:
+            self.feedback_failed += len(deliveries) - lost
+            if not getattr(self.exporter, "reports_own_failures", False):
+                self.feedback_failure_warning.record(len(deliveries), self.name)
+
+    def _export_traces(self, traces: list[Trace]) -> None:
         try:
             result = self.exporter.export(traces)
         except Exception:
@@ -246,6 +304,7 @@ class ExportPipeline:
         self.keep_all_traces = keep_all_traces
         self.completed = 0
         self.skipped_non_genai = 0
+        self.feedback_submitted = 0
         self._counts_lock = threading.Lock()
         # Copy-on-write tuple: iterated without a lock.
         self._listeners: tuple[TraceListener, ...] = ()
@@ -294,6 +353,17 @@ class ExportPipeline:
                     log_internal_error("trace listener")
         for destination in self.destinations:
             destination.put(trace)
+
+    def submit_feedback(self, delivery: FeedbackDelivery) -> int:
+        """Queue a feedback for each destination that takes feedback; return how many."""
+        self._ticker.start()
+        self.feedback_submitted += 1  # one int, no lock: only read as "was any logged"
+        count = 0
+        for destination in self.destinations:
+            if destination.takes_feedback:
+                destination.put_feedback(delivery)
+                count += 1
+        return count
 
     def add_listener(self, listener: TraceListener) -> None:
         """Call ``listener`` with every trace completed from now on."""

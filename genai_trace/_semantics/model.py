@@ -12,6 +12,7 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from genai_trace._semantics.capture import safe_repr
 from genai_trace._semantics.codec import dumps
+from genai_trace._semantics.feedback import Feedback, feedback_from_dict
 
 TraceState = Literal["OK", "ERROR", "IN_PROGRESS"]
 SpanStatus = Literal["OK", "ERROR", "UNSET"]
@@ -136,6 +137,9 @@ class Trace:
 
     info: TraceInfo
     spans: tuple[SpanRecord, ...]
+    feedback: tuple[Feedback, ...] = ()
+    """Feedback and expectations logged on the trace, oldest first (read back from the
+    store; see :func:`genai_trace.log_feedback`)."""
 
     def built(self) -> Trace:
         """This trace as a plain :class:`Trace`; one handed to exporters unbuilt is built now.
@@ -248,7 +252,10 @@ _SPAN_FIELDS = tuple(f.name for f in fields(SpanRecord) if f.name not in _STRUCT
 
 def trace_to_dict(trace: Trace) -> dict[str, Any]:
     """``{"info": {...}, "spans": [{...}, ...]}`` (see :meth:`Trace.to_dict`)."""
-    return {"info": info_to_dict(trace.info), "spans": [span_to_dict(s) for s in trace.spans]}
+    data = {"info": info_to_dict(trace.info), "spans": [span_to_dict(s) for s in trace.spans]}
+    if trace.feedback:  # a trace without feedback keeps the shape it always had
+        data["feedback"] = [fb.to_dict() for fb in trace.feedback]
+    return data
 
 
 def info_to_dict(info: TraceInfo) -> dict[str, Any]:
@@ -293,6 +300,7 @@ def trace_from_dict(data: Mapping[str, Any]) -> Trace:
     return Trace(
         info=info_from_dict(data["info"]),
         spans=tuple(span_from_dict(s) for s in data.get("spans", ())),
+        feedback=tuple(feedback_from_dict(f) for f in data.get("feedback", ())),
     )
 
 

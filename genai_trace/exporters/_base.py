@@ -64,6 +64,14 @@ class TraceExporter(Protocol):
         ...
 
 
+# Optional: ``export_feedback(deliveries) -> ExportResult``. An exporter that has it receives
+# each feedback (``genai_trace.log_feedback``) as a ``FeedbackDelivery``, on the same thread
+# and through the same queue as the traces, so a feedback logged after its trace completed
+# comes after the trace. A feedback whose ``on_live_span`` is set already left with its trace
+# (its event is on the span). One it cannot deliver (an unknown trace) it counts in an int
+# attribute ``feedback_lost``, which ``genai_trace.stats()`` reports.
+
+
 def use_runtime_resource(exporter: object, resource: Resource, project_name: str | None) -> None:
     """Hand ``exporter`` the provider's resource, where it takes one (``use_runtime_resource``).
 

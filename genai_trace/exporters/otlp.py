@@ -22,8 +22,16 @@ from opentelemetry.util.re import parse_env_headers
 
 from genai_trace._errors import ThrottledWarning, log_internal_error, warn_once
 from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.feedback import FeedbackDelivery
 from genai_trace._semantics.model import Trace
 from genai_trace.exporters._base import ExportResult
+from genai_trace.exporters._feedback import (
+    HeldFeedback,
+    MlflowAssessments,
+    PhoenixAnnotations,
+    feedback_span,
+    warn_unknown_trace,
+)
 from genai_trace.exporters._otel_spans import record_scope, sent_as_rebuilt, to_otel_spans
 from genai_trace.exporters._otlp_wire import SpanWithAttributes, encode_request
 from genai_trace.exporters.dialects import Dialect, get_dialect
@@ -66,6 +74,11 @@ class OTLPTraceExporter:
             MLflow reads none of these from OTLP spans. ``True``: at the server of
             ``endpoint``; a URL: at that MLflow server (when a collector sits in between);
             ``False``: spans only.
+        phoenix_annotations: With the default dialect: also record feedback
+            (:func:`genai_trace.log_feedback`) as Phoenix span and trace annotations
+            through Phoenix's REST API, since Phoenix reads none from OTLP. ``True``: at the
+            server of ``endpoint`` (over HTTP; a server without that API is detected and
+            left alone); a URL: at that Phoenix; ``False``: OTLP events only.
 
     Example:
         >>> OTLPTraceExporter("http://127.0.0.1:6006", project_name="support-bot")  # Phoenix
@@ -97,6 +110,7 @@ class OTLPTraceExporter:
         resource: Resource | None = None,
         timeout_s: float = 10.0,
         mlflow_trace_info: bool | str = True,
+        phoenix_annotations: bool | str = True,
     ) -> None:
         from_env = protocol is None
         protocol = protocol or _env_protocol()
@@ -114,8 +128,14 @@ class OTLPTraceExporter:
         self._runtime_resource: tuple[Resource, str | None] | None = None
         self._resource: Resource | None = None
         self._settings = (protocol, endpoint, headers, timeout_s, mlflow_trace_info)
+        self._phoenix_setting = phoenix_annotations
         self._exporter: Any = None
         self._mlflow: _MlflowTraceInfo | None = None
+        self._feedback_apis: list[PhoenixAnnotations | MlflowAssessments] = []
+        self._held = HeldFeedback()
+        self.feedback_lost = 0
+        """Feedback that could not be sent: named by a client request id this process never
+        saw, or held for a trace that never came through this exporter."""
         try:
             self._connect()
         except _GrpcMissing:
@@ -133,6 +153,24 @@ class OTLPTraceExporter:
             self._mlflow = _MlflowTraceInfo.create(
                 protocol, endpoint, _resolve_headers(headers), timeout_s, mlflow_trace_info
             )
+        self._feedback_apis = self._feedback_targets()
+
+    def _feedback_targets(self) -> list[PhoenixAnnotations | MlflowAssessments]:
+        """The backend APIs that record feedback natively, besides the OTLP event."""
+        protocol, endpoint, headers, timeout_s, _ = self._settings
+        if self._mlflow is not None:
+            base = self._mlflow.url.removesuffix(mlflow_dialect.START_TRACE_PATH)
+            return [MlflowAssessments(base, _resolve_headers(headers), timeout_s)]
+        where = self._phoenix_setting
+        if self.dialect is not default_dialect.span_attributes or where is False:
+            return []
+        if isinstance(where, str):
+            base = where
+        elif protocol == "grpc":
+            return []  # no HTTP server known: a URL must say where Phoenix is
+        else:
+            base = _origin(endpoint or _env_endpoint() or _DEFAULT_HTTP_ENDPOINT)
+        return [PhoenixAnnotations(base, _resolve_headers(headers), timeout_s)]
 
     def after_fork_in_child(self) -> None:
         """In a forked child: new connections, never the parent's sockets.
@@ -141,9 +179,11 @@ class OTLPTraceExporter:
         to it from the child would interleave two processes' requests on one stream. The
         parent's objects are left untouched (closing them here could disturb the parent).
         """
-        _ABANDONED.append((self._exporter, self._mlflow))
+        _ABANDONED.append((self._exporter, self._mlflow, self._feedback_apis))
         self._resource_lock = threading.Lock()
         self._exporter = self._mlflow = None  # reconnected at the child's first export
+        self._feedback_apis = []
+        self._held = HeldFeedback()  # the parent's are the parent's to send
 
     def use_runtime_resource(self, resource: Resource, project_name: str | None) -> None:
         """Take the resource of the provider and the project of the configuration in force.
@@ -209,7 +249,40 @@ class OTLPTraceExporter:
             return ExportResult.FAILURE
         if self._mlflow is not None and not self._mlflow.send(converted):
             return ExportResult.FAILURE
+        if self._held.count:  # feedback logged while these traces were open: sent now
+            released = self._held.release([_trace_id(trace) for trace in converted])
+            self._post_feedback(released)
         return ExportResult.SUCCESS if len(converted) == len(traces) else ExportResult.FAILURE
+
+    def export_feedback(self, deliveries: Sequence[FeedbackDelivery]) -> ExportResult:
+        """Send feedback on traces already sent as small spans; record it in the backend's API.
+
+        A feedback logged while its trace was open left with the trace (its event is on
+        the live span); its API call waits until this exporter has sent that trace.
+        """
+        if self.reports_own_failures:
+            return ExportResult.FAILURE
+        if self._exporter is None:
+            self._connect()
+        known = [d for d in deliveries if d.trace_id is not None]
+        for delivery in deliveries:
+            if delivery.trace_id is None:
+                self.feedback_lost += 1
+                warn_unknown_trace(self.name, delivery)
+        resource = self.resource
+        spans: list[SpanWithAttributes] = [
+            (feedback_span(d, resource), None) for d in known if not d.on_live_span
+        ]
+        sent = not spans or self._send(spans, resource, _wire_client(self._exporter))
+        refused = self._post_feedback(self._held.split(known))
+        # One named by an unknown client request id is counted in feedback_lost, not here.
+        return ExportResult.SUCCESS if sent and not refused else ExportResult.FAILURE
+
+    def _post_feedback(self, deliveries: Sequence[FeedbackDelivery]) -> int:
+        refused = 0
+        for api in self._feedback_apis:
+            refused += api.post(deliveries)
+        return refused
 
     def _send(self, spans: list[SpanWithAttributes], resource: Resource, client: Any) -> bool:
         try:
@@ -228,10 +301,21 @@ class OTLPTraceExporter:
 
     def shutdown(self) -> None:
         """Close the connections."""
+        never_sent = self._held.take_all()
+        if never_sent:  # the trace did not come through here (sampled out, or still open)
+            self.feedback_lost += len(never_sent)
+        for api in self._feedback_apis:
+            api.close()
         if self._exporter is not None:
             self._exporter.shutdown()
         if self._mlflow is not None:
             self._mlflow.close()
+
+
+def _trace_id(trace: Trace) -> str:
+    """The trace's id without building its records (a runtime trace reads its views)."""
+    view_info = getattr(trace, "view_info", None)
+    return str(view_info().trace_id if view_info is not None else trace.info.trace_id)
 
 
 def _from_views(trace: Trace) -> list[SpanWithAttributes] | None:

@@ -26,7 +26,9 @@ from typing import Any
 
 from genai_trace._semantics.codec import loads
 from genai_trace._semantics.facts import parents_first
+from genai_trace._semantics.feedback import Feedback
 from genai_trace._semantics.model import Trace, TraceInfo, info_from_dict, span_from_dict
+from genai_trace.store.feedback import has_feedback_table, read_feedback, search_clauses
 from genai_trace.store.payloads import FACTS_BY_DEFAULT, unpack_spans
 from genai_trace.store.schema import CONTAINS, DEFAULT_DB_PATH, ReadConnections
 
@@ -94,6 +96,15 @@ class TraceQuery:
     limit: int = 100
     offset: int = 0
     after_seq: int | None = None
+    feedback: Mapping[str, Any] | None = None
+    """``{"thumbs": False}``: traces with a feedback of that name and value (each pair)."""
+    feedback_name: str | None = None
+    """Traces with any feedback of this name."""
+
+    @property
+    def needs_feedback(self) -> bool:
+        """Whether it filters on feedback (a store without the table matches nothing)."""
+        return bool(self.feedback) or self.feedback_name is not None
 
 
 @dataclass(frozen=True)
@@ -182,6 +193,8 @@ class TraceReader:
         """Like :meth:`search`, with each trace's insertion sequence (for ``tail``)."""
         sql, params = _select(query)
         with self._reader() as connection:
+            if query.needs_feedback and not has_feedback_table(connection):
+                return []
             rows = connection.execute(sql, params).fetchall()
         return [(row[0], info_from_dict(_facts(row))) for row in rows]
 
@@ -208,8 +221,11 @@ class TraceReader:
 
     def count(self, query: TraceQuery | None = None) -> int:
         """How many traces match ``query`` (all traces when ``None``)."""
-        where, params = _where(query or TraceQuery())
+        query = query or TraceQuery()
+        where, params = _where(query)
         with self._reader() as connection:
+            if query.needs_feedback and not has_feedback_table(connection):
+                return 0
             (count,) = connection.execute(f"SELECT count(*) FROM traces {where}", params).fetchone()
         return int(count)
 
@@ -224,8 +240,24 @@ class TraceReader:
             if row is None:
                 return None
             trace = read_trace(connection, row)
+            feedback = read_feedback(connection, [row[1]]).get(row[1], [])
         # Parts of a trace from several processes arrive in any order: parents first again.
-        return Trace(info=trace.info, spans=tuple(parents_first(list(trace.spans))))
+        return Trace(
+            info=trace.info,
+            spans=tuple(parents_first(list(trace.spans))),
+            feedback=tuple(feedback),
+        )
+
+    def get_feedback(self, trace_id: str) -> list[Feedback]:
+        """The feedback of a trace (by trace id or client request id), oldest first."""
+        with self._reader() as connection:
+            rows = connection.execute(
+                "SELECT trace_id FROM traces WHERE trace_id = ? OR client_request_id = ? "
+                "ORDER BY trace_id = ? DESC LIMIT 1",
+                (trace_id, trace_id, trace_id),
+            ).fetchall()
+            ids = [row[0] for row in rows] or [trace_id]
+            return read_feedback(connection, ids).get(ids[0], [])
 
     def get_many(self, trace_ids: Sequence[str]) -> list[Trace]:
         """The stored traces among ``trace_ids`` (trace ids), in the order given, whole.
@@ -314,6 +346,7 @@ class TraceReader:
             more = len(rows) > limit
             rows = rows[:limit]
             traces = _with_errors(connection, [_row(row) for row in rows])
+            _add_feedback(connection, traces)
         next_cursor = _next_key(cursor, rows[-1]).encode() if more else None
         return {
             "traces": traces,
@@ -338,6 +371,7 @@ class TraceReader:
             rows = connection.execute(sql, [*params, limit + 1]).fetchall()
             latest = _latest_seq(connection)
             traces = _with_errors(connection, [_row(row) for row in rows[:limit]])
+            _add_feedback(connection, traces)
         return {
             "traces": traces,
             "latest_seq": latest,
@@ -595,6 +629,10 @@ def filter_clauses(query: TraceQuery) -> tuple[list[str], list[Any]]:
                 "trace_id IN (SELECT trace_id FROM trace_tags WHERE key = ? AND value = ?)"
             )
             params.extend((key, value))
+    if query.needs_feedback:
+        more, more_params = search_clauses(query.feedback, query.feedback_name)
+        clauses.extend(more)
+        params.extend(more_params)
     if query.text:
         # SQLite's LIKE folds ASCII only; the function folds Unicode (see the schema).
         clauses.append(f"({CONTAINS}(?, request_preview, response_preview, name) OR trace_id = ?)")
@@ -625,3 +663,11 @@ def _with_errors(
             if root is not None and root.get("status_message"):
                 row["error_message"] = root["status_message"]
     return rows
+
+
+def _add_feedback(connection: sqlite3.Connection, rows: list[dict[str, Any]]) -> None:
+    """Give each row that has feedback its feedback (the viewer's column and badge)."""
+    found = read_feedback(connection, [row["trace_id"] for row in rows])
+    for row in rows:
+        if row["trace_id"] in found:
+            row["feedback"] = [fb.to_dict() for fb in found[row["trace_id"]]]

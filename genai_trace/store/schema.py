@@ -5,7 +5,8 @@ block it) and :mod:`~genai_trace.store.reader` (read-only, one snapshot per read
 with the file reaches a reader as :class:`TraceStoreError`, with a message that says what to
 do.
 
-Layer: ``store``; imports ``_semantics`` and :mod:`~genai_trace.store.payloads`.
+Layer: ``store``; imports ``_semantics``, :mod:`~genai_trace.store.payloads` and the
+feedback table's definition.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from urllib.parse import quote
 
 from genai_trace._semantics.codec import loads
 from genai_trace.exceptions import TraceStoreError as TraceStoreError  # its home; re-exported
+from genai_trace.store.feedback import add_feedback_table
 from genai_trace.store.payloads import pack_spans, span_type_rows, stored_facts
 
 DEFAULT_DB_PATH = os.path.join(".genai_trace", "traces.db")
@@ -154,7 +156,16 @@ def _run_script(connection: sqlite3.Connection, script: str) -> None:
             connection.execute(statement)
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1, _add_packed_spans)
+def _add_feedback(connection: sqlite3.Connection) -> None:
+    """Version 2 to 3: the ``feedback`` table (see :mod:`~genai_trace.store.feedback`)."""
+    add_feedback_table(connection)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
+    _create_v1,
+    _add_packed_spans,
+    _add_feedback,
+)
 """``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``, inside the transaction
 that :func:`open_for_writing` holds; it must not commit. A new table or column is a new
 function appended here, never an edit of an old one: stores written by every release
@@ -382,6 +393,11 @@ _STAND_INS = {
         "CREATE TEMP VIEW span_types (span_type, seq, spans) AS "
         "SELECT span_type, seq, count(*) FROM spans JOIN traces USING (trace_id) "
         "GROUP BY span_type, seq",
+    ),
+    3: (
+        "CREATE TEMP VIEW feedback (feedback_id, trace_id, span_id, kind, name, value, "
+        "source_type, source_id, rationale, metadata, created_ns) AS "
+        "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0",
     ),
 }
 

@@ -21,8 +21,10 @@ from typing import Any
 from genai_trace._errors import ThrottledWarning, log_internal_error
 from genai_trace._semantics.capture import clean_text
 from genai_trace._semantics.facts import merge_parts
+from genai_trace._semantics.feedback import FeedbackDelivery
 from genai_trace._semantics.model import Trace, TraceInfo, info_to_dict, span_to_dict
 from genai_trace.exporters._base import ExportResult
+from genai_trace.store.feedback import FeedbackInbox
 from genai_trace.store.payloads import (
     Dictionary,
     DictionarySampler,
@@ -70,8 +72,17 @@ class SQLiteTraceStore(TraceReader):
         *,
         busy_timeout_s: float = 10.0,
         retention: Retention | None = DEFAULT_RETENTION,
+        feedback_wait_s: float = 300.0,
     ) -> None:
         super().__init__(path, busy_timeout_s=busy_timeout_s)
+        if not isinstance(feedback_wait_s, (int, float)) or not 0 <= feedback_wait_s < 1e9:
+            raise ValueError(
+                f"feedback_wait_s must be seconds, at least 0, got {feedback_wait_s!r}"
+            )
+        self.feedback = FeedbackInbox(self.path, float(feedback_wait_s))
+        """Feedback stored, pending (its trace not stored yet: it waits up to
+        ``feedback_wait_s``, the default being the time a trace may stay open) and lost."""
+        self._next_feedback_retry = 0.0
         self.retention = None if retention is None or retention.off else retention
         """The limits applied after writes (``None``: the store grows without bound)."""
         self.pruned = 0
@@ -118,6 +129,7 @@ class SQLiteTraceStore(TraceReader):
                     if not _is_about_a_trace(exc):
                         raise
                     self._write_one_by_one(traces)
+                self._deliver_feedback()
                 self._upkeep(len(traces))
             return ExportResult.SUCCESS
         except (sqlite3.DatabaseError, OSError, TraceStoreError) as exc:
@@ -158,6 +170,45 @@ class SQLiteTraceStore(TraceReader):
         except sqlite3.Error as exc:
             if not (isinstance(exc, sqlite3.OperationalError) and is_busy(exc)):
                 self._upkeep_failed.record(1, self.path, _describe(exc))
+
+    def export_feedback(self, deliveries: Sequence[FeedbackDelivery]) -> ExportResult:
+        """Store feedback whose trace is stored; the rest waits for its trace (bounded).
+
+        Called on the destination's thread, in queue order with the traces. A store that
+        cannot be written keeps the feedback pending and tries again (see :meth:`tick`).
+        """
+        with self._lock:
+            self.feedback.add(deliveries)
+            self._deliver_feedback()
+        return ExportResult.SUCCESS
+
+    def tick(self) -> None:
+        """Look again for the traces of pending feedback; expire what waited too long.
+
+        On the destination's thread, a few times a second (another process may have
+        stored the trace meanwhile).
+        """
+        if not self.feedback.pending:
+            return
+        now = time.monotonic()
+        if now < self._next_feedback_retry:
+            return
+        self._next_feedback_retry = now + _FEEDBACK_RETRY_S
+        with self._lock:
+            self._deliver_feedback()
+            self.feedback.expire(now)
+
+    def _deliver_feedback(self) -> None:
+        """Store the pending feedback whose trace is there (holding ``_lock``)."""
+        if not self.feedback.pending or self._closing.is_set():
+            return
+        try:
+            connection = self._writer or self._open_writer()
+            connection.execute(f"PRAGMA busy_timeout={int(_BUSY_SLICE_S * 1000)}")
+            self.feedback.deliver(connection)
+        except (sqlite3.Error, OSError, TraceStoreError) as exc:
+            # Kept pending: the next batch or tick tries again, until it expires.
+            self.feedback.write_failed.record(1, self.path, _describe(exc))
 
     def take_rejected(self) -> int:
         """Traces refused one by one (the rest of their batch stored) since the last call.
@@ -224,6 +275,12 @@ class SQLiteTraceStore(TraceReader):
 
     def shutdown(self) -> None:
         """Close the writer connection (a write waiting for a lock gives up first)."""
+        if self._lock.acquire(timeout=_SHUTDOWN_WAIT_S):
+            try:  # the last chance of feedback whose trace arrived last
+                self._deliver_feedback()
+            finally:
+                self._lock.release()
+        self.feedback.lose_all()
         self._closing.set()
         if not self._lock.acquire(timeout=_SHUTDOWN_WAIT_S):
             return  # a write is still running; its connection closes with the process
@@ -239,6 +296,7 @@ class SQLiteTraceStore(TraceReader):
         _ABANDONED.append(self._writer)
         self._writer = None
         self._lock = threading.Lock()
+        self.feedback = FeedbackInbox(self.path, self.feedback.wait_s)  # the parent's stays
 
     def _open_writer(self) -> sqlite3.Connection:
         # One slice of busy timeout; _write retries up to busy_timeout_s.
@@ -258,6 +316,8 @@ limits just lowered) is pruned a slice per write, so the export thread keeps up.
 _BUSY_SLICE_S = 0.25
 """The longest SQLite waits for a lock before shutdown may stop the write."""
 _SHUTDOWN_WAIT_S = 1.0
+_FEEDBACK_RETRY_S = 1.0
+"""How often pending feedback looks for its trace in the store again."""
 # Connections inherited by a forked child: referenced so garbage collection never closes them.
 _ABANDONED: list[sqlite3.Connection | None] = []
 

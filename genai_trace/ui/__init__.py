@@ -3,7 +3,8 @@
 A Traces page (the Request and Response previews, filters, keyset paging, live updates), a
 trace view (a waterfall of spans; each span's inputs, outputs, attributes, events and token
 usage) and a session view, from static files shipped in the package: nothing to build,
-nothing fetched from outside the machine. The server reads the store read-only.
+nothing fetched from outside the machine. The server reads the store read-only; with
+``allow_feedback`` it also records a person's thumbs up or down (see ``_feedback``).
 
 Example:
     >>> from genai_trace.store import SQLiteTraceStore
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import NamedTuple, TextIO
 
 from genai_trace.store.reader import TraceReader
+from genai_trace.ui._feedback import ViewerFeedback
 from genai_trace.ui._server import ViewerServer
 
 __all__ = ["RunningViewer", "serve", "start_server"]
@@ -53,6 +55,7 @@ def serve(
     allow_remote: bool = False,
     open_browser: bool = False,
     out: TextIO | None = None,
+    allow_feedback: bool = False,
 ) -> int:
     """Serve the viewer of ``store`` until Ctrl-C; print its URL on ``out``.
 
@@ -65,6 +68,8 @@ def serve(
             who reaches the port reads every prompt and response in the store.
         open_browser: open the URL in the default web browser.
         out: where the URL goes (standard output by default); warnings go to standard error.
+        allow_feedback: let the page record a thumbs up or down and a comment on a trace
+            (written to the store); read-only otherwise.
 
     Returns:
         ``0`` once stopped with Ctrl-C.
@@ -74,7 +79,7 @@ def serve(
             cannot be bound (in use, not permitted).
     """
     out = out if out is not None else sys.stdout
-    server = _make_server(store, host, port, allow_remote)
+    server = _make_server(store, host, port, allow_remote, allow_feedback)
     url = _url(host, server.port)
     if not _is_loopback(host):
         print(
@@ -103,6 +108,7 @@ def start_server(
     port: int = 0,
     *,
     allow_remote: bool = False,
+    allow_feedback: bool = False,
 ) -> RunningViewer:
     """Serve the viewer on a background thread; for tests and notebooks.
 
@@ -114,7 +120,7 @@ def start_server(
     Raises:
         ValueError: as :func:`serve`.
     """
-    server = _make_server(store, host, port, allow_remote)
+    server = _make_server(store, host, port, allow_remote, allow_feedback)
     thread = threading.Thread(
         target=server.serve_forever,
         kwargs={"poll_interval": 0.1},
@@ -126,7 +132,11 @@ def start_server(
 
 
 def _make_server(
-    store: TraceReader | str | os.PathLike[str], host: str, port: int, allow_remote: bool
+    store: TraceReader | str | os.PathLike[str],
+    host: str,
+    port: int,
+    allow_remote: bool,
+    allow_feedback: bool = False,
 ) -> ViewerServer:
     if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
         raise ValueError(f"port must be 0 (any free port) to 65535, got {port!r}")
@@ -145,6 +155,7 @@ def _make_server(
             (bind, port),
             TraceReader(path, busy_timeout_s=_BUSY_TIMEOUT_S),
             check_host=_is_loopback(host),
+            feedback=ViewerFeedback(path) if allow_feedback else None,
         )
     except OSError as exc:
         raise ValueError(

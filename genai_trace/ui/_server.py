@@ -1,6 +1,6 @@
 """The viewer's HTTP server: static files and a small read-only JSON API (stdlib only).
 
-Routes (``GET`` and ``HEAD`` only; any other method is 405):
+Routes (``GET`` and ``HEAD``; any other method is 405, but for the one feedback ``POST``):
 
 - ``/`` the page; ``/static/<file>`` its scripts, styles and icon (shipped in the package)
 - ``/api/traces`` a page of traces, newest first or in ``order`` (``duration DESC``...;
@@ -9,6 +9,9 @@ Routes (``GET`` and ``HEAD`` only; any other method is 405):
 - ``/api/traces/<id>`` one whole trace, by trace id or client request id
 - ``/api/sessions`` recent sessions; ``/api/sessions/<id>`` one session's traces in order
 - ``/api/stats`` counts by state, span type and name
+- ``/api/config`` whether feedback is allowed, and the page's CSRF token if it is
+- ``POST /api/traces/<id>/feedback`` a thumbs up or down and a comment, only with
+  ``--allow-feedback`` (see :mod:`~genai_trace.ui._feedback`)
 
 Errors are JSON ``{"error": "..."}``: 400 for a bad parameter, 404 for an unknown id or path,
 405 for a method, 503 when the store cannot be read; an unexpected failure is a generic 500,
@@ -30,6 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from genai_trace.store.reader import TraceReader
 from genai_trace.store.schema import TraceStoreError
 from genai_trace.ui import _params as params
+from genai_trace.ui._feedback import MAX_BODY_BYTES, ViewerFeedback
 from genai_trace.ui._params import BadRequestError, Query
 
 logger = logging.getLogger("genai_trace.ui")
@@ -75,7 +79,14 @@ class ViewerServer(ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
 
-    def __init__(self, address: tuple[str, int], reader: TraceReader, *, check_host: bool) -> None:
+    def __init__(
+        self,
+        address: tuple[str, int],
+        reader: TraceReader,
+        *,
+        check_host: bool,
+        feedback: ViewerFeedback | None = None,
+    ) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         super().__init__(address, _Handler)
@@ -83,6 +94,15 @@ class ViewerServer(ThreadingHTTPServer):
         self.assets = load_assets()
         self.check_host = check_host
         """Refuse requests whose ``Host`` is not this loopback address (DNS rebinding)."""
+        self.feedback = feedback
+        """Set with ``--allow-feedback``: the one write the viewer may make."""
+
+    def server_close(self) -> None:
+        """Close the socket, and the feedback writer's connection."""
+        super().server_close()
+        feedback = getattr(self, "feedback", None)  # a bind that failed closes before it is set
+        if feedback is not None:
+            feedback.close()
 
     @property
     def port(self) -> int:
@@ -120,7 +140,43 @@ class _Handler(BaseHTTPRequestHandler):
             extra={"Allow": "GET, HEAD"},
         )
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse_method
+    def do_POST(self) -> None:
+        if self.server.feedback is None:
+            self._refuse_method()
+            return
+        try:
+            self._post_feedback(self.server.feedback)
+        except BadRequestError as exc:
+            self.close_connection = True  # the body may be unread
+            self._send_json(exc.status, {"error": str(exc)}, head=False)
+        except TraceStoreError as exc:
+            self._send_json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": str(exc)}, head=False)
+        except Exception:
+            logger.exception("genai-trace ui: error serving POST %s", self.path)
+            self._send_json(
+                HTTPStatus.INTERNAL_SERVER_ERROR,
+                {"error": "internal error; the server's log has the details"},
+                head=False,
+            )
+
+    def _post_feedback(self, feedback: ViewerFeedback) -> None:
+        segments = [unquote(s) for s in urlsplit(self.path).path.split("/")]
+        if len(segments) != 5 or segments[:3] != ["", "api", "traces"] or segments[4] != "feedback":
+            raise BadRequestError("POST only to /api/traces/<id>/feedback", 404)
+        feedback.check(self.headers, self.server.allowed_hosts())
+        length = int(self.headers.get("Content-Length") or 0)
+        if not 0 < length <= MAX_BODY_BYTES:
+            raise BadRequestError(f"send a JSON body of at most {MAX_BODY_BYTES} bytes", 413)
+        body = self.rfile.read(length)
+        reader = self.server.reader
+        trace_id = params.identifier(segments[3], "trace id")
+        found = reader.get(trace_id) if reader.exists() else None
+        if found is None:
+            raise BadRequestError(f"no trace {trace_id[:100]!r} in the store", 404)
+        recorded = feedback.record(found.info.trace_id, body)
+        self._send_json(HTTPStatus.OK, {"feedback": recorded.to_dict()}, head=False)
+
+    do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_TRACE = do_CONNECT = _refuse_method
 
     def log_message(self, format: str, *args: Any) -> None:
         """Requests go to the debug log, not to standard error."""
@@ -205,6 +261,13 @@ class _Handler(BaseHTTPRequestHandler):
                 if session is None:
                     raise BadRequestError(f"no session {session_id[:100]!r} in the store", 404)
                 return session
+            case ["config"]:
+                params.check_known(query, ())
+                feedback = self.server.feedback
+                return {
+                    "allow_feedback": feedback is not None,
+                    "csrf_token": None if feedback is None else feedback.token,
+                }
             case ["stats"]:
                 params.check_known(query, ())
                 data = _stats(reader)

@@ -148,8 +148,20 @@ def test_delete_traces_by_id_removes_every_row_of_those_traces(store: SQLiteTrac
     with sqlite3.connect(store.path) as connection:
         connection.execute("CREATE TABLE notes (trace_id TEXT NOT NULL, note TEXT)")
         connection.executemany("INSERT INTO notes VALUES (?, 'n')", [(alpha,), (beta,)])
+        connection.executemany(
+            "INSERT INTO feedback (feedback_id, trace_id, kind, name, value, source_type, "
+            "source_id, created_ns) VALUES (?, ?, 'feedback', 'thumbs', 'true', 'HUMAN', 'ada', 0)",
+            [(f"f-{alpha}", alpha), (f"f-{beta}", beta)],
+        )
     alpha_seq, beta_seq = seq_of(store, alpha), seq_of(store, beta)
-    every = {"notes": 1, "span_types": 3, "trace_spans": 1, "trace_tags": 1, "traces": 1}
+    every = {
+        "feedback": 1,
+        "notes": 1,
+        "span_types": 3,
+        "trace_spans": 1,
+        "trace_tags": 1,
+        "traces": 1,
+    }
     assert rows_of(store, alpha, alpha_seq) == every
 
     next_seq = last_row_number(store)

@@ -4,6 +4,7 @@ import {
   clear, copyButton, formatDuration, formatNumber, formatTime, h, isoTime, sessionHref,
   stateBadge, tagChips, tokensText, tokensTitle, traceHref, typeBadge, typeClass,
 } from "./dom.js";
+import { feedbackPanel } from "./feedback.js";
 import { jsonTree, valueSection } from "./values.js";
 
 /** Mount the view of one trace; returns {traceId, select(spanId), stop()} for the router. */
@@ -70,6 +71,7 @@ function render(main, trace, backHash) {
   drawRows();
   clear(main).append(h("section", { class: "page trace-page", dataset: { traceId: info.trace_id } },
     header(trace, backHash),
+    feedbackPanel(trace),
     h("div", { class: "trace-body" },
       h("div", { class: "panel wf-panel" }, h("div", { class: "panel-title" }, `Spans (${spans.length})`, legend(spans)), waterfall),
       detail)));

@@ -5,6 +5,7 @@ import {
   clear, formatDuration, formatNumber, formatTime, h, isoTime, oneLine, sessionHref,
   stateBadge, tagChips, tokensText, tokensTitle, traceHref,
 } from "./dom.js";
+import { feedbackBadge } from "./feedback.js";
 import { setLive } from "./live.js";
 
 const FILTERS = ["text", "state", "span_type", "since", "name", "tag", "session", "user"];
@@ -207,7 +208,7 @@ function filterBar(state, names, onApply) {
   return form;
 }
 
-const COLUMNS = ["Time", "Name", "State", "Duration", "Tokens", "Request", "Response", "Tags", "Session", "User"];
+const COLUMNS = ["Time", "Name", "State", "Duration", "Tokens", "Request", "Response", "Feedback", "Tags", "Session", "User"];
 
 function renderTable(table, traces, state, onTag, onSort) {
   const head = h("thead", {}, h("tr", {}, COLUMNS.map((c) => columnHead(c, state.order, onSort))));
@@ -255,6 +256,7 @@ function traceRow(info, state, onTag) {
   h("td", { class: "c-response preview", title: response || info.error_message || "" }, response || !info.error_message
     ? oneLine(response)
     : h("span", { class: "muted error-text" }, oneLine(info.error_message))),
+  h("td", { class: "c-feedback" }, feedbackBadge(info.feedback)),
   h("td", { class: "c-tags", title: Object.entries(info.tags || {}).map(([k, v]) => `${k}=${v}`).join("\n") }, tagChips(info.tags, onTag)),
   h("td", { class: "c-session" }, info.session_id
     ? h("a", { href: sessionHref(info.session_id), title: `Session ${info.session_id}`, onclick: (e) => e.stopPropagation() }, info.session_id)
