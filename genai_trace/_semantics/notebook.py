@@ -2,7 +2,7 @@
 
 The viewer (``genai-trace ui``) renders a trace with its ES modules and stylesheet; a
 notebook has no server to fetch them from. So the snippet carries them: the modules that
-draw a trace (``dom.js``, ``values.js``, ``trace.js``) joined into one script, the
+draw a trace (``dom.js``, ``values.js``, ``feedback.js``, ``trace.js``) joined into one script, the
 stylesheet, and the trace's JSON, all inline, drawn into a shadow root so the viewer's
 styles and the notebook's never meet. Nothing is fetched, so it works offline and in a
 saved notebook. Where scripts do not run (a static render of the notebook), the span tree
@@ -29,8 +29,9 @@ from genai_trace._semantics.codec import dumps
 if TYPE_CHECKING:
     from genai_trace._semantics.model import Trace
 
-_MODULES = ("dom.js", "values.js", "trace.js")
-"""The viewer's modules that draw one trace, each after those it imports."""
+_MODULES = ("dom.js", "values.js", "feedback.js", "trace.js")
+"""The viewer's modules that draw one trace, each after those it imports (``api.js``, the
+server's API, is left out: the snippet's ``getJSON`` answers that there is no server)."""
 _IMPORT = re.compile(r"^import\s[^;]*?\sfrom\s+\"[^\"]+\";[ \t]*\n", re.MULTILINE)
 _EXPORT = re.compile(r"^export\s+(?=(?:async\s+)?function\b|const\b|let\b|class\b)", re.MULTILINE)
 _NOTEBOOK_CSS = """
@@ -64,6 +65,10 @@ def trace_html(trace: Trace) -> str:
         # Shadows window.history for the viewer's code: a click must not rewrite the
         # notebook's address.
         "const history = { replaceState() {} };\n"
+        # No server behind a notebook: what the view would ask it (may feedback be given
+        # here?) is answered no, and nothing is fetched.
+        'const getJSON = () => Promise.reject(new Error("no genai-trace ui server here"));\n'
+        "class ApiError extends Error {}\n"
         f"{_viewer_script()}\n"
         "const host = document.getElementById(HOST_ID);\n"
         'const root = host.attachShadow({ mode: "open" });\n'
