@@ -31,6 +31,7 @@ from genai_trace._runtime.live import live
 from genai_trace._runtime.pipeline import ExportPipeline
 from genai_trace._runtime.threads import propagate_into_threads
 from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.pricing import PriceTable
 from genai_trace._semantics.redaction import Redactor
 from genai_trace.exporters._base import after_fork_in_child, use_runtime_resource
 
@@ -192,6 +193,7 @@ def _install(config: _config.Config) -> None:
     )
     live.capture_content = config.capture_content
     live.payload_cap = config.max_payload_chars
+    live.prices = PriceTable.shipped().with_overrides(_config.price_overrides(config.prices))
     live.disabled = config.disabled
     live.runtime = Runtime(config)
     _last_config = config

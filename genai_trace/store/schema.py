@@ -75,7 +75,61 @@ def _create_v1(connection: sqlite3.Connection) -> None:
             connection.execute(statement)
 
 
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1,)
+_USAGE_COLUMNS = (
+    ("input_tokens", "INTEGER"),
+    ("output_tokens", "INTEGER"),
+    ("cache_read_tokens", "INTEGER"),
+    ("cache_write_tokens", "INTEGER"),
+    ("reasoning_tokens", "INTEGER"),
+    ("cost_usd", "REAL"),
+)
+_USAGE_STATEMENTS = (
+    """CREATE TABLE IF NOT EXISTS usage_calls (
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL,
+        start_ns INTEGER NOT NULL,
+        model TEXT,
+        span_type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        duration_ms REAL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_usd REAL,
+        PRIMARY KEY (trace_id, span_id)
+    )""",
+    "CREATE INDEX IF NOT EXISTS usage_calls_start ON usage_calls (start_ns)",
+    # Retention and pruning delete traces; their calls go with them, whoever deletes.
+    """CREATE TRIGGER IF NOT EXISTS usage_calls_follow_traces AFTER DELETE ON traces
+    BEGIN
+        DELETE FROM usage_calls WHERE trace_id = old.trace_id;
+    END""",
+)
+
+
+def _add_usage(connection: sqlite3.Connection) -> None:
+    """Token usage by kind and cost: columns of each trace, and a row per billed call.
+
+    ``usage_calls`` holds the spans that count in a trace's usage and cost (the rule of
+    ``_semantics.facts.billed_spans``), so usage can be summed by model; its rows go when
+    their trace is deleted. Traces stored before have their token columns filled from
+    their stored facts; their calls are not recovered.
+    """
+    for column, kind in _USAGE_COLUMNS:
+        connection.execute(f"ALTER TABLE traces ADD COLUMN {column} {kind}")
+    connection.execute(
+        "UPDATE traces SET "
+        "input_tokens = json_extract(info, '$.token_usage.input_tokens'), "
+        "output_tokens = json_extract(info, '$.token_usage.output_tokens') "
+        "WHERE json_valid(info) AND json_extract(info, '$.token_usage') IS NOT NULL"
+    )
+    for statement in _USAGE_STATEMENTS:
+        connection.execute(statement)
+
+
+MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_create_v1, _add_usage)
 """``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``, inside the transaction
 that :func:`open_for_writing` holds; it must not commit. A new table or column is a new
 function appended here, never an edit of an old one: stores written by every release

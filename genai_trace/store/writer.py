@@ -31,6 +31,12 @@ from genai_trace.store.schema import (
     is_busy,
     open_for_writing,
 )
+from genai_trace.store.usage import (
+    CALL_COLUMNS,
+    TRACE_USAGE_COLUMNS,
+    call_rows,
+    trace_usage_values,
+)
 
 
 class SQLiteTraceStore(TraceReader):
@@ -273,7 +279,7 @@ def _describe(exc: BaseException) -> str:
 _TRACE_COLUMNS = (
     "trace_id, client_request_id, name, state, start_ns, end_ns, duration_ms, "
     "request_preview, response_preview, session_id, user_id, total_tokens, span_count, "
-    "complete, info"
+    f"complete, info, {TRACE_USAGE_COLUMNS}"
 )
 # A row already stored is another part of the trace: it was merged with this one before.
 _TRACE_INSERT = (
@@ -285,6 +291,7 @@ _SPAN_INSERT = (
     "INSERT OR REPLACE INTO spans (trace_id, span_id, parent_id, name, span_type, start_ns, "
     "data) VALUES {}"
 )
+_CALL_INSERT = f"INSERT OR REPLACE INTO usage_calls ({CALL_COLUMNS}) VALUES {{}}"
 _MAX_VARIABLES = 30_000  # SQLite allows 32,766 bound values per statement since 3.32
 
 
@@ -311,16 +318,23 @@ def _insert_batch(
     infos: list[dict[str, Any]] = []
     tag_rows: list[tuple[Any, ...]] = []
     span_rows: list[tuple[Any, ...]] = []
+    call_rows_: list[tuple[Any, ...]] = []
+    merged_ids: list[str] = []
     for trace_id, parts in groups.items():
         prior = stored.get(trace_id)
         if prior is None and len(parts) == 1:
             info = parts[0][1]
         else:  # rare: parts merged from their records
             earlier = [] if prior is None else [prior]
-            info = merge_parts([*earlier, *(trace for trace, _ in parts)]).info
+            merged = merge_parts([*earlier, *(trace for trace, _ in parts)])
+            info = merged.info
+            merged_ids.append(trace_id)  # its billed calls are those of the merge
+            call_rows_.extend(call_rows([span_to_dict(s) for s in merged.spans]))
         infos.append(info_to_dict(info))
         tag_rows.extend((trace_id, k, v) for k, v in info.tags.items())
+    merged_set = set(merged_ids)
     for trace in traces:
+        dicts = _span_dicts(trace)
         span_rows.extend(
             (
                 span["trace_id"],
@@ -331,14 +345,19 @@ def _insert_batch(
                 span["start_time_ns"],
                 dumps(span, default=safe_repr),
             )
-            for span in _span_dicts(trace)
+            for span in dicts
         )
+        if dicts and dicts[0]["trace_id"] not in merged_set:
+            call_rows_.extend(call_rows(dicts))
         views_read = getattr(trace, "views_read", None)
         if views_read is not None:  # a retry of this batch makes them again: same rows
             views_read()
     _insert_rows(connection, _TRACE_INSERT, [_trace_row(d) for d in infos], clean)
     _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
     _insert_rows(connection, _SPAN_INSERT, span_rows, clean)
+    for trace_id in merged_ids:
+        connection.execute("DELETE FROM usage_calls WHERE trace_id = ?", (trace_id,))
+    _insert_rows(connection, _CALL_INSERT, call_rows_, clean)
 
 
 def _facts(trace: Trace) -> TraceInfo:
@@ -384,6 +403,7 @@ def _trace_row(info: dict[str, Any]) -> tuple[Any, ...]:
         info["span_count"],
         1 if info.get("complete", True) else 0,
         dumps(info, default=safe_repr),
+        *trace_usage_values(info),
     )
 
 

@@ -154,7 +154,7 @@ def test_processes_opening_an_old_store_at_once_migrate_it_once(
         thread.join(30)
     assert errors == []
     assert runs == [1]
-    assert user_version(store_v1) == 2
+    assert user_version(store_v1) == schema.SCHEMA_VERSION  # the patched one
     assert TraceReader(store_v1).count() == 4
 
 
