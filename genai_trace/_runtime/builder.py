@@ -260,6 +260,16 @@ class SpanView:
         data["duration_ms"] = None if end is None else (end - self.start_time_ns) / 1e6
         return data
 
+    @property
+    def model(self) -> str | None:
+        """The model the call used (response model, else request model)."""
+        return self._model()
+
+    @property
+    def instrumentation_scope(self) -> str | None:
+        """The name of the tracer that recorded the span."""
+        return self._scope_name()
+
     def _model(self) -> str | None:
         attributes = self.attributes
         return first(

@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace import Tracer, TracerProvider
 from genai_trace import _errors
 from genai_trace._errors import log_internal_error, logger, warn_once
 from genai_trace._runtime import config as _config
-from genai_trace._runtime import deferred, ids, pipeline, worker
+from genai_trace._runtime import deferred, ids, metrics, pipeline, worker
 from genai_trace._runtime.assembler import TRACER_NAME, TraceAssembler
 from genai_trace._runtime.ids import GenAIIdGenerator
 from genai_trace._runtime.live import live
@@ -48,10 +48,16 @@ class Runtime:
         self.config = config
         self.id_generator = GenAIIdGenerator()
         self.provider, self.owns_provider = _choose_provider(config, self.id_generator)
-        self.pipeline = ExportPipeline(
+        exporters = list(
             _default_exporters(config, self.provider)
             if config.exporters is None
-            else config.exporters,
+            else config.exporters
+        )
+        recorder = _metrics_recorder(config, self.provider)
+        if recorder is not None:
+            exporters.append(recorder)
+        self.pipeline = ExportPipeline(
+            exporters,
             queue_size=config.export_queue_size,
             recent_traces=config.recent_traces,
             keep_all_traces=config.keep_all_traces,
@@ -451,6 +457,25 @@ def _resource(config: _config.Config) -> Resource:
         attributes[PROJECT_NAME_ATTRIBUTE] = config.project_name
     # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME.
     return Resource.create(attributes)
+
+
+def _metrics_recorder(
+    config: _config.Config, provider: TracerProvider
+) -> metrics.MetricsRecorder | None:
+    """The GenAI metrics destination, when metrics are on and have somewhere to go."""
+    if not config.metrics:
+        return None
+    try:
+        return metrics.metrics_recorder(
+            config.meter_provider,
+            config.metrics_legacy_names,
+            metrics.metrics_endpoint(config.otlp_endpoint, config.otlp_protocol),
+            config.otlp_headers,
+            provider.resource,
+        )
+    except Exception:
+        log_internal_error("setting up GenAI metrics")
+        return None
 
 
 def _default_exporters(config: _config.Config, provider: TracerProvider) -> list[TraceExporter]:

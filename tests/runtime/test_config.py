@@ -60,6 +60,9 @@ def test_nothing_set_gives_the_defaults() -> None:
         "redact": None,
         "capture_content": True,
         "otlp_sample_rate": 1.0,
+        "metrics": True,
+        "metrics_legacy_names": False,
+        "meter_provider": None,
         "prices": None,
     }
 
@@ -92,6 +95,8 @@ def test_every_environment_variable_is_read(tmp_path: Path) -> None:
         "GENAI_TRACE_REDACTION": "off",
         "GENAI_TRACE_CAPTURE_CONTENT": "false",
         "GENAI_TRACE_PRICES": str(prices),
+        "GENAI_TRACE_METRICS": "false",
+        "GENAI_TRACE_METRICS_LEGACY_NAMES": "true",
     }
     assert sorted(environ) == sorted(env_var for env_var, _ in ENV_VARS.values())
     assert changed(resolve({}, environ=environ)) == {
@@ -119,6 +124,8 @@ def test_every_environment_variable_is_read(tmp_path: Path) -> None:
         "redaction": False,
         "capture_content": False,
         "prices": str(prices),
+        "metrics": False,
+        "metrics_legacy_names": True,
     }
 
 
