@@ -57,6 +57,7 @@ _DURATION_BUCKETS = (0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12,
                      20.48, 40.96, 81.92)  # fmt: skip
 _TOKEN_BUCKETS = tuple(4**i for i in range(14))  # 1 to 67,108,864, as the conventions say
 _OPERATION_OF_TYPE = {"CHAT_MODEL": "chat", "LLM": "text_completion", "EMBEDDING": "embeddings"}
+_MEASURED_TYPES = frozenset({*sc.LLM_SPAN_TYPES, *STEP_DURATIONS})
 # The official instrumentations record the older names (and agent, tool and workflow
 # durations) for their own spans: recording them again would count those calls twice.
 _SELF_MEASURED_SCOPES = ("opentelemetry.instrumentation",)
@@ -137,6 +138,11 @@ class MetricsRecorder:
 
 def record_spans(instruments: _Instruments, spans: Sequence[Any]) -> None:
     """Record one trace's calls (each once), their cost, and its steps' durations."""
+    if not any(
+        s.span_type in _MEASURED_TYPES or s.token_usage is not None or sc.COST_USD in s.attributes
+        for s in spans
+    ):
+        return  # most traces of a plain pipeline: nothing to measure, nothing walked
     billed = billed_spans(spans)
     with_usage = {s.span_id for s in billed if s.token_usage is not None}
     for span in billed:

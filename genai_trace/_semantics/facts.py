@@ -395,6 +395,8 @@ def _cost_facts(records: Sequence[SpanFacts]) -> dict[str, Any]:
     """The trace's ``cost_usd``: the known costs of its billed spans, summed, else ``None``."""
     if len(records) == 1:  # most traces: nothing to walk
         return {"cost_usd": records[0].cost_usd}
+    if not any(r.token_usage is not None or sc.COST_USD in r.attributes for r in records):
+        return {"cost_usd": None}  # no call, no cost: no tree to walk
     cost: float | None = None
     for record in billed_spans(records):
         span_cost = record.cost_usd

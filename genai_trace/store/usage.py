@@ -267,3 +267,58 @@ def _ms(value: float | None) -> str:
     if value is None:
         return "-"
     return f"{value:.0f}ms" if value < 10_000 else f"{value / 1000:.1f}s"
+
+
+def usage_over_time(
+    db_path: str | Path,
+    since_s: float,
+    buckets: int,
+    now_s: float | None = None,
+    timeout_s: float = 5.0,
+) -> dict[str, Any]:
+    """Cost, tokens and p95 latency of the billed calls per model, in ``buckets`` slices.
+
+    The viewer's dashboard draws it: ``times`` are the slices' starts (epoch seconds), and
+    each model's ``cost_usd``, ``tokens`` and ``p95_ms`` lists hold one value per slice
+    (``None`` where the model had no call, or no known cost). ``models`` is the same
+    models' :class:`UsageRow` over the whole period, costliest first.
+    """
+    now = time.time() if now_s is None else now_s
+    start = now - since_s
+    width = since_s / buckets
+    times = [start + i * width for i in range(buckets)]
+    empty: dict[str, Any] = {"bucket_s": width, "times": times, "series": {}, "models": []}
+    try:
+        with open_for_reading(Path(db_path), timeout_s) as connection:
+            rows = connection.execute(
+                "SELECT start_ns, model, status = 'ERROR', duration_ms, input_tokens, "
+                "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
+                "cost_usd, 1 FROM usage_calls WHERE start_ns >= ? AND start_ns < ? "
+                "AND input_tokens + output_tokens > 0",
+                (int(start * 1e9), int(now * 1e9)),
+            ).fetchall()
+    except sqlite3.OperationalError as exc:
+        if "no such" in str(exc):  # a store from before usage was kept
+            return empty
+        raise
+    slices: dict[str | None, list[list[tuple[Any, ...]]]] = {}
+    for row in rows:
+        index = min(int((row[0] / 1e9 - start) / width), buckets - 1)
+        slices.setdefault(row[1], [[] for _ in range(buckets)])[index].append(
+            (row[3], row[4] + row[5], row[9])
+        )
+    series = {str(model): _series(parts) for model, parts in slices.items()}
+    summary = _summarize([row[1:] for row in rows])
+    return {**empty, "series": series, "models": [row.to_dict() for row in summary]}
+
+
+def _series(parts: Sequence[Sequence[tuple[Any, ...]]]) -> dict[str, list[Any]]:
+    cost: list[float | None] = []
+    tokens: list[int | None] = []
+    p95: list[float | None] = []
+    for calls in parts:
+        known = [c for _, _, c in calls if c is not None]
+        cost.append(sum(known) if known else None)
+        tokens.append(sum(t for _, t, _ in calls) if calls else None)
+        p95.append(percentile(sorted(d for d, _, _ in calls if d is not None), 95))
+    return {"cost_usd": cost, "tokens": tokens, "p95_ms": p95}

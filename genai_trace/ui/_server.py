@@ -8,6 +8,7 @@ Routes (``GET`` and ``HEAD`` only; any other method is 405):
 - ``/api/traces/<id>`` one whole trace, by trace id or client request id
 - ``/api/sessions`` recent sessions; ``/api/sessions/<id>`` one session's traces in order
 - ``/api/stats`` counts by state, span type and name
+- ``/api/usage`` cost, tokens and p95 latency per model over time (``since_s``, ``buckets``)
 
 Errors are JSON ``{"error": "..."}``: 400 for a bad parameter, 404 for an unknown id or path,
 405 for a method, 503 when the store cannot be read; an unexpected failure is a generic 500,
@@ -28,6 +29,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from genai_trace.store.reader import TraceReader
 from genai_trace.store.schema import TraceStoreError
+from genai_trace.store.usage import usage_over_time
 from genai_trace.ui import _params as params
 from genai_trace.ui._params import BadRequestError, Query
 
@@ -203,6 +205,15 @@ class _Handler(BaseHTTPRequestHandler):
                 if session is None:
                     raise BadRequestError(f"no session {session_id[:100]!r} in the store", 404)
                 return session
+            case ["usage"]:
+                params.check_known(query, ("since_s", "buckets"))
+                since_s = params.integer(query, "since_s", 86_400, 60, 400 * 86_400)
+                buckets = params.integer(query, "buckets", 24, 1, 500)
+                if not reader.exists():
+                    return usage_over_time_empty()
+                return usage_over_time(
+                    reader.path, since_s, buckets, timeout_s=reader.busy_timeout_s
+                )
             case ["stats"]:
                 params.check_known(query, ())
                 data = _stats(reader)
@@ -242,6 +253,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(body)
+
+
+def usage_over_time_empty() -> dict[str, Any]:
+    """What ``/api/usage`` answers before the store exists: nothing in any slice."""
+    return {"bucket_s": None, "times": [], "series": {}, "models": []}
 
 
 def _stats(reader: TraceReader) -> dict[str, Any]:
