@@ -290,11 +290,18 @@ def _is_sdk_provider(provider: object) -> bool:
 
 
 def _own_provider(endpoint: str, headers: Mapping[str, str] | None, resource: Any) -> Any | None:
-    """An SDK meter provider sending to ``endpoint`` every ``OTEL_METRIC_EXPORT_INTERVAL``."""
+    """An SDK meter provider sending to ``endpoint`` every ``OTEL_METRIC_EXPORT_INTERVAL``.
+
+    A backend that takes traces but no metrics (Phoenix answers 404) would log an error
+    each minute: when the first export fails, the provider stops sending and says so once.
+    """
     try:
         from opentelemetry.exporter.otlp.proto.http.metric_exporter import OTLPMetricExporter
         from opentelemetry.sdk.metrics import MeterProvider as SdkMeterProvider
-        from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+        from opentelemetry.sdk.metrics.export import (
+            MetricExportResult,
+            PeriodicExportingMetricReader,
+        )
     except ImportError:
         logger.warning(
             "genai_trace: GenAI metrics need opentelemetry-exporter-otlp-proto-http to reach "
@@ -302,8 +309,31 @@ def _own_provider(endpoint: str, headers: Mapping[str, str] | None, resource: An
             endpoint,
         )
         return None
+
+    class StopWhenRefused(OTLPMetricExporter):
+        delivered = refused = False
+
+        def export(
+            self, metrics_data: Any, timeout_millis: float | None = 10_000, **kwargs: Any
+        ) -> Any:
+            if self.refused:
+                return MetricExportResult.SUCCESS  # nothing sent, nothing to report
+            result = super().export(metrics_data, timeout_millis, **kwargs)
+            if result is MetricExportResult.SUCCESS:
+                self.delivered = True
+            elif not self.delivered:
+                self.refused = True
+                logger.warning(
+                    "genai_trace: %s did not take GenAI metrics; genai-trace stops sending "
+                    "them there (traces are not affected). To keep them, give the app a "
+                    "MeterProvider or configure(meter_provider=...); to not try, "
+                    "GENAI_TRACE_METRICS=false",
+                    endpoint,
+                )
+            return result
+
     interval_ms = float(os.environ.get("OTEL_METRIC_EXPORT_INTERVAL", "60000"))
-    exporter = OTLPMetricExporter(endpoint=endpoint, headers=dict(headers or {}))
+    exporter = StopWhenRefused(endpoint=endpoint, headers=dict(headers or {}))
     reader = PeriodicExportingMetricReader(exporter, export_interval_millis=interval_ms)
     if resource is None:
         return SdkMeterProvider(metric_readers=[reader])

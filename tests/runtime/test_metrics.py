@@ -190,3 +190,24 @@ def test_without_an_app_provider_metrics_go_over_otlp_next_to_the_traces(
     assert by_name["gen_ai.client.inference.usage.cache_read.input_tokens"]["value"] == 6
     assert by_name["gen_ai.client.inference.duration"]["count"] == 1
     assert by_name["genai_trace.cost"]["value"] == pytest.approx(O4_MINI_COST)
+
+
+def test_a_backend_that_takes_no_metrics_is_told_once_then_left_alone(
+    server: OpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with OTLPReceiver(metrics_status=404) as receiver:
+        genai_trace.configure(local_store=False, otlp_endpoint=receiver.endpoint)
+        rt = state.current()
+        assert rt is not None
+        (recorder,) = [
+            d.exporter for d in rt.pipeline.destinations if isinstance(d.exporter, MetricsRecorder)
+        ]
+        for _ in range(3):
+            with genai_trace.start_span("agent"):
+                chat(server)
+            genai_trace.flush()
+            recorder.force_flush()
+        assert receiver.paths().count("/v1/metrics") == 1  # refused once, then not asked
+        assert receiver.paths().count("/v1/traces") >= 1  # traces are not affected
+    said = [r.getMessage() for r in caplog.records if r.name == "genai_trace"]
+    assert len([m for m in said if "did not take GenAI metrics" in m]) == 1

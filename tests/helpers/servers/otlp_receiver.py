@@ -17,9 +17,12 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 
 
 class OTLPReceiver:
-    """Start with ``with OTLPReceiver() as receiver:``; ``endpoint`` is its base URL."""
+    """Start with ``with OTLPReceiver() as receiver:``; ``endpoint`` is its base URL.
 
-    def __init__(self) -> None:
+    ``metrics_status``: what ``/v1/metrics`` answers (404: a backend that takes no metrics).
+    """
+
+    def __init__(self, metrics_status: int = 200) -> None:
         self.received: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         receiver = self
@@ -29,7 +32,7 @@ class OTLPReceiver:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with receiver._lock:
                     receiver.received.append((self.path, body))
-                self.send_response(200)
+                self.send_response(metrics_status if self.path == "/v1/metrics" else 200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", "0")
                 self.end_headers()
