@@ -53,7 +53,7 @@ class Runtime:
             if config.exporters is None
             else config.exporters
         )
-        recorder = _metrics_recorder(config, self.provider)
+        recorder = _metrics_recorder(config, self.provider, _sends_otlp(exporters, config))
         if recorder is not None:
             exporters.append(recorder)
         self.pipeline = ExportPipeline(
@@ -460,22 +460,38 @@ def _resource(config: _config.Config) -> Resource:
 
 
 def _metrics_recorder(
-    config: _config.Config, provider: TracerProvider
+    config: _config.Config, provider: TracerProvider, sends_otlp: bool
 ) -> metrics.MetricsRecorder | None:
-    """The GenAI metrics destination, when metrics are on and have somewhere to go."""
+    """The GenAI metrics destination, when metrics are on and have somewhere to go.
+
+    A meter provider of genai-trace's own only next to an OTLP destination genai-trace
+    added itself: an app that exports its spans on its own chose its signals.
+    """
     if not config.metrics:
         return None
+    endpoint = (
+        metrics.metrics_endpoint(config.otlp_endpoint, config.otlp_protocol) if sends_otlp else None
+    )
     try:
         return metrics.metrics_recorder(
             config.meter_provider,
             config.metrics_legacy_names,
-            metrics.metrics_endpoint(config.otlp_endpoint, config.otlp_protocol),
+            endpoint,
             config.otlp_headers,
             provider.resource,
         )
     except Exception:
         log_internal_error("setting up GenAI metrics")
         return None
+
+
+def _sends_otlp(exporters: list[TraceExporter], config: _config.Config) -> bool:
+    """Whether genai-trace's default destinations include an OTLP backend."""
+    if config.exporters is not None:
+        return False
+    from genai_trace.exporters.otlp import OTLPTraceExporter
+
+    return any(isinstance(getattr(e, "exporter", e), OTLPTraceExporter) for e in exporters)
 
 
 def _default_exporters(config: _config.Config, provider: TracerProvider) -> list[TraceExporter]:
