@@ -166,7 +166,7 @@ class SpanView:
         """Recorded token counts, else (LLM spans) the usage in the decoded output."""
         usage = self._usage
         if usage is None:
-            found = token_usage_of(self.attributes)
+            found = token_usage_of(self.attributes, self._scope_name())
             if found is None and self.span_type in sc.LLM_SPAN_TYPES:
                 found = usage_from_output(self.outputs)
             usage = self._usage = (found,)

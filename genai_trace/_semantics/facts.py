@@ -11,7 +11,7 @@ Layer: ``_semantics`` (pure values; imports nothing above it).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from genai_trace._semantics import semconv as sc
@@ -269,12 +269,36 @@ def span_type_of(attributes: Mapping[str, Any]) -> str:
     return "UNKNOWN"
 
 
-def token_usage_of(attributes: Mapping[str, Any]) -> TokenUsage | None:
+# Instrumentations whose gen_ai.usage.input_tokens leave the cached tokens out (Bedrock
+# reports them apart and its instrumentation passes inputTokens on as it is), by scope.
+_INPUT_WITHOUT_CACHE_SCOPES = ("opentelemetry.instrumentation.genai.bedrock",)
+
+
+def token_usage_of(attributes: Mapping[str, Any], scope: str | None = None) -> TokenUsage | None:
     """Token usage from OpenInference or GenAI attributes, ``None`` when neither is there.
 
     The cache and reasoning counts come from the GenAI keys (OpenInference has none that
-    instrumentations write alike); both cache-write names are read.
+    instrumentations write alike); both cache-write names are read. ``scope``: the
+    instrumentation that recorded the span; one known to leave cached tokens out of the
+    input gets them added back, so ``input_tokens`` counts every input token.
     """
+    usage = _recorded_usage(attributes)
+    if (
+        usage is not None
+        and scope is not None
+        and scope.startswith(_INPUT_WITHOUT_CACHE_SCOPES)
+        and (usage.cache_read_input_tokens or usage.cache_write_input_tokens)
+    ):
+        extra = usage.cache_read_input_tokens + usage.cache_write_input_tokens
+        return replace(
+            usage,
+            input_tokens=usage.input_tokens + extra,
+            total_tokens=usage.total_tokens + extra,
+        )
+    return usage
+
+
+def _recorded_usage(attributes: Mapping[str, Any]) -> TokenUsage | None:
     for input_key, output_key, total_key in (
         (sc.LLM_TOKEN_COUNT_PROMPT, sc.LLM_TOKEN_COUNT_COMPLETION, sc.LLM_TOKEN_COUNT_TOTAL),
         (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS, None),

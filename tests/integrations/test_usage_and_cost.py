@@ -10,8 +10,10 @@ instrumentations) must count once in the trace's usage and cost.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import anthropic
+import boto3
 import openai
 import pytest
 from opentelemetry import trace as trace_api
@@ -22,6 +24,8 @@ from genai_trace.testing import capture_traces
 from tests.helpers.genai_support import instrumentation_env
 from tests.helpers.servers.anthropic_server import AnthropicServer
 from tests.helpers.servers.anthropic_server import serve as serve_anthropic
+from tests.helpers.servers.bedrock_server import BedrockServer
+from tests.helpers.servers.bedrock_server import serve as serve_bedrock
 from tests.helpers.servers.openai_server import OpenAIServer
 from tests.helpers.servers.openai_server import serve as serve_openai
 from tests.helpers.trace_shape import only
@@ -170,3 +174,42 @@ def test_configured_prices_price_a_model_the_table_lacks(openai_client: openai.O
     with capture_traces() as traces:
         chat(openai_client, model="my-own-finetune-v2")
     assert only(traces).info.cost_usd == pytest.approx((2 * 1.0 + 6 * 0.5 + 14 * 2.0) * PER_MILLION)
+
+
+@pytest.fixture(scope="module")
+def bedrock_server() -> Iterator[BedrockServer]:
+    with instrumentation_env(), serve_bedrock() as fake:
+        yield fake
+
+
+def test_bedrock_cache_reads_and_writes_are_counted_in_the_input_and_priced(
+    bedrock_server: BedrockServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.setenv(variable, "test")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    assert genai_trace.autolog("bedrock") == ["bedrock"]
+    client = boto3.client("bedrock-runtime", endpoint_url=bedrock_server.root_url)
+
+    def cache_headers(request: Any, **_: Any) -> None:
+        request.headers["x-fake-cache-read-tokens"] = "5"
+        request.headers["x-fake-cache-write-tokens"] = "2"
+
+    client.meta.events.register("before-sign.bedrock-runtime.Converse", cache_headers)
+    with capture_traces() as traces:
+        client.converse(
+            modelId="us.anthropic.claude-3-5-haiku-20241022-v1:0",
+            messages=[{"role": "user", "content": [{"text": QUESTION[0]["content"]}]}],
+        )
+    (span,) = only(traces).spans
+    # Bedrock's inputTokens leaves the cache out (1 here); the span counts all 8.
+    assert span.token_usage == TokenUsage(
+        input_tokens=8,
+        output_tokens=10,
+        total_tokens=18,
+        cache_read_input_tokens=5,
+        cache_write_input_tokens=2,
+    )
+    # anthropic.claude-3-5-haiku: $0.80 input, $0.08 read, $1.00 write, $4 output per 1M.
+    expected = (1 * 0.80 + 5 * 0.08 + 2 * 1.00 + 10 * 4.0) * PER_MILLION
+    assert span.cost_usd == pytest.approx(expected, rel=1e-12)
