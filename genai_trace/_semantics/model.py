@@ -35,6 +35,19 @@ class TokenUsage:
     cache_write_input_tokens: int = 0
     reasoning_tokens: int = 0
 
+    def __repr__(self) -> str:
+        # The detail kinds only when not 0: a call without caching or reasoning reads as
+        # it always did.
+        text = (
+            f"TokenUsage(input_tokens={self.input_tokens}, "
+            f"output_tokens={self.output_tokens}, total_tokens={self.total_tokens}"
+        )
+        for kind in _DETAIL_KINDS:
+            count = getattr(self, kind)
+            if count:
+                text += f", {kind}={count}"
+        return text + ")"
+
     def __add__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(
             self.input_tokens + other.input_tokens,

@@ -75,14 +75,6 @@ def _create_v1(connection: sqlite3.Connection) -> None:
             connection.execute(statement)
 
 
-_USAGE_COLUMNS = (
-    ("input_tokens", "INTEGER"),
-    ("output_tokens", "INTEGER"),
-    ("cache_read_tokens", "INTEGER"),
-    ("cache_write_tokens", "INTEGER"),
-    ("reasoning_tokens", "INTEGER"),
-    ("cost_usd", "REAL"),
-)
 _USAGE_STATEMENTS = (
     """CREATE TABLE IF NOT EXISTS usage_calls (
         trace_id TEXT NOT NULL,
@@ -99,7 +91,7 @@ _USAGE_STATEMENTS = (
         reasoning_tokens INTEGER NOT NULL,
         cost_usd REAL,
         PRIMARY KEY (trace_id, span_id)
-    )""",
+    ) WITHOUT ROWID""",
     "CREATE INDEX IF NOT EXISTS usage_calls_start ON usage_calls (start_ns)",
     # Retention and pruning delete traces; their calls go with them, whoever deletes.
     """CREATE TRIGGER IF NOT EXISTS usage_calls_follow_traces AFTER DELETE ON traces
@@ -110,21 +102,14 @@ _USAGE_STATEMENTS = (
 
 
 def _add_usage(connection: sqlite3.Connection) -> None:
-    """Token usage by kind and cost: columns of each trace, and a row per billed call.
+    """Token usage by kind and cost: a ``usage_calls`` row per billed call.
 
-    ``usage_calls`` holds the spans that count in a trace's usage and cost (the rule of
-    ``_semantics.facts.billed_spans``), so usage can be summed by model; its rows go when
-    their trace is deleted. Traces stored before have their token columns filled from
-    their stored facts; their calls are not recovered.
+    The spans that count in a trace's usage and cost (the rule of
+    ``_semantics.facts.billed_spans``), so usage can be summed by model, and by session,
+    user or tag through their traces; a trace's rows go when it is deleted. No column is
+    added to ``traces``: a trace without LLM calls (most rows) costs no byte more. Traces
+    stored before keep their totals in their facts; their calls are not recovered.
     """
-    for column, kind in _USAGE_COLUMNS:
-        connection.execute(f"ALTER TABLE traces ADD COLUMN {column} {kind}")
-    connection.execute(
-        "UPDATE traces SET "
-        "input_tokens = json_extract(info, '$.token_usage.input_tokens'), "
-        "output_tokens = json_extract(info, '$.token_usage.output_tokens') "
-        "WHERE json_valid(info) AND json_extract(info, '$.token_usage') IS NOT NULL"
-    )
     for statement in _USAGE_STATEMENTS:
         connection.execute(statement)
 

@@ -1,12 +1,13 @@
 """Usage and cost in the local store: the rows the writer keeps, the sums readers ask for.
 
 The writer keeps one ``usage_calls`` row per span that counts in its trace's usage and cost
-(:func:`call_rows`, by the rule of ``_semantics.facts.billed_spans``), and each trace's
-token kinds and cost in its own columns. :func:`usage_summary` sums them by model (from the
-calls), or by session, user or tag (from the traces), for ``genai-trace stats --by``,
-``genai_trace.usage()`` and the viewer's dashboard: one query layer for all three.
+(:func:`call_rows`, by the rule of ``_semantics.facts.billed_spans``). :func:`usage_summary`
+sums them by model, or by session, user or tag (each trace with its calls), for
+``genai-trace stats --by``, ``genai_trace.usage()`` and the viewer's dashboard: one query
+layer for all three.
 
-A store written before usage was kept (no such table or columns) reads as empty.
+A store written before usage was kept (no such table) reads as empty; traces stored before
+the upgrade count in the sums by session, user and tag without tokens or cost.
 
 Layer: ``store``; imports ``_semantics`` and ``store.schema``.
 """
@@ -79,24 +80,6 @@ def call_rows(span_dicts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
     return rows
 
 
-def trace_usage_values(info: Mapping[str, Any]) -> tuple[Any, ...]:
-    """A trace's usage columns, from its facts as plain data (``info_to_dict``)."""
-    usage = info.get("token_usage") or {}
-    return (
-        usage.get("input_tokens"),
-        usage.get("output_tokens"),
-        usage.get("cache_read_input_tokens", 0) if usage else None,
-        usage.get("cache_write_input_tokens", 0) if usage else None,
-        usage.get("reasoning_tokens", 0) if usage else None,
-        info.get("cost_usd"),
-    )
-
-
-TRACE_USAGE_COLUMNS = (
-    "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd"
-)
-
-
 @dataclass(frozen=True)
 class UsageRow:
     """Usage, cost, latency and errors of one group (a model, a session, a user, a tag)."""
@@ -114,7 +97,7 @@ class UsageRow:
     cost_usd: float | None
     """The known costs summed; ``None`` when none is known."""
     unpriced: int
-    """Calls or traces with usage but no known cost (``cost_usd`` leaves them out)."""
+    """Calls with usage but no known cost (``cost_usd`` leaves them out)."""
     p50_ms: float | None
     p95_ms: float | None
 
@@ -152,20 +135,28 @@ _GROUP_SQL = {
     "model": (
         "SELECT model, status = 'ERROR', duration_ms, input_tokens, output_tokens, "
         "cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd, "
-        "input_tokens + output_tokens > 0 "
-        "FROM usage_calls WHERE start_ns >= ?"
+        "cost_usd IS NULL AND input_tokens + output_tokens > 0 "
+        "FROM usage_calls WHERE start_ns >= ?1"
     ),
-    "session": "SELECT session_id, {trace_values} FROM traces WHERE start_ns >= ?",
-    "user": "SELECT user_id, {trace_values} FROM traces WHERE start_ns >= ?",
+    "session": "SELECT traces.session_id, {trace_values} WHERE traces.start_ns >= ?1",
+    "user": "SELECT traces.user_id, {trace_values} WHERE traces.start_ns >= ?1",
     "tag": (
-        "SELECT trace_tags.key || '=' || trace_tags.value, {trace_values} FROM traces "
-        "JOIN trace_tags ON trace_tags.trace_id = traces.trace_id WHERE start_ns >= ?"
+        "SELECT trace_tags.key || '=' || trace_tags.value, {trace_values} "
+        "JOIN trace_tags ON trace_tags.trace_id = traces.trace_id WHERE traces.start_ns >= ?1"
     ),
 }
+# Each trace with its billed calls summed (a call starts after its trace: same window).
 _TRACE_VALUES = (
-    "state = 'ERROR', duration_ms, coalesce(input_tokens, 0), coalesce(output_tokens, 0), "
-    "coalesce(cache_read_tokens, 0), coalesce(cache_write_tokens, 0), "
-    "coalesce(reasoning_tokens, 0), cost_usd, input_tokens IS NOT NULL"
+    "traces.state = 'ERROR', traces.duration_ms, coalesce(calls.input, 0), "
+    "coalesce(calls.output, 0), coalesce(calls.cache_read, 0), coalesce(calls.cache_write, 0), "
+    "coalesce(calls.reasoning, 0), calls.cost, coalesce(calls.unpriced, 0) "
+    "FROM traces LEFT JOIN (SELECT trace_id, sum(input_tokens) AS input, "
+    "sum(output_tokens) AS output, sum(cache_read_tokens) AS cache_read, "
+    "sum(cache_write_tokens) AS cache_write, sum(reasoning_tokens) AS reasoning, "
+    "sum(cost_usd) AS cost, "
+    "sum(cost_usd IS NULL AND input_tokens + output_tokens > 0) AS unpriced "
+    "FROM usage_calls WHERE start_ns >= ?1 GROUP BY trace_id) AS calls "
+    "ON calls.trace_id = traces.trace_id"
 )
 
 
@@ -222,7 +213,7 @@ def _group_row(key: str | None, values: Sequence[tuple[Any, ...]]) -> UsageRow:
         cache_write_tokens=sum(v[5] for v in values),
         reasoning_tokens=sum(v[6] for v in values),
         cost_usd=sum(costs) if costs else None,
-        unpriced=sum(1 for v in values if v[7] is None and v[8]),
+        unpriced=sum(v[8] for v in values),
         p50_ms=percentile(durations, 50),
         p95_ms=percentile(durations, 95),
     )

@@ -31,12 +31,7 @@ from genai_trace.store.schema import (
     is_busy,
     open_for_writing,
 )
-from genai_trace.store.usage import (
-    CALL_COLUMNS,
-    TRACE_USAGE_COLUMNS,
-    call_rows,
-    trace_usage_values,
-)
+from genai_trace.store.usage import CALL_COLUMNS, call_rows
 
 
 class SQLiteTraceStore(TraceReader):
@@ -279,7 +274,7 @@ def _describe(exc: BaseException) -> str:
 _TRACE_COLUMNS = (
     "trace_id, client_request_id, name, state, start_ns, end_ns, duration_ms, "
     "request_preview, response_preview, session_id, user_id, total_tokens, span_count, "
-    f"complete, info, {TRACE_USAGE_COLUMNS}"
+    "complete, info"
 )
 # A row already stored is another part of the trace: it was merged with this one before.
 _TRACE_INSERT = (
@@ -403,7 +398,6 @@ def _trace_row(info: dict[str, Any]) -> tuple[Any, ...]:
         info["span_count"],
         1 if info.get("complete", True) else 0,
         dumps(info, default=safe_repr),
-        *trace_usage_values(info),
     )
 
 

@@ -117,7 +117,7 @@ def test_pruned_traces_take_their_calls_with_them(db: Path) -> None:
     connection.close()
 
 
-def test_a_store_from_before_usage_reads_empty_then_migrates_with_its_totals(
+def test_a_store_from_before_usage_reads_empty_then_migrates_and_counts_its_traces(
     tmp_path: Path,
 ) -> None:
     db = tmp_path / "traces.db"
@@ -129,6 +129,6 @@ def test_a_store_from_before_usage_reads_empty_then_migrates_with_its_totals(
         assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     connection.close()
     assert usage_summary(db, "model") == []  # calls of old traces are not recovered
-    sessions = {r.key: (r.count, r.input_tokens, r.output_tokens, r.cost_usd)
+    sessions = {r.key: (r.count, r.errors, r.input_tokens, r.cost_usd)
                 for r in usage_summary(db, "session")}  # fmt: skip
-    assert sessions == {"s-1": (2, 20, 9, None), "s-2": (1, 0, 0, None), None: (1, 0, 0, None)}
+    assert sessions == {"s-1": (2, 0, 0, None), "s-2": (1, 1, 0, None), None: (1, 0, 0, None)}
