@@ -275,7 +275,7 @@ def info_to_dict(info: TraceInfo) -> dict[str, Any]:
     data = {name: getattr(info, name) for name in _INFO_FIELDS}
     data["tags"] = dict(info.tags)
     data["metadata"] = dict(info.metadata)
-    data["token_usage"] = _usage_dict(info.token_usage)
+    data["token_usage"] = usage_dict(info.token_usage)
     if info.cost_usd is not None:
         data["cost_usd"] = info.cost_usd
     data["duration_ms"] = info.duration_ms
@@ -294,15 +294,11 @@ def span_to_dict(span: SpanRecord) -> dict[str, Any]:
         {"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": dict(e.attributes)}
         for e in span.events
     ]
-    data["token_usage"] = _usage_dict(span.token_usage)
+    data["token_usage"] = usage_dict(span.token_usage)
     if span.cost_usd is not None:
         data["cost_usd"] = span.cost_usd
     data["duration_ms"] = span.duration_ms
     return data
-
-
-def _usage_dict(usage: TokenUsage | None) -> dict[str, int] | None:
-    return usage_dict(usage)
 
 
 _DETAIL_KINDS = ("cache_read_input_tokens", "cache_write_input_tokens", "reasoning_tokens")
