@@ -35,6 +35,7 @@ from genai_trace._api.lifecycle import (
 from genai_trace._api.propagation import extract, inject, use_span
 from genai_trace._api.reading import get_last_trace_id, get_trace, search_traces
 from genai_trace._api.span import GenAISpan
+from genai_trace._api.usage import usage
 from genai_trace._runtime.config import Config
 from genai_trace._semantics import semconv as _semconv
 from genai_trace._semantics.feedback import Feedback, Source
@@ -118,5 +119,6 @@ __all__ = [
     "stats",
     "trace",
     "update_current_trace",
+    "usage",
     "use_span",
 ]

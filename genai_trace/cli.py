@@ -28,6 +28,7 @@ from genai_trace._semantics.model import TraceInfo, TraceState, info_to_dict
 from genai_trace._semantics.render import format_duration, format_time, one_line, render_trace
 from genai_trace.store.reader import ORDER_BY, TraceQuery, TraceReader
 from genai_trace.store.schema import DEFAULT_DB_PATH, TraceStoreError
+from genai_trace.store.usage import GROUPINGS, format_usage_table, usage_summary
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhd])$")
 _SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -277,6 +278,8 @@ class _Progress:
 
 
 def _cmd_stats(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
+    if args.by is not None:
+        return _usage_stats(store, args, out)
     stats = store.stats()
     if args.json:
         out.write(dumps(stats, default=safe_repr, indent=2) + "\n")
@@ -357,6 +360,16 @@ def _confirm(question: str, yes: bool) -> None:
     sys.stderr.flush()
     if sys.stdin.readline().strip().lower() not in ("y", "yes"):
         raise CliError("nothing deleted")
+
+
+def _usage_stats(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
+    since = _age(args.since, "--since") if args.since else None
+    rows = usage_summary(store.path, args.by, since, timeout_s=store.busy_timeout_s)
+    if args.json:
+        out.write(dumps([row.to_dict() for row in rows], default=safe_repr, indent=2) + "\n")
+        return 0
+    out.write(format_usage_table(rows, args.by) + "\n")
+    return 0
 
 
 def _cmd_ui(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
@@ -600,12 +613,12 @@ def _cmd_prune(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int
     return 0
 
 
-def _age(text: str | None) -> float:
+def _age(text: str | None, flag: str = "--older-than") -> float:
     if not text:
         return 0.0
     match = _DURATION.match(text.strip())
     if match is None:
-        raise CliError(f"--older-than: expected an age such as 30m, 12h or 7d, got {text!r}", 2)
+        raise CliError(f"{flag}: expected an age such as 30m, 12h or 7d, got {text!r}", 2)
     return float(match.group(1)) * _SECONDS[match.group(2)]
 
 
@@ -708,8 +721,10 @@ def _parser() -> argparse.ArgumentParser:
     rm.add_argument("--yes", "-y", action="store_true", help="do not ask for confirmation")
     rm.set_defaults(run=_cmd_rm)
 
-    stats = command("stats", "counts, tokens, time range")
+    stats = command("stats", "counts, tokens, time range; --by: usage, cost, latency per group")
     stats.add_argument("--json", action="store_true")
+    stats.add_argument("--by", choices=GROUPINGS, help="tokens, cost, p50/p95, errors per group")
+    stats.add_argument("--since", help="with --by: only the last 30m, 24h, 7d...")
     stats.set_defaults(run=_cmd_stats)
 
     prune = command("prune", "delete the oldest traces: by age, total size or count")

@@ -70,6 +70,7 @@ PUBLIC_NAMES = [
     "stats",
     "trace",
     "update_current_trace",
+    "usage",
     "use_span",
 ]
 DOCUMENTED = [name for name in PUBLIC_NAMES if name != "__version__"]

@@ -141,11 +141,25 @@ class GenAISpan:
         input_tokens: int | None = None,
         output_tokens: int | None = None,
         total_tokens: int | None = None,
+        *,
+        cache_read_input_tokens: int | None = None,
+        cache_write_input_tokens: int | None = None,
+        reasoning_tokens: int | None = None,
     ) -> None:
         """Record an LLM call's token usage (counted once in the trace's totals).
 
+        As in the OpenTelemetry GenAI conventions, ``input_tokens`` counts every input
+        token, the cached ones included: ``cache_read_input_tokens`` (served from the
+        provider's prompt cache) and ``cache_write_input_tokens`` (written to it) say how
+        many of them were cached; ``reasoning_tokens`` says how many of ``output_tokens``
+        the model spent reasoning. Each kind is priced at its own rate
+        (docs/usage-and-cost.md).
+
         Counts are ints from 0; an integral float or a numeric string is converted, any
         other value is dropped with a warning. ``total_tokens`` defaults to the sum.
+
+        Example:
+            >>> span.set_token_usage(1200, 300, cache_read_input_tokens=1000)
         """
         input_tokens = _token_count("input_tokens", input_tokens)
         output_tokens = _token_count("output_tokens", output_tokens)
@@ -161,7 +175,37 @@ class GenAISpan:
             total_tokens = input_tokens + output_tokens
         if total_tokens is not None and total_tokens <= _MAX_COUNT:
             attributes[sc.LLM_TOKEN_COUNT_TOTAL] = int(total_tokens)
+        for name, key, value in (
+            ("cache_read_input_tokens", sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+             cache_read_input_tokens),
+            ("cache_write_input_tokens", sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+             cache_write_input_tokens),
+            ("reasoning_tokens", sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, reasoning_tokens),
+        ):  # fmt: skip
+            count = _token_count(name, value)
+            if count is not None:
+                attributes[key] = count
         self.set_attributes(attributes)
+
+    def set_cost(self, usd: float) -> None:
+        """Record what this step cost, in US dollars: a paid API call, or an LLM call you price.
+
+        It wins over the cost computed from the price table for this span, and counts in
+        the trace's cost (docs/usage-and-cost.md says when a wrapped call counts once). A
+        value that is not a finite number from 0 is dropped with a warning.
+
+        Example:
+            >>> span.set_cost(0.005)  # one call of a paid search API
+        """
+        if (
+            isinstance(usd, bool)
+            or not isinstance(usd, numbers.Real)
+            or not math.isfinite(float(usd))
+            or usd < 0
+        ):
+            warn_misuse("GenAISpan.set_cost()", "a finite number of dollars from 0", usd, "dropped")
+            return
+        self.set_attributes({sc.COST_USD: float(usd)})
 
     # --- plain OTel operations, made safe -----------------------------------------------
 

@@ -37,6 +37,7 @@ from genai_trace._semantics.model import (
     Trace,
     TraceInfo,
     build_frozen,
+    usage_dict,
 )
 from genai_trace._semantics.redaction import attribute_store, recorded_items
 
@@ -107,6 +108,7 @@ class SpanView:
     """
 
     __slots__ = (
+        "_cost",
         "_decoded",
         "_usage",
         "attributes",
@@ -147,6 +149,7 @@ class SpanView:
         )
         self._decoded: tuple[Any, Any] | None = None
         self._usage: tuple[TokenUsage | None] | None = None
+        self._cost: tuple[float | None] | None = None
 
     @property
     def inputs(self) -> Any:
@@ -163,11 +166,25 @@ class SpanView:
         """Recorded token counts, else (LLM spans) the usage in the decoded output."""
         usage = self._usage
         if usage is None:
-            found = token_usage_of(self.attributes)
+            found = token_usage_of(self.attributes, self._scope_name())
             if found is None and self.span_type in sc.LLM_SPAN_TYPES:
                 found = usage_from_output(self.outputs)
             usage = self._usage = (found,)
         return usage[0]
+
+    @property
+    def cost_usd(self) -> float | None:
+        """Its own cost (``set_cost``), else its usage priced by the table in force."""
+        cost = self._cost
+        if cost is None:
+            own = self.attributes.get(sc.COST_USD)
+            if isinstance(own, (int, float)) and not isinstance(own, bool):
+                found: float | None = float(own)
+            else:
+                usage = self.token_usage
+                found = None if usage is None else live.prices.cost(self._model(), usage)
+            cost = self._cost = (found,)
+        return cost[0]
 
     def _io(self) -> tuple[Any, Any]:
         decoded = self._decoded
@@ -206,6 +223,7 @@ class SpanView:
                 "parent_is_remote": self.parent_is_remote,
                 "kind": span.kind.name,
                 "instrumentation_scope": self._scope_name(),
+                "cost_usd": self.cost_usd,
             },
         )
 
@@ -213,7 +231,8 @@ class SpanView:
         """``span_to_dict(self.record())``, same keys in the same order, without the record."""
         span, end = self.span, self.end_time_ns
         usage = self.token_usage
-        return {
+        cost = self.cost_usd
+        data = {
             "trace_id": self.trace_id,
             "span_id": self.span_id,
             "parent_id": self.parent_id,
@@ -234,15 +253,22 @@ class SpanView:
                 _event_dict(e.name, e.timestamp, e.attributes)
                 for e in recorded_items(span, "events")
             ],
-            "token_usage": None
-            if usage is None
-            else {
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "total_tokens": usage.total_tokens,
-            },
-            "duration_ms": None if end is None else (end - self.start_time_ns) / 1e6,
+            "token_usage": usage_dict(usage),
         }
+        if cost is not None:
+            data["cost_usd"] = cost
+        data["duration_ms"] = None if end is None else (end - self.start_time_ns) / 1e6
+        return data
+
+    @property
+    def model(self) -> str | None:
+        """The model the call used (response model, else request model)."""
+        return self._model()
+
+    @property
+    def instrumentation_scope(self) -> str | None:
+        """The name of the tracer that recorded the span."""
+        return self._scope_name()
 
     def _model(self) -> str | None:
         attributes = self.attributes

@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.pricing import load_prices, parse_prices
 from genai_trace.store.retention import DEFAULT_MAX_AGE_S, DEFAULT_MAX_BYTES, parse_size
 from genai_trace.store.schema import DEFAULT_DB_PATH
 
 if TYPE_CHECKING:
+    from opentelemetry.metrics import MeterProvider
     from opentelemetry.sdk.trace import TracerProvider
 
     from genai_trace.exporters._base import TraceExporter
@@ -93,6 +95,19 @@ class Config:
     otlp_sample_rate: float = 1.0
     """Tail sampling of the OTLP destination: errors, slow and incomplete traces are always
     kept, and this fraction of the rest (the local store keeps everything)."""
+    metrics: bool = True
+    """Record GenAI metrics (tokens by kind, durations, cost) on the app's MeterProvider, or,
+    when it has none, on one of genai-trace's own sending to the OTLP endpoint (over HTTP);
+    with neither, none are recorded."""
+    metrics_legacy_names: bool = False
+    """Also record the older ``gen_ai.client.token.usage`` and
+    ``gen_ai.client.operation.duration``, for backends that read only those."""
+    meter_provider: MeterProvider | None = None
+    """Record metrics on this provider instead of the global one."""
+    prices: Mapping[str, Any] | str | None = None
+    """Model prices replacing or adding to the shipped table, in US dollars per million
+    tokens (``{"my-model": {"input": 1.0, "output": 2.0, "cache_read": 0.1}}``), or the
+    path of a JSON file of that shape (``GENAI_TRACE_PRICES``): docs/usage-and-cost.md."""
 
 
 def _parse_bool(text: str) -> bool:
@@ -148,6 +163,9 @@ ENV_VARS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "otlp_sample_rate": ("GENAI_TRACE_OTLP_SAMPLE_RATE", _parse_float),
     "redaction": ("GENAI_TRACE_REDACTION", _parse_bool),
     "capture_content": ("GENAI_TRACE_CAPTURE_CONTENT", _parse_bool),
+    "metrics": ("GENAI_TRACE_METRICS", _parse_bool),
+    "metrics_legacy_names": ("GENAI_TRACE_METRICS_LEGACY_NAMES", _parse_bool),
+    "prices": ("GENAI_TRACE_PRICES", _parse_str),
 }
 
 
@@ -213,7 +231,37 @@ _CHECKS: dict[str, tuple[tuple[type, ...], Callable[[Any], bool], str]] = {
         lambda v: _finite(v) and 0 <= v <= 1,
         "a number from 0 to 1",
     ),
+    "metrics": ((bool,), lambda v: True, "True or False"),
+    "metrics_legacy_names": ((bool,), lambda v: True, "True or False"),
+    "meter_provider": (
+        (object,),
+        lambda v: v is None or callable(getattr(v, "get_meter", None)),
+        "an opentelemetry.metrics.MeterProvider",
+    ),
+    "prices": (
+        (Mapping, str, os.PathLike, type(None)),
+        lambda v: _valid_prices(v),
+        "a mapping of model name to prices, or the path of a JSON price file",
+    ),
 }
+
+
+def _valid_prices(value: Any) -> bool:
+    price_overrides(value)  # raises ValueError saying what is wrong
+    return True
+
+
+def price_overrides(prices: Mapping[str, Any] | str | os.PathLike[str] | None) -> dict[str, Any]:
+    """The model prices the ``prices`` setting names (a mapping, or a JSON file's path).
+
+    Raises:
+        ValueError: a price is malformed or the file cannot be read (the message says which).
+    """
+    if prices is None:
+        return {}
+    if isinstance(prices, Mapping):
+        return parse_prices(prices, "configure(prices=...)")
+    return load_prices(prices)
 
 
 def _checked_exporters(exporters: object) -> tuple[Any, ...]:

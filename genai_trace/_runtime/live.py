@@ -2,7 +2,8 @@
 
 What the hot paths read on every span or call lives here and nowhere else: the installed
 ``Runtime``, the ``disable()`` switch, the active redactor, whether content is captured,
-the payload cap and whether ``genai_trace.context()`` was ever used. ``configure`` replaces
+the payload cap, whether ``genai_trace.context()`` was ever used, and (for the export side)
+the price table. ``configure`` replaces
 these together (``state._install``); readers take one attribute of one module-level object,
 without a lock (a plain attribute read is atomic, and a reader that sees the previous
 configuration for one call records that call as the previous configuration would have).
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from genai_trace._runtime.config import Config
+from genai_trace._semantics.pricing import PriceTable
 from genai_trace._semantics.redaction import Redactor
 
 if TYPE_CHECKING:
@@ -33,6 +35,7 @@ class LiveState:
         "capture_content",
         "disabled",
         "payload_cap",
+        "prices",
         "redactor",
         "runtime",
         "scope_in_use",
@@ -50,6 +53,9 @@ class LiveState:
         """Whether inputs, outputs and messages are recorded at all."""
         self.payload_cap = Config.max_payload_chars  # the default, before any configuration
         """``max_payload_chars`` of the configuration in force: the one place it is read."""
+        self.prices = PriceTable.shipped()
+        """The price table in force: the shipped one with ``configure(prices=...)``'s models.
+        Read by the trace builder, on the export side."""
         self.scope_in_use = False
         """Set by the first ``context()`` with values; until then spans skip looking for one."""
 

@@ -24,13 +24,14 @@ from opentelemetry.sdk.trace import Tracer, TracerProvider
 from genai_trace import _errors
 from genai_trace._errors import log_internal_error, logger, warn_once
 from genai_trace._runtime import config as _config
-from genai_trace._runtime import deferred, ids, pipeline, worker
+from genai_trace._runtime import deferred, ids, metrics, pipeline, worker
 from genai_trace._runtime.assembler import TRACER_NAME, TraceAssembler
 from genai_trace._runtime.ids import GenAIIdGenerator
 from genai_trace._runtime.live import live
 from genai_trace._runtime.pipeline import ExportPipeline
 from genai_trace._runtime.threads import propagate_into_threads
 from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.pricing import PriceTable
 from genai_trace._semantics.redaction import Redactor
 from genai_trace.exporters._base import after_fork_in_child, use_runtime_resource
 
@@ -47,10 +48,16 @@ class Runtime:
         self.config = config
         self.id_generator = GenAIIdGenerator()
         self.provider, self.owns_provider = _choose_provider(config, self.id_generator)
-        self.pipeline = ExportPipeline(
+        exporters = list(
             _default_exporters(config, self.provider)
             if config.exporters is None
-            else config.exporters,
+            else config.exporters
+        )
+        recorder = _metrics_recorder(config, self.provider, _sends_otlp(exporters, config))
+        if recorder is not None:
+            exporters.append(recorder)
+        self.pipeline = ExportPipeline(
+            exporters,
             queue_size=config.export_queue_size,
             recent_traces=config.recent_traces,
             keep_all_traces=config.keep_all_traces,
@@ -192,6 +199,7 @@ def _install(config: _config.Config) -> None:
     )
     live.capture_content = config.capture_content
     live.payload_cap = config.max_payload_chars
+    live.prices = PriceTable.shipped().with_overrides(_config.price_overrides(config.prices))
     live.disabled = config.disabled
     live.runtime = Runtime(config)
     _last_config = config
@@ -449,6 +457,41 @@ def _resource(config: _config.Config) -> Resource:
         attributes[PROJECT_NAME_ATTRIBUTE] = config.project_name
     # Resource.create also reads OTEL_RESOURCE_ATTRIBUTES and OTEL_SERVICE_NAME.
     return Resource.create(attributes)
+
+
+def _metrics_recorder(
+    config: _config.Config, provider: TracerProvider, sends_otlp: bool
+) -> metrics.MetricsRecorder | None:
+    """The GenAI metrics destination, when metrics are on and have somewhere to go.
+
+    A meter provider of genai-trace's own only next to an OTLP destination genai-trace
+    added itself: an app that exports its spans on its own chose its signals.
+    """
+    if not config.metrics:
+        return None
+    endpoint = (
+        metrics.metrics_endpoint(config.otlp_endpoint, config.otlp_protocol) if sends_otlp else None
+    )
+    try:
+        return metrics.metrics_recorder(
+            config.meter_provider,
+            config.metrics_legacy_names,
+            endpoint,
+            config.otlp_headers,
+            provider.resource,
+        )
+    except Exception:
+        log_internal_error("setting up GenAI metrics")
+        return None
+
+
+def _sends_otlp(exporters: list[TraceExporter], config: _config.Config) -> bool:
+    """Whether genai-trace's default destinations include an OTLP backend."""
+    if config.exporters is not None:
+        return False
+    from genai_trace.exporters.otlp import OTLPTraceExporter
+
+    return any(isinstance(getattr(e, "exporter", e), OTLPTraceExporter) for e in exporters)
 
 
 def _default_exporters(config: _config.Config, provider: TracerProvider) -> list[TraceExporter]:

@@ -11,7 +11,7 @@ Layer: ``_semantics`` (pure values; imports nothing above it).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
 from genai_trace._semantics import semconv as sc
@@ -47,9 +47,31 @@ class SpanFacts(LinkedSpan, Protocol):
     def outputs(self) -> Any: ...
     @property
     def token_usage(self) -> TokenUsage | None: ...
+    @property
+    def span_type(self) -> str: ...
+    @property
+    def cost_usd(self) -> float | None: ...
 
 
 _S = TypeVar("_S", bound=SpanFacts)
+
+
+class BillableSpan(Protocol):
+    """What the billing rule (:func:`billed_spans`) reads of a span."""
+
+    @property
+    def span_id(self) -> str: ...
+    @property
+    def parent_id(self) -> str | None: ...
+    @property
+    def span_type(self) -> str: ...
+    @property
+    def attributes(self) -> Mapping[str, Any]: ...
+    @property
+    def token_usage(self) -> TokenUsage | None: ...
+
+
+_B = TypeVar("_B", bound=BillableSpan)
 
 _OPENINFERENCE_KINDS = ("LLM", "CHAIN", "RETRIEVER", "TOOL", "AGENT", "EMBEDDING", "RERANKER",
                         "GUARDRAIL", "EVALUATOR", "UNKNOWN")  # fmt: skip
@@ -112,6 +134,7 @@ def trace_info(
             "complete": incomplete_reason is None,
             "incomplete_reason": incomplete_reason,
             "dropped_spans": dropped_spans,
+            **_cost_facts(records),
         },
     )
 
@@ -180,6 +203,7 @@ def merge_parts(parts: Sequence[Trace]) -> Trace:
             "complete": all(i.complete for i in infos),
             "incomplete_reason": first(*(i.incomplete_reason for i in reversed(infos))),
             "dropped_spans": sum(i.dropped_spans for i in infos),
+            **_cost_facts(records),
         },
     )
     return Trace(info=info, spans=tuple(records))
@@ -245,8 +269,36 @@ def span_type_of(attributes: Mapping[str, Any]) -> str:
     return "UNKNOWN"
 
 
-def token_usage_of(attributes: Mapping[str, Any]) -> TokenUsage | None:
-    """Token usage from OpenInference or GenAI attributes, ``None`` when neither is there."""
+# Instrumentations whose gen_ai.usage.input_tokens leave the cached tokens out (Bedrock
+# reports them apart and its instrumentation passes inputTokens on as it is), by scope.
+_INPUT_WITHOUT_CACHE_SCOPES = ("opentelemetry.instrumentation.genai.bedrock",)
+
+
+def token_usage_of(attributes: Mapping[str, Any], scope: str | None = None) -> TokenUsage | None:
+    """Token usage from OpenInference or GenAI attributes, ``None`` when neither is there.
+
+    The cache and reasoning counts come from the GenAI keys (OpenInference has none that
+    instrumentations write alike); both cache-write names are read. ``scope``: the
+    instrumentation that recorded the span; one known to leave cached tokens out of the
+    input gets them added back, so ``input_tokens`` counts every input token.
+    """
+    usage = _recorded_usage(attributes)
+    if (
+        usage is not None
+        and scope is not None
+        and scope.startswith(_INPUT_WITHOUT_CACHE_SCOPES)
+        and (usage.cache_read_input_tokens or usage.cache_write_input_tokens)
+    ):
+        extra = usage.cache_read_input_tokens + usage.cache_write_input_tokens
+        return replace(
+            usage,
+            input_tokens=usage.input_tokens + extra,
+            total_tokens=usage.total_tokens + extra,
+        )
+    return usage
+
+
+def _recorded_usage(attributes: Mapping[str, Any]) -> TokenUsage | None:
     for input_key, output_key, total_key in (
         (sc.LLM_TOKEN_COUNT_PROMPT, sc.LLM_TOKEN_COUNT_COMPLETION, sc.LLM_TOKEN_COUNT_TOTAL),
         (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS, None),
@@ -256,12 +308,27 @@ def token_usage_of(attributes: Mapping[str, Any]) -> TokenUsage | None:
         total = _int(attributes.get(total_key)) if total_key else None
         if input_tokens is None and output_tokens is None and total is None:
             continue
-        return _usage(input_tokens, output_tokens, total)
+        return _usage(
+            input_tokens,
+            output_tokens,
+            total,
+            _int(attributes.get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)),
+            _first_int(
+                attributes.get(sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+                attributes.get(sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS),
+            ),
+            _int(attributes.get(sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)),
+        )
     return None
 
 
 def usage_from_output(outputs: Any) -> TokenUsage | None:
-    """Token usage from an OpenAI-style response recorded as an output (``usage`` key)."""
+    """Token usage from a provider response recorded as an output (its ``usage`` key).
+
+    OpenAI's chat and responses shapes (cached and reasoning tokens in their ``*_details``)
+    and Anthropic's, whose ``input_tokens`` leaves out the cache reads and writes: they are
+    added back, so ``input_tokens`` counts every input token as the conventions say.
+    """
     usage = outputs.get("usage") if isinstance(outputs, dict) else None
     if not isinstance(usage, dict):
         return None
@@ -270,7 +337,28 @@ def usage_from_output(outputs: Any) -> TokenUsage | None:
     total = _int(usage.get("total_tokens"))
     if input_tokens is None and output_tokens is None and total is None:
         return None
-    return _usage(input_tokens, output_tokens, total)
+    input_details = _dict(usage.get("prompt_tokens_details") or usage.get("input_tokens_details"))
+    output_details = _dict(
+        usage.get("completion_tokens_details") or usage.get("output_tokens_details")
+    )
+    cache_read = _first_int(
+        input_details.get("cached_tokens"), usage.get("cache_read_input_tokens")
+    )
+    cache_write = _int(usage.get("cache_creation_input_tokens"))
+    if "cache_read_input_tokens" in usage or "cache_creation_input_tokens" in usage:
+        input_tokens = (input_tokens or 0) + (cache_read or 0) + (cache_write or 0)
+    return _usage(
+        input_tokens,
+        output_tokens,
+        total,
+        cache_read,
+        cache_write,
+        _first_int(output_details.get("reasoning_tokens"), output_details.get("thinking_tokens")),
+    )
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def total_token_usage(records: Sequence[SpanFacts]) -> TokenUsage | None:
@@ -279,22 +367,66 @@ def total_token_usage(records: Sequence[SpanFacts]) -> TokenUsage | None:
     A manual LLM span that wraps an instrumented client call would otherwise count the
     same tokens twice.
     """
-    with_usage = {r.span_id: r for r in records if r.token_usage is not None}
+    with_usage = [r for r in records if r.token_usage is not None]
     if not with_usage:
         return None
+    covered = _covered_by_usage(records)
+    total = TokenUsage()
+    for record in with_usage:
+        if record.span_id not in covered and record.token_usage is not None:
+            total = total + record.token_usage
+    return total
+
+
+def billed_spans(records: Sequence[_B]) -> list[_B]:
+    """The spans whose usage and cost count in the trace's totals, once per call.
+
+    The rule (``docs/usage-and-cost.md``): a span with token usage counts unless one of its
+    descendants has usage too; then the descendant, closer to the call, describes the same
+    call (a manual LLM span around an instrumented client call, or two instrumentations of
+    one call). A span with a cost of its own (``set_cost``) and no usage counts too, unless
+    it is an LLM span with a descendant that has usage (the same call, priced twice).
+    """
+    covered = _covered_by_usage(records)
+    billed: list[_B] = []
+    for record in records:
+        if record.token_usage is not None:
+            if record.span_id not in covered:
+                billed.append(record)
+        elif sc.COST_USD in record.attributes and not (
+            record.span_type in sc.LLM_SPAN_TYPES and record.span_id in covered
+        ):
+            billed.append(record)
+    return billed
+
+
+def _covered_by_usage(records: Sequence[BillableSpan]) -> set[str]:
+    """The ancestors of every span with usage."""
     parent_of = {r.span_id: r.parent_id for r in records}
-    covered: set[str] = set()  # ancestors of a span with usage
-    for span_id in with_usage:
-        parent = parent_of.get(span_id)
+    covered: set[str] = set()
+    for record in records:
+        if record.token_usage is None:
+            continue
+        parent = parent_of.get(record.span_id)
         # Above a covered span everything is covered already: linear overall, cycle-proof.
         while parent is not None and parent not in covered:
             covered.add(parent)
             parent = parent_of.get(parent)
-    total = TokenUsage()
-    for span_id, record in with_usage.items():
-        if span_id not in covered and record.token_usage is not None:
-            total = total + record.token_usage
-    return total
+    return covered
+
+
+def _cost_facts(records: Sequence[SpanFacts]) -> dict[str, Any]:
+    """The trace's ``cost_usd``: the known costs of its billed spans, summed, else ``None``."""
+    if len(records) == 1:  # most traces: nothing to walk
+        return {"cost_usd": records[0].cost_usd}
+    if not any(r.token_usage is not None or sc.COST_USD in r.attributes for r in records):
+        return {"cost_usd": None}  # no call, no cost: no tree to walk
+    cost: float | None = None
+    for record in billed_spans(records):
+        span_cost = record.cost_usd
+        if span_cost is not None:
+            cost = span_cost if cost is None else cost + span_cost
+    return {"cost_usd": cost}
 
 
 def _parents_first(records: list[_S]) -> list[_S]:
@@ -336,10 +468,24 @@ def _collect_metadata(records: Iterable[SpanFacts]) -> dict[str, Any]:
     return metadata
 
 
-def _usage(input_tokens: int | None, output_tokens: int | None, total: int | None) -> TokenUsage:
+def _usage(
+    input_tokens: int | None,
+    output_tokens: int | None,
+    total: int | None,
+    cache_read: int | None = None,
+    cache_write: int | None = None,
+    reasoning: int | None = None,
+) -> TokenUsage:
     input_tokens = input_tokens or 0
     output_tokens = output_tokens or 0
-    return TokenUsage(input_tokens, output_tokens, total or input_tokens + output_tokens)
+    return TokenUsage(
+        input_tokens,
+        output_tokens,
+        total or input_tokens + output_tokens,
+        cache_read or 0,
+        cache_write or 0,
+        reasoning or 0,
+    )
 
 
 def _int(value: Any) -> int | None:

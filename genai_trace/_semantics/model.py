@@ -21,17 +21,42 @@ _T = TypeVar("_T")
 
 @dataclass(frozen=True)
 class TokenUsage:
-    """Token counts of one LLM call, or summed over a trace."""
+    """Token counts of one LLM call, or summed over a trace.
+
+    As in the OpenTelemetry GenAI conventions, the kinds nest: ``input_tokens`` counts
+    every input token, the cached ones included (``cache_read_input_tokens`` were served
+    from the provider's prompt cache, ``cache_write_input_tokens`` written to it), and
+    ``output_tokens`` counts every output token, ``reasoning_tokens`` included.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
     total_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_write_input_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def __repr__(self) -> str:
+        # The detail kinds only when not 0: a call without caching or reasoning reads as
+        # it always did.
+        text = (
+            f"TokenUsage(input_tokens={self.input_tokens}, "
+            f"output_tokens={self.output_tokens}, total_tokens={self.total_tokens}"
+        )
+        for kind in _DETAIL_KINDS:
+            count = getattr(self, kind)
+            if count:
+                text += f", {kind}={count}"
+        return text + ")"
 
     def __add__(self, other: TokenUsage) -> TokenUsage:
         return TokenUsage(
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             self.total_tokens + other.total_tokens,
+            self.cache_read_input_tokens + other.cache_read_input_tokens,
+            self.cache_write_input_tokens + other.cache_write_input_tokens,
+            self.reasoning_tokens + other.reasoning_tokens,
         )
 
 
@@ -75,6 +100,9 @@ class SpanRecord:
     """The OTel span kind: ``INTERNAL``, ``SERVER``, ``CLIENT``, ``PRODUCER`` or ``CONSUMER``."""
     instrumentation_scope: str | None = None
     """The name of the tracer that recorded the span (``genai_trace`` for ours)."""
+    cost_usd: float | None = None
+    """What the span cost in US dollars: its own (``set_cost``), else its LLM call priced
+    from the price table; ``None`` when unknown (no price for the model, or no usage)."""
 
     @property
     def duration_ms(self) -> float | None:
@@ -109,6 +137,10 @@ class TraceInfo:
     ``shutdown``."""
     dropped_spans: int = 0
     """Spans of this trace dropped by ``max_spans_per_trace``."""
+    cost_usd: float | None = None
+    """The trace's cost in US dollars: the known costs of the spans that count, summed
+    (docs/usage-and-cost.md); ``None`` when no span's cost is known. A call whose model has
+    no price adds nothing (the store's usage queries count such calls)."""
 
     @property
     def duration_ms(self) -> float | None:
@@ -246,8 +278,11 @@ def find_root(spans: Sequence[_L]) -> _L | None:
 # Fields copied as they are; the structured ones are converted by hand below (far cheaper
 # than dataclasses.asdict, which deep-copies every value: the store writes every span).
 _STRUCTURED = {"tags", "metadata", "token_usage", "inputs", "outputs", "attributes", "events"}
-_INFO_FIELDS = tuple(f.name for f in fields(TraceInfo) if f.name not in _STRUCTURED)
-_SPAN_FIELDS = tuple(f.name for f in fields(SpanRecord) if f.name not in _STRUCTURED)
+# Usage and cost facts appear in the data only when there is something to say, so a trace
+# without them keeps the shape it always had (stores and tests of earlier releases).
+_WHEN_SET = {"cost_usd"}
+_INFO_FIELDS = tuple(f.name for f in fields(TraceInfo) if f.name not in _STRUCTURED | _WHEN_SET)
+_SPAN_FIELDS = tuple(f.name for f in fields(SpanRecord) if f.name not in _STRUCTURED | _WHEN_SET)
 
 
 def trace_to_dict(trace: Trace) -> dict[str, Any]:
@@ -263,7 +298,9 @@ def info_to_dict(info: TraceInfo) -> dict[str, Any]:
     data = {name: getattr(info, name) for name in _INFO_FIELDS}
     data["tags"] = dict(info.tags)
     data["metadata"] = dict(info.metadata)
-    data["token_usage"] = _usage_dict(info.token_usage)
+    data["token_usage"] = usage_dict(info.token_usage)
+    if info.cost_usd is not None:
+        data["cost_usd"] = info.cost_usd
     data["duration_ms"] = info.duration_ms
     return data
 
@@ -280,19 +317,34 @@ def span_to_dict(span: SpanRecord) -> dict[str, Any]:
         {"name": e.name, "timestamp_ns": e.timestamp_ns, "attributes": dict(e.attributes)}
         for e in span.events
     ]
-    data["token_usage"] = _usage_dict(span.token_usage)
+    data["token_usage"] = usage_dict(span.token_usage)
+    if span.cost_usd is not None:
+        data["cost_usd"] = span.cost_usd
     data["duration_ms"] = span.duration_ms
     return data
 
 
-def _usage_dict(usage: TokenUsage | None) -> dict[str, int] | None:
+_DETAIL_KINDS = ("cache_read_input_tokens", "cache_write_input_tokens", "reasoning_tokens")
+
+
+def usage_dict(usage: TokenUsage | None) -> dict[str, int] | None:
+    """Token usage as plain data: the three totals, and each detail kind that is not 0.
+
+    The details are left out at 0 so a call without caching or reasoning keeps the shape
+    it always had.
+    """
     if usage is None:
         return None
-    return {
+    data = {
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
     }
+    for kind in _DETAIL_KINDS:
+        count = getattr(usage, kind)
+        if count:
+            data[kind] = count
+    return data
 
 
 def trace_from_dict(data: Mapping[str, Any]) -> Trace:

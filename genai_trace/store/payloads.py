@@ -176,6 +176,7 @@ FACTS_BY_DEFAULT: dict[str, Any] = {
     "tags": {},
     "metadata": {},
     "token_usage": None,
+    "cost_usd": None,
 }
 """The facts of a trace without a column of their own, at their defaults."""
 

@@ -161,10 +161,50 @@ def _add_feedback(connection: sqlite3.Connection) -> None:
     add_feedback_table(connection)
 
 
+_USAGE_STATEMENTS = (
+    """CREATE TABLE IF NOT EXISTS usage_calls (
+        trace_id TEXT NOT NULL,
+        span_id TEXT NOT NULL,
+        start_ns INTEGER NOT NULL,
+        model TEXT,
+        span_type TEXT NOT NULL,
+        status TEXT NOT NULL,
+        duration_ms REAL,
+        input_tokens INTEGER NOT NULL,
+        output_tokens INTEGER NOT NULL,
+        cache_read_tokens INTEGER NOT NULL,
+        cache_write_tokens INTEGER NOT NULL,
+        reasoning_tokens INTEGER NOT NULL,
+        cost_usd REAL,
+        PRIMARY KEY (trace_id, span_id)
+    ) WITHOUT ROWID""",
+    "CREATE INDEX IF NOT EXISTS usage_calls_start ON usage_calls (start_ns)",
+    # Retention and pruning delete traces; their calls go with them, whoever deletes.
+    """CREATE TRIGGER IF NOT EXISTS usage_calls_follow_traces AFTER DELETE ON traces
+    BEGIN
+        DELETE FROM usage_calls WHERE trace_id = old.trace_id;
+    END""",
+)
+
+
+def _add_usage(connection: sqlite3.Connection) -> None:
+    """Version 3 to 4: token usage by kind and cost, a ``usage_calls`` row per billed call.
+
+    The spans that count in a trace's usage and cost (the rule of
+    ``_semantics.facts.billed_spans``), so usage can be summed by model, and by session,
+    user or tag through their traces; a trace's rows go when it is deleted. No column is
+    added to ``traces``: a trace without LLM calls (most rows) costs no byte more. Traces
+    stored before keep their totals in their facts; their calls are not recovered.
+    """
+    for statement in _USAGE_STATEMENTS:
+        connection.execute(statement)
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_v1,
     _add_packed_spans,
     _add_feedback,
+    _add_usage,
 )
 """``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``, inside the transaction
 that :func:`open_for_writing` holds; it must not commit. A new table or column is a new
@@ -366,6 +406,23 @@ class ReadConnections:
         self.close()
 
 
+@contextmanager
+def open_for_reading(
+    path: Path, timeout_s: float, choose_with: str = "db_path= or GENAI_TRACE_DB"
+) -> Iterator[sqlite3.Connection]:
+    """One read (one snapshot) on a connection of its own, closed after.
+
+    For a reader without a :class:`ReadConnections` to keep (the usage queries, once per
+    command or page); the errors are those of :meth:`ReadConnections.snapshot`.
+    """
+    connections = ReadConnections(path, timeout_s, choose_with)
+    try:
+        with connections.snapshot() as connection:
+            yield connection
+    finally:
+        connections.close()
+
+
 # Connections a forked child inherited: closing one could disturb the parent's; kept
 # referenced so that garbage collection never closes them.
 _INHERITED: list[sqlite3.Connection] = []
@@ -398,6 +455,12 @@ _STAND_INS = {
         "CREATE TEMP VIEW feedback (feedback_id, trace_id, span_id, kind, name, value, "
         "source_type, source_id, rationale, metadata, created_ns) AS "
         "SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL WHERE 0",
+    ),
+    4: (
+        "CREATE TEMP VIEW usage_calls (trace_id, span_id, start_ns, model, span_type, status, "
+        "duration_ms, input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, "
+        "reasoning_tokens, cost_usd) AS SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, "
+        "NULL, NULL, NULL, NULL, NULL, NULL WHERE 0",
     ),
 }
 

@@ -41,6 +41,7 @@ from genai_trace.store.schema import (
     is_busy,
     open_for_writing,
 )
+from genai_trace.store.usage import CALL_COLUMNS, call_rows
 
 
 class SQLiteTraceStore(TraceReader):
@@ -356,6 +357,7 @@ _TRACE_INSERT = (
 _TAG_INSERT = "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES {}"
 _SPANS_INSERT = "INSERT OR REPLACE INTO trace_spans (seq, dictionary, spans) VALUES {}"
 _TYPES_INSERT = "INSERT OR REPLACE INTO span_types (span_type, seq, spans) VALUES {}"
+_CALL_INSERT = f"INSERT OR REPLACE INTO usage_calls ({CALL_COLUMNS}) VALUES {{}}"
 _MAX_VARIABLES = 30_000  # SQLite allows 32,766 bound values per statement since 3.32
 _IDS_PER_STATEMENT = 900  # bound values in one IN (...) list, far below SQLite's limit
 
@@ -450,8 +452,9 @@ def _insert_batch(
     _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
     seqs = _seqs(connection, list(groups))
     rewritten = [seqs[trace_id] for trace_id in stored]
-    if rewritten:  # their span types are counted again below, from all their spans
+    if rewritten:  # their span types and billed calls are counted again, from all spans
         _delete_in(connection, "DELETE FROM span_types WHERE seq IN ({})", rewritten)
+        _delete_in(connection, "DELETE FROM usage_calls WHERE trace_id IN ({})", list(stored))
     _insert_rows(
         connection,
         _SPANS_INSERT,
@@ -462,6 +465,8 @@ def _insert_batch(
         row for trace_id, spans in spans_of.items() for row in span_type_rows(seqs[trace_id], spans)
     ]
     _insert_rows(connection, _TYPES_INSERT, type_rows, clean)
+    billed = [row for spans in spans_of.values() for row in call_rows(spans)]
+    _insert_rows(connection, _CALL_INSERT, billed, clean)
 
 
 def _seqs(connection: sqlite3.Connection, ids: list[str]) -> dict[str, int]:

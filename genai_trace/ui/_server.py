@@ -12,6 +12,7 @@ Routes (``GET`` and ``HEAD``; any other method is 405, but for the one feedback 
 - ``/api/config`` whether feedback is allowed, and the page's CSRF token if it is
 - ``POST /api/traces/<id>/feedback`` a thumbs up or down and a comment, only with
   ``--allow-feedback`` (see :mod:`~genai_trace.ui._feedback`)
+- ``/api/usage`` cost, tokens and p95 latency per model over time (``since_s``, ``buckets``)
 
 Errors are JSON ``{"error": "..."}``: 400 for a bad parameter, 404 for an unknown id or path,
 405 for a method, 503 when the store cannot be read; an unexpected failure is a generic 500,
@@ -32,6 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from genai_trace.store.reader import TraceReader
 from genai_trace.store.schema import TraceStoreError
+from genai_trace.store.usage import usage_over_time
 from genai_trace.ui import _params as params
 from genai_trace.ui._feedback import MAX_BODY_BYTES, ViewerFeedback
 from genai_trace.ui._params import BadRequestError, Query
@@ -268,6 +270,15 @@ class _Handler(BaseHTTPRequestHandler):
                     "allow_feedback": feedback is not None,
                     "csrf_token": None if feedback is None else feedback.token,
                 }
+            case ["usage"]:
+                params.check_known(query, ("since_s", "buckets"))
+                since_s = params.integer(query, "since_s", 86_400, 60, 400 * 86_400)
+                buckets = params.integer(query, "buckets", 24, 1, 500)
+                if not reader.exists():
+                    return usage_over_time_empty()
+                return usage_over_time(
+                    reader.path, since_s, buckets, timeout_s=reader.busy_timeout_s
+                )
             case ["stats"]:
                 params.check_known(query, ())
                 data = _stats(reader)
@@ -307,6 +318,11 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if not head:
             self.wfile.write(body)
+
+
+def usage_over_time_empty() -> dict[str, Any]:
+    """What ``/api/usage`` answers before the store exists: nothing in any slice."""
+    return {"bucket_s": None, "times": [], "series": {}, "models": []}
 
 
 def _stats(reader: TraceReader) -> dict[str, Any]:

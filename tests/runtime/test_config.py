@@ -7,6 +7,7 @@ import math
 import os
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -59,10 +60,16 @@ def test_nothing_set_gives_the_defaults() -> None:
         "redact": None,
         "capture_content": True,
         "otlp_sample_rate": 1.0,
+        "metrics": True,
+        "metrics_legacy_names": False,
+        "meter_provider": None,
+        "prices": None,
     }
 
 
-def test_every_environment_variable_is_read() -> None:
+def test_every_environment_variable_is_read(tmp_path: Path) -> None:
+    prices = tmp_path / "prices.json"
+    prices.write_text('{"my-model": {"input": 1, "output": 2}}')
     environ = {
         "OTEL_SERVICE_NAME": "svc",
         "GENAI_TRACE_PROJECT": "proj",
@@ -87,6 +94,9 @@ def test_every_environment_variable_is_read() -> None:
         "GENAI_TRACE_OTLP_SAMPLE_RATE": "0.25",
         "GENAI_TRACE_REDACTION": "off",
         "GENAI_TRACE_CAPTURE_CONTENT": "false",
+        "GENAI_TRACE_PRICES": str(prices),
+        "GENAI_TRACE_METRICS": "false",
+        "GENAI_TRACE_METRICS_LEGACY_NAMES": "true",
     }
     assert sorted(environ) == sorted(env_var for env_var, _ in ENV_VARS.values())
     assert changed(resolve({}, environ=environ)) == {
@@ -113,6 +123,9 @@ def test_every_environment_variable_is_read() -> None:
         "otlp_sample_rate": 0.25,
         "redaction": False,
         "capture_content": False,
+        "prices": str(prices),
+        "metrics": False,
+        "metrics_legacy_names": True,
     }
 
 

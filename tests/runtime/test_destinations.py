@@ -56,7 +56,9 @@ def test_environment_adds_console_and_otlp_and_moves_the_store(
     monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:1")
     monkeypatch.setenv("GENAI_TRACE_OTLP_SAMPLE_RATE", "0.5")
     genai_trace.configure(exit_flush_timeout_s=0.5)
-    assert destination_types() == ["SQLiteTraceStore", "ConsoleTraceExporter", "SampledExporter"]
+    assert destination_types() == [
+        "SQLiteTraceStore", "ConsoleTraceExporter", "SampledExporter", "MetricsRecorder"
+    ]  # fmt: skip  # GenAI metrics go to the OTLP endpoint too
     rt = _runtime.current()
     assert rt is not None
     sampled = rt.pipeline.destinations[2].exporter
@@ -69,7 +71,7 @@ def test_environment_adds_console_and_otlp_and_moves_the_store(
     monkeypatch.delenv("GENAI_TRACE_CONSOLE")
     monkeypatch.delenv("GENAI_TRACE_OTLP_SAMPLE_RATE")
     genai_trace.configure(local_store=False, otlp_endpoint=None, exit_flush_timeout_s=0.5)
-    assert destination_types() == ["OTLPTraceExporter"]
+    assert destination_types() == ["OTLPTraceExporter", "MetricsRecorder"]
 
 
 def test_a_slow_destination_never_delays_another() -> None:

@@ -88,6 +88,7 @@ def test_a_rag_trace_is_built_whole() -> None:
     )
     trace = build_trace([chat, root, retrieve])
 
+    GPT_4O_COST = (12 * 2.5 + 3 * 10.0) * 1e-6  # dollars per million input, output tokens
     assert trace == Trace(
         info=TraceInfo(
             trace_id=TRACE_HEX,
@@ -107,6 +108,7 @@ def test_a_rag_trace_is_built_whole() -> None:
             complete=True,
             incomplete_reason=None,
             dropped_spans=0,
+            cost_usd=GPT_4O_COST,  # gpt-4o-2024-08-06 is priced as gpt-4o
         ),
         spans=(
             SpanRecord(
@@ -153,6 +155,7 @@ def test_a_rag_trace_is_built_whole() -> None:
                 events=(SpanEvent("first_token", ms(40), {"ms": 5}),),
                 token_usage=TokenUsage(12, 3, 15),
                 model="gpt-4o-2024-08-06",
+                cost_usd=GPT_4O_COST,
             ),
         ),
     )

@@ -161,6 +161,7 @@ def test_delete_traces_by_id_removes_every_row_of_those_traces(store: SQLiteTrac
         "trace_spans": 1,
         "trace_tags": 1,
         "traces": 1,
+        "usage_calls": 1,
     }
     assert rows_of(store, alpha, alpha_seq) == every
 

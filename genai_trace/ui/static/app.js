@@ -1,8 +1,9 @@
 // The viewer's entry point: hash routes, so every view has a link.
 //   #/traces?state=ERROR&text=...     the Traces page (filters in the link)
 //   #/trace/<id>  #/trace/<id>/span/<span id>
-//   #/sessions  #/session/<id>
+//   #/sessions  #/session/<id>  #/dashboard?range=24h
 import { getJSON } from "./api.js";
+import { dashboardPage } from "./dashboard.js";
 import { setLive } from "./live.js";
 import { sessionPage, sessionsPage } from "./sessions.js";
 import { tracePage } from "./trace.js";
@@ -36,6 +37,8 @@ function route() {
     show("session", () => sessionPage(main, id));
   } else if (kind === "sessions") {
     show("sessions", () => sessionsPage(main));
+  } else if (kind === "dashboard") {
+    show("dashboard", () => dashboardPage(main, params));
   } else {
     lastTracesHash = location.hash.startsWith("#/traces") ? location.hash : "#/traces";
     if (current && current.kind === "traces") {

@@ -106,7 +106,20 @@ export function tokensText(usage) {
 
 export function tokensTitle(usage) {
   if (!usage) return "no token usage recorded";
-  return `${formatNumber(usage.input_tokens)} in + ${formatNumber(usage.output_tokens)} out`;
+  const details = [
+    usage.cache_read_input_tokens ? `${formatNumber(usage.cache_read_input_tokens)} cached` : "",
+    usage.cache_write_input_tokens ? `${formatNumber(usage.cache_write_input_tokens)} written to cache` : "",
+    usage.reasoning_tokens ? `${formatNumber(usage.reasoning_tokens)} reasoning` : "",
+  ].filter(Boolean);
+  const base = `${formatNumber(usage.input_tokens)} in + ${formatNumber(usage.output_tokens)} out`;
+  return details.length ? `${base} (${details.join(", ")})` : base;
+}
+
+/** A cost in US dollars; unknown (no price for the model) is a dash, never $0. */
+export function costText(usd) {
+  if (usd === null || usd === undefined) return "—";
+  if (usd === 0) return "$0";
+  return usd < 1 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
 }
 
 /** A preview for a table cell: one line, at most `max` characters. */

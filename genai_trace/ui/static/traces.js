@@ -3,7 +3,7 @@
 import { getJSON } from "./api.js";
 import {
   clear, formatDuration, formatNumber, formatTime, h, isoTime, oneLine, sessionHref,
-  stateBadge, tagChips, tokensText, tokensTitle, traceHref,
+  costText, stateBadge, tagChips, tokensText, tokensTitle, traceHref,
 } from "./dom.js";
 import { feedbackBadge } from "./feedback.js";
 import { setLive } from "./live.js";
@@ -208,7 +208,7 @@ function filterBar(state, names, onApply) {
   return form;
 }
 
-const COLUMNS = ["Time", "Name", "State", "Duration", "Tokens", "Request", "Response", "Feedback", "Tags", "Session", "User"];
+const COLUMNS = ["Time", "Name", "State", "Duration", "Tokens", "Cost", "Request", "Response", "Feedback", "Tags", "Session", "User"];
 
 function renderTable(table, traces, state, onTag, onSort) {
   const head = h("thead", {}, h("tr", {}, COLUMNS.map((c) => columnHead(c, state.order, onSort))));
@@ -252,6 +252,7 @@ function traceRow(info, state, onTag) {
   h("td", { class: "c-state" }, stateBadge(info.state)),
   h("td", { class: "c-duration num" }, formatDuration(info.duration_ms)),
   h("td", { class: "c-tokens num", title: tokensTitle(info.token_usage) }, tokensText(info.token_usage)),
+  h("td", { class: "c-cost num", title: info.cost_usd == null ? "cost unknown" : `$${info.cost_usd}` }, costText(info.cost_usd)),
   h("td", { class: "c-request preview", title: request }, oneLine(request)),
   h("td", { class: "c-response preview", title: response || info.error_message || "" }, response || !info.error_message
     ? oneLine(response)

@@ -46,7 +46,9 @@ def main() -> None:
                 "info": {"name": t.info.name, "state": t.info.state,
                          "request_preview": t.info.request_preview,
                          "response_preview": t.info.response_preview,
-                         "token_usage": list(vars(t.info.token_usage).values())
+                         "token_usage": [t.info.token_usage.input_tokens,
+                                         t.info.token_usage.output_tokens,
+                                         t.info.token_usage.total_tokens]
                          if t.info.token_usage else None},
                 "spans": [
                     {"span_id": s.span_id, "parent_id": s.parent_id, "name": s.name,

@@ -13,6 +13,10 @@ count follows from the request, so tests can assert exact values:
   (``message_start``, ``content_block_start``, a ``ping``, one ``content_block_delta`` per
   word, ``content_block_stop``, ``message_delta`` with the stop reason and output usage,
   ``message_stop``), waiting ``first_chunk_delay_s`` before the first one.
+- Prompt caching, as the real API reports it, when the request asks with headers:
+  ``x-fake-cache-read-tokens: N`` and ``x-fake-cache-write-tokens: M`` move N and M of the
+  input tokens to ``cache_read_input_tokens`` and ``cache_creation_input_tokens``
+  (Anthropic's ``input_tokens`` counts only the rest).
 - model ``error-400``, ``error-500`` and ``error-529`` answer that status with an Anthropic
   error body; model ``stream-error`` streams its first word, then an ``error`` event
   (``overloaded_error``), as the real API does when it fails mid-stream.
@@ -46,12 +50,14 @@ def input_tokens_of(body: dict[str, Any]) -> int:
     return sum(count_tokens(text) for text in texts)
 
 
-def _usage(input_tokens: int, output_tokens: int) -> dict[str, Any]:
+def _usage(
+    input_tokens: int, output_tokens: int, cache_read: int = 0, cache_write: int = 0
+) -> dict[str, Any]:
     return {
-        "input_tokens": input_tokens,
+        "input_tokens": input_tokens - cache_read - cache_write,
         "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": cache_write,
+        "cache_read_input_tokens": cache_read,
     }
 
 
@@ -101,7 +107,7 @@ class _Handler(BaseHTTPRequestHandler):
         return {
             "id": MESSAGE_ID, "type": "message", "role": "assistant", "model": body["model"],
             "content": content, "stop_reason": stop_reason, "stop_sequence": None,
-            "usage": _usage(input_tokens_of(body), output_tokens),
+            "usage": _usage(input_tokens_of(body), output_tokens, *self._cached()),
         }  # fmt: skip
 
     def _stream(self, body: dict[str, Any]) -> None:
@@ -113,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         time.sleep(self.server.first_chunk_delay_s)
         start = {**message, "content": [], "stop_reason": None,
-                 "usage": _usage(message["usage"]["input_tokens"], 1)}  # fmt: skip
+                 "usage": {**message["usage"], "output_tokens": 1}}  # fmt: skip
         try:
             self._event("message_start", {"type": "message_start", "message": start})
             self._event("content_block_start", {"type": "content_block_start", "index": 0,
@@ -135,6 +141,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._event("message_stop", {"type": "message_stop"})
         except (BrokenPipeError, ConnectionResetError):  # the client stopped reading
             pass
+
+    def _cached(self) -> tuple[int, int]:
+        return (int(self.headers.get("x-fake-cache-read-tokens", "0")),
+                int(self.headers.get("x-fake-cache-write-tokens", "0")))  # fmt: skip
 
     def _event(self, name: str, payload: dict[str, Any]) -> None:
         self.wfile.write(f"event: {name}\ndata: {json.dumps(payload)}\n\n".encode())

@@ -7,7 +7,10 @@ runs as it does against AWS. Every answer and token count follows from the reque
 - ``POST /model/<model id>/converse``: the reply is ``reply_for`` of the ``messages`` (the
   ``text`` of their content blocks), with ``stopReason: "end_turn"``; ``usage`` counts words
   (``count_tokens``) of the ``system`` blocks and every message (input) and of the reply
-  (output). The signature is not checked.
+  (output). The signature is not checked. Headers ``x-fake-cache-read-tokens: N`` and
+  ``x-fake-cache-write-tokens: M`` move N and M of the input tokens to
+  ``cacheReadInputTokens`` and ``cacheWriteInputTokens``, as Bedrock reports prompt caching
+  (its ``inputTokens`` counts only the rest).
 - model ``error-400`` answers 400 with a ``ValidationException``, as Bedrock does.
 """
 
@@ -59,11 +62,18 @@ class _Handler(BaseHTTPRequestHandler):
             count_tokens(m["content"]) for m in messages
         )
         output_tokens = count_tokens(reply)
+        usage = {"inputTokens": input_tokens, "outputTokens": output_tokens,
+                 "totalTokens": input_tokens + output_tokens}  # fmt: skip
+        cache_read = int(self.headers.get("x-fake-cache-read-tokens", "0"))
+        cache_write = int(self.headers.get("x-fake-cache-write-tokens", "0"))
+        if cache_read or cache_write:
+            usage["inputTokens"] = input_tokens - cache_read - cache_write
+            usage["cacheReadInputTokens"] = cache_read
+            usage["cacheWriteInputTokens"] = cache_write
         return {
             "output": {"message": {"role": "assistant", "content": [{"text": reply}]}},
             "stopReason": "end_turn",
-            "usage": {"inputTokens": input_tokens, "outputTokens": output_tokens,
-                      "totalTokens": input_tokens + output_tokens},
+            "usage": usage,
             "metrics": {"latencyMs": 1},
         }  # fmt: skip
 

@@ -17,6 +17,10 @@ count follows from the request, so tests can assert exact values:
 - ``POST /v1/responses``: the same reply for ``input`` (a string or a message list).
 - ``POST /v1/embeddings``: one 3-number vector per input text (``embedding_for``); input
   tokens count words. Honours ``encoding_format`` (the client asks for base64).
+- Cached and reasoning tokens, as the real API reports them, when the request asks with
+  headers: ``x-fake-cached-tokens: N`` puts N of the input tokens in
+  ``prompt_tokens_details.cached_tokens``, ``x-fake-reasoning-tokens: N`` adds N reasoning
+  tokens to the output (``completion_tokens_details.reasoning_tokens``).
 - model ``error-400`` answers 400 and ``error-500`` answers 500, with an OpenAI error body.
 
 Used by the tests (``from openai_server import OpenAIServer``) and by the examples, which
@@ -109,6 +113,21 @@ class _Handler(BaseHTTPRequestHandler):
     def _json(self, status: int, payload: dict[str, Any]) -> None:
         send_json(self, status, payload)
 
+    def _usage(self, prompt_tokens: int, completion_tokens: int) -> dict[str, Any]:
+        cached = int(self.headers.get("x-fake-cached-tokens", "0"))
+        reasoning = int(self.headers.get("x-fake-reasoning-tokens", "0"))
+        completion_tokens += reasoning
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        if cached or reasoning:
+            usage["prompt_tokens_details"] = {"cached_tokens": cached, "audio_tokens": 0}
+            usage["completion_tokens_details"] = {"reasoning_tokens": reasoning,
+                                                  "audio_tokens": 0}  # fmt: skip
+        return usage
+
     def _chat(self, body: dict[str, Any]) -> None:
         messages = body["messages"]
         tool_call = tool_call_for(body)
@@ -117,11 +136,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         reply = chat_reply_for(messages)
         prompt_tokens, completion_tokens = input_tokens_of(messages), count_tokens(reply)
-        usage = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        }
+        usage = self._usage(prompt_tokens, completion_tokens)
         base = {"id": "chatcmpl-1", "created": CREATED, "model": body["model"]}
         if not body.get("stream"):
             self._json(200, {**base, "object": "chat.completion", "usage": usage, "choices": [
