@@ -15,7 +15,7 @@ worker, or the app's thread in ``get_trace``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
@@ -84,6 +84,17 @@ class DeferredTrace(Trace):
                 value = (span.attributes or {}).get(sc.TRACE_CLIENT_REQUEST_ID)
                 return value if isinstance(value, str) and value else None
         return None
+
+    def raw_attributes(self) -> list[Mapping[str, Any]] | None:
+        """Each OTel span's attributes as recorded, before redaction.
+
+        For a quick look that must not finalize the trace. ``None`` once only records are
+        left (read those).
+        """
+        parts = self._parts
+        if parts is None:
+            return None
+        return [span.attributes or {} for span in parts[0]]
 
     def span_views(self) -> list[SpanView] | None:
         """Each span's view, parents first (finalized now if it was not yet).

@@ -30,7 +30,7 @@ from opentelemetry.metrics import Meter, MeterProvider
 from genai_trace._errors import logger
 from genai_trace._runtime.deferred import DeferredTrace
 from genai_trace._semantics import semconv as sc
-from genai_trace._semantics.facts import billed_spans
+from genai_trace._semantics.facts import billed_spans, span_type_of, token_usage_of
 from genai_trace._semantics.model import Trace
 from genai_trace.exporters._base import ExportResult
 
@@ -121,7 +121,13 @@ class MetricsRecorder:
     def export(self, traces: Sequence[Trace]) -> ExportResult:
         """Record the calls and steps of each trace."""
         for trace in traces:
-            views = trace.span_views() if isinstance(trace, DeferredTrace) else None
+            if isinstance(trace, DeferredTrace):
+                raw = trace.raw_attributes()
+                if raw is not None and not any(map(_may_be_measured, raw)):
+                    continue  # nothing to measure: the trace is not finalized for it
+                views = trace.span_views()
+            else:
+                views = None
             record_spans(self._instruments, views if views is not None else trace.spans)
         return ExportResult.SUCCESS
 
@@ -134,6 +140,20 @@ class MetricsRecorder:
         """Shut down the meter provider genai-trace made, if it made one."""
         if self._own_provider is not None:
             self._own_provider.shutdown()
+
+
+def _may_be_measured(attributes: Mapping[str, Any]) -> bool:
+    """Whether a span, by its attributes as recorded, may be a call, a step or a cost.
+
+    The span type as the trace will have it (:func:`~genai_trace._semantics.facts.span_type_of`
+    reads these same attributes), its token usage, its cost: what :func:`record_spans`
+    looks at first, before a trace of plain spans is finalized for nothing.
+    """
+    return (
+        span_type_of(attributes) in _MEASURED_TYPES
+        or sc.COST_USD in attributes
+        or token_usage_of(attributes) is not None
+    )
 
 
 def record_spans(instruments: _Instruments, spans: Sequence[Any]) -> None:
