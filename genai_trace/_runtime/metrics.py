@@ -1,9 +1,10 @@
 """GenAI metrics from finished traces, through the OpenTelemetry metrics API.
 
-One more destination of the pipeline (:class:`MetricsRecorder`): it runs on its own export
-thread and reads each whole trace, so the app's thread does nothing more than queue the
-trace, and each call is recorded once by the billing rule of ``_semantics.facts`` (a manual
-LLM span around an instrumented call, or two instrumentations of one call, make one call).
+A rider of the pipeline's first destination (:class:`MetricsRecorder`, see
+``pipeline.Destination.riders``): it reads each whole trace on that export thread, so the
+app's thread does nothing more than queue the trace, and each call is recorded once by the
+billing rule of ``_semantics.facts`` (a manual LLM span around an instrumented call, or two
+instrumentations of one call, make one call).
 It sees every trace, before any sampling: metrics count every call.
 
 The instruments are those of the current OpenTelemetry GenAI conventions (token counters by
@@ -30,7 +31,7 @@ from opentelemetry.metrics import Meter, MeterProvider
 from genai_trace._errors import logger
 from genai_trace._runtime.deferred import DeferredTrace
 from genai_trace._semantics import semconv as sc
-from genai_trace._semantics.facts import billed_spans, span_type_of, token_usage_of
+from genai_trace._semantics.facts import billed_spans, span_type_of
 from genai_trace._semantics.model import Trace
 from genai_trace.exporters._base import ExportResult
 
@@ -104,9 +105,9 @@ class _Instruments:
 
 
 class MetricsRecorder:
-    """A destination that records each finished trace's calls as GenAI metrics.
+    """Records each finished trace's calls as GenAI metrics (a destination's rider).
 
-    ``export`` runs on the destination's own thread and never raises; ``shutdown`` shuts a
+    ``export`` runs on the first destination's thread and never raises; ``shutdown`` shuts a
     meter provider genai-trace made itself (the app's is the app's to shut).
     """
 
@@ -149,11 +150,23 @@ def _may_be_measured(attributes: Mapping[str, Any]) -> bool:
     reads these same attributes), its token usage, its cost: what :func:`record_spans`
     looks at first, before a trace of plain spans is finalized for nothing.
     """
-    return (
-        span_type_of(attributes) in _MEASURED_TYPES
-        or sc.COST_USD in attributes
-        or token_usage_of(attributes) is not None
-    )
+    # Over the span's own keys: a missing key costs an SDK span's attributes an exception.
+    if not _USAGE_OR_COST_KEYS.isdisjoint(attributes.keys()):
+        return True
+    return span_type_of(attributes) in _MEASURED_TYPES
+
+
+# What token_usage_of reads first, and a cost: a span without any of them has neither.
+_USAGE_OR_COST_KEYS = frozenset(
+    {
+        sc.GEN_AI_USAGE_INPUT_TOKENS,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+        sc.LLM_TOKEN_COUNT_PROMPT,
+        sc.LLM_TOKEN_COUNT_COMPLETION,
+        sc.LLM_TOKEN_COUNT_TOTAL,
+        sc.COST_USD,
+    }
+)
 
 
 def record_spans(instruments: _Instruments, spans: Sequence[Any]) -> None:

@@ -62,6 +62,9 @@ class Destination:
         self.feedback_exported = 0
         self.feedback_failed = 0
         self._feedback_seen = False  # until the first feedback, a batch is all traces
+        self.riders: tuple[TraceExporter, ...] = ()
+        """Exporters that read each batch on this destination's thread, before its exporter
+        (the GenAI metrics): no queue or thread of their own, no sampling, no counts."""
         tick = getattr(exporter, "tick", None)
         self._worker: QueueWorker[Trace | FeedbackDelivery] = QueueWorker(
             self.name,
@@ -154,10 +157,11 @@ class Destination:
         return self._worker.wait(marker, timeout_s)
 
     def _shutdown_exporter(self) -> None:
-        try:
-            self.exporter.shutdown()
-        except Exception:
-            log_internal_error(f"{self.name} shutdown")
+        for exporter in (self.exporter, *self.riders):
+            try:
+                exporter.shutdown()
+            except Exception:
+                log_internal_error(f"{self.name} shutdown")
 
     def _export(self, items: list[Trace | FeedbackDelivery]) -> None:
         if not self._feedback_seen:  # the common case: no scan of the batch
@@ -199,6 +203,11 @@ class Destination:
                 self.feedback_failure_warning.record(len(deliveries), self.name)
 
     def _export_traces(self, traces: list[Trace]) -> None:
+        for rider in self.riders:  # first: an exporter may let the views go mid-batch
+            try:
+                rider.export(traces)
+            except Exception:
+                log_internal_error(f"{self.name}: {type(rider).__name__}")
         try:
             result = self.exporter.export(traces)
         except Exception:
@@ -298,8 +307,18 @@ class ExportPipeline:
         recent_traces: int,
         keep_all_traces: bool,
         on_tick: Callable[[], None] | None = None,
+        riders: Sequence[TraceExporter] = (),
     ) -> None:
+        """The destinations of ``exporters``, and ``riders`` on the first one's thread.
+
+        ``riders`` read every trace (see :attr:`Destination.riders`); with no destination,
+        they get one of their own.
+        """
+        if riders and not exporters:
+            exporters, riders = riders, ()
         self.destinations = [Destination(e, queue_size) for e in exporters]
+        if riders:
+            self.destinations[0].riders = tuple(riders)
         self.recent = RecentTraces(recent_traces)
         self.keep_all_traces = keep_all_traces
         self.completed = 0

@@ -54,10 +54,11 @@ class Runtime:
             else config.exporters
         )
         recorder = _metrics_recorder(config, self.provider, _sends_otlp(exporters, config))
-        if recorder is not None:
-            exporters.append(recorder)
         self.pipeline = ExportPipeline(
             exporters,
+            # Metrics ride the first destination's thread: one more queue and thread per
+            # trace cost a flat-out app 10-20% more CPU (bench/RESULTS.md, issue 19).
+            riders=() if recorder is None else (recorder,),
             queue_size=config.export_queue_size,
             recent_traces=config.recent_traces,
             keep_all_traces=config.keep_all_traces,

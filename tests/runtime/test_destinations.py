@@ -31,7 +31,11 @@ def work(x: int) -> int:
 def destination_types() -> list[str]:
     rt = _runtime.current()
     assert rt is not None
-    return [type(d.exporter).__name__ for d in rt.pipeline.destinations]
+    return [
+        type(exporter).__name__
+        for d in rt.pipeline.destinations
+        for exporter in (d.exporter, *d.riders)
+    ]
 
 
 def test_zero_config_default_is_the_local_store(
@@ -57,8 +61,8 @@ def test_environment_adds_console_and_otlp_and_moves_the_store(
     monkeypatch.setenv("GENAI_TRACE_OTLP_SAMPLE_RATE", "0.5")
     genai_trace.configure(exit_flush_timeout_s=0.5)
     assert destination_types() == [
-        "SQLiteTraceStore", "ConsoleTraceExporter", "SampledExporter", "MetricsRecorder"
-    ]  # fmt: skip  # GenAI metrics go to the OTLP endpoint too
+        "SQLiteTraceStore", "MetricsRecorder", "ConsoleTraceExporter", "SampledExporter"
+    ]  # fmt: skip  # GenAI metrics go to the OTLP endpoint too, on the first one's thread
     rt = _runtime.current()
     assert rt is not None
     sampled = rt.pipeline.destinations[2].exporter

@@ -162,7 +162,11 @@ def test_without_a_meter_provider_or_an_endpoint_nothing_is_recorded() -> None:
     genai_trace.configure(exporters=[])
     rt = state.current()
     assert rt is not None
-    assert not any(isinstance(d.exporter, MetricsRecorder) for d in rt.pipeline.destinations)
+    assert not any(
+        isinstance(e, MetricsRecorder)
+        for d in rt.pipeline.destinations
+        for e in (d.exporter, *d.riders)
+    )
 
 
 def test_metrics_off_records_nothing(reader: InMemoryMetricReader) -> None:
@@ -200,7 +204,10 @@ def test_a_backend_that_takes_no_metrics_is_told_once_then_left_alone(
         rt = state.current()
         assert rt is not None
         (recorder,) = [
-            d.exporter for d in rt.pipeline.destinations if isinstance(d.exporter, MetricsRecorder)
+            e
+            for d in rt.pipeline.destinations
+            for e in (d.exporter, *d.riders)
+            if isinstance(e, MetricsRecorder)
         ]
         for _ in range(3):
             with genai_trace.start_span("agent"):
