@@ -20,6 +20,7 @@ import genai_trace
 from genai_trace import SpanType
 from genai_trace._runtime import state
 from genai_trace._runtime.metrics import MetricsRecorder
+from genai_trace.exporters import ExportResult
 from tests.helpers.genai_support import instrumentation_env
 from tests.helpers.servers.openai_server import OpenAIServer, serve
 from tests.helpers.servers.otlp_receiver import OTLPReceiver
@@ -218,3 +219,36 @@ def test_a_backend_that_takes_no_metrics_is_told_once_then_left_alone(
         assert receiver.paths().count("/v1/traces") >= 1  # traces are not affected
     said = [r.getMessage() for r in caplog.records if r.name == "genai_trace"]
     assert len([m for m in said if "did not take GenAI metrics" in m]) == 1
+
+
+def test_a_trace_with_nothing_to_measure_is_not_finalized_for_metrics(
+    reader: InMemoryMetricReader,
+) -> None:
+    finalized_at_export: dict[str, bool] = {}
+
+    class Recorder:
+        """A destination that looks at whether each trace was finalized before it."""
+
+        def export(self, traces: Any) -> ExportResult:
+            for trace in traces:
+                finalized_at_export[trace.client_request_id] = trace._views is not None
+            return ExportResult.SUCCESS
+
+        def shutdown(self) -> None:
+            pass
+
+    genai_trace.configure(exporters=[Recorder()], meter_provider=MeterProvider([reader]))
+    with genai_trace.start_span("plain", span_type=SpanType.CHAIN):
+        genai_trace.update_current_trace(client_request_id="plain")
+        with genai_trace.start_span("step"):
+            pass
+    with genai_trace.start_span("call", span_type=SpanType.LLM) as span:
+        genai_trace.update_current_trace(client_request_id="call")
+        span.set_token_usage(10, 5)
+    assert genai_trace.flush(10)
+    # The metrics read the call's trace (its views made on their way), and passed the plain
+    # one over without making its views: that work is left to the exporters that need it.
+    assert finalized_at_export == {"plain": False, "call": True}
+    assert (
+        sum(p["value"] for p in points(reader)["gen_ai.client.inference.usage.input_tokens"]) == 10
+    )
