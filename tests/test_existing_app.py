@@ -242,17 +242,16 @@ def test_only_an_endpoint_given_to_genai_trace_adds_a_second_otlp_path(
         # An endpoint of genai-trace's own always wins: the user asked for both paths.
         genai_trace.configure(tracer_provider=provider, db_path=db, otlp_endpoint="http://h:1")
         assert destinations() == [
-            "genai_trace export: GenAI metrics",  # next to genai-trace's own OTLP path
             "genai_trace export: OTLP http://h:1",
             "genai_trace export: SQLiteTraceStore",
         ]
         monkeypatch.setenv("GENAI_TRACE_OTLP_ENDPOINT", "http://h:1")
         genai_trace.configure(tracer_provider=provider, db_path=db)
-        assert len(destinations()) == 3
+        assert len(destinations()) == 2
         # An app that exports elsewhere than OTLP: the standard variables are genai-trace's.
         monkeypatch.delenv("GENAI_TRACE_OTLP_ENDPOINT")
         genai_trace.configure(tracer_provider=TracerProvider(), db_path=db)
-        assert len(destinations()) == 3
+        assert len(destinations()) == 2
     finally:
         genai_trace.shutdown()
         provider.shutdown()
