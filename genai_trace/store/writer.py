@@ -453,8 +453,8 @@ def _insert_batch(
     seqs = _seqs(connection, list(groups))
     rewritten = [seqs[trace_id] for trace_id in stored]
     if rewritten:  # their span types and billed calls are counted again, from all spans
-        _delete_in(connection, "DELETE FROM span_types WHERE seq IN ({})", rewritten)
-        _delete_in(connection, "DELETE FROM usage_calls WHERE trace_id IN ({})", list(stored))
+        _execute_in(connection, "DELETE FROM span_types WHERE seq IN ({})", rewritten)
+        _execute_in(connection, "DELETE FROM usage_calls WHERE trace_id IN ({})", list(stored))
     _insert_rows(
         connection,
         _SPANS_INSERT,
@@ -471,19 +471,17 @@ def _insert_batch(
 
 def _seqs(connection: sqlite3.Connection, ids: list[str]) -> dict[str, int]:
     """The ``seq`` of each trace row among ``ids`` (the key of its spans and span types)."""
-    found: dict[str, int] = {}
-    for start in range(0, len(ids), _IDS_PER_STATEMENT):
-        chunk = ids[start : start + _IDS_PER_STATEMENT]
-        marks = ",".join("?" * len(chunk))
-        sql = f"SELECT trace_id, seq FROM traces WHERE trace_id IN ({marks})"
-        found.update(connection.execute(sql, chunk).fetchall())
-    return found
+    sql = "SELECT trace_id, seq FROM traces WHERE trace_id IN ({})"
+    return dict(_execute_in(connection, sql, ids))
 
 
-def _delete_in(connection: sqlite3.Connection, sql: str, keys: list[Any]) -> None:
+def _execute_in(connection: sqlite3.Connection, sql: str, keys: list[Any]) -> list[Any]:
+    """``sql`` (its ``IN ({})`` filled) over ``keys`` a chunk at a time; the rows found."""
+    rows: list[Any] = []
     for start in range(0, len(keys), _IDS_PER_STATEMENT):
         chunk = keys[start : start + _IDS_PER_STATEMENT]
-        connection.execute(sql.format(",".join("?" * len(chunk))), chunk)
+        rows.extend(connection.execute(sql.format(",".join("?" * len(chunk))), chunk))
+    return rows
 
 
 def _facts(trace: Trace) -> TraceInfo:
@@ -501,14 +499,8 @@ def _span_dicts(trace: Trace) -> list[dict[str, Any]]:
 
 def _stored_parts(connection: sqlite3.Connection, ids: list[str]) -> dict[str, Trace]:
     """The traces among ``ids`` already stored, whole (their merged facts and all spans)."""
-    found: dict[str, Trace] = {}
-    for start in range(0, len(ids), _IDS_PER_STATEMENT):
-        chunk = ids[start : start + _IDS_PER_STATEMENT]
-        marks = ",".join("?" * len(chunk))
-        sql = f"SELECT {FACTS} FROM traces WHERE trace_id IN ({marks})"
-        for row in connection.execute(sql, chunk).fetchall():
-            found[row[1]] = read_trace(connection, row)
-    return found
+    rows = _execute_in(connection, f"SELECT {FACTS} FROM traces WHERE trace_id IN ({{}})", ids)
+    return {row[1]: read_trace(connection, row) for row in rows}
 
 
 def _trace_row(info: dict[str, Any]) -> tuple[Any, ...]:
