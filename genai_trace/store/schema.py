@@ -439,8 +439,24 @@ def _read_error(path: Path, exc: sqlite3.DatabaseError) -> TraceStoreError:
     )
 
 
+def _empty_view(table: str, columns: str) -> str:
+    nulls = ", ".join("NULL" for _ in columns.split(","))
+    return f"CREATE TEMP VIEW {table} ({columns}) AS SELECT {nulls} WHERE 0"
+
+
 _STAND_INS = {
     # The version that made the table: a view of the older tables stands in before it.
+    # Version 0 is a file its first writer is still creating: it reads as an empty store.
+    1: (
+        _empty_view(
+            "traces",
+            "seq, trace_id, client_request_id, name, state, start_ns, end_ns, duration_ms, "
+            "request_preview, response_preview, session_id, user_id, total_tokens, "
+            "span_count, complete, info",
+        ),
+        _empty_view("trace_tags", "trace_id, key, value"),
+        _empty_view("spans", "trace_id, span_id, parent_id, name, span_type, start_ns, data"),
+    ),
     2: (
         "CREATE TEMP VIEW trace_spans (seq, dictionary, spans) AS "
         "SELECT seq, NULL, '[' || (SELECT group_concat(data, ',') FROM "
@@ -472,6 +488,9 @@ def _stand_in_for_missing_tables(connection: sqlite3.Connection, version: int) -
     file's version gets a stand-in, in the connection's own TEMP schema, that reads the
     older tables. Slower than the tables (they are computed), until a writer migrates.
     """
+    if version == 0 and connection.execute("SELECT 1 FROM sqlite_master").fetchone():
+        # Tables, yet no version: another program's database, not a store being made.
+        raise sqlite3.DatabaseError("file is not a genai-trace store (no schema version)")
     for since, statements in _STAND_INS.items():
         if version < since:
             for statement in statements:

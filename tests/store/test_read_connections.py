@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import genai_trace
-from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader
+from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader, TraceStoreError
 from genai_trace.store.schema import SCHEMA_VERSION
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -101,3 +101,24 @@ def test_many_threads_share_one_reader(tmp_path: Path) -> None:
     for thread in threads:
         thread.join(60)
     assert failures == []
+
+
+def test_a_store_its_first_writer_is_still_creating_reads_as_empty(tmp_path: Path) -> None:
+    db = tmp_path / "traces.db"
+    sqlite3.connect(db).close()  # the file exists, its tables not yet (schema version 0)
+    reader = TraceReader(db)
+    assert reader.search() == []
+    assert reader.count() == 0
+    assert reader.get("4bf92f3577b34da6a3ce929d0e0e4736") is None
+    assert reader.stats()["traces"] == 0
+    write(db, "first")  # the writer creates the tables: the same reader sees them
+    assert names(reader) == ["first"]
+
+
+def test_another_programs_database_is_refused_not_read_as_empty(tmp_path: Path) -> None:
+    db = tmp_path / "other.db"
+    with sqlite3.connect(db) as connection:
+        connection.execute("CREATE TABLE notes (text TEXT)")
+    connection.close()
+    with pytest.raises(TraceStoreError, match="is it a genai-trace store"):
+        TraceReader(db).search()
