@@ -61,23 +61,19 @@ def add_feedback_table(connection: sqlite3.Connection) -> None:
             connection.execute(statement)
 
 
-def has_feedback_table(connection: sqlite3.Connection) -> bool:
-    """Whether the store has the table (a store no writer has migrated yet has not)."""
-    row = connection.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'feedback'"
-    ).fetchone()
-    return row is not None
-
-
 # --- reading -------------------------------------------------------------------------------
 
 
 def read_feedback(
     connection: sqlite3.Connection, trace_ids: Sequence[str]
 ) -> dict[str, list[Feedback]]:
-    """The feedback of each of ``trace_ids``, oldest first; an old store has none."""
+    """The feedback of each of ``trace_ids``, oldest first.
+
+    A store from before feedback has none: its readers see an empty stand-in table
+    (``schema._STAND_INS``).
+    """
     found: dict[str, list[Feedback]] = {}
-    if not trace_ids or not has_feedback_table(connection):
+    if not trace_ids:
         return found
     for start in range(0, len(trace_ids), 900):
         chunk = list(trace_ids[start : start + 900])

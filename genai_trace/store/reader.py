@@ -28,7 +28,7 @@ from genai_trace._semantics.codec import loads
 from genai_trace._semantics.facts import parents_first
 from genai_trace._semantics.feedback import Feedback
 from genai_trace._semantics.model import Trace, TraceInfo, info_from_dict, span_from_dict
-from genai_trace.store.feedback import has_feedback_table, read_feedback, search_clauses
+from genai_trace.store.feedback import read_feedback, search_clauses
 from genai_trace.store.payloads import FACTS_BY_DEFAULT, unpack_spans
 from genai_trace.store.schema import CONTAINS, DEFAULT_DB_PATH, ReadConnections
 
@@ -103,7 +103,7 @@ class TraceQuery:
 
     @property
     def needs_feedback(self) -> bool:
-        """Whether it filters on feedback (a store without the table matches nothing)."""
+        """Whether it filters on feedback."""
         return bool(self.feedback) or self.feedback_name is not None
 
 
@@ -193,8 +193,6 @@ class TraceReader:
         """Like :meth:`search`, with each trace's insertion sequence (for ``tail``)."""
         sql, params = _select(query)
         with self._reader() as connection:
-            if query.needs_feedback and not has_feedback_table(connection):
-                return []
             rows = connection.execute(sql, params).fetchall()
         return [(row[0], info_from_dict(_facts(row))) for row in rows]
 
@@ -224,8 +222,6 @@ class TraceReader:
         query = query or TraceQuery()
         where, params = _where(query)
         with self._reader() as connection:
-            if query.needs_feedback and not has_feedback_table(connection):
-                return 0
             (count,) = connection.execute(f"SELECT count(*) FROM traces {where}", params).fetchone()
         return int(count)
 
