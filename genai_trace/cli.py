@@ -364,7 +364,7 @@ def _confirm(question: str, yes: bool) -> None:
 
 def _usage_stats(store: TraceReader, args: argparse.Namespace, out: TextIO) -> int:
     since = _age(args.since, "--since") if args.since else None
-    rows = usage_summary(store.path, args.by, since, timeout_s=store.busy_timeout_s)
+    rows = usage_summary(store, args.by, since)
     if args.json:
         out.write(dumps([row.to_dict() for row in rows], default=safe_repr, indent=2) + "\n")
         return 0

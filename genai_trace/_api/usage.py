@@ -42,5 +42,4 @@ def usage(
         since = since.total_seconds()
     elif since is not None and (isinstance(since, bool) or not isinstance(since, (int, float))):
         raise TypeError(f"since must be a timedelta or seconds, got {since!r}")
-    store = store_to_read(db_path)
-    return usage_summary(store.path, by, since, time.time(), store.busy_timeout_s)
+    return usage_summary(store_to_read(db_path), by, since, time.time())

@@ -176,7 +176,13 @@ class TraceReader:
         """Whether anything has been traced into the store yet."""
         return self.path.exists()
 
-    def _reader(self) -> AbstractContextManager[sqlite3.Connection]:
+    def snapshot(self) -> AbstractContextManager[sqlite3.Connection]:
+        """A read-only connection in one read transaction (one snapshot of the store).
+
+        The connection is kept for the next read (see
+        :class:`~genai_trace.store.schema.ReadConnections`). The store's other query
+        modules (usage) read through it too, so that every read goes the same way.
+        """
         connections = self._connections
         if connections is None or connections.timeout_s != self.busy_timeout_s:
             connections = ReadConnections(self.path, self.busy_timeout_s, self.choose_with)
@@ -192,7 +198,7 @@ class TraceReader:
     def search_with_seq(self, query: TraceQuery) -> list[tuple[int, TraceInfo]]:
         """Like :meth:`search`, with each trace's insertion sequence (for ``tail``)."""
         sql, params = _select(query)
-        with self._reader() as connection:
+        with self.snapshot() as connection:
             rows = connection.execute(sql, params).fetchall()
         return [(row[0], info_from_dict(_facts(row))) for row in rows]
 
@@ -206,7 +212,7 @@ class TraceReader:
         row into the next page. ``query.offset`` is not used.
         """
         sql, params = _keyset_select(query, after)
-        with self._reader() as connection:
+        with self.snapshot() as connection:
             rows = connection.execute(sql, params).fetchall()
         more = len(rows) > query.limit
         rows = rows[: query.limit]
@@ -221,13 +227,13 @@ class TraceReader:
         """How many traces match ``query`` (all traces when ``None``)."""
         query = query or TraceQuery()
         where, params = _where(query)
-        with self._reader() as connection:
+        with self.snapshot() as connection:
             (count,) = connection.execute(f"SELECT count(*) FROM traces {where}", params).fetchone()
         return int(count)
 
     def get(self, trace_id: str) -> Trace | None:
         """The whole trace by trace id or client request id, ``None`` when not stored."""
-        with self._reader() as connection:
+        with self.snapshot() as connection:
             row = connection.execute(
                 f"SELECT {FACTS} FROM traces "
                 "WHERE trace_id = ? OR client_request_id = ? ORDER BY trace_id = ? DESC LIMIT 1",
@@ -246,7 +252,7 @@ class TraceReader:
 
     def get_feedback(self, trace_id: str) -> list[Feedback]:
         """The feedback of a trace (by trace id or client request id), oldest first."""
-        with self._reader() as connection:
+        with self.snapshot() as connection:
             rows = connection.execute(
                 "SELECT trace_id FROM traces WHERE trace_id = ? OR client_request_id = ? "
                 "ORDER BY trace_id = ? DESC LIMIT 1",
@@ -262,7 +268,7 @@ class TraceReader:
         send`` and ``export`` read per batch. Ids not stored are left out.
         """
         found: dict[str, Trace] = {}
-        with self._reader() as connection:
+        with self.snapshot() as connection:
             for start in range(0, len(trace_ids), _IN_CHUNK):
                 chunk = list(trace_ids[start : start + _IN_CHUNK])
                 marks = ",".join("?" * len(chunk))
@@ -277,14 +283,14 @@ class TraceReader:
 
     def last_trace_id(self) -> str | None:
         """The id of the most recently stored trace."""
-        with self._reader() as connection:
+        with self.snapshot() as connection:
             row = connection.execute("SELECT trace_id FROM traces ORDER BY seq DESC LIMIT 1")
             found = row.fetchone()
         return None if found is None else str(found[0])
 
     def stats(self) -> dict[str, Any]:
         """Counts by state, span type and name, token totals, time range, file size."""
-        with self._reader() as connection:
+        with self.snapshot() as connection:
             by_state = dict(connection.execute("SELECT state, count(*) FROM traces GROUP BY state"))
             totals = connection.execute(
                 "SELECT count(*), sum(total_tokens), min(start_ns), max(start_ns), "
@@ -330,7 +336,7 @@ class TraceReader:
         else:
             sql, params = _keyset_select(replace(query, limit=limit), _as_sort_key(before))
             cursor = SortKey
-        with self._reader() as connection:
+        with self.snapshot() as connection:
             rows = connection.execute(sql, params).fetchall()
             latest = _latest_seq(connection)
             total = None
@@ -363,7 +369,7 @@ class TraceReader:
         sql = f"SELECT {FACTS} FROM traces {_joined(clauses)} ORDER BY seq ASC LIMIT ?"
         if not self.exists():
             return {"traces": [], "latest_seq": 0, "more": False}
-        with self._reader() as connection:
+        with self.snapshot() as connection:
             rows = connection.execute(sql, [*params, limit + 1]).fetchall()
             latest = _latest_seq(connection)
             traces = _with_errors(connection, [_row(row) for row in rows[:limit]])
@@ -385,7 +391,7 @@ class TraceReader:
         params: list[Any] = [user_id] if user_id else []
         if not self.exists():
             return {"sessions": []}
-        with self._reader() as connection:
+        with self.snapshot() as connection:
             rows = connection.execute(sql, [*params, limit]).fetchall()
         return {
             "sessions": [
@@ -407,7 +413,7 @@ class TraceReader:
         """The traces of one session in start order (the conversation); ``None`` if unknown."""
         if not self.exists():
             return None
-        with self._reader() as connection:
+        with self.snapshot() as connection:
             rows = connection.execute(
                 f"SELECT {FACTS} FROM traces WHERE session_id = ? "
                 "ORDER BY start_ns ASC, seq ASC LIMIT ?",
@@ -426,7 +432,7 @@ class TraceReader:
         }
 
     def _plan(self, sql: str, params: list[Any]) -> list[str]:
-        with self._reader() as connection:
+        with self.snapshot() as connection:
             rows = connection.execute("EXPLAIN QUERY PLAN " + sql, params).fetchall()
         return [str(row[-1]) for row in rows]
 

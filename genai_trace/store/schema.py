@@ -406,23 +406,6 @@ class ReadConnections:
         self.close()
 
 
-@contextmanager
-def open_for_reading(
-    path: Path, timeout_s: float, choose_with: str = "db_path= or GENAI_TRACE_DB"
-) -> Iterator[sqlite3.Connection]:
-    """One read (one snapshot) on a connection of its own, closed after.
-
-    For a reader without a :class:`ReadConnections` to keep (the usage queries, once per
-    command or page); the errors are those of :meth:`ReadConnections.snapshot`.
-    """
-    connections = ReadConnections(path, timeout_s, choose_with)
-    try:
-        with connections.snapshot() as connection:
-            yield connection
-    finally:
-        connections.close()
-
-
 # Connections a forked child inherited: closing one could disturb the parent's; kept
 # referenced so that garbage collection never closes them.
 _INHERITED: list[sqlite3.Connection] = []

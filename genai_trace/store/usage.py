@@ -6,25 +6,24 @@ sums them by model, or by session, user or tag (each trace with its calls), for
 ``genai-trace stats --by``, ``genai_trace.usage()`` and the viewer's dashboard: one query
 layer for all three.
 
-A store written before usage was kept (no such table) reads as empty; traces stored before
-the upgrade count in the sums by session, user and tag without tokens or cost.
+A store written before usage was kept reads as empty (its readers see an empty stand-in
+``usage_calls``, ``schema._STAND_INS``); traces stored before the upgrade count in the sums
+by session, user and tag without tokens or cost.
 
-Layer: ``store``; imports ``_semantics`` and ``store.schema``.
+Layer: ``store``; imports ``_semantics`` and ``store.reader``.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.facts import billed_spans
 from genai_trace._semantics.model import TokenUsage
-from genai_trace.store.schema import open_for_reading
+from genai_trace.store.reader import TraceReader
 
 GROUPINGS = ("model", "session", "user", "tag")
 """What :func:`usage_summary` groups by."""
@@ -161,11 +160,10 @@ _TRACE_VALUES = (
 
 
 def usage_summary(
-    db_path: str | Path,
+    reader: TraceReader,
     by: str = "model",
     since_s: float | None = None,
     now_s: float | None = None,
-    timeout_s: float = 5.0,
 ) -> list[UsageRow]:
     """Usage, cost, p50/p95 latency and error rate per ``by`` group, costliest first.
 
@@ -181,13 +179,8 @@ def usage_summary(
         raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, got {by!r}")
     start_ns = 0 if since_s is None else int(((now_s or time.time()) - since_s) * 1e9)
     sql = _GROUP_SQL[by].format(trace_values=_TRACE_VALUES)
-    with open_for_reading(Path(db_path), timeout_s) as connection:
-        try:
-            rows = connection.execute(sql, (start_ns,)).fetchall()
-        except sqlite3.OperationalError as exc:
-            if "no such" in str(exc):  # a store from before usage was kept
-                return []
-            raise
+    with reader.snapshot() as connection:
+        rows = connection.execute(sql, (start_ns,)).fetchall()
     return _summarize(rows)
 
 
@@ -261,11 +254,10 @@ def _ms(value: float | None) -> str:
 
 
 def usage_over_time(
-    db_path: str | Path,
+    reader: TraceReader,
     since_s: float,
     buckets: int,
     now_s: float | None = None,
-    timeout_s: float = 5.0,
 ) -> dict[str, Any]:
     """Cost, tokens and p95 latency of the billed calls per model, in ``buckets`` slices.
 
@@ -278,20 +270,14 @@ def usage_over_time(
     start = now - since_s
     width = since_s / buckets
     times = [start + i * width for i in range(buckets)]
-    empty: dict[str, Any] = {"bucket_s": width, "times": times, "series": {}, "models": []}
-    try:
-        with open_for_reading(Path(db_path), timeout_s) as connection:
-            rows = connection.execute(
-                "SELECT start_ns, model, status = 'ERROR', duration_ms, input_tokens, "
-                "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
-                "cost_usd, 1 FROM usage_calls WHERE start_ns >= ? AND start_ns < ? "
-                "AND input_tokens + output_tokens > 0",
-                (int(start * 1e9), int(now * 1e9)),
-            ).fetchall()
-    except sqlite3.OperationalError as exc:
-        if "no such" in str(exc):  # a store from before usage was kept
-            return empty
-        raise
+    with reader.snapshot() as connection:
+        rows = connection.execute(
+            "SELECT start_ns, model, status = 'ERROR', duration_ms, input_tokens, "
+            "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, "
+            "cost_usd, 1 FROM usage_calls WHERE start_ns >= ? AND start_ns < ? "
+            "AND input_tokens + output_tokens > 0",
+            (int(start * 1e9), int(now * 1e9)),
+        ).fetchall()
     slices: dict[str | None, list[list[tuple[Any, ...]]]] = {}
     for row in rows:
         index = min(int((row[0] / 1e9 - start) / width), buckets - 1)
@@ -300,7 +286,12 @@ def usage_over_time(
         )
     series = {str(model): _series(parts) for model, parts in slices.items()}
     summary = _summarize([row[1:] for row in rows])
-    return {**empty, "series": series, "models": [row.to_dict() for row in summary]}
+    return {
+        "bucket_s": width,
+        "times": times,
+        "series": series,
+        "models": [row.to_dict() for row in summary],
+    }
 
 
 def _series(parts: Sequence[Sequence[tuple[Any, ...]]]) -> dict[str, list[Any]]:

@@ -276,9 +276,7 @@ class _Handler(BaseHTTPRequestHandler):
                 buckets = params.integer(query, "buckets", 24, 1, 500)
                 if not reader.exists():
                     return usage_over_time_empty()
-                return usage_over_time(
-                    reader.path, since_s, buckets, timeout_s=reader.busy_timeout_s
-                )
+                return usage_over_time(reader, since_s, buckets)
             case ["stats"]:
                 params.check_known(query, ())
                 data = _stats(reader)

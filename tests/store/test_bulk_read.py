@@ -34,12 +34,12 @@ def test_get_many_reads_in_one_transaction(
 ) -> None:
     ids = [info.trace_id for info in store.search(TraceQuery(limit=300))]
     opened: list[object] = []
-    real = TraceReader._reader
+    real = TraceReader.snapshot
 
     def counting(self: TraceReader) -> object:
         opened.append(self)
         return real(self)
 
-    monkeypatch.setattr(TraceReader, "_reader", counting)
+    monkeypatch.setattr(TraceReader, "snapshot", counting)
     assert len(store.get_many(ids)) == 300
     assert len(opened) == 1

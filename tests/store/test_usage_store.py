@@ -15,6 +15,7 @@ import pytest
 
 import genai_trace
 from genai_trace import SpanType
+from genai_trace.store.reader import TraceReader
 from genai_trace.store.retention import Retention, prune_store
 from genai_trace.store.schema import SCHEMA_VERSION, open_for_writing
 from genai_trace.store.usage import UsageRow, usage_summary
@@ -74,7 +75,7 @@ def without_latency(rows: list[UsageRow]) -> list[tuple[object, ...]]:
 
 
 def test_by_model_each_call_counts_once_priced_by_kind(db: Path) -> None:
-    assert without_latency(usage_summary(db, "model")) == [
+    assert without_latency(usage_summary(TraceReader(db), "model")) == [
         (None, 1, 0, 0, 0, 0, 0.01, 0),  # the search tool's own cost
         ("gpt-4o-2024-08-06", 1, 0, 1000, 100, 200, round(GPT_4O_COST, 12), 0),
         ("claude-haiku-4-5", 1, 1, 100, 50, 0, round(HAIKU_COST, 12), 0),
@@ -83,27 +84,29 @@ def test_by_model_each_call_counts_once_priced_by_kind(db: Path) -> None:
 
 
 def test_by_session_user_and_tag_sum_whole_traces(db: Path) -> None:
-    assert without_latency(usage_summary(db, "session")) == [
+    assert without_latency(usage_summary(TraceReader(db), "session")) == [
         ("s1", 2, 1, 1100, 150, 200, round(GPT_4O_COST + 0.01 + HAIKU_COST, 12), 0),
         (None, 1, 0, 10, 10, 0, None, 1),
     ]
-    assert without_latency(usage_summary(db, "user")) == [
+    assert without_latency(usage_summary(TraceReader(db), "user")) == [
         ("ada", 1, 0, 1000, 100, 200, round(GPT_4O_COST + 0.01, 12), 0),
         ("bob", 2, 1, 110, 60, 0, round(HAIKU_COST, 12), 1),
     ]
-    assert without_latency(usage_summary(db, "tag")) == [
+    assert without_latency(usage_summary(TraceReader(db), "tag")) == [
         ("team=red", 1, 0, 1000, 100, 200, round(GPT_4O_COST + 0.01, 12), 0),
     ]
 
 
 def test_since_leaves_out_what_started_before(db: Path) -> None:
-    assert usage_summary(db, "model", since_s=3600) != []
-    assert usage_summary(db, "model", since_s=3600, now_s=4e9) == []  # far in the future
+    assert usage_summary(TraceReader(db), "model", since_s=3600) != []
+    assert (
+        usage_summary(TraceReader(db), "model", since_s=3600, now_s=4e9) == []
+    )  # far in the future
 
 
 def test_the_python_api_reads_the_same_rows(db: Path) -> None:
     rows = genai_trace.usage(by="user", db_path=db)
-    assert rows == usage_summary(db, "user")
+    assert rows == usage_summary(TraceReader(db), "user")
     assert rows[0].to_dict()["total_tokens"] == 1100
     with pytest.raises(ValueError, match="by must be one of model, session, user, tag"):
         genai_trace.usage(by="color", db_path=db)
@@ -111,7 +114,7 @@ def test_the_python_api_reads_the_same_rows(db: Path) -> None:
 
 def test_pruned_traces_take_their_calls_with_them(db: Path) -> None:
     prune_store(db, Retention(0, 0, 1), False, 5.0)  # keep the newest trace only
-    assert [r.key for r in usage_summary(db, "model")] == ["mystery-model"]
+    assert [r.key for r in usage_summary(TraceReader(db), "model")] == ["mystery-model"]
     with sqlite3.connect(db) as connection:
         assert connection.execute("SELECT count(*) FROM usage_calls").fetchone() == (1,)
     connection.close()
@@ -122,14 +125,14 @@ def test_a_store_from_before_usage_reads_empty_then_migrates_and_counts_its_trac
 ) -> None:
     db = tmp_path / "traces.db"
     shutil.copyfile(FIXTURES / "store_v1.db", db)
-    assert usage_summary(db, "model") == []  # read-only: no table yet, no crash
-    before = usage_summary(db, "session")  # its traces, no calls: as once migrated
+    assert usage_summary(TraceReader(db), "model") == []  # read-only: no table yet, no crash
+    before = usage_summary(TraceReader(db), "session")  # its traces, no calls: as once migrated
     open_for_writing(db, timeout_s=5.0).close()
     with sqlite3.connect(db) as connection:
         assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     connection.close()
-    assert usage_summary(db, "model") == []  # calls of old traces are not recovered
+    assert usage_summary(TraceReader(db), "model") == []  # calls of old traces are not recovered
     sessions = {r.key: (r.count, r.errors, r.input_tokens, r.cost_usd)
-                for r in usage_summary(db, "session")}  # fmt: skip
+                for r in usage_summary(TraceReader(db), "session")}  # fmt: skip
     assert sessions == {"s-1": (2, 0, 0, None), "s-2": (1, 1, 0, None), None: (1, 0, 0, None)}
-    assert before == usage_summary(db, "session")
+    assert before == usage_summary(TraceReader(db), "session")
