@@ -13,10 +13,8 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 from collections import Counter
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +25,6 @@ from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
 )
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import (
     OTLPSpanExporter as HttpSpanExporter,
-)
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
 )
 from opentelemetry.sdk.trace import (
     ConcurrentMultiSpanProcessor,
@@ -53,59 +47,10 @@ import genai_trace
 from genai_trace._runtime import state as _runtime
 from genai_trace.exporters import InMemoryTraceExporter
 from tests.helpers.paths import EXAMPLES, REPO_ROOT
+from tests.helpers.servers.otlp_receiver import OTLPReceiver
 from tests.helpers.trace_shape import span_tree
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-class OTLPReceiver:
-    """An OTLP/HTTP traces endpoint on 127.0.0.1 that records every span id it accepted."""
-
-    def __init__(self) -> None:
-        self.spans: list[tuple[str, str]] = []  # (span id, name), in arrival order
-        self.paths: list[str] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                message = ExportTraceServiceRequest()
-                message.ParseFromString(body)
-                with receiver._lock:
-                    receiver.paths.append(self.path)
-                    receiver.spans.extend(
-                        (span.span_id.hex(), span.name)
-                        for resource_spans in message.resource_spans
-                        for scope_spans in resource_spans.scope_spans
-                        for span in scope_spans.spans
-                    )
-                payload = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> OTLPReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(30)
 
 
 def run_child(
@@ -177,15 +122,16 @@ def test_an_app_exporting_otlp_itself_gets_each_span_once(tmp_path: Path) -> Non
         result, stderr = run_child(
             APP_EXPORTING_OTLP, tmp_path, {"OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint}
         )
-    counts = Counter(span_id for span_id, _ in receiver.spans)
+        spans, paths = receiver.spans(), receiver.paths()
+    counts = Counter(span_id for span_id, _ in spans)
     assert len(counts) == 9  # three requests of three spans
-    assert set(counts.values()) == {1}, receiver.spans
-    assert Counter(name for _, name in receiver.spans) == {
+    assert set(counts.values()) == {1}, spans
+    assert Counter(name for _, name in spans) == {
         "GET /ask": 3,
         "answer": 3,
         "retrieve": 3,
     }
-    assert set(receiver.paths) == {"/v1/traces"}
+    assert set(paths) == {"/v1/traces"}
     # genai-trace still keeps whole traces locally, and says why it added no OTLP path.
     assert result == {
         "destinations": ["genai_trace export: SQLiteTraceStore"],

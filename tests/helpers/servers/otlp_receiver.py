@@ -1,8 +1,10 @@
 """A small OTLP/HTTP receiver on 127.0.0.1 that keeps every request it accepts.
 
 It answers ``/v1/traces`` and ``/v1/metrics`` with 200 and an empty protobuf response, as a
-collector does, and decodes what it kept: ``metrics()`` gives each data point of each
-``ExportMetricsServiceRequest`` as plain data, so tests can assert exact values.
+collector does, and decodes what it kept: ``spans()`` gives each span of each
+``ExportTraceServiceRequest`` (its id and name, in arrival order), ``metrics()`` each data
+point of each ``ExportMetricsServiceRequest`` as plain data, so tests can assert exact
+values.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
     ExportMetricsServiceRequest,
 )
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
 
 class OTLPReceiver:
@@ -59,6 +62,22 @@ class OTLPReceiver:
     def paths(self) -> list[str]:
         with self._lock:
             return [path for path, _ in self.received]
+
+    def spans(self) -> list[tuple[str, str]]:
+        """Every span received: its id (hex) and name, in the order they arrived."""
+        with self._lock:
+            bodies = [body for path, body in self.received if path == "/v1/traces"]
+        spans: list[tuple[str, str]] = []
+        for body in bodies:
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            spans.extend(
+                (span.span_id.hex(), span.name)
+                for resource_spans in request.resource_spans
+                for scope_spans in resource_spans.scope_spans
+                for span in scope_spans.spans
+            )
+        return spans
 
     def metrics(self) -> list[dict[str, Any]]:
         """Every data point received: name, unit, kind, attributes and value(s)."""
