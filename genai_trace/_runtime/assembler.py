@@ -20,6 +20,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import format_trace_id
 
 from genai_trace._errors import log_internal_error
+from genai_trace._runtime.ids import parse_trace_id
 from genai_trace._runtime.live import live
 from genai_trace._semantics import redaction as _redact
 from genai_trace._semantics import semconv as sc
@@ -377,7 +378,7 @@ class TraceAssembler(SpanProcessor):
         being ``None`` when it already ended; ``None`` when no open trace matches. A look-up
         by client request id walks the open traces: feedback is rare, spans are not.
         """
-        trace_id = _hex_int(key)
+        trace_id = parse_trace_id(key)
         with self._lock:
             buffer = self._buffers.get(trace_id) if trace_id is not None else None
             if buffer is None:
@@ -488,13 +489,3 @@ def _snapshot(span: Span) -> ReadableSpan:
         end_time=span.end_time,
         instrumentation_scope=span.instrumentation_scope,
     )
-
-
-def _hex_int(text: str) -> int | None:
-    """``text`` as a trace id's int when it is 32 hex digits."""
-    if len(text) != 32:
-        return None
-    try:
-        return int(text, 16)
-    except ValueError:
-        return None

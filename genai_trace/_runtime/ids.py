@@ -85,6 +85,16 @@ def format_trace_id(trace_id: int) -> str:
     return "%032x" % trace_id  # noqa: UP031
 
 
+def parse_trace_id(text: str) -> int | None:
+    """A trace id's int from its 32 hex digits; ``None`` for other text (a request id)."""
+    if len(text) != 32:
+        return None
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
+
+
 def format_span_id(span_id: int) -> str:
     """Return a span id as 16 lowercase hex digits."""
     return "%016x" % span_id  # noqa: UP031

@@ -24,6 +24,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 
 from genai_trace._errors import ThrottledWarning, log_internal_error, logger
 from genai_trace._runtime.deferred import DeferredTrace, MergedTrace
+from genai_trace._runtime.ids import parse_trace_id
 from genai_trace._runtime.worker import QueueWorker
 from genai_trace._semantics.facts import TraceUpdates
 from genai_trace._semantics.feedback import FeedbackDelivery
@@ -276,7 +277,7 @@ class RecentTraces:
 
     def get(self, trace_id_or_request_id: str) -> DeferredTrace | None:
         """Look a trace up by its trace id (32 hex digits), else by its client request id."""
-        key = _trace_id_int(trace_id_or_request_id)
+        key = parse_trace_id(trace_id_or_request_id)
         with self._lock:
             if key is not None and key in self._by_id:
                 return self._by_id[key]
@@ -284,15 +285,6 @@ class RecentTraces:
         for trace in kept:
             if trace.client_request_id == trace_id_or_request_id:  # without building it
                 return trace
-        return None
-
-
-def _trace_id_int(text: str) -> int | None:
-    if len(text) != 32:
-        return None
-    try:
-        return int(text, 16)
-    except ValueError:
         return None
 
 
