@@ -17,7 +17,15 @@ from opentelemetry.trace import StatusCode
 from genai_trace._runtime.ids import format_span_id, format_trace_id
 from genai_trace._runtime.live import live
 from genai_trace._semantics import semconv as sc
-from genai_trace._semantics.capture import WaitingText, from_text, redact_waiting
+from genai_trace._semantics.capture import (
+    RECORDED_INPUT_JSON,
+    RECORDED_OUTPUT_JSON,
+    WaitingJSON,
+    WaitingText,
+    from_text,
+    redact_waiting,
+)
+from genai_trace._semantics.codec import RawJSON
 from genai_trace._semantics.facts import (
     TraceUpdates,
     first,
@@ -39,7 +47,7 @@ from genai_trace._semantics.model import (
     build_frozen,
     usage_dict,
 )
-from genai_trace._semantics.redaction import attribute_store, recorded_items
+from genai_trace._semantics.redaction import Redactor, attribute_store, recorded_items
 
 
 def build_trace(
@@ -65,8 +73,11 @@ def build_trace(
     return trace_of_views(views, view_info(views, updates, incomplete_reason, dropped_spans))
 
 
-def finalize(spans: Sequence[ReadableSpan]) -> list[SpanView]:
+def finalize(spans: Sequence[ReadableSpan], known_clean: bool = False) -> list[SpanView]:
     """Each span's view, parents first: waiting payloads redacted, nothing decoded.
+
+    ``known_clean``: the waiting payloads were found to need no redaction already
+    (:func:`waiting_payloads_clean`).
 
     Raises:
         ValueError: ``spans`` is empty.
@@ -74,8 +85,33 @@ def finalize(spans: Sequence[ReadableSpan]) -> list[SpanView]:
     if not spans:
         raise ValueError("a trace needs at least one span")
     if len(spans) == 1:  # most traces: nothing to order
-        return [SpanView(spans[0])]
-    return parents_first([SpanView(s) for s in spans])
+        return [SpanView(spans[0], known_clean)]
+    return parents_first([SpanView(s, known_clean) for s in spans])
+
+
+def waiting_payloads_clean(traces: Sequence[Sequence[ReadableSpan]]) -> bool:
+    """Whether no payload waiting for redaction in these traces' spans needs redacting.
+
+    One first look over all of them (:meth:`~genai_trace._semantics.redaction.Redactor.all_clean`),
+    instead of a few scans per payload; ``False`` may be wrong (each is then looked at alone).
+    """
+    json_texts: list[str] = []
+    texts: list[str] = []
+    for spans in traces:
+        for span in spans:
+            store = attribute_store(span)
+            if store is None:
+                return False
+            for key in _PAYLOAD_KEYS:
+                value = store.get(key)
+                if isinstance(value, WaitingText):
+                    (json_texts if type(value) is WaitingJSON else texts).append(value)
+    if not json_texts and not texts:
+        return False  # nothing waits: nothing to learn
+    return (live.redactor or Redactor()).all_clean(json_texts, texts)
+
+
+_PAYLOAD_KEYS = (sc.INPUT_VALUE, sc.OUTPUT_VALUE)
 
 
 def view_info(
@@ -110,6 +146,7 @@ class SpanView:
     __slots__ = (
         "_cost",
         "_decoded",
+        "_recorded_json",
         "_usage",
         "attributes",
         "end_time_ns",
@@ -124,8 +161,8 @@ class SpanView:
         "trace_id",
     )  # fmt: skip
 
-    def __init__(self, span: ReadableSpan) -> None:
-        attributes = _final_attributes(span)
+    def __init__(self, span: ReadableSpan, known_clean: bool = False) -> None:
+        attributes, self._recorded_json = _final_attributes(span, known_clean)
         context = span.context
         parent = span.parent
         valid_parent = parent is not None and parent.is_valid
@@ -160,6 +197,24 @@ class SpanView:
     def outputs(self) -> Any:
         """The decoded output (decoded on first read)."""
         return self._io()[1]
+
+    @property
+    def input_json(self) -> str | None:
+        """The input's JSON text when it is as its value was recorded (compact, whole).
+
+        Decoding and encoding it again gives the same text: a reader that would re-encode
+        the decoded input may take the text instead. ``None`` otherwise.
+        """
+        return (
+            self.attributes[sc.INPUT_VALUE] if self._recorded_json & RECORDED_INPUT_JSON else None
+        )
+
+    @property
+    def output_json(self) -> str | None:
+        """The output's JSON text when it is as its value was recorded (see :attr:`input_json`)."""
+        if self._recorded_json & RECORDED_OUTPUT_JSON:
+            return self.attributes[sc.OUTPUT_VALUE]  # type: ignore[no-any-return]
+        return None
 
     @property
     def token_usage(self) -> TokenUsage | None:
@@ -228,7 +283,13 @@ class SpanView:
         )
 
     def as_dict(self) -> dict[str, Any]:
-        """``span_to_dict(self.record())``, same keys in the same order, without the record."""
+        """``span_to_dict(self.record())``, same keys in the same order, without the record.
+
+        Inputs and outputs left as recorded are their JSON text (a
+        :class:`~genai_trace._semantics.codec.RawJSON`): it encodes as the decoded value
+        would, without being decoded. Encode the dict with ``codec.dumps``; never read
+        those two.
+        """
         span, end = self.span, self.end_time_ns
         usage = self.token_usage
         cost = self.cost_usd
@@ -246,8 +307,8 @@ class SpanView:
             "parent_is_remote": self.parent_is_remote,
             "kind": span.kind.name,
             "instrumentation_scope": self._scope_name(),
-            "inputs": self.inputs,
-            "outputs": self.outputs,
+            "inputs": self._for_encoding(self.input_json, 0),
+            "outputs": self._for_encoding(self.output_json, 1),
             "attributes": self.attributes,  # encoded at once, never kept
             "events": [
                 _event_dict(e.name, e.timestamp, e.attributes)
@@ -259,6 +320,10 @@ class SpanView:
             data["cost_usd"] = cost
         data["duration_ms"] = None if end is None else (end - self.start_time_ns) / 1e6
         return data
+
+    def _for_encoding(self, recorded_json: str | None, index: int) -> Any:
+        """A payload for :meth:`as_dict`: its recorded JSON text as it is, else decoded."""
+        return self._io()[index] if recorded_json is None else RawJSON(recorded_json)
 
     @property
     def model(self) -> str | None:
@@ -292,8 +357,11 @@ def span_record(span: ReadableSpan) -> SpanRecord:
     return SpanView(span).record()
 
 
-def _final_attributes(span: ReadableSpan) -> dict[str, Any]:
-    """The span's attributes as exporters get them; copied only where they change."""
+def _final_attributes(span: ReadableSpan, known_clean: bool) -> tuple[dict[str, Any], int]:
+    """The span's attributes as exporters get them; copied only where they change.
+
+    With which JSON payloads are left as recorded (``redact_waiting``'s bits).
+    """
     attributes = _attributes_of(span)
     waiting = isinstance(attributes.get(sc.INPUT_VALUE), WaitingText) or isinstance(
         attributes.get(sc.OUTPUT_VALUE), WaitingText
@@ -302,15 +370,18 @@ def _final_attributes(span: ReadableSpan) -> dict[str, Any]:
         None if sc.TIME_TO_FIRST_ITEM_MS in attributes else time_to_first_chunk_ms(attributes)
     )
     if not waiting and first_chunk_ms is None:
-        return attributes
+        return attributes, 0
     attributes = dict(attributes)
+    recorded = 0
     if waiting:
-        redact_waiting(attributes, live.redactor, live.payload_cap)
+        recorded = redact_waiting(
+            attributes, live.redactor, live.payload_cap, known_clean=known_clean
+        )
     if first_chunk_ms is not None:
         # One name for the wait to the first item of any stream: our generators write it,
         # instrumented LLM streams get it from gen_ai.response.time_to_first_chunk.
         attributes[sc.TIME_TO_FIRST_ITEM_MS] = first_chunk_ms
-    return attributes
+    return attributes, recorded
 
 
 def _attributes_of(span: ReadableSpan) -> dict[str, Any]:

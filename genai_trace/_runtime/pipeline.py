@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from opentelemetry.sdk.trace import ReadableSpan
 
 from genai_trace._errors import ThrottledWarning, log_internal_error, logger
-from genai_trace._runtime.deferred import DeferredTrace, MergedTrace
+from genai_trace._runtime.deferred import DeferredTrace, MergedTrace, finalize_together
 from genai_trace._runtime.ids import parse_trace_id
 from genai_trace._runtime.worker import QueueWorker
 from genai_trace._semantics.facts import TraceUpdates
@@ -204,6 +204,7 @@ class Destination:
                 self.feedback_failure_warning.record(len(deliveries), self.name)
 
     def _export_traces(self, traces: list[Trace]) -> None:
+        finalize_together(traces)  # whichever destination comes first; a no-op after
         for rider in self.riders:  # first: an exporter may let the views go mid-batch
             try:
                 rider.export(traces)

@@ -193,35 +193,53 @@ def payload_text(
 
 
 _PAYLOADS = ((INPUT_VALUE, INPUT_MIME_TYPE), (OUTPUT_VALUE, OUTPUT_MIME_TYPE))
+RECORDED_INPUT_JSON = 1
+RECORDED_OUTPUT_JSON = 2
+"""Bits of what :func:`redact_waiting` returns: that payload is still the JSON text its
+value was recorded as (compact, whole), so decoding and encoding it again gives the text."""
 
 
 def redact_waiting(
-    attributes: dict[str, Any], redactor: _redact.Redactor | None, max_chars: int
-) -> None:
+    attributes: dict[str, Any],
+    redactor: _redact.Redactor | None,
+    max_chars: int,
+    *,
+    known_clean: bool = False,
+) -> int:
     """Redact, in ``attributes``, the payloads whose redaction waited (:class:`WaitingText`).
 
     ``redactor`` is the one in force now (``None``, redaction turned off since, means the
     defaults: a value recorded while it was on must not go out unredacted); the result is a
     plain ``str`` cut to ``max_chars`` (redaction can lengthen text). A waiting JSON payload's
     mime type is set; a waiting text's replaces the JSON type an earlier value left (a type
-    the app set itself, such as ``text/markdown``, stays).
+    the app set itself, such as ``text/markdown``, stays). ``known_clean``: the texts were
+    found to need no redaction already (:meth:`Redactor.all_clean` over a whole batch).
+
+    Returns which JSON payloads are left as recorded (:data:`RECORDED_INPUT_JSON`,
+    :data:`RECORDED_OUTPUT_JSON`).
     """
-    for value_key, mime_key in _PAYLOADS:
+    recorded = 0
+    for bit, (value_key, mime_key) in enumerate(_PAYLOADS, 1):
         text = attributes.get(value_key)
         if isinstance(text, WaitingText):
             is_json = type(text) is WaitingJSON
-            attributes[value_key] = _redacted_now(text, is_json, redactor, max_chars)
+            plain = str.__str__(text)
+            if known_clean:
+                redacted = plain if is_json else truncate_text(plain, max_chars)
+            else:
+                redacted = _redacted_now(plain, is_json, redactor, max_chars)
+            attributes[value_key] = redacted
             if is_json:
                 attributes[mime_key] = MIME_JSON
+                if redacted is plain:
+                    recorded |= bit
             elif attributes.get(mime_key) == MIME_JSON:  # ours, left by an earlier value
                 attributes[mime_key] = MIME_TEXT
+    return recorded
 
 
-def _redacted_now(
-    text: WaitingText, is_json: bool, active: _redact.Redactor | None, limit: int
-) -> str:
+def _redacted_now(plain: str, is_json: bool, active: _redact.Redactor | None, limit: int) -> str:
     redactor = active or _redact.Redactor()
-    plain = str.__str__(text)
     if not is_json:
         return truncate_text(redactor.text(plain), limit)
     if not redactor.needs_structural_pass(plain):

@@ -23,23 +23,61 @@ except ImportError:  # pragma: no cover - exercised where orjson is absent
     orjson = None
 
 
+class RawJSON:
+    """JSON text that :func:`dumps` writes as it is, in place of the value it encodes.
+
+    For a payload kept as the compact JSON it was recorded as: written out again without
+    being decoded and encoded. The text must be valid JSON.
+    """
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
 def dumps(value: Any, *, default: Callable[[Any], Any], indent: int | None = None) -> str:
     """JSON text of ``value``, keeping non-ASCII characters as they are.
 
     Compact unless ``indent`` is given. ``default`` converts what JSON cannot hold (pass
     :func:`~genai_trace._semantics.capture.safe_repr` for text that never fails). A value
     orjson refuses (a key it cannot write, an int past 64 bits) takes the standard library.
+    A :class:`RawJSON` is written as its text.
     """
     if orjson is not None and indent is None:
         try:
-            encoded: bytes = orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS)
+            encoded: bytes = orjson.dumps(
+                value, default=_orjson_default(default), option=orjson.OPT_NON_STR_KEYS
+            )
             return encoded.decode()
         except Exception:  # the slow path writes it, or says why it cannot
             pass
     separators = (",", ":") if indent is None else None
     return json.dumps(
-        value, default=default, ensure_ascii=False, indent=indent, separators=separators
+        value,
+        default=_decoding_default(default),
+        ensure_ascii=False,
+        indent=indent,
+        separators=separators,
     )
+
+
+def _orjson_default(default: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if type(value) is RawJSON:
+            return orjson.Fragment(value.text)
+        return default(value)
+
+    return convert
+
+
+def _decoding_default(default: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def convert(value: Any) -> Any:
+        if type(value) is RawJSON:
+            return json.loads(value.text)
+        return default(value)
+
+    return convert
 
 
 def loads(text: str | bytes) -> Any:

@@ -16,7 +16,13 @@ from typing import Any, Protocol, TypeVar
 
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import from_text, truncate_text
-from genai_trace._semantics.messages import PREVIEW_MAX_CHARS, request_preview, response_preview
+from genai_trace._semantics.messages import (
+    PREVIEW_MAX_CHARS,
+    request_preview,
+    request_preview_of_json,
+    response_preview,
+    response_preview_of_json,
+)
 from genai_trace._semantics.model import (
     LinkedSpan,
     TokenUsage,
@@ -115,12 +121,12 @@ def trace_info(
             "request_preview": _preview(
                 updates.request_preview,
                 _str_attr(root, sc.TRACE_REQUEST_PREVIEW),
-                lambda: request_preview(root.inputs),
+                lambda: _computed_request_preview(root),
             ),
             "response_preview": _preview(
                 updates.response_preview,
                 _str_attr(root, sc.TRACE_RESPONSE_PREVIEW),
-                lambda: response_preview(root.outputs),
+                lambda: _computed_response_preview(root),
             ),
             "span_count": len(records),
             "client_request_id": first(
@@ -140,6 +146,20 @@ def trace_info(
 
 
 _NO_UPDATES = TraceUpdates()  # read, never written
+
+
+def _computed_request_preview(root: SpanFacts) -> str | None:
+    # A span view knows when its payload is still the JSON it was recorded as: the
+    # preview is then often that text, found without decoding and encoding it again.
+    text: str | None = getattr(root, "input_json", None)
+    preview = None if text is None else request_preview_of_json(text)
+    return request_preview(root.inputs) if preview is None else preview
+
+
+def _computed_response_preview(root: SpanFacts) -> str | None:
+    text: str | None = getattr(root, "output_json", None)
+    preview = None if text is None else response_preview_of_json(text)
+    return response_preview(root.outputs) if preview is None else preview
 
 
 def _first_str(given: str | None, records: Sequence[SpanFacts], key: str) -> str | None:
@@ -298,7 +318,21 @@ def token_usage_of(attributes: Mapping[str, Any], scope: str | None = None) -> T
     return usage
 
 
+_COUNT_KEYS = frozenset(
+    {
+        sc.LLM_TOKEN_COUNT_PROMPT,
+        sc.LLM_TOKEN_COUNT_COMPLETION,
+        sc.LLM_TOKEN_COUNT_TOTAL,
+        sc.GEN_AI_USAGE_INPUT_TOKENS,
+        sc.GEN_AI_USAGE_OUTPUT_TOKENS,
+    }
+)
+"""Usage is recorded only where one of these is: most spans are not model calls."""
+
+
 def _recorded_usage(attributes: Mapping[str, Any]) -> TokenUsage | None:
+    if _COUNT_KEYS.isdisjoint(attributes):  # one C-speed pass over the span's keys
+        return None
     for input_key, output_key, total_key in (
         (sc.LLM_TOKEN_COUNT_PROMPT, sc.LLM_TOKEN_COUNT_COMPLETION, sc.LLM_TOKEN_COUNT_TOTAL),
         (sc.GEN_AI_USAGE_INPUT_TOKENS, sc.GEN_AI_USAGE_OUTPUT_TOKENS, None),

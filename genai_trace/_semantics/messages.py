@@ -144,6 +144,42 @@ def response_preview(outputs: Any) -> str | None:
     return _plain_preview(outputs)
 
 
+def request_preview_of_json(text: str) -> str | None:
+    """:func:`request_preview` of the value whose compact JSON is ``text``, if that says.
+
+    When the text alone tells, the preview is the text itself; ``None``: decode it and
+    ask :func:`request_preview`. A chat needs a ``"role"`` key and a dict holding one
+    string ends in ``"}``; any other object or array within the preview's length is its
+    own compact JSON.
+    """
+    if _plain_json(text) and '"role"' not in text:
+        return text
+    return None
+
+
+def response_preview_of_json(text: str) -> str | None:
+    """:func:`response_preview` of the value whose compact JSON is ``text``, if that says.
+
+    As :func:`request_preview_of_json`. A chat-shaped output needs a ``"choices"``,
+    ``"output..."`` or ``"role"`` key.
+    """
+    if (
+        _plain_json(text)
+        and '"role"' not in text
+        and '"choices"' not in text
+        and '"output' not in text
+    ):
+        return text
+    return None
+
+
+def _plain_json(text: str) -> bool:
+    return len(text) <= PREVIEW_MAX_CHARS and text[:1] in _CONTAINERS and not text.endswith('"}')
+
+
+_CONTAINERS = ("{", "[")
+
+
 def _plain_preview(value: Any) -> str:
     """A dict holding one string gives that string; anything else, compact JSON."""
     if isinstance(value, dict) and len(value) == 1:

@@ -204,6 +204,24 @@ class Redactor:
             _may_hold_secret_key(json_text) or _may_hold_secret_value(json_text)
         )
 
+    def all_clean(self, json_texts: Sequence[str], texts: Sequence[str]) -> bool:
+        """Whether no text needs redacting: one first look over all of them at once.
+
+        ``json_texts`` are serialized JSON (their keys are looked at too), ``texts`` plain
+        text. Joined by a newline, which neither a key nor a value rule's first look reads
+        across, the texts are looked at in a few C-speed scans instead of a few per text:
+        ``True`` only when every text alone would need no pass (``False`` may be wrong:
+        then each text is looked at alone).
+        """
+        if self.user is not None or self.extra_keys:
+            return False
+        if not self.builtin:
+            return True
+        joined_json = "\n".join(json_texts)
+        if _may_hold_secret_key(joined_json):
+            return False
+        return not _may_hold_secret_value("\n".join((joined_json, *texts)))
+
     def structure(self, value: Any, key: str | None = None, depth: int = 0) -> Any:
         """A JSON-like structure with secret keys and values replaced (a new structure).
 

@@ -127,3 +127,54 @@ def test_a_late_part_is_merged_when_read_not_when_it_arrives() -> None:
         merged = recent.get(f"{TRACE_ID:032x}")
         assert merged is not None and [s.name for s in merged.spans] == ["root", "late"]
         assert merged.info.name == "root" and build.call_count == 2
+
+
+# --- a batch's waiting payloads looked at together ------------------------------------------
+
+_SECRET = "sk-proj-abcdefghijklmnopqrstuvwx"
+
+
+def _recorded_batch(questions: list[str]) -> list[Trace]:
+    """Traces recorded alone (payloads waiting for redaction), as a destination gets them."""
+    from tests.exporters.test_otlp_views import Recorder
+
+    recorder = Recorder()
+    genai_trace.configure(exporters=[recorder])
+
+    @genai_trace.trace
+    def answer(question: str, top_k: int) -> dict[str, object]:
+        return {"answer": question.upper(), "top_k": top_k}
+
+    for question in questions:
+        answer(question, 3)
+    genai_trace.flush()
+    assert all(isinstance(t, DeferredTrace) and t._views is None for t in recorder.traces)
+    return recorder.traces
+
+
+def test_a_clean_batch_is_finalized_together_as_each_trace_alone_would_be() -> None:
+    traces = _recorded_batch([f"question {i}" for i in range(40)])
+    alone = [build_trace(t._parts[0]) for t in traces]  # type: ignore[attr-defined]
+    with mock.patch.object(
+        _deferred, "waiting_payloads_clean", wraps=_deferred.waiting_payloads_clean
+    ) as looked:
+        _deferred.finalize_together(traces)
+    assert looked.call_count == 2  # groups of 32 and 8
+    assert all(t._views is not None for t in traces)  # type: ignore[attr-defined]
+    for trace, expected in zip(traces, alone, strict=True):
+        assert trace == expected
+        (span,) = trace.spans
+        assert type(span.attributes[sc.INPUT_VALUE]) is str
+        assert span.attributes[sc.INPUT_MIME_TYPE] == "application/json"
+
+
+def test_a_secret_sends_its_group_alone_and_is_redacted() -> None:
+    questions = [f"question {i}" for i in range(40)]
+    questions[35] = f"use {_SECRET} please"
+    traces = _recorded_batch(questions)
+    _deferred.finalize_together(traces)
+    assert all(t._views is not None for t in traces[:32])  # type: ignore[attr-defined]
+    assert all(t._views is None for t in traces[32:])  # type: ignore[attr-defined]
+    text = str(traces[35].spans[0].attributes[sc.INPUT_VALUE])
+    assert _SECRET not in text and "[REDACTED:api_key]" in text
+    assert traces[34].spans[0].inputs == {"question": "question 34", "top_k": 3}

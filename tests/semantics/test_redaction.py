@@ -278,6 +278,33 @@ def test_the_first_look_never_misses_what_the_rules_replace(parts: list[str]) ->
     _first_look_agrees("".join(parts))
 
 
+@settings(max_examples=300)
+@given(
+    st.lists(st.lists(st.sampled_from(_PIECES) | st.text(max_size=6), max_size=6), max_size=6),
+    st.lists(st.lists(st.sampled_from(_PIECES) | st.text(max_size=6), max_size=6), max_size=6),
+)
+def test_texts_looked_at_together_are_clean_only_if_each_is(
+    json_parts: list[list[str]], text_parts: list[list[str]]
+) -> None:
+    from genai_trace._semantics.redaction import Redactor, _may_hold_secret_value
+
+    redactor = Redactor()
+    json_texts = [json.dumps({"k": "".join(p), "".join(p): 1}) for p in json_parts]
+    texts = ["".join(p) for p in text_parts]
+    if redactor.all_clean(json_texts, texts):
+        assert not any(redactor.needs_structural_pass(t) for t in json_texts)
+        assert not any(_may_hold_secret_value(t) for t in texts)
+
+
+def test_a_user_redactor_or_extra_keys_are_never_skipped_together() -> None:
+    from genai_trace._semantics.redaction import Redactor
+
+    assert Redactor().all_clean(['{"q":"hello"}'], ["plain words"])
+    assert not Redactor(extra_keys=["q"]).all_clean(['{"q":"hello"}'], [])
+    assert not Redactor(user=lambda key, value: value).all_clean([], ["plain words"])
+    assert not Redactor().all_clean(['{"api_key":"x"}'], [])
+
+
 # --- redaction that waits for the export: genai-trace's assembler is the only processor ----
 
 
