@@ -15,14 +15,14 @@ import sqlite3
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from genai_trace._errors import ThrottledWarning, log_internal_error
 from genai_trace._semantics.capture import clean_text
 from genai_trace._semantics.facts import merge_parts
 from genai_trace._semantics.feedback import FeedbackDelivery
-from genai_trace._semantics.model import Trace, TraceInfo, info_to_dict, span_to_dict
+from genai_trace._semantics.model import Trace, TraceInfo, span_to_dict, usage_dict
 from genai_trace.exporters._base import ExportResult
 from genai_trace.store.feedback import FeedbackInbox
 from genai_trace.store.payloads import (
@@ -349,9 +349,11 @@ _TRACE_COLUMNS = (
     "request_preview, response_preview, session_id, user_id, total_tokens, span_count, "
     "complete, info"
 )
+_TRACE_INSERT = f"INSERT INTO traces ({_TRACE_COLUMNS}) VALUES {{}}"
 # A row already stored is another part of the trace: it was merged with this one before.
-_TRACE_INSERT = (
-    f"INSERT INTO traces ({_TRACE_COLUMNS}) VALUES {{}} ON CONFLICT (trace_id) DO UPDATE SET "
+_TRACE_UPSERT = (
+    _TRACE_INSERT
+    + " ON CONFLICT (trace_id) DO UPDATE SET "
     + ", ".join(f"{column} = excluded.{column}" for column in _TRACE_COLUMNS.split(", ")[1:])
 )
 _TAG_INSERT = "INSERT OR REPLACE INTO trace_tags (trace_id, key, value) VALUES {}"
@@ -424,22 +426,25 @@ def _insert_batch(
         facts = _facts(trace)
         groups.setdefault(facts.trace_id, []).append((trace, facts))
     stored = _stored_parts(connection, list(groups))
-    infos: list[dict[str, Any]] = []
+    new_rows: list[tuple[Any, ...]] = []
+    merged_rows: list[tuple[Any, ...]] = []
     tag_rows: list[tuple[Any, ...]] = []
     spans_of: dict[str, list[dict[str, Any]]] = {}
+    previews: dict[str, tuple[str | None, str | None]] = {}
     for trace_id, parts in groups.items():
         prior = stored.get(trace_id)
         if prior is None and len(parts) == 1:
             info = parts[0][1]
             spans_of[trace_id] = _span_dicts(parts[0][0])
         else:  # rare: parts merged from their records
-            earlier = [] if prior is None else [prior]
+            earlier = [] if prior is None else [prior[1]]
             merged = merge_parts([*earlier, *(trace for trace, _ in parts)])
             info = merged.info
             spans_of[trace_id] = [span_to_dict(span) for span in merged.spans]
-        infos.append(info_to_dict(info))
-        tag_rows.extend((trace_id, k, v) for k, v in info.tags.items())
-    previews = {d["trace_id"]: (d.get("request_preview"), d.get("response_preview")) for d in infos}
+        (new_rows if prior is None else merged_rows).append(_trace_row(info))
+        previews[trace_id] = (info.request_preview, info.response_preview)
+        if info.tags:
+            tag_rows.extend((trace_id, k, v) for k, v in info.tags.items())
     packed = {
         trace_id: pack_spans(spans, previews[trace_id], packing.dictionary)
         for trace_id, spans in spans_of.items()
@@ -448,9 +453,10 @@ def _insert_batch(
         views_read = getattr(trace, "views_read", None)
         if views_read is not None:  # a retry of this batch makes them again: same rows
             views_read()
-    _insert_rows(connection, _TRACE_INSERT, [_trace_row(d) for d in infos], clean)
+    seqs = {trace_id: seq for trace_id, (seq, _) in stored.items()}
+    seqs.update(_insert_new_traces(connection, new_rows, clean))
+    _insert_rows(connection, _TRACE_UPSERT, merged_rows, clean)
     _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
-    seqs = _seqs(connection, list(groups))
     rewritten = [seqs[trace_id] for trace_id in stored]
     if rewritten:  # their span types and billed calls are counted again, from all spans
         _execute_in(connection, "DELETE FROM span_types WHERE seq IN ({})", rewritten)
@@ -467,6 +473,26 @@ def _insert_batch(
     _insert_rows(connection, _TYPES_INSERT, type_rows, clean)
     billed = [row for spans in spans_of.values() for row in call_rows(spans)]
     _insert_rows(connection, _CALL_INSERT, billed, clean)
+
+
+def _insert_new_traces(
+    connection: sqlite3.Connection, rows: list[tuple[Any, ...]], clean: bool
+) -> dict[str, int]:
+    """Insert the rows of traces not stored yet; the ``seq`` each got, by trace id.
+
+    Under the write lock, a statement's rows take the ``seq``s after the largest ever
+    given, one by one in order (``AUTOINCREMENT``): the last one's, ``lastrowid``, names
+    them all. A count that does not add up is read back instead.
+    """
+    seqs: dict[str, int] = {}
+    for chunk, cursor in _insert_chunks(connection, _TRACE_INSERT, rows, clean):
+        last = cursor.lastrowid
+        ids = [row[0] for row in chunk]
+        if last is None or cursor.rowcount != len(chunk):
+            seqs.update(_seqs(connection, ids))
+        else:
+            seqs.update(zip(ids, range(last - len(chunk) + 1, last + 1), strict=True))
+    return seqs
 
 
 def _seqs(connection: sqlite3.Connection, ids: list[str]) -> dict[str, int]:
@@ -497,36 +523,56 @@ def _span_dicts(trace: Trace) -> list[dict[str, Any]]:
     return dicts if dicts is not None else [span_to_dict(span) for span in trace.spans]
 
 
-def _stored_parts(connection: sqlite3.Connection, ids: list[str]) -> dict[str, Trace]:
-    """The traces among ``ids`` already stored, whole (their merged facts and all spans)."""
+def _stored_parts(connection: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[int, Trace]]:
+    """The traces among ``ids`` already stored: each one's ``seq``, and the trace whole."""
     rows = _execute_in(connection, f"SELECT {FACTS} FROM traces WHERE trace_id IN ({{}})", ids)
-    return {row[1]: read_trace(connection, row) for row in rows}
+    return {row[1]: (row[0], read_trace(connection, row)) for row in rows}
 
 
-def _trace_row(info: dict[str, Any]) -> tuple[Any, ...]:
-    usage = info.get("token_usage") or {}
+def _trace_row(info: TraceInfo) -> tuple[Any, ...]:
+    usage = info.token_usage
     return (
-        info["trace_id"],
-        info.get("client_request_id"),
-        info["name"],
-        info["state"],
-        info["start_time_ns"],
-        info.get("end_time_ns"),
-        info.get("duration_ms"),
-        info.get("request_preview"),
-        info.get("response_preview"),
-        info.get("session_id"),
-        info.get("user_id"),
-        usage.get("total_tokens"),
-        info["span_count"],
-        1 if info.get("complete", True) else 0,
-        stored_facts(info),
+        info.trace_id,
+        info.client_request_id,
+        info.name,
+        info.state,
+        info.start_time_ns,
+        info.end_time_ns,
+        info.duration_ms,
+        info.request_preview,
+        info.response_preview,
+        info.session_id,
+        info.user_id,
+        None if usage is None else usage.total_tokens,
+        info.span_count,
+        1 if info.complete else 0,
+        stored_facts(
+            {
+                "incomplete_reason": info.incomplete_reason,
+                "dropped_spans": info.dropped_spans,
+                "tags": info.tags,
+                "metadata": info.metadata,
+                "token_usage": usage_dict(usage),
+                "cost_usd": info.cost_usd,
+            }
+        ),
     )
 
 
 def _insert_rows(
     connection: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]], clean: bool = False
 ) -> None:
+    for _ in _insert_chunks(connection, sql, rows, clean):
+        pass
+
+
+def _insert_chunks(
+    connection: sqlite3.Connection, sql: str, rows: list[tuple[Any, ...]], clean: bool
+) -> Iterator[tuple[list[tuple[Any, ...]], sqlite3.Cursor]]:
+    """Insert ``rows`` in as few statements as SQLite's bound values allow.
+
+    Yields each chunk of rows with the cursor that inserted it.
+    """
     if not rows:
         return
     if clean:
@@ -537,4 +583,4 @@ def _insert_rows(
     for start in range(0, len(rows), per_statement):
         chunk = rows[start : start + per_statement]
         values = [value for row in chunk for value in row]
-        connection.execute(sql.format(",".join([row_marks] * len(chunk))), values)
+        yield chunk, connection.execute(sql.format(",".join([row_marks] * len(chunk))), values)

@@ -302,3 +302,46 @@ def test_text_search_is_case_insensitive_beyond_ascii(
     assert all(e in listed for e in expected) and ("other" in listed) is False
     (name,) = {i.name for i in SQLiteTraceStore(db).search(TraceQuery(text="ASK"))}
     assert name == "ask"  # the name is searched too
+
+
+def test_every_trace_of_a_big_batch_keeps_its_own_spans_beside_a_merged_part(
+    tmp_path: Path,
+) -> None:
+    # More rows than one INSERT statement takes, a stored trace's late part in the middle:
+    # each new row's seq (the key of its spans and span types) must be its own.
+    from opentelemetry.sdk.trace import ReadableSpan
+    from opentelemetry.trace import SpanContext, TraceFlags
+
+    from genai_trace._runtime.builder import build_trace
+
+    now = time.time_ns()  # within the store's retention
+
+    def trace_of(number: int, span_id: int, parent: int | None = None) -> genai_trace.Trace:
+        def context(of: int) -> SpanContext:
+            return SpanContext(number + 1, of, is_remote=False, trace_flags=TraceFlags(1))
+
+        span = ReadableSpan(
+            name=f"span-{number}-{span_id}",
+            context=context(span_id),
+            parent=None if parent is None else context(parent),
+            start_time=now + number,
+            end_time=now + number + 10,
+        )
+        return build_trace([span])
+
+    store = SQLiteTraceStore(tmp_path / "t.db")
+    assert store.export([trace_of(7, 1)]) is genai_trace.ExportResult.SUCCESS
+    batch = [trace_of(n, 1) for n in range(1000, 3500)]
+    batch.insert(1200, trace_of(7, 2, parent=1))  # the stored trace's late part
+    assert store.export(batch) is genai_trace.ExportResult.SUCCESS
+    for number in (1000, 2199, 2200, 3000, 3499):
+        trace = store.get(f"{number + 1:032x}")
+        assert trace is not None and [s.name for s in trace.spans] == [f"span-{number}-1"]
+    merged = store.get(f"{8:032x}")
+    assert merged is not None and sorted(s.name for s in merged.spans) == ["span-7-1", "span-7-2"]
+    assert len(store.search(TraceQuery(limit=10_000))) == 2501
+    with sqlite3.connect(tmp_path / "t.db") as connection:
+        counts = connection.execute(
+            "SELECT COUNT(*), COUNT(DISTINCT seq) FROM span_types"
+        ).fetchone()
+    assert counts == (2501, 2501)
