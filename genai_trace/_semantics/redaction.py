@@ -316,13 +316,16 @@ def attribute_store(owner: object) -> dict[str, Any] | None:
     return store if isinstance(store, dict) else None
 
 
+_PRIVATE_NAMES = {"events": "_events", "links": "_links"}
+
+
 def recorded_items(span: object, name: str) -> Sequence[Any]:
     """A span's ``events`` or ``links`` (``name``), read past the SDK's view when it is empty.
 
     The view copies its list under a lock on every read, a cost that shows on the export
     worker for every span, though most spans have neither.
     """
-    items = getattr(span, "_" + name, None)
+    items = getattr(span, _PRIVATE_NAMES.get(name) or "_" + name, None)
     if items is not None and len(items) == 0:
         return ()
     return getattr(span, name)  # type: ignore[no-any-return]

@@ -42,6 +42,7 @@ def sent_as_rebuilt(span: ReadableSpan) -> bool:
     context = span.context
     parent = span.parent
     status = span.status
+    events = recorded_items(span, "events")
     return (
         span.end_time is not None
         and context is not None
@@ -49,11 +50,11 @@ def sent_as_rebuilt(span: ReadableSpan) -> bool:
         and (parent is None or parent.is_valid)
         and not recorded_items(span, "links")
         and not span.dropped_attributes
-        and not span.dropped_events
-        and not span.dropped_links
         and (status.description is None or status.status_code is StatusCode.ERROR)
         and span.instrumentation_scope is not None
-        and all(not event.dropped_attributes for event in recorded_items(span, "events"))
+        and (not events or all(not event.dropped_attributes for event in events))
+        and not span.dropped_events
+        and not span.dropped_links
     )
 
 

@@ -35,11 +35,14 @@ _KINDS = {SpanKind.INTERNAL: 1, SpanKind.SERVER: 2, SpanKind.CLIENT: 3, SpanKind
           SpanKind.CONSUMER: 5}  # fmt: skip
 _HAS_IS_REMOTE = 0x100  # SpanFlags.SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
 _IS_REMOTE = 0x200  # SpanFlags.SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
+_KIND_FIELDS = {kind: b"\x30" + bytes((number,)) for kind, number in _KINDS.items()}
+_LOCAL_FLAGS = b"\x85\x01" + _fixed32(_HAS_IS_REMOTE)
+_REMOTE_PARENT_FLAGS = b"\x85\x01" + _fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 _CACHE_MAX = 4096  # per cache: keys and short values repeat, the rest is written each time
 _key_cache: dict[str, bytes] = {}
-_pair_cache: dict[tuple[str, object, type], bytes] = {}
+_field_cache: dict[tuple[int, str, object, type], bytes] = {}
 
 SpanWithAttributes = tuple[ReadableSpan, "Mapping[str, Any] | None"]
 """A span and the attributes to send for it (``None``: the span's own)."""
@@ -114,7 +117,7 @@ def _span(span: ReadableSpan, attributes: Mapping[str, Any] | None) -> bytes:
         parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
     if span.name:
         parts.append(_field(0x2A, span.name.encode()))
-    parts.append(b"\x30" + _varint(_KINDS[span.kind]))
+    parts.append(_KIND_FIELDS[span.kind])
     if span.start_time:
         parts.append(b"\x39" + _fixed64(span.start_time))
     if span.end_time:
@@ -130,8 +133,12 @@ def _span(span: ReadableSpan, attributes: Mapping[str, Any] | None) -> bytes:
         parts.append(_field(0x6A, _link(link.context, link.attributes, link)))
     if span.dropped_links:
         parts.append(b"\x70" + _varint(span.dropped_links))
-    parts.append(_field(0x7A, _status(span.status)))
-    parts.append(b"\x85\x01" + _fixed32(_flags(parent)))
+    status = span.status
+    if status.status_code is StatusCode.UNSET and not status.description:
+        parts.append(b"\x7a\x00")  # most spans: an empty status
+    else:
+        parts.append(_field(0x7A, _status(status)))
+    parts.append(_REMOTE_PARENT_FLAGS if parent is not None and parent.is_remote else _LOCAL_FLAGS)
     return _field(0x12, b"".join(parts))
 
 
@@ -182,34 +189,47 @@ def _key_values(tag: int, attributes: Mapping[str, Any] | None) -> list[bytes]:
     if not attributes:
         return []
     out = []
+    append = out.append
+    cache = _field_cache
     for key, value in attributes.items():
+        kind = type(value)
+        # Short values repeat on every span (kinds, mime types, states): the whole field,
+        # tag included, comes from the cache. Long text (payloads) is written inline.
+        if kind is bool or kind is int or (kind is str and len(value) <= 32):
+            cached = cache.get((tag, key, value, kind))
+            if cached is not None:
+                append(cached)
+                continue
         try:
-            pair = _key_value(key, value)
+            if kind is str and len(value) > 32:
+                encoded_key = _key_cache.get(key) or _encoded_key(key)
+                text = value.encode()
+                any_value = b"\x0a" + _varint(len(text)) + text
+                body = encoded_key + b"\x12" + _varint(len(any_value)) + any_value
+                append(bytes((tag,)) + _varint(len(body)) + body)
+                continue
+            field = bytes((tag,)) + _key_value(key, value)
         except (TypeError, ValueError, OverflowError) as exc:
             _logger.debug("genai_trace: attribute %s not sent over OTLP: %s", key, exc)
             continue
-        out.append(bytes((tag,)) + pair)
+        append(field)
+        if (kind is bool or kind is int or kind is str) and len(cache) < _CACHE_MAX:
+            cache[(tag, key, value, kind)] = field
     return out
 
 
 def _key_value(key: str, value: Any) -> bytes:
     """A ``KeyValue`` message, its length first (without the field tag)."""
-    kind = type(value)
-    short = kind is bool or kind is int or (kind is str and len(value) <= 32)
-    if short:
-        cached = _pair_cache.get((key, value, kind))
-        if cached is not None:
-            return cached
-    encoded_key = _key_cache.get(key)
-    if encoded_key is None:
-        encoded_key = _field(0x0A, key.encode())
-        if len(_key_cache) < _CACHE_MAX:
-            _key_cache[key] = encoded_key
+    encoded_key = _key_cache.get(key) or _encoded_key(key)
     body = encoded_key + _field(0x12, _any_value(value))
-    pair = _varint(len(body)) + body
-    if short and len(_pair_cache) < _CACHE_MAX:
-        _pair_cache[(key, value, kind)] = pair
-    return pair
+    return _varint(len(body)) + body
+
+
+def _encoded_key(key: str) -> bytes:
+    encoded = _field(0x0A, key.encode())
+    if len(_key_cache) < _CACHE_MAX:
+        _key_cache[key] = encoded
+    return encoded
 
 
 def _any_value(value: Any) -> bytes:
