@@ -10,7 +10,7 @@ Layer: ``_semantics`` (pure values; imports nothing above it).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeVar
 
@@ -110,6 +110,16 @@ def trace_info(
     updates = updates or _NO_UPDATES
     one = len(records) == 1  # most traces: no search, no sum
     root = records[0] if one else root_of(records)
+    attributes = root.attributes
+    request = first(updates.request_preview, text_value(attributes.get(sc.TRACE_REQUEST_PREVIEW)))
+    response = first(
+        updates.response_preview, text_value(attributes.get(sc.TRACE_RESPONSE_PREVIEW))
+    )
+    tags = _collect_tags(records)
+    metadata = _collect_metadata(records)
+    if updates is not _NO_UPDATES:
+        tags.update(updates.tags)
+        metadata.update(updates.metadata)
     return build_frozen(
         TraceInfo,
         {
@@ -118,29 +128,25 @@ def trace_info(
             "state": _state_of(root),
             "start_time_ns": root.start_time_ns if one else min(r.start_time_ns for r in records),
             "end_time_ns": root.end_time_ns if one else _end_of(root, records),
-            "request_preview": _preview(
-                updates.request_preview,
-                _str_attr(root, sc.TRACE_REQUEST_PREVIEW),
-                lambda: _computed_request_preview(root),
-            ),
-            "response_preview": _preview(
-                updates.response_preview,
-                _str_attr(root, sc.TRACE_RESPONSE_PREVIEW),
-                lambda: _computed_response_preview(root),
-            ),
+            "request_preview": _computed_request_preview(root)
+            if request is None
+            else truncate_text(request, PREVIEW_MAX_CHARS),
+            "response_preview": _computed_response_preview(root)
+            if response is None
+            else truncate_text(response, PREVIEW_MAX_CHARS),
             "span_count": len(records),
             "client_request_id": first(
-                updates.client_request_id, _str_attr(root, sc.TRACE_CLIENT_REQUEST_ID)
+                updates.client_request_id, text_value(attributes.get(sc.TRACE_CLIENT_REQUEST_ID))
             ),
-            "tags": {**_collect_tags(records), **updates.tags},
-            "metadata": {**_collect_metadata(records), **updates.metadata},
+            "tags": tags,
+            "metadata": metadata,
             "session_id": _first_str(updates.session_id, records, sc.SESSION_ID),
             "user_id": _first_str(updates.user_id, records, sc.USER_ID),
             "token_usage": root.token_usage if one else total_token_usage(records),
             "complete": incomplete_reason is None,
             "incomplete_reason": incomplete_reason,
             "dropped_spans": dropped_spans,
-            **_cost_facts(records),
+            "cost_usd": root.cost_usd if one else _trace_cost(records),
         },
     )
 
@@ -223,7 +229,7 @@ def merge_parts(parts: Sequence[Trace]) -> Trace:
             "complete": all(i.complete for i in infos),
             "incomplete_reason": first(*(i.incomplete_reason for i in reversed(infos))),
             "dropped_spans": sum(i.dropped_spans for i in infos),
-            **_cost_facts(records),
+            "cost_usd": _trace_cost(records),
         },
     )
     return Trace(info=info, spans=tuple(records))
@@ -264,15 +270,6 @@ def root_of(records: Sequence[_S]) -> _S:
     if root is None:
         raise ValueError("a trace needs at least one span")
     return root
-
-
-def _preview(
-    update: str | None, attribute: str | None, compute: Callable[[], str | None]
-) -> str | None:
-    chosen = first(update, attribute)
-    if chosen is None:
-        return compute()
-    return truncate_text(chosen, PREVIEW_MAX_CHARS)
 
 
 def span_type_of(attributes: Mapping[str, Any]) -> str:
@@ -449,18 +446,16 @@ def _covered_by_usage(records: Sequence[BillableSpan]) -> set[str]:
     return covered
 
 
-def _cost_facts(records: Sequence[SpanFacts]) -> dict[str, Any]:
+def _trace_cost(records: Sequence[SpanFacts]) -> float | None:
     """The trace's ``cost_usd``: the known costs of its billed spans, summed, else ``None``."""
-    if len(records) == 1:  # most traces: nothing to walk
-        return {"cost_usd": records[0].cost_usd}
     if not any(r.token_usage is not None or sc.COST_USD in r.attributes for r in records):
-        return {"cost_usd": None}  # no call, no cost: no tree to walk
+        return None  # no call, no cost: no tree to walk
     cost: float | None = None
     for record in billed_spans(records):
         span_cost = record.cost_usd
         if span_cost is not None:
             cost = span_cost if cost is None else cost + span_cost
-    return {"cost_usd": cost}
+    return cost
 
 
 def _parents_first(records: list[_S]) -> list[_S]:

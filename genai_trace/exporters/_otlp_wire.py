@@ -188,7 +188,7 @@ def _key_values(tag: int, attributes: Mapping[str, Any] | None) -> list[bytes]:
     """Each attribute as a ``KeyValue`` field ``tag``; one the wire cannot carry is skipped."""
     if not attributes:
         return []
-    out = []
+    out: list[bytes] = []
     append = out.append
     cache = _field_cache
     for key, value in attributes.items():
