@@ -35,15 +35,19 @@ def trace_level_attributes(info: TraceInfo) -> dict[str, Any]:
         TRACE_SPAN_COUNT: info.span_count,
         TRACE_COMPLETE: info.complete,
     }
-    optional: dict[str, Any] = {
-        sc.TRACE_REQUEST_PREVIEW: info.request_preview,
-        sc.TRACE_RESPONSE_PREVIEW: info.response_preview,
-        sc.TRACE_CLIENT_REQUEST_ID: info.client_request_id,
-        sc.SESSION_ID: info.session_id,
-        sc.USER_ID: info.user_id,
-        TRACE_INCOMPLETE_REASON: info.incomplete_reason,
-    }
-    attributes.update({k: v for k, v in optional.items() if v is not None})
+    # One test per fact, in a fixed order (a dict of them filtered costs more per trace).
+    if info.request_preview is not None:
+        attributes[sc.TRACE_REQUEST_PREVIEW] = info.request_preview
+    if info.response_preview is not None:
+        attributes[sc.TRACE_RESPONSE_PREVIEW] = info.response_preview
+    if info.client_request_id is not None:
+        attributes[sc.TRACE_CLIENT_REQUEST_ID] = info.client_request_id
+    if info.session_id is not None:
+        attributes[sc.SESSION_ID] = info.session_id
+    if info.user_id is not None:
+        attributes[sc.USER_ID] = info.user_id
+    if info.incomplete_reason is not None:
+        attributes[TRACE_INCOMPLETE_REASON] = info.incomplete_reason
     if info.token_usage is not None:
         attributes[TRACE_INPUT_TOKENS] = info.token_usage.input_tokens
         attributes[TRACE_OUTPUT_TOKENS] = info.token_usage.output_tokens
