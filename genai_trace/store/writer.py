@@ -90,6 +90,7 @@ class SQLiteTraceStore(TraceReader):
         """Traces deleted by retention since this store was made (``genai_trace.stats()``)."""
         self._written_since_upkeep = 0
         self._next_upkeep = 0.0  # monotonic; the first write checks a store left big before
+        self._next_truncate = 0.0
         self._upkeep_failed = ThrottledWarning(
             "genai_trace: cannot prune the trace store %s (%s); will try again: %d failures "
             "since %s"
@@ -141,7 +142,7 @@ class SQLiteTraceStore(TraceReader):
             return ExportResult.FAILURE
 
     def _upkeep(self, written: int) -> None:
-        """Every so many traces or seconds: prune to the retention limits, empty the WAL.
+        """Every so many traces or seconds: prune to the retention limits, empty a grown WAL.
 
         Runs on the export thread, after a write. A store busy with another process is left
         for the next time.
@@ -165,12 +166,21 @@ class SQLiteTraceStore(TraceReader):
             # (the viewer) they cannot restart it either, so it grows. TRUNCATE waits a
             # moment for the readers of older snapshots to finish (new ones read the file)
             # and then empties it; a reader holding one snapshot for longer is waited for
-            # at the next upkeep.
-            connection.execute(f"PRAGMA busy_timeout={int(_BUSY_SLICE_S * 1000)}")
-            connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            # at the next upkeep. Only a grown WAL, or a while later: emptied after every
+            # batch, the file's pages would be copied and written anew each time.
+            if self._wal_bytes() > WAL_TRUNCATE_BYTES or now >= self._next_truncate:
+                self._next_truncate = now + UPKEEP_EVERY_S
+                connection.execute(f"PRAGMA busy_timeout={int(_BUSY_SLICE_S * 1000)}")
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         except sqlite3.Error as exc:
             if not (isinstance(exc, sqlite3.OperationalError) and is_busy(exc)):
                 self._upkeep_failed.record(1, self.path, _describe(exc))
+
+    def _wal_bytes(self) -> int:
+        try:
+            return os.stat(f"{os.fspath(self.path)}-wal").st_size
+        except OSError:  # no WAL (yet): nothing to empty
+            return 0
 
     def export_feedback(self, deliveries: Sequence[FeedbackDelivery]) -> ExportResult:
         """Store feedback whose trace is stored; the rest waits for its trace (bounded).
@@ -311,6 +321,8 @@ class SQLiteTraceStore(TraceReader):
 UPKEEP_EVERY_TRACES = 1000
 """Traces written between two retention checks (or :data:`UPKEEP_EVERY_S`, if sooner)."""
 UPKEEP_EVERY_S = 30.0
+WAL_TRUNCATE_BYTES = 8 * 1024 * 1024
+"""A WAL past this size is emptied at the next upkeep; a smaller one every ``UPKEEP_EVERY_S``."""
 UPKEEP_MAX_PRUNED = 5000
 """Traces one upkeep deletes at most: a store found far over its limits (an old store, or
 limits just lowered) is pruned a slice per write, so the export thread keeps up."""

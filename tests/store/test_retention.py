@@ -23,6 +23,7 @@ from genai_trace._runtime.config import resolve
 from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader
 from genai_trace.store.retention import Retention, parse_size, prune, used_bytes
 from genai_trace.store.schema import open_for_writing
+from genai_trace.store.writer import WAL_TRUNCATE_BYTES
 
 PAYLOAD = "lorem ipsum dolor sit amet " * 20  # about 540 characters
 T0 = 1_700_000_000 * 10**9
@@ -364,7 +365,7 @@ def test_the_wal_stays_bounded_under_a_steady_writer_and_a_reader(tmp_path: Path
         stop.touch()
         reader.communicate(timeout=30)
         store.shutdown()
-    # the traces of one upkeep interval (1000, about 5 MB) and a batch; without the
-    # checkpoints the WAL passes 20 MB here and keeps growing
-    assert largest < 10_000_000
+    # the size past which an upkeep empties it (8 MB) and a batch; without the checkpoints
+    # the WAL passes 20 MB here and keeps growing
+    assert largest < WAL_TRUNCATE_BYTES + 2_000_000
     assert TraceReader(db).count() == 60_000
