@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan
-from opentelemetry.trace import StatusCode
+from opentelemetry.trace import SpanKind, StatusCode
 
 from genai_trace._runtime.ids import format_span_id, format_trace_id
 from genai_trace._runtime.live import live
@@ -276,7 +276,7 @@ class SpanView:
                 "token_usage": self.token_usage,
                 "model": self._model(),
                 "parent_is_remote": self.parent_is_remote,
-                "kind": span.kind.name,
+                "kind": _KIND_NAMES.get(span.kind) or span.kind.name,
                 "instrumentation_scope": self._scope_name(),
                 "cost_usd": self.cost_usd,
             },
@@ -305,7 +305,7 @@ class SpanView:
             "status_message": span.status.description,
             "model": self._model(),
             "parent_is_remote": self.parent_is_remote,
-            "kind": span.kind.name,
+            "kind": _KIND_NAMES.get(span.kind) or span.kind.name,
             "instrumentation_scope": self._scope_name(),
             "inputs": self._for_encoding(self.input_json, 0),
             "outputs": self._for_encoding(self.output_json, 1),
@@ -346,6 +346,9 @@ class SpanView:
     def _scope_name(self) -> str | None:
         scope = self.span.instrumentation_scope
         return scope.name if scope is not None else None
+
+
+_KIND_NAMES = {kind: kind.name for kind in SpanKind}  # an enum's .name is a property call
 
 
 def _event_dict(name: str, timestamp: int, attributes: Mapping[str, Any] | None) -> dict[str, Any]:

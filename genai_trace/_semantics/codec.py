@@ -11,6 +11,7 @@ may import it.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from typing import Any
@@ -62,6 +63,7 @@ def dumps(value: Any, *, default: Callable[[Any], Any], indent: int | None = Non
     )
 
 
+@functools.lru_cache(maxsize=16)
 def _orjson_default(default: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         if type(value) is RawJSON:
@@ -71,6 +73,7 @@ def _orjson_default(default: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return convert
 
 
+@functools.lru_cache(maxsize=16)
 def _decoding_default(default: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def convert(value: Any) -> Any:
         if type(value) is RawJSON:

@@ -558,17 +558,34 @@ def _trace_row(info: TraceInfo) -> tuple[Any, ...]:
         None if usage is None else usage.total_tokens,
         info.span_count,
         1 if info.complete else 0,
-        stored_facts(
-            {
-                "incomplete_reason": info.incomplete_reason,
-                "dropped_spans": info.dropped_spans,
-                "tags": info.tags,
-                "metadata": info.metadata,
-                "token_usage": usage_dict(usage),
-                "cost_usd": info.cost_usd,
-            }
-        ),
+        _info_column(info),
     )
+
+
+def _info_column(info: TraceInfo) -> str:
+    usage = info.token_usage
+    if (
+        usage is None
+        and not info.tags
+        and not info.metadata
+        and info.incomplete_reason is None
+        and not info.dropped_spans
+        and info.cost_usd is None
+    ):
+        return _NO_FACTS  # most traces: every fact at its default
+    return stored_facts(
+        {
+            "incomplete_reason": info.incomplete_reason,
+            "dropped_spans": info.dropped_spans,
+            "tags": info.tags,
+            "metadata": info.metadata,
+            "token_usage": usage_dict(usage),
+            "cost_usd": info.cost_usd,
+        }
+    )
+
+
+_NO_FACTS = stored_facts({})
 
 
 def _insert_rows(
