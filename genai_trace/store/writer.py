@@ -362,6 +362,7 @@ _TRACE_COLUMNS = (
     "complete, info"
 )
 _TRACE_INSERT = f"INSERT INTO traces ({_TRACE_COLUMNS}) VALUES {{}}"
+_TRACE_INSERT_NEW = _TRACE_INSERT + " ON CONFLICT (trace_id) DO NOTHING"
 # A row already stored is another part of the trace: it was merged with this one before.
 _TRACE_UPSERT = (
     _TRACE_INSERT
@@ -429,6 +430,11 @@ def _insert_batch(
     this one, such as late spans) or earlier in the batch is merged into its row
     (:func:`~genai_trace._semantics.facts.merge_parts`) and its spans are written again,
     whole. ``clean``: replace lone surrogates in every text written.
+
+    Most batches hold no part of a stored trace: their rows are inserted with no read
+    first. A row whose trace is stored is not inserted (``ON CONFLICT DO NOTHING``); then
+    the inserts are rolled back, the stored parts read and merged, and the rows written
+    again.
     """
     # The write lock first: another process must not store a part between our read of the
     # stored parts and our write of the merge.
@@ -437,73 +443,90 @@ def _insert_batch(
     for trace in traces:
         facts = _facts(trace)
         groups.setdefault(facts.trace_id, []).append((trace, facts))
-    stored = _stored_parts(connection, list(groups))
-    new_rows: list[tuple[Any, ...]] = []
-    merged_rows: list[tuple[Any, ...]] = []
-    tag_rows: list[tuple[Any, ...]] = []
-    spans_of: dict[str, list[dict[str, Any]]] = {}
-    previews: dict[str, tuple[str | None, str | None]] = {}
-    for trace_id, parts in groups.items():
-        prior = stored.get(trace_id)
-        if prior is None and len(parts) == 1:
-            info = parts[0][1]
-            spans_of[trace_id] = _span_dicts(parts[0][0])
-        else:  # rare: parts merged from their records
-            earlier = [] if prior is None else [prior[1]]
-            merged = merge_parts([*earlier, *(trace for trace, _ in parts)])
-            info = merged.info
-            spans_of[trace_id] = [span_to_dict(span) for span in merged.spans]
-        (new_rows if prior is None else merged_rows).append(_trace_row(info))
-        previews[trace_id] = (info.request_preview, info.response_preview)
-        if info.tags:
-            tag_rows.extend((trace_id, k, v) for k, v in info.tags.items())
-    packed = {
-        trace_id: pack_spans(spans, previews[trace_id], packing.dictionary)
-        for trace_id, spans in spans_of.items()
-    }
+    written = {trace_id: _written_trace(parts, None) for trace_id, parts in groups.items()}
     for trace in traces:
         views_read = getattr(trace, "views_read", None)
         if views_read is not None:  # a retry of this batch makes them again: same rows
             views_read()
-    seqs = {trace_id: seq for trace_id, (seq, _) in stored.items()}
-    seqs.update(_insert_new_traces(connection, new_rows, clean))
-    _insert_rows(connection, _TRACE_UPSERT, merged_rows, clean)
+    connection.execute("SAVEPOINT fresh")
+    seqs = _insert_new_traces(connection, [_trace_row(i) for i, _ in written.values()], clean)
+    stored: dict[str, tuple[int, Trace]] = {}
+    if seqs is None:  # rare: a trace of the batch is stored already
+        connection.execute("ROLLBACK TO fresh")
+        stored = _stored_parts(connection, list(groups))
+        for trace_id, (_, prior) in stored.items():
+            written[trace_id] = _written_trace(groups[trace_id], prior)
+        fresh = [_trace_row(i) for trace_id, (i, _) in written.items() if trace_id not in stored]
+        seqs = _insert_new_traces(connection, fresh, clean)
+        assert seqs is not None  # under the write lock, what was not stored still is not
+        seqs.update((trace_id, seq) for trace_id, (seq, _) in stored.items())
+        _insert_rows(connection, _TRACE_UPSERT, [_trace_row(written[t][0]) for t in stored], clean)
+    connection.execute("RELEASE fresh")
+    spans_of = {trace_id: spans for trace_id, (_, spans) in written.items()}
+    tag_rows = [
+        (trace_id, key, value)
+        for trace_id, (info, _) in written.items()
+        if info.tags
+        for key, value in info.tags.items()
+    ]
     _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
     rewritten = [seqs[trace_id] for trace_id in stored]
     if rewritten:  # their span types and billed calls are counted again, from all spans
         _execute_in(connection, "DELETE FROM span_types WHERE seq IN ({})", rewritten)
         _execute_in(connection, "DELETE FROM usage_calls WHERE trace_id IN ({})", list(stored))
+    billed = [row for spans in spans_of.values() for row in call_rows(spans)]
+    type_rows = [
+        row for trace_id, spans in spans_of.items() for row in span_type_rows(seqs[trace_id], spans)
+    ]
+    packed = {
+        trace_id: pack_spans(spans, _previews(written[trace_id][0]), packing.dictionary)
+        for trace_id, spans in spans_of.items()
+    }
     _insert_rows(
         connection,
         _SPANS_INSERT,
         [(seqs[t], one.dictionary_id, one.spans) for t, one in packed.items()],
     )
     packing.learn(connection, list(packed.values()))
-    type_rows = [
-        row for trace_id, spans in spans_of.items() for row in span_type_rows(seqs[trace_id], spans)
-    ]
     _insert_rows(connection, _TYPES_INSERT, type_rows, clean)
-    billed = [row for spans in spans_of.values() for row in call_rows(spans)]
     _insert_rows(connection, _CALL_INSERT, billed, clean)
+
+
+_WrittenTrace = tuple[TraceInfo, list[dict[str, Any]]]
+"""A trace as written: its facts and its span dicts."""
+
+
+def _written_trace(parts: list[tuple[Trace, TraceInfo]], prior: Trace | None) -> _WrittenTrace:
+    """The row and spans of a trace from its parts in the batch and its stored part."""
+    if prior is None and len(parts) == 1:
+        trace, info = parts[0]
+        return info, _span_dicts(trace)
+    # rare: parts merged from their records
+    merged = merge_parts([*([] if prior is None else [prior]), *(trace for trace, _ in parts)])
+    return merged.info, [span_to_dict(span) for span in merged.spans]
+
+
+def _previews(info: TraceInfo) -> tuple[str | None, str | None]:
+    return info.request_preview, info.response_preview
 
 
 def _insert_new_traces(
     connection: sqlite3.Connection, rows: list[tuple[Any, ...]], clean: bool
-) -> dict[str, int]:
+) -> dict[str, int] | None:
     """Insert the rows of traces not stored yet; the ``seq`` each got, by trace id.
 
-    Under the write lock, a statement's rows take the ``seq``s after the largest ever
-    given, one by one in order (``AUTOINCREMENT``): the last one's, ``lastrowid``, names
-    them all. A count that does not add up is read back instead.
+    ``None`` when a trace of ``rows`` is stored already: its row is left as it is and the
+    caller rolls the inserts back. Under the write lock, a statement's rows take the
+    ``seq``s after the largest ever given, one by one in order (``AUTOINCREMENT``): the
+    last one's, ``lastrowid``, names them all.
     """
     seqs: dict[str, int] = {}
-    for chunk, cursor in _insert_chunks(connection, _TRACE_INSERT, rows, clean):
+    for chunk, cursor in _insert_chunks(connection, _TRACE_INSERT_NEW, rows, clean):
         last = cursor.lastrowid
+        if cursor.rowcount != len(chunk) or last is None:
+            return None
         ids = [row[0] for row in chunk]
-        if last is None or cursor.rowcount != len(chunk):
-            seqs.update(_seqs(connection, ids))
-        else:
-            seqs.update(zip(ids, range(last - len(chunk) + 1, last + 1), strict=True))
+        seqs.update(zip(ids, range(last - len(chunk) + 1, last + 1), strict=True))
     return seqs
 
 
