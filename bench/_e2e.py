@@ -323,10 +323,20 @@ def measure(row: Row, shape: str, endpoint: str, total_spans: int, reps: int) ->
         "spans_per_call": spans_per_call,
         "calls_per_rep": calls,
         "spans_per_rep": calls * spans_per_call,
-        "reps": samples,
-        "warmup_lost": warmup_lost,
+        **summary(samples, [warmup_lost]),
     }
-    every = [warmup_lost, *(s["lost"] for s in samples)]
+    result["version"] = _version(row.name.split("@")[0])
+    result["genai_stats"] = _genai_stats()
+    return result
+
+
+def summary(samples: list[dict[str, Any]], warmups_lost: list[dict[str, Any]]) -> dict[str, Any]:
+    """Repetitions' samples (each ``cpu_us``, ``lost``...) summed up: medians, spread, losses.
+
+    Also used to merge the repetitions of one row run in several interpreters.
+    """
+    result: dict[str, Any] = {"reps": samples, "warmups_lost": warmups_lost}
+    every = [*warmups_lost, *(s["lost"] for s in samples)]
     for unit in ("spans", "traces"):
         counts = [per_dest[unit] for lost in every for per_dest in lost.values()]
         result[f"lost_{unit}"] = sum(c for c in counts if c > 0)
@@ -336,8 +346,6 @@ def measure(row: Row, shape: str, endpoint: str, total_spans: int, reps: int) ->
         result[key] = statistics.median(values)
         result[key + "_min"] = min(values)
         result[key + "_max"] = max(values)
-    result["version"] = _version(row.name.split("@")[0])
-    result["genai_stats"] = _genai_stats()
     return result
 
 

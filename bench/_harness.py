@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bench._e2e import ROWS, row_env
+from bench._e2e import ROWS, row_env, summary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENVS = REPO_ROOT / ".ci" / "venvs"
@@ -102,14 +102,38 @@ def run_row(
 def run_all(
     rows: list[str], spans: int, reps: int, log: Any = sys.stderr
 ) -> dict[str, dict[str, dict[str, Any]]]:
-    """``{row: {shape: result}}``; shapes interleaved row by row, as listed."""
-    results: dict[str, dict[str, dict[str, Any]]] = {}
+    """``{row: {shape: result}}``: each repetition a round of every row and shape, as listed.
+
+    Each repetition runs in an interpreter of its own, the rows taking turns, so that a
+    burst of noise from a shared machine lands on one repetition of every row rather than
+    on all of one row's; the median of the repetitions is reported.
+    """
+    runs: dict[str, dict[str, list[dict[str, Any]]]] = {}
     with tempfile.TemporaryDirectory(prefix="genai-trace-e2e-") as workdir, receiver() as url:
-        for row in rows:
-            for shape in SHAPES:
-                print(f"running {row} ({shape}-span traces) ...", file=log, flush=True)
-                results.setdefault(row, {})[shape] = run_row(row, shape, url, workdir, spans, reps)
-    return results
+        for rep in range(reps):
+            for row in rows:
+                for shape in SHAPES:
+                    print(
+                        f"running {row} ({shape}-span traces), repetition {rep + 1} of {reps} ...",
+                        file=log,
+                        flush=True,
+                    )
+                    result = run_row(row, shape, url, workdir, spans, 1)
+                    runs.setdefault(row, {}).setdefault(shape, []).append(result)
+    return {
+        row: {shape: _merged(results) for shape, results in shapes.items()}
+        for row, shapes in runs.items()
+    }
+
+
+def _merged(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row's repetitions, each run in its own interpreter, as one result."""
+    failed = next((r for r in results if r.get("status") != "ok"), None)
+    if failed is not None:
+        return failed
+    samples = [sample for r in results for sample in r["reps"]]
+    warmups = [lost for r in results for lost in r["warmups_lost"]]
+    return {**results[0], **summary(samples, warmups)}
 
 
 # --- the table ---------------------------------------------------------------------------
