@@ -57,13 +57,16 @@ class DeferredTrace(Trace):
         updates: TraceUpdates | None = None,
         incomplete_reason: str | None = None,
         dropped_spans: int = 0,
+        readers: int = 0,
     ) -> None:
+        """``readers``: how many destinations will read the views (see :meth:`views_read`)."""
         # Trace is a frozen dataclass: its own __setattr__ refuses; these slots are ours.
-        object.__setattr__(self, "_parts", (spans, updates, incomplete_reason, dropped_spans))
-        object.__setattr__(self, "_built", None)
-        object.__setattr__(self, "_views", None)
-        object.__setattr__(self, "_info", None)
-        object.__setattr__(self, "_readers", 0)
+        setattr_ = object.__setattr__
+        setattr_(self, "_parts", (spans, updates, incomplete_reason, dropped_spans))
+        setattr_(self, "_built", None)
+        setattr_(self, "_views", None)
+        setattr_(self, "_info", None)
+        setattr_(self, "_readers", readers)
 
     @property
     def info(self) -> TraceInfo:

@@ -350,8 +350,9 @@ class ExportPipeline:
             with self._counts_lock:
                 self.skipped_non_genai += 1
             return
-        trace = DeferredTrace(spans, updates, incomplete_reason, dropped_spans)
-        trace.expect_readers(len(self.destinations))
+        trace = DeferredTrace(
+            spans, updates, incomplete_reason, dropped_spans, readers=len(self.destinations)
+        )
         with self._counts_lock:  # app threads complete traces side by side
             self.completed += 1
         self.recent.add(trace_id, trace)
