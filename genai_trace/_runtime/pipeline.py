@@ -339,7 +339,8 @@ class ExportPipeline:
         """Called as a trace completes, on the thread that ended it: queue it for each exporter.
 
         A few dict and deque operations: cheaper here than a hand-off to another thread.
-        Never waits for an exporter (past half a queue it yields the GIL for a moment).
+        Never waits for an exporter (past ``worker.YIELD_AT`` queued traces it yields the GIL
+        for a moment).
         """
         self._ticker.start()
         if not (

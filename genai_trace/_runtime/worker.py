@@ -15,6 +15,16 @@ T = TypeVar("T")
 
 _WORKERS: weakref.WeakSet[QueueWorker[object]] = weakref.WeakSet()
 
+WAKE_AT = 512
+"""Items queued that wake the thread before its timer (or the batch size, if less)."""
+YIELD_AT = 2048
+"""Items queued past which a producer yields the GIL to the thread before adding one more.
+
+Every item waiting in a queue is objects the garbage collector walks at each full
+collection, on whichever thread triggers it, the app's included: behind a store slower than
+a flat-out loop, 10,000 queued traces made each one take some 50 ms. Past this many, the
+queue's growth is slowed instead; it still takes items up to its bound."""
+
 
 class _FlushMarker:
     """Put in the queue by ``flush``; the worker sets it once everything before it is done."""
@@ -47,8 +57,8 @@ class QueueWorker(Generic[T]):
         self._handle = handle
         self._max_queue = max_queue
         self._max_batch = max_batch
-        self._wake_at = max(1, min(max_batch, max_queue // 2))
-        self._yield_at = max(1, max_queue // 2)
+        self._wake_at = max(1, min(max_batch, max_queue // 2, WAKE_AT))
+        self._yield_at = max(self._wake_at, min(max_queue // 2, YIELD_AT))
         self._delay_s = delay_s
         self._on_tick = on_tick
         self.dropped = 0
@@ -73,8 +83,9 @@ class QueueWorker(Generic[T]):
     def put(self, item: T) -> bool:
         """Queue ``item``; ``False`` when the queue is full or the worker was shut down.
 
-        Past half the queue, the caller hands the GIL to the worker for a moment first
-        (backpressure): a CPU-bound exporter behind a thread producing flat out gets its
+        Past :data:`YIELD_AT` items (or half the queue, if less), the caller hands the GIL
+        to the worker for a moment first (backpressure): a CPU-bound exporter behind a
+        thread producing flat out gets its
         share of the interpreter before anything is dropped. A worker that is not waiting
         for the GIL (blocked on a hung backend) costs this only a system call.
         """
