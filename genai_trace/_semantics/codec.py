@@ -47,37 +47,30 @@ def dumps(value: Any, *, default: Callable[[Any], Any], indent: int | None = Non
     """
     if orjson is not None and indent is None:
         try:
-            encoded: bytes = orjson.dumps(
-                value, default=_orjson_default(default), option=orjson.OPT_NON_STR_KEYS
-            )
+            convert = _with_raw_json(default, orjson.Fragment)
+            encoded: bytes = orjson.dumps(value, default=convert, option=orjson.OPT_NON_STR_KEYS)
             return encoded.decode()
         except Exception:  # the slow path writes it, or says why it cannot
             pass
     separators = (",", ":") if indent is None else None
     return json.dumps(
         value,
-        default=_decoding_default(default),
+        default=_with_raw_json(default, json.loads),
         ensure_ascii=False,
         indent=indent,
         separators=separators,
     )
 
 
-@functools.lru_cache(maxsize=16)
-def _orjson_default(default: Callable[[Any], Any]) -> Callable[[Any], Any]:
+@functools.lru_cache(maxsize=32)
+def _with_raw_json(
+    default: Callable[[Any], Any], write_raw: Callable[[str], Any]
+) -> Callable[[Any], Any]:
+    """``default``, which first gives a :class:`RawJSON` as ``write_raw`` makes of its text."""
+
     def convert(value: Any) -> Any:
         if type(value) is RawJSON:
-            return orjson.Fragment(value.text)
-        return default(value)
-
-    return convert
-
-
-@functools.lru_cache(maxsize=16)
-def _decoding_default(default: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def convert(value: Any) -> Any:
-        if type(value) is RawJSON:
-            return json.loads(value.text)
+            return write_raw(value.text)
         return default(value)
 
     return convert
