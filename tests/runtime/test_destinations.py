@@ -225,6 +225,27 @@ def test_a_cpu_bound_exporter_behind_a_flat_out_loop_loses_nothing() -> None:
     assert exporter.traces == 3_000
 
 
+@pytest.mark.slow
+def test_a_flat_out_loop_behind_a_slower_exporter_keeps_its_queue_near_the_yield_point() -> None:
+    # Queued traces are objects every full garbage collection walks: behind an exporter
+    # slower than the loop, the queue must stay near YIELD_AT, far below its bound.
+    from genai_trace._runtime import worker
+
+    exporter = CPUBoundExporter(spin_s=0.0003)
+    genai_trace.configure(exporters=[exporter], export_queue_size=20_000)
+    rt = _runtime.current()
+    assert rt is not None
+    (destination,) = rt.pipeline.destinations
+    longest = 0
+    for i in range(6_000):
+        work(i)
+        if i % 50 == 0:
+            longest = max(longest, destination.queued)
+    assert genai_trace.flush(60)
+    assert exporter.traces == 6_000
+    assert worker.YIELD_AT < longest < 2 * worker.YIELD_AT
+
+
 def test_a_trace_the_tail_sampler_drops_is_counted_as_sampled_out(tmp_path: Path) -> None:
     store = SQLiteTraceStore(tmp_path / "sampled.db")
     genai_trace.configure(exporters=[SampledExporter(store, TailSampler(rate=0.0))])

@@ -340,6 +340,24 @@ for thread in threads:
 """
 
 
+def test_a_small_wal_is_reused_between_upkeeps_not_emptied_after_each_batch(
+    tmp_path: Path,
+) -> None:
+    # Emptied after every batch, each batch's pages would be written to a new file again.
+    db = tmp_path / "traces.db"
+    wal = tmp_path / "traces.db-wal"
+    store = SQLiteTraceStore(db, retention=None)
+    store.export([make_trace(0)])  # the first upkeep empties what a store was left with
+    sizes = []
+    for batch in range(3):  # three upkeeps: 1,000 traces each
+        first = 1 + batch * 1000
+        store.export([make_trace(i) for i in range(first, first + 1000)])
+        sizes.append(wal.stat().st_size)
+    store.shutdown()
+    assert all(0 < size < WAL_TRUNCATE_BYTES for size in sizes), sizes
+    assert TraceReader(db).count() == 3001
+
+
 @pytest.mark.slow
 def test_the_wal_stays_bounded_under_a_steady_writer_and_a_reader(tmp_path: Path) -> None:
     db = tmp_path / "traces.db"
