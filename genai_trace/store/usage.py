@@ -135,13 +135,13 @@ _GROUP_SQL = {
         "SELECT model, status = 'ERROR', duration_ms, input_tokens, output_tokens, "
         "cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd, "
         "cost_usd IS NULL AND input_tokens + output_tokens > 0 "
-        "FROM usage_calls WHERE start_ns >= ?1"
+        "FROM usage_calls WHERE start_ns >= :start"
     ),
-    "session": "SELECT traces.session_id, {trace_values} WHERE traces.start_ns >= ?1",
-    "user": "SELECT traces.user_id, {trace_values} WHERE traces.start_ns >= ?1",
+    "session": "SELECT traces.session_id, {trace_values} WHERE traces.start_ns >= :start",
+    "user": "SELECT traces.user_id, {trace_values} WHERE traces.start_ns >= :start",
     "tag": (
         "SELECT trace_tags.key || '=' || trace_tags.value, {trace_values} "
-        "JOIN trace_tags ON trace_tags.trace_id = traces.trace_id WHERE traces.start_ns >= ?1"
+        "JOIN trace_tags ON trace_tags.trace_id = traces.trace_id WHERE traces.start_ns >= :start"
     ),
 }
 # Each trace with its billed calls summed (a call starts after its trace: same window).
@@ -154,7 +154,7 @@ _TRACE_VALUES = (
     "sum(cache_write_tokens) AS cache_write, sum(reasoning_tokens) AS reasoning, "
     "sum(cost_usd) AS cost, "
     "sum(cost_usd IS NULL AND input_tokens + output_tokens > 0) AS unpriced "
-    "FROM usage_calls WHERE start_ns >= ?1 GROUP BY trace_id) AS calls "
+    "FROM usage_calls WHERE start_ns >= :start GROUP BY trace_id) AS calls "
     "ON calls.trace_id = traces.trace_id"
 )
 
@@ -180,7 +180,7 @@ def usage_summary(
     start_ns = 0 if since_s is None else int(((now_s or time.time()) - since_s) * 1e9)
     sql = _GROUP_SQL[by].format(trace_values=_TRACE_VALUES)
     with reader.snapshot() as connection:
-        rows = connection.execute(sql, (start_ns,)).fetchall()
+        rows = connection.execute(sql, {"start": start_ns}).fetchall()
     return _summarize(rows)
 
 
