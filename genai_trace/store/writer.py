@@ -15,6 +15,7 @@ import sqlite3
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -312,6 +313,10 @@ class SQLiteTraceStore(TraceReader):
     def _open_writer(self) -> sqlite3.Connection:
         # One slice of busy timeout; _write retries up to busy_timeout_s.
         connection = open_for_writing(self.path, _BUSY_SLICE_S)
+        # Closed when the store goes unclosed (Python 3.13 warns of a connection collected
+        # open), in this process only: a forked child must not close its parent's. Not at
+        # exit, which flushes the last traces through it.
+        weakref.finalize(self, _close_in, os.getpid(), connection).atexit = False
         self._closing.clear()
         self._packing.opened(connection)
         self._writer = connection
@@ -333,6 +338,11 @@ _FEEDBACK_RETRY_S = 1.0
 """How often pending feedback looks for its trace in the store again."""
 # Connections inherited by a forked child: referenced so garbage collection never closes them.
 _ABANDONED: list[sqlite3.Connection | None] = []
+
+
+def _close_in(pid: int, connection: sqlite3.Connection) -> None:
+    if os.getpid() == pid:
+        connection.close()
 
 
 def _is_about_a_trace(exc: BaseException) -> bool:

@@ -345,3 +345,20 @@ def test_every_trace_of_a_big_batch_keeps_its_own_spans_beside_a_merged_part(
             "SELECT COUNT(*), COUNT(DISTINCT seq) FROM span_types"
         ).fetchone()
     assert counts == (2501, 2501)
+
+
+def test_a_store_or_reader_let_go_unclosed_closes_its_connections(tmp_path: Path) -> None:
+    # Python 3.13 warns (ResourceWarning) of a SQLite connection collected open.
+    import gc
+
+    store = SQLiteTraceStore(tmp_path / "t.db")
+    assert store.export([]) is genai_trace.ExportResult.SUCCESS
+    store.search()  # a read: its connection is kept for the next one
+    writer = store._writer
+    (_, _, reader) = store._connections._idle[0]
+    assert writer is not None
+    del store
+    gc.collect()
+    for connection in (writer, reader):
+        with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+            connection.execute("SELECT 1")
