@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -277,15 +276,6 @@ def _checked_version(connection: sqlite3.Connection, path: Path) -> int:
     return int(version)
 
 
-def close_kept(idle: list[tuple[tuple[int, int, int], int, sqlite3.Connection]]) -> None:
-    """Close the kept connections this process opened (a forked child leaves its parent's)."""
-    pid = os.getpid()
-    for identity, _, connection in idle:
-        if identity[0] == pid:
-            connection.close()
-    idle.clear()
-
-
 class ReadConnections:
     """Read-only connections to the store at ``path``, kept between reads.
 
@@ -309,10 +299,6 @@ class ReadConnections:
         self.choose_with = choose_with
         self._lock = threading.Lock()
         self._idle: list[tuple[tuple[int, int, int], int, sqlite3.Connection]] = []
-        # Kept connections are closed when their reader goes (Python 3.13 warns of a
-        # connection collected open).
-        # Not at exit: a reader may still be in use then (the exit's own flush).
-        weakref.finalize(self, close_kept, self._idle).atexit = False
 
     @contextmanager
     def snapshot(self) -> Iterator[sqlite3.Connection]:
