@@ -63,10 +63,11 @@ class SQLiteTraceStore(TraceReader):
     """It logs a failed write itself, naming the file and the cause (no generic warning)."""
     releases_views = True
     """Each trace's views are let go as soon as its rows are made, not after the batch: a
-    batch of 4,096 traces' views is what the garbage collector would walk otherwise."""
-    max_batch = 4096
+    batch of 1,024 traces' views is what the garbage collector would walk otherwise."""
+    max_batch = 1024
     """Traces per transaction. Every transaction waits for the GIL a few times behind a busy
-    app thread; large batches keep the store ahead of a tight loop."""
+    app thread: large batches keep the store ahead of a tight loop. Not larger: a batch's
+    traces are objects every full garbage collection walks while it is written."""
 
     def __init__(
         self,
