@@ -140,10 +140,6 @@ class DeferredTrace(Trace):
                 object.__setattr__(self, "_info", info)
         return info
 
-    def expect_readers(self, count: int) -> None:
-        """``count`` destinations will read the views: each says so with :meth:`views_read`."""
-        object.__setattr__(self, "_readers", count)
-
     def views_read(self) -> None:
         """One destination is done with the views; after the last, they are let go.
 
