@@ -189,14 +189,12 @@ def stored_facts(info: dict[str, Any]) -> str:
     The facts without a column of their own, unless at their default: readers take the
     rest from the columns.
     """
-    return dumps(
-        {
-            key: info[key]
-            for key, default in FACTS_BY_DEFAULT.items()
-            if key in info and info[key] != default
-        },
-        default=safe_repr,
-    )
+    facts = {
+        key: info[key]
+        for key, default in FACTS_BY_DEFAULT.items()
+        if key in info and info[key] != default
+    }
+    return dumps(facts, default=safe_repr) if facts else "{}"  # most traces: all at defaults
 
 
 def _without_defaults(span: dict[str, Any]) -> dict[str, Any]:

@@ -490,8 +490,10 @@ def _insert_batch(
         row for trace_id, spans in spans_of.items() for row in span_type_rows(seqs[trace_id], spans)
     ]
     packed = {
-        trace_id: pack_spans(spans, _previews(written[trace_id][0]), packing.dictionary)
-        for trace_id, spans in spans_of.items()
+        trace_id: pack_spans(
+            spans, (info.request_preview, info.response_preview), packing.dictionary
+        )
+        for trace_id, (info, spans) in written.items()
     }
     _insert_rows(
         connection,
@@ -508,17 +510,13 @@ _WrittenTrace = tuple[TraceInfo, list[dict[str, Any]]]
 
 
 def _written_trace(parts: list[tuple[Trace, TraceInfo]], prior: Trace | None) -> _WrittenTrace:
-    """The row and spans of a trace from its parts in the batch and its stored part."""
+    """The facts and span dicts of a trace, from its parts in the batch and its stored part."""
     if prior is None and len(parts) == 1:
         trace, info = parts[0]
         return info, _span_dicts(trace)
     # rare: parts merged from their records
     merged = merge_parts([*([] if prior is None else [prior]), *(trace for trace, _ in parts)])
     return merged.info, [span_to_dict(span) for span in merged.spans]
-
-
-def _previews(info: TraceInfo) -> tuple[str | None, str | None]:
-    return info.request_preview, info.response_preview
 
 
 def _insert_new_traces(
@@ -539,12 +537,6 @@ def _insert_new_traces(
         ids = [row[0] for row in chunk]
         seqs.update(zip(ids, range(last - len(chunk) + 1, last + 1), strict=True))
     return seqs
-
-
-def _seqs(connection: sqlite3.Connection, ids: list[str]) -> dict[str, int]:
-    """The ``seq`` of each trace row among ``ids`` (the key of its spans and span types)."""
-    sql = "SELECT trace_id, seq FROM traces WHERE trace_id IN ({})"
-    return dict(_execute_in(connection, sql, ids))
 
 
 def _execute_in(connection: sqlite3.Connection, sql: str, keys: list[Any]) -> list[Any]:
@@ -597,29 +589,16 @@ def _trace_row(info: TraceInfo) -> tuple[Any, ...]:
 
 
 def _info_column(info: TraceInfo) -> str:
-    usage = info.token_usage
-    if (
-        usage is None
-        and not info.tags
-        and not info.metadata
-        and info.incomplete_reason is None
-        and not info.dropped_spans
-        and info.cost_usd is None
-    ):
-        return _NO_FACTS  # most traces: every fact at its default
     return stored_facts(
         {
             "incomplete_reason": info.incomplete_reason,
             "dropped_spans": info.dropped_spans,
             "tags": info.tags,
             "metadata": info.metadata,
-            "token_usage": usage_dict(usage),
+            "token_usage": usage_dict(info.token_usage),
             "cost_usd": info.cost_usd,
         }
     )
-
-
-_NO_FACTS = stored_facts({})
 
 
 def _insert_rows(
