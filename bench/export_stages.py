@@ -13,8 +13,8 @@ no other thread competing, and prints CPU per span (``time.process_time``, the b
 - ``otlp: spans``: the default dialect's attributes and the check that each span may be
   sent as it is;
 - ``otlp: encode``: the OTLP/protobuf request, 512 traces a request;
-- ``store: rows``: span dicts, packed spans and rows, without SQLite;
-- ``store: write``: the whole store export, SQLite included, to a new file each run.
+- ``store: write``: the whole store export (finalize and facts included, SQLite too), to a
+  new file each run, 2,048 traces a transaction.
 
 Stages that the checked-out commit does not have are skipped, so the same command measures
 each step of a change. Single-threaded figures are lower than the end-to-end table's share
@@ -113,12 +113,12 @@ def stages(parts: list[tuple[Any, ...]]) -> dict[str, Callable[[], object]]:
         for start in range(0, len(sent), 512):
             _otlp_wire.encode_request(resource, sent[start : start + 512], scope)
 
+    finalized_for_facts = finalized()
+
     def facts() -> None:
         for trace in finalized_for_facts:
             object.__setattr__(trace, "_info", None)
             trace.view_info()
-
-    finalized_for_facts = finalized()
 
     def write() -> None:
         with tempfile.TemporaryDirectory(prefix="genai-trace-stages-") as scratch:
