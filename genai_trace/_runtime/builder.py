@@ -25,7 +25,6 @@ from genai_trace._semantics.capture import (
     from_text,
     redact_waiting,
 )
-from genai_trace._semantics.codec import RawJSON
 from genai_trace._semantics.facts import (
     TraceUpdates,
     first,
@@ -45,7 +44,6 @@ from genai_trace._semantics.model import (
     Trace,
     TraceInfo,
     build_frozen,
-    usage_dict,
 )
 from genai_trace._semantics.redaction import Redactor, attribute_store, recorded_items
 
@@ -282,49 +280,6 @@ class SpanView:
             },
         )
 
-    def as_dict(self) -> dict[str, Any]:
-        """``span_to_dict(self.record())``, same keys in the same order, without the record.
-
-        Inputs and outputs left as recorded are their JSON text (a
-        :class:`~genai_trace._semantics.codec.RawJSON`): it encodes as the decoded value
-        would, without being decoded. Encode the dict with ``codec.dumps``; never read
-        those two.
-        """
-        span, end = self.span, self.end_time_ns
-        usage = self.token_usage
-        cost = self.cost_usd
-        data = {
-            "trace_id": self.trace_id,
-            "span_id": self.span_id,
-            "parent_id": self.parent_id,
-            "name": self.name,
-            "span_type": self.span_type,
-            "start_time_ns": self.start_time_ns,
-            "end_time_ns": end,
-            "status": self.status,
-            "status_message": span.status.description,
-            "model": self._model(),
-            "parent_is_remote": self.parent_is_remote,
-            "kind": _KIND_NAMES.get(span.kind) or span.kind.name,
-            "instrumentation_scope": self._scope_name(),
-            "inputs": self._for_encoding(self.input_json, 0),
-            "outputs": self._for_encoding(self.output_json, 1),
-            "attributes": self.attributes,  # encoded at once, never kept
-            "events": [
-                _event_dict(e.name, e.timestamp, e.attributes)
-                for e in recorded_items(span, "events")
-            ],
-            "token_usage": usage_dict(usage),
-        }
-        if cost is not None:
-            data["cost_usd"] = cost
-        data["duration_ms"] = None if end is None else (end - self.start_time_ns) / 1e6
-        return data
-
-    def _for_encoding(self, recorded_json: str | None, index: int) -> Any:
-        """A payload for :meth:`as_dict`: its recorded JSON text as it is, else decoded."""
-        return self._io()[index] if recorded_json is None else RawJSON(recorded_json)
-
     @property
     def model(self) -> str | None:
         """The model the call used (response model, else request model)."""
@@ -349,10 +304,6 @@ class SpanView:
 
 
 _KIND_NAMES = {kind: kind.name for kind in SpanKind}  # an enum's .name is a property call
-
-
-def _event_dict(name: str, timestamp: int, attributes: Mapping[str, Any] | None) -> dict[str, Any]:
-    return {"name": name, "timestamp_ns": timestamp, "attributes": dict(attributes or {})}
 
 
 def span_record(span: ReadableSpan) -> SpanRecord:

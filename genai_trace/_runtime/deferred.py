@@ -154,15 +154,6 @@ class DeferredTrace(Trace):
             if readers == 0:
                 object.__setattr__(self, "_views", None)
 
-    def span_dicts(self) -> list[dict[str, Any]] | None:
-        """Each span as ``span_to_dict`` gives it, from the views, records unbuilt.
-
-        Each dict shares its span's attributes: encode it, never keep or change it. ``None``
-        when the trace has no views (a merge, a failed finalize): read ``spans`` instead.
-        """
-        views = self.span_views()
-        return None if views is None else [view.as_dict() for view in views]
-
     def _finalized(self, known_clean: bool = False) -> list[SpanView] | None:
         """The views, made once (the build lock held).
 

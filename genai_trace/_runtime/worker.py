@@ -202,22 +202,34 @@ class QueueWorker(Generic[T]):
                 return
 
     def _drain(self) -> None:
+        queue, most = self._queue, self._max_batch
         batch: list[T] = []
-        while self._queue:
-            try:
-                item = self._queue.popleft()
+        while queue:
+            taken: list[T | _FlushMarker] = []
+            try:  # at most what fits the batch: items put meanwhile wait for the next one
+                for _ in range(min(len(queue), most - len(batch))):
+                    taken.append(queue.popleft())
             except IndexError:  # drained concurrently by a flush on a thread-less worker
-                break
+                pass
+            if _FlushMarker in set(map(type, taken)):  # rare; the type scan runs in C
+                batch = self._take_with_markers(batch, taken)
+            else:
+                batch += taken  # type: ignore[arg-type]  # no marker among them
+            if len(batch) >= most:
+                self._handle_batch(batch)
+                batch = []
+        self._handle_batch(batch)
+
+    def _take_with_markers(self, batch: list[T], taken: list[T | _FlushMarker]) -> list[T]:
+        """Add ``taken`` to ``batch``; at each flush marker, handle the batch and set it."""
+        for item in taken:
             if isinstance(item, _FlushMarker):
                 self._handle_batch(batch)
                 batch = []
                 item.done.set()
-                continue
-            batch.append(item)
-            if len(batch) >= self._max_batch:
-                self._handle_batch(batch)
-                batch = []
-        self._handle_batch(batch)
+            else:
+                batch.append(item)
+        return batch
 
     def _handle_batch(self, batch: list[T]) -> None:
         if not batch:

@@ -24,12 +24,17 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
+
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.trace import SpanKind
 
 from genai_trace._semantics.capture import clean_text, safe_repr
-from genai_trace._semantics.codec import dumps, loads
+from genai_trace._semantics.codec import RawJSON, dumps, loads
+from genai_trace._semantics.model import TokenUsage, usage_dict
+from genai_trace._semantics.redaction import recorded_items
 
 _LEVEL = 1
 _UNSTORED = frozenset({"trace_id", "duration_ms"})
@@ -73,14 +78,13 @@ class Packed:
 def pack_spans(
     spans: Sequence[dict[str, Any]], previews: Sequence[str | None], dictionary: Dictionary | None
 ) -> Packed:
-    """The stored form of a trace's spans (each as ``span_to_dict`` gives it).
+    """The stored bytes of a trace's spans, each in its stored form (:func:`stored_span`).
 
-    ``previews``: the trace's request and response previews as its row stores them.
-    Keys at their default values are left out (an eighth of the bytes). Text that UTF-8
-    cannot hold (a lone surrogate that got past capture, from another instrumentation) is
-    stored with U+FFFD in its place: the trace is kept, not refused.
+    ``previews``: the trace's request and response previews as its row stores them. Text
+    that UTF-8 cannot hold (a lone surrogate that got past capture, from another
+    instrumentation) is stored with U+FFFD in its place: the trace is kept, not refused.
     """
-    text = dumps([_without_defaults(span) for span in spans], default=safe_repr)
+    text = dumps(spans, default=safe_repr)
     try:
         encoded = text.encode()
     except UnicodeEncodeError:
@@ -197,7 +201,11 @@ def stored_facts(info: dict[str, Any]) -> str:
     return dumps(facts, default=safe_repr) if facts else "{}"  # most traces: all at defaults
 
 
-def _without_defaults(span: dict[str, Any]) -> dict[str, Any]:
+def stored_span(span: dict[str, Any]) -> dict[str, Any]:
+    """A span as ``span_to_dict`` gives it, in its stored form: keys at defaults left out.
+
+    An eighth of the bytes; :func:`unpack_spans` puts them back.
+    """
     kept = {
         key: value
         for key, value in span.items()
@@ -210,3 +218,92 @@ def _without_defaults(span: dict[str, Any]) -> dict[str, Any]:
     if kept.get("kind") == "INTERNAL":
         del kept["kind"]
     return kept
+
+
+class _SpanView(Protocol):
+    """What :func:`stored_span_of_view` reads: a span view (``_runtime.builder.SpanView``)."""
+
+    span_id: str
+    parent_id: str | None
+    name: str
+    span_type: str
+    start_time_ns: int
+    end_time_ns: int | None
+    status: str
+    parent_is_remote: bool
+    attributes: Mapping[str, Any]
+
+    @property
+    def span(self) -> ReadableSpan: ...
+    @property
+    def model(self) -> str | None: ...
+    @property
+    def instrumentation_scope(self) -> str | None: ...
+    @property
+    def input_json(self) -> str | None: ...
+    @property
+    def output_json(self) -> str | None: ...
+    @property
+    def inputs(self) -> Any: ...
+    @property
+    def outputs(self) -> Any: ...
+    @property
+    def token_usage(self) -> TokenUsage | None: ...
+    @property
+    def cost_usd(self) -> float | None: ...
+
+
+def stored_span_of_view(view: _SpanView) -> dict[str, Any]:
+    """``stored_span(span_to_dict(record))`` of the view's record, without the record.
+
+    The same keys in the same order, made at once rather than made whole and then thinned.
+    A payload left as recorded is its JSON text (a :class:`RawJSON`): it encodes as the
+    decoded value would, without being decoded. Encode the dict, never keep it: it shares
+    the view's attributes.
+    """
+    span = view.span
+    data: dict[str, Any] = {"span_id": view.span_id}
+    if view.parent_id is not None:
+        data["parent_id"] = view.parent_id
+    data["name"] = view.name
+    data["span_type"] = view.span_type
+    data["start_time_ns"] = view.start_time_ns
+    if view.end_time_ns is not None:
+        data["end_time_ns"] = view.end_time_ns
+    data["status"] = view.status
+    description = span.status.description
+    if description is not None:
+        data["status_message"] = description
+    model = view.model
+    if model is not None:
+        data["model"] = model
+    if view.parent_is_remote:
+        data["parent_is_remote"] = True
+    kind = span.kind
+    if kind is not SpanKind.INTERNAL:
+        data["kind"] = kind.name
+    scope = view.instrumentation_scope
+    if scope is not None:
+        data["instrumentation_scope"] = scope
+    text = view.input_json
+    inputs = view.inputs if text is None else RawJSON(text)
+    if inputs is not None:
+        data["inputs"] = inputs
+    text = view.output_json
+    outputs = view.outputs if text is None else RawJSON(text)
+    if outputs is not None:
+        data["outputs"] = outputs
+    data["attributes"] = view.attributes
+    events = recorded_items(span, "events")
+    if events:
+        data["events"] = [
+            {"name": e.name, "timestamp_ns": e.timestamp, "attributes": dict(e.attributes or {})}
+            for e in events
+        ]
+    usage = view.token_usage
+    if usage is not None:
+        data["token_usage"] = usage_dict(usage)
+    cost = view.cost_usd
+    if cost is not None:
+        data["cost_usd"] = cost
+    return data

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from genai_trace._semantics.codec import loads
 from genai_trace.exceptions import TraceStoreError as TraceStoreError  # its home; re-exported
 from genai_trace.store.feedback import add_feedback_table
-from genai_trace.store.payloads import pack_spans, span_type_rows, stored_facts
+from genai_trace.store.payloads import pack_spans, span_type_rows, stored_facts, stored_span
 
 DEFAULT_DB_PATH = os.path.join(".genai_trace", "traces.db")
 """Where traces land unless ``configure(db_path=...)``, ``--db`` or ``GENAI_TRACE_DB`` say."""
@@ -135,7 +135,8 @@ def _pack_version_1_rows(connection: sqlite3.Connection, traces: list[tuple[Any,
     ):
         spans[trace_id].append(loads(data))
     for seq, trace_id, request, response, info in traces:
-        packed = pack_spans(spans[trace_id], (request, response), None)
+        stored = [stored_span(span) for span in spans[trace_id]]
+        packed = pack_spans(stored, (request, response), None)
         connection.execute(
             "INSERT INTO trace_spans (seq, dictionary, spans) VALUES (?, NULL, ?)",
             (seq, packed.spans),

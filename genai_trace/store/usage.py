@@ -35,7 +35,7 @@ CALL_COLUMNS = (
 
 
 class _SpanData:
-    """A stored span's data (``span_to_dict``) as the billing rule reads a span."""
+    """A span's stored form (``payloads.stored_span``) as the billing rule reads a span."""
 
     __slots__ = ("attributes", "data", "parent_id", "span_id", "span_type", "token_usage")
 
@@ -49,25 +49,26 @@ class _SpanData:
         self.token_usage = TokenUsage(**usage) if isinstance(usage, dict) else None
 
 
-def call_rows(span_dicts: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
-    """The ``usage_calls`` rows of one trace, from its spans' stored data."""
+def call_rows(trace_id: str, spans: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
+    """The ``usage_calls`` rows of the trace ``trace_id``, from its spans' stored forms."""
     if not any(
         s.get("token_usage") is not None or sc.COST_USD in (s.get("attributes") or {})
-        for s in span_dicts
+        for s in spans
     ):
         return []  # most traces of most apps: nothing billed
     rows = []
-    for span in billed_spans([_SpanData(s) for s in span_dicts]):
+    for span in billed_spans([_SpanData(s) for s in spans]):
         data, usage = span.data, span.token_usage or TokenUsage()
+        start, end = data["start_time_ns"], data.get("end_time_ns")
         rows.append(
             (
-                data["trace_id"],
+                trace_id,
                 span.span_id,
-                data["start_time_ns"],
+                start,
                 data.get("model"),
                 span.span_type,
                 data.get("status") or "UNSET",
-                data.get("duration_ms"),
+                None if end is None else (end - start) / 1e6,
                 usage.input_tokens,
                 usage.output_tokens,
                 usage.cache_read_input_tokens,

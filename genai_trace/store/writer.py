@@ -33,6 +33,8 @@ from genai_trace.store.payloads import (
     pack_spans,
     span_type_rows,
     stored_facts,
+    stored_span,
+    stored_span_of_view,
 )
 from genai_trace.store.reader import FACTS, TraceReader, read_trace
 from genai_trace.store.retention import DEFAULT_RETENTION, Retention, prune
@@ -485,7 +487,7 @@ def _insert_batch(
     if rewritten:  # their span types and billed calls are counted again, from all spans
         _execute_in(connection, "DELETE FROM span_types WHERE seq IN ({})", rewritten)
         _execute_in(connection, "DELETE FROM usage_calls WHERE trace_id IN ({})", list(stored))
-    billed = [row for spans in spans_of.values() for row in call_rows(spans)]
+    billed = [row for trace_id, spans in spans_of.items() for row in call_rows(trace_id, spans)]
     type_rows = [
         row for trace_id, spans in spans_of.items() for row in span_type_rows(seqs[trace_id], spans)
     ]
@@ -506,17 +508,17 @@ def _insert_batch(
 
 
 _WrittenTrace = tuple[TraceInfo, list[dict[str, Any]]]
-"""A trace as written: its facts and its span dicts."""
+"""A trace as written: its facts and its spans' stored forms."""
 
 
 def _written_trace(parts: list[tuple[Trace, TraceInfo]], prior: Trace | None) -> _WrittenTrace:
-    """The facts and span dicts of a trace, from its parts in the batch and its stored part."""
+    """The facts and stored spans of a trace, from its parts in the batch and its stored part."""
     if prior is None and len(parts) == 1:
         trace, info = parts[0]
-        return info, _span_dicts(trace)
+        return info, _stored_spans(trace)
     # rare: parts merged from their records
     merged = merge_parts([*([] if prior is None else [prior]), *(trace for trace, _ in parts)])
-    return merged.info, [span_to_dict(span) for span in merged.spans]
+    return merged.info, [stored_span(span_to_dict(span)) for span in merged.spans]
 
 
 def _insert_new_traces(
@@ -554,11 +556,13 @@ def _facts(trace: Trace) -> TraceInfo:
     return view_info() if view_info is not None else trace.info
 
 
-def _span_dicts(trace: Trace) -> list[dict[str, Any]]:
-    """Each span's stored ``data``, from the trace's views when it has them."""
-    span_dicts = getattr(trace, "span_dicts", None)
-    dicts = span_dicts() if span_dicts is not None else None
-    return dicts if dicts is not None else [span_to_dict(span) for span in trace.spans]
+def _stored_spans(trace: Trace) -> list[dict[str, Any]]:
+    """Each span's stored form, from the trace's views when it has them (records unbuilt)."""
+    span_views = getattr(trace, "span_views", None)
+    views = span_views() if span_views is not None else None
+    if views is not None:
+        return [stored_span_of_view(view) for view in views]
+    return [stored_span(span_to_dict(span)) for span in trace.spans]
 
 
 def _stored_parts(connection: sqlite3.Connection, ids: list[str]) -> dict[str, tuple[int, Trace]]:

@@ -22,7 +22,13 @@ import genai_trace
 from genai_trace import SpanType
 from genai_trace._semantics.model import SpanRecord, Trace, span_from_dict, trace_from_dict
 from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader, schema
-from genai_trace.store.payloads import COMPRESS_FROM, Dictionary, pack_spans, unpack_spans
+from genai_trace.store.payloads import (
+    COMPRESS_FROM,
+    Dictionary,
+    pack_spans,
+    stored_span,
+    unpack_spans,
+)
 from genai_trace.store.schema import SCHEMA_VERSION, open_for_writing
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -90,8 +96,8 @@ def span_dict(**changes: Any) -> dict[str, Any]:
 def test_a_packed_span_reads_back_exactly(
     span: dict[str, Any], dictionary: Dictionary | None, previews: tuple[str | None, ...]
 ) -> None:
-    packed = pack_spans([span], previews, dictionary)
-    compressed = len(json.dumps([span])) >= COMPRESS_FROM
+    packed = pack_spans([stored_span(span)], previews, dictionary)
+    compressed = len(json.dumps([stored_span(span)])) >= COMPRESS_FROM
     assert (packed.spans[:1] == b"[") is not compressed
     assert packed.dictionary_id == (dictionary.id if dictionary and compressed else None)
     used = dictionary.data if packed.dictionary_id is not None and dictionary else None

@@ -14,7 +14,9 @@ import pytest
 
 import genai_trace
 from genai_trace._runtime.deferred import DeferredTrace
+from genai_trace._semantics.codec import dumps
 from genai_trace.store import SQLiteTraceStore
+from genai_trace.store.payloads import stored_span_of_view
 from tests.exporters.test_otlp_views import CASES, SECRET, Recorder
 
 
@@ -30,7 +32,8 @@ def _rows(path: Path) -> list[tuple[object, ...]]:
         ).fetchall()
         spans += connection.execute("SELECT * FROM span_types ORDER BY span_type").fetchall()
         tags = connection.execute("SELECT * FROM trace_tags ORDER BY key").fetchall()
-    return [*traces, *spans, *tags]
+        calls = connection.execute("SELECT * FROM usage_calls ORDER BY span_id").fetchall()
+    return [*traces, *spans, *tags, *calls]
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -99,4 +102,6 @@ def test_views_stay_while_a_destination_has_not_read_them() -> None:
     assert trace._views is None
     again = trace.span_views()  # made again from the spans
     assert again is not None and views is not None
-    assert [v.as_dict() for v in again] == [v.as_dict() for v in views]
+    assert [dumps(stored_span_of_view(v), default=repr) for v in again] == [
+        dumps(stored_span_of_view(v), default=repr) for v in views
+    ]
