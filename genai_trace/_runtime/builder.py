@@ -316,7 +316,7 @@ def _final_attributes(span: ReadableSpan, known_clean: bool) -> tuple[dict[str, 
 
     With which JSON payloads are left as recorded (``redact_waiting``'s bits).
     """
-    attributes = _attributes_of(span)
+    attributes = attributes_of(span)
     waiting = isinstance(attributes.get(sc.INPUT_VALUE), WaitingText) or isinstance(
         attributes.get(sc.OUTPUT_VALUE), WaitingText
     )
@@ -338,8 +338,8 @@ def _final_attributes(span: ReadableSpan, known_clean: bool) -> tuple[dict[str, 
     return attributes, recorded
 
 
-def _attributes_of(span: ReadableSpan) -> dict[str, Any]:
-    """The dict behind a span's attributes (the span has ended: nobody writes it any more).
+def attributes_of(span: ReadableSpan) -> dict[str, Any]:
+    """The dict behind an ended span's attributes: read it, never write it.
 
     Through the SDK's read-only view each key is fetched by a Python-level ``__getitem__``
     under a lock; the store behind it is read at C speed. A copy of the view is the fallback.

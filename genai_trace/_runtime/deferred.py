@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from genai_trace._errors import log_internal_error
 from genai_trace._runtime.builder import (
     SpanView,
+    attributes_of,
     finalize,
     trace_of_views,
     view_info,
@@ -95,7 +96,7 @@ class DeferredTrace(Trace):
         return None
 
     def raw_attributes(self) -> list[Mapping[str, Any]] | None:
-        """Each OTel span's attributes as recorded, before redaction.
+        """Each OTel span's attributes as recorded, before redaction: read, never write.
 
         For a quick look that must not finalize the trace. ``None`` once only records are
         left (read those).
@@ -103,7 +104,7 @@ class DeferredTrace(Trace):
         parts = self._parts
         if parts is None:
             return None
-        return [span.attributes or {} for span in parts[0]]
+        return [attributes_of(span) for span in parts[0]]
 
     def span_views(self) -> list[SpanView] | None:
         """Each span's view, parents first (finalized now if it was not yet).
