@@ -95,6 +95,8 @@ def delete_whole_traces(connection: sqlite3.Connection, trace_ids: Sequence[str]
     row number: the packed spans and span types), so a table added by a later migration
     goes with its traces without being named here; ``traces`` goes last.
     """
+    if not trace_ids:  # the writer's upkeep, most times: nothing is old enough to go
+        return
     tables = connection.execute(
         "SELECT m.name, c.name FROM sqlite_master AS m, pragma_table_info(m.name) AS c "
         "WHERE m.type = 'table' AND c.name IN ('trace_id', 'seq') AND m.name != 'traces' "

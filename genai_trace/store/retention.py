@@ -109,8 +109,10 @@ def _prune_to_size(connection: sqlite3.Connection, max_bytes: int, budget: _Budg
     removed = 0
     for _ in range(8):  # each round measures again; the estimate per trace is rough
         used = used_bytes(connection)
+        if used <= max_bytes:  # most upkeeps: the count (a scan of the whole table) not needed
+            break
         count = _trace_count(connection)
-        if used <= max_bytes or count == 0:
+        if count == 0:
             break
         wanted = max(1, math.ceil((used - max_bytes * _TARGET) / (used / count)))
         take = budget.left(wanted)
