@@ -3,8 +3,9 @@
 Each ``ROW`` is an end-to-end row (``bench/_e2e.py``), optionally ``ROW@DIR``: the row run
 with the genai-trace of the checkout at ``DIR`` first on the path (a ``git worktree`` of
 another commit). Every round runs each row once, in an interpreter of its own, one after
-the other, against one receiver; the medians and minimums of CPU per span are printed. For
-a change too small for the noise of one run of the full table:
+the other, against one receiver; the medians and minimums of CPU per span are printed, and
+for two neighbouring arguments of one row (``ROW@DIR ROW``) the median of the rounds' paired
+changes. For a change too small for the noise of one run of the full table:
 
     git worktree add ../before HEAD~1
     python -m bench.ab --rounds 6 genai_store@../before genai_store
@@ -57,7 +58,22 @@ def main(argv: list[str]) -> int:
         runs = ", ".join(f"{v:.0f}" for v in values)
         print(f"{spec:40s} median {statistics.median(values):6.1f} µs  min {min(values):6.1f}  "
               f"({runs})")  # fmt: skip
+    for before, after in zip(args.rows, args.rows[1:], strict=False):
+        if before.partition("@")[0] == after.partition("@")[0]:
+            print(f"{after} against {before}: {paired_change(cpu[before], cpu[after])}")
     return 0
+
+
+def paired_change(before: list[float], after: list[float]) -> str:
+    """The median of each round's change: a slow minute of the machine lands on both rows of
+    its round, so the pairs resolve a smaller change than the two medians do."""
+    changes = [b - a for a, b in zip(before, after, strict=True)]
+    ratios = [b / a for a, b in zip(before, after, strict=True)]
+    return (
+        f"median change {statistics.median(changes):+.1f} µs a span "
+        f"({statistics.median(ratios) - 1:+.1%}), "
+        f"{sum(c < 0 for c in changes)} of {len(changes)} rounds lower"
+    )
 
 
 if __name__ == "__main__":
