@@ -45,8 +45,9 @@ _build_lock = threading.RLock()
 class DeferredTrace(Trace):
     """A :class:`Trace` built from its spans when first read; equal to the built trace."""
 
-    __slots__ = ("_built", "_info", "_parts", "_readers", "_views")
+    __slots__ = ("_built", "_clean", "_info", "_parts", "_readers", "_views")
     _built: Trace | None
+    _clean: bool
     _parts: _Parts | None
     _views: list[SpanView] | None
     _info: TraceInfo | None
@@ -68,6 +69,7 @@ class DeferredTrace(Trace):
         setattr_(self, "_views", None)
         setattr_(self, "_info", None)
         setattr_(self, "_readers", readers)
+        setattr_(self, "_clean", False)  # its waiting payloads were found to need no redaction
 
     @property
     def info(self) -> TraceInfo:
@@ -155,15 +157,12 @@ class DeferredTrace(Trace):
             if readers == 0:
                 object.__setattr__(self, "_views", None)
 
-    def _finalized(self, known_clean: bool = False) -> list[SpanView] | None:
-        """The views, made once (the build lock held).
-
-        ``known_clean``: its waiting payloads were found to need no redaction already.
-        """
+    def _finalized(self) -> list[SpanView] | None:
+        """The views, made once (the build lock held)."""
         views = self._views
         if views is None and self._parts is not None:
             try:
-                views = finalize(self._parts[0], known_clean)
+                views = finalize(self._parts[0], self._clean)
             except Exception:
                 log_internal_error("building a trace")
                 return None
@@ -234,12 +233,15 @@ needs a closer look sends only its own group of traces to the one-by-one path.""
 
 
 def finalize_together(traces: Sequence[Trace]) -> None:
-    """Finalize the traces of a batch that nobody has read yet, a group at a time.
+    """Look at the waiting payloads of a batch's unread traces for secrets, a group at a time.
 
-    Looking at a whole group's waiting payloads at once for secrets costs a fraction of
-    looking at each alone (:func:`~genai_trace._runtime.builder.waiting_payloads_clean`).
-    A group where something may need redacting is left to each trace's first reader,
-    which looks at its payloads one by one.
+    Looking at a whole group's payloads at once costs a fraction of looking at each alone
+    (:func:`~genai_trace._runtime.builder.waiting_payloads_clean`). A trace of a clean group
+    is marked so: its first reader makes its views without looking again. A group where
+    something may need redacting is left to each trace's first reader, which looks at its
+    payloads one by one. The views themselves are made as each trace is read, not for the
+    whole batch at once: a reader that lets them go as it goes (the local store) never
+    holds a batch's worth of them, objects the garbage collector would walk.
     """
     pending = [
         trace
@@ -254,9 +256,8 @@ def finalize_together(traces: Sequence[Trace]) -> None:
         except Exception:
             log_internal_error("building a trace")
             return
-        with _build_lock:
-            for trace in group:
-                trace._finalized(known_clean=True)
+        for trace in group:
+            object.__setattr__(trace, "_clean", True)
 
 
 def _failed(

@@ -168,12 +168,11 @@ SAMPLE_BYTES = 65536
 """Packed JSON seen before a dictionary is made (about twenty traces of a few spans)."""
 
 
-def span_type_rows(seq: int, spans: Sequence[dict[str, Any]]) -> list[tuple[str, int, int]]:
-    """The ``span_types`` rows of the trace ``seq``: each span type and its count."""
+def span_type_counts(spans: Sequence[dict[str, Any]]) -> tuple[tuple[str, int], ...]:
+    """Each span type of a trace and its count (its ``span_types`` rows, less the ``seq``)."""
     if len(spans) == 1:  # most traces
-        return [(spans[0]["span_type"], seq, 1)]
-    counts = Counter(span["span_type"] for span in spans)
-    return [(span_type, seq, count) for span_type, count in counts.items()]
+        return ((spans[0]["span_type"], 1),)
+    return tuple(Counter(span["span_type"] for span in spans).items())
 
 
 FACTS_BY_DEFAULT: dict[str, Any] = {

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from genai_trace._semantics.codec import loads
 from genai_trace.exceptions import TraceStoreError as TraceStoreError  # its home; re-exported
 from genai_trace.store.feedback import add_feedback_table
-from genai_trace.store.payloads import pack_spans, span_type_rows, stored_facts, stored_span
+from genai_trace.store.payloads import pack_spans, span_type_counts, stored_facts, stored_span
 
 DEFAULT_DB_PATH = os.path.join(".genai_trace", "traces.db")
 """Where traces land unless ``configure(db_path=...)``, ``--db`` or ``GENAI_TRACE_DB`` say."""
@@ -143,7 +143,7 @@ def _pack_version_1_rows(connection: sqlite3.Connection, traces: list[tuple[Any,
         )
         connection.executemany(
             "INSERT INTO span_types (span_type, seq, spans) VALUES (?, ?, ?)",
-            span_type_rows(seq, spans[trace_id]),
+            [(span_type, seq, count) for span_type, count in span_type_counts(stored)],
         )
         connection.execute(
             "UPDATE traces SET info = ? WHERE seq = ?", (stored_facts(loads(info)), seq)

@@ -31,7 +31,7 @@ from genai_trace.store.payloads import (
     DictionarySampler,
     Packed,
     pack_spans,
-    span_type_rows,
+    span_type_counts,
     stored_facts,
     stored_span,
     stored_span_of_view,
@@ -406,21 +406,19 @@ class _Packing:
         if row is not None:
             self.dictionary, self._sampler = Dictionary(row[0], row[1]), None
 
-    def learn(self, connection: sqlite3.Connection, packed: list[Packed]) -> None:
-        """Sample what was packed; once enough was, insert a dictionary.
+    def learn(self, connection: sqlite3.Connection, packed: Packed) -> None:
+        """Sample a trace's packed spans; once enough was, insert a dictionary.
 
         It is inserted in the batch's transaction, and used from the next batch on if that
         transaction commits.
         """
         if self._sampler is None or self._pending is not None:
             return
-        for one in packed:
-            data = self._sampler.add(one)
-            if data is not None:
-                cursor = connection.execute("INSERT INTO dictionaries (data) VALUES (?)", (data,))
-                assert cursor.lastrowid is not None
-                self._pending = Dictionary(cursor.lastrowid, data)
-                return
+        data = self._sampler.add(packed)
+        if data is not None:
+            cursor = connection.execute("INSERT INTO dictionaries (data) VALUES (?)", (data,))
+            assert cursor.lastrowid is not None
+            self._pending = Dictionary(cursor.lastrowid, data)
 
     def committed(self, done: bool) -> None:
         """The batch's transaction committed (``done``) or rolled back."""
@@ -444,6 +442,10 @@ def _insert_batch(
     (:func:`~genai_trace._semantics.facts.merge_parts`) and its spans are written again,
     whole. ``clean``: replace lone surrogates in every text written.
 
+    Each trace is turned into its rows as the batch is read, and its views let go at once:
+    until its statements run, the batch holds rows of plain values (which the garbage
+    collector stops tracking), not a batch's worth of span dicts and views.
+
     Most batches hold no part of a stored trace: their rows are inserted with no read
     first. A row whose trace is stored is not inserted (``ON CONFLICT DO NOTHING``); then
     the inserts are rolled back, the stored parts read and merged, and the rows written
@@ -452,73 +454,94 @@ def _insert_batch(
     # The write lock first: another process must not store a part between our read of the
     # stored parts and our write of the merge.
     connection.execute("BEGIN IMMEDIATE")
-    groups: dict[str, list[tuple[Trace, TraceInfo]]] = {}
+    written: dict[str, _Rows] = {}
+    repeated: list[str] = []  # rare: two parts of one trace in the batch
     for trace in traces:
-        facts = _facts(trace)
-        groups.setdefault(facts.trace_id, []).append((trace, facts))
-    written = {trace_id: _written_trace(parts, None) for trace_id, parts in groups.items()}
-    for trace in traces:
+        info = _facts(trace)
+        if info.trace_id in written:
+            repeated.append(info.trace_id)
+        else:
+            written[info.trace_id] = _rows(connection, packing, info, _stored_spans(trace))
         views_read = getattr(trace, "views_read", None)
         if views_read is not None:  # a retry of this batch makes them again: same rows
             views_read()
+    for trace_id in repeated:
+        written[trace_id] = _merged_rows(connection, packing, _parts_of(traces, trace_id))
     connection.execute("SAVEPOINT fresh")
-    seqs = _insert_new_traces(connection, [_trace_row(i) for i, _ in written.values()], clean)
+    seqs = _insert_new_traces(connection, [rows[0] for rows in written.values()], clean)
     stored: dict[str, tuple[int, Trace]] = {}
     if seqs is None:  # rare: a trace of the batch is stored already
         connection.execute("ROLLBACK TO fresh")
-        stored = _stored_parts(connection, list(groups))
+        stored = _stored_parts(connection, list(written))
         for trace_id, (_, prior) in stored.items():
-            written[trace_id] = _written_trace(groups[trace_id], prior)
-        fresh = [_trace_row(i) for trace_id, (i, _) in written.items() if trace_id not in stored]
+            parts = [prior, *_parts_of(traces, trace_id)]
+            written[trace_id] = _merged_rows(connection, packing, parts)
+        fresh = [rows[0] for trace_id, rows in written.items() if trace_id not in stored]
         seqs = _insert_new_traces(connection, fresh, clean)
         assert seqs is not None  # under the write lock, what was not stored still is not
         seqs.update((trace_id, seq) for trace_id, (seq, _) in stored.items())
-        _insert_rows(connection, _TRACE_UPSERT, [_trace_row(written[t][0]) for t in stored], clean)
+        _insert_rows(connection, _TRACE_UPSERT, [written[t][0] for t in stored], clean)
     connection.execute("RELEASE fresh")
-    spans_of = {trace_id: spans for trace_id, (_, spans) in written.items()}
     tag_rows = [
-        (trace_id, key, value)
-        for trace_id, (info, _) in written.items()
-        if info.tags
-        for key, value in info.tags.items()
+        (trace_id, key, value) for trace_id, rows in written.items() for key, value in rows[5]
     ]
     _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
     rewritten = [seqs[trace_id] for trace_id in stored]
     if rewritten:  # their span types and billed calls are counted again, from all spans
         _execute_in(connection, "DELETE FROM span_types WHERE seq IN ({})", rewritten)
         _execute_in(connection, "DELETE FROM usage_calls WHERE trace_id IN ({})", list(stored))
-    billed = [row for trace_id, spans in spans_of.items() for row in call_rows(trace_id, spans)]
-    type_rows = [
-        row for trace_id, spans in spans_of.items() for row in span_type_rows(seqs[trace_id], spans)
-    ]
-    packed = {
-        trace_id: pack_spans(
-            spans, (info.request_preview, info.response_preview), packing.dictionary
-        )
-        for trace_id, (info, spans) in written.items()
-    }
     _insert_rows(
         connection,
         _SPANS_INSERT,
-        [(seqs[t], one.dictionary_id, one.spans) for t, one in packed.items()],
+        [(seqs[trace_id], rows[1], rows[2]) for trace_id, rows in written.items()],
     )
-    packing.learn(connection, list(packed.values()))
+    type_rows = [
+        (span_type, seqs[trace_id], count)
+        for trace_id, rows in written.items()
+        for span_type, count in rows[3]
+    ]
     _insert_rows(connection, _TYPES_INSERT, type_rows, clean)
+    billed = [row for rows in written.values() for row in rows[4]]
     _insert_rows(connection, _CALL_INSERT, billed, clean)
 
 
-_WrittenTrace = tuple[TraceInfo, list[dict[str, Any]]]
-"""A trace as written: its facts and its spans' stored forms."""
+_Rows = tuple[
+    tuple[Any, ...],  # the trace's row
+    int | None,  # the store dictionary its spans were packed with
+    bytes,  # its packed spans
+    tuple[tuple[str, int], ...],  # each span type and its count
+    tuple[tuple[Any, ...], ...],  # its usage_calls rows
+    tuple[tuple[str, str], ...],  # its tags
+]
+"""A trace as written, in plain values: all its rows but the ``seq`` its trace row gets."""
 
 
-def _written_trace(parts: list[tuple[Trace, TraceInfo]], prior: Trace | None) -> _WrittenTrace:
-    """The facts and stored spans of a trace, from its parts in the batch and its stored part."""
-    if prior is None and len(parts) == 1:
-        trace, info = parts[0]
-        return info, _stored_spans(trace)
-    # rare: parts merged from their records
-    merged = merge_parts([*([] if prior is None else [prior]), *(trace for trace, _ in parts)])
-    return merged.info, [stored_span(span_to_dict(span)) for span in merged.spans]
+def _rows(
+    connection: sqlite3.Connection, packing: _Packing, info: TraceInfo, spans: list[dict[str, Any]]
+) -> _Rows:
+    """The rows of a trace whose facts are ``info`` and whose spans' stored forms ``spans``."""
+    packed = pack_spans(spans, (info.request_preview, info.response_preview), packing.dictionary)
+    packing.learn(connection, packed)
+    return (
+        _trace_row(info),
+        packed.dictionary_id,
+        packed.spans,
+        span_type_counts(spans),
+        tuple(call_rows(info.trace_id, spans)),
+        tuple(info.tags.items()) if info.tags else (),
+    )
+
+
+def _merged_rows(connection: sqlite3.Connection, packing: _Packing, parts: list[Trace]) -> _Rows:
+    """The rows of a trace merged from its ``parts`` (rare: read as records)."""
+    merged = merge_parts(parts)
+    spans = [stored_span(span_to_dict(span)) for span in merged.spans]
+    return _rows(connection, packing, merged.info, spans)
+
+
+def _parts_of(traces: Sequence[Trace], trace_id: str) -> list[Trace]:
+    """The parts of the trace ``trace_id`` in a batch, in the batch's order."""
+    return [trace for trace in traces if _facts(trace).trace_id == trace_id]
 
 
 def _insert_new_traces(

@@ -14,6 +14,7 @@ import genai_trace
 from genai_trace._runtime import deferred as _deferred
 from genai_trace._runtime.builder import build_trace, trace_of_views
 from genai_trace._runtime.deferred import DeferredTrace
+from genai_trace._semantics import capture as _capture
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.facts import TraceUpdates
 from genai_trace._semantics.model import Trace
@@ -160,7 +161,11 @@ def test_a_clean_batch_is_finalized_together_as_each_trace_alone_would_be() -> N
     ) as looked:
         _deferred.finalize_together(traces)
     assert looked.call_count == 2  # groups of 32 and 8
-    assert all(t._views is not None for t in traces)  # type: ignore[attr-defined]
+    assert all(t._clean and t._views is None for t in traces)  # type: ignore[attr-defined]
+    with mock.patch.object(_capture, "_redacted_now") as one_by_one:
+        for trace in traces:
+            trace.span_views()  # type: ignore[attr-defined]
+    one_by_one.assert_not_called()  # made without looking at a payload again
     for trace, expected in zip(traces, alone, strict=True):
         assert trace == expected
         (span,) = trace.spans
@@ -173,8 +178,8 @@ def test_a_secret_sends_its_group_alone_and_is_redacted() -> None:
     questions[35] = f"use {_SECRET} please"
     traces = _recorded_batch(questions)
     _deferred.finalize_together(traces)
-    assert all(t._views is not None for t in traces[:32])  # type: ignore[attr-defined]
-    assert all(t._views is None for t in traces[32:])  # type: ignore[attr-defined]
+    assert all(t._clean for t in traces[:32])  # type: ignore[attr-defined]
+    assert not any(t._clean for t in traces[32:])  # type: ignore[attr-defined]
     text = str(traces[35].spans[0].attributes[sc.INPUT_VALUE])
     assert _SECRET not in text and "[REDACTED:api_key]" in text
     assert traces[34].spans[0].inputs == {"question": "question 34", "top_k": 3}
