@@ -10,6 +10,7 @@ Layer: ``store``; imports the exporter contract, ``_semantics`` and the rest of 
 
 from __future__ import annotations
 
+import operator
 import os
 import sqlite3
 import sys
@@ -27,6 +28,7 @@ from genai_trace._semantics.model import Trace, TraceInfo, span_to_dict, usage_d
 from genai_trace.exporters._base import ExportResult
 from genai_trace.store.feedback import FeedbackInbox
 from genai_trace.store.payloads import (
+    FACTS_BY_DEFAULT,
     Dictionary,
     DictionarySampler,
     Packed,
@@ -616,6 +618,8 @@ def _trace_row(info: TraceInfo) -> tuple[Any, ...]:
 
 
 def _info_column(info: TraceInfo) -> str:
+    if _facts_without_columns(info) == _AT_DEFAULTS:  # most traces: compared at C speed
+        return "{}"
     return stored_facts(
         {
             "incomplete_reason": info.incomplete_reason,
@@ -626,6 +630,11 @@ def _info_column(info: TraceInfo) -> str:
             "cost_usd": info.cost_usd,
         }
     )
+
+
+# TraceInfo's fields have the names of the facts; a usage at its default is None in both.
+_facts_without_columns = operator.attrgetter(*FACTS_BY_DEFAULT)
+_AT_DEFAULTS = tuple(FACTS_BY_DEFAULT.values())
 
 
 def _insert_rows(
