@@ -243,10 +243,13 @@ def finalize_together(traces: Sequence[Trace]) -> None:
     whole batch at once: a reader that lets them go as it goes (the local store) never
     holds a batch's worth of them, objects the garbage collector would walk.
     """
-    pending = [
+    pending = [  # not looked at yet, by this destination's thread or another's
         trace
         for trace in traces
-        if type(trace) is DeferredTrace and trace._views is None and trace._parts is not None
+        if type(trace) is DeferredTrace
+        and not trace._clean
+        and trace._views is None
+        and trace._parts is not None
     ]
     for start in range(0, len(pending), FINALIZED_TOGETHER):
         group = pending[start : start + FINALIZED_TOGETHER]
