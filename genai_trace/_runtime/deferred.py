@@ -47,7 +47,7 @@ class DeferredTrace(Trace):
 
     __slots__ = ("_built", "_clean", "_info", "_parts", "_readers", "_views")
     _built: Trace | None
-    _clean: bool
+    _clean: bool | None
     _parts: _Parts | None
     _views: list[SpanView] | None
     _info: TraceInfo | None
@@ -69,7 +69,9 @@ class DeferredTrace(Trace):
         setattr_(self, "_views", None)
         setattr_(self, "_info", None)
         setattr_(self, "_readers", readers)
-        setattr_(self, "_clean", False)  # its waiting payloads were found to need no redaction
+        # Whether its waiting payloads need no redaction, as a batch's look found (None: not
+        # looked at; False: each is looked at alone as the views are made).
+        setattr_(self, "_clean", None)
 
     @property
     def info(self) -> TraceInfo:
@@ -162,7 +164,7 @@ class DeferredTrace(Trace):
         views = self._views
         if views is None and self._parts is not None:
             try:
-                views = finalize(self._parts[0], self._clean)
+                views = finalize(self._parts[0], self._clean is True)
             except Exception:
                 log_internal_error("building a trace")
                 return None
@@ -247,20 +249,19 @@ def finalize_together(traces: Sequence[Trace]) -> None:
         trace
         for trace in traces
         if type(trace) is DeferredTrace
-        and not trace._clean
+        and trace._clean is None
         and trace._views is None
         and trace._parts is not None
     ]
     for start in range(0, len(pending), FINALIZED_TOGETHER):
         group = pending[start : start + FINALIZED_TOGETHER]
         try:
-            if not waiting_payloads_clean([trace._parts[0] for trace in group]):  # type: ignore[index]
-                continue
+            clean = waiting_payloads_clean([trace._parts[0] for trace in group])  # type: ignore[index]
         except Exception:
             log_internal_error("building a trace")
             return
         for trace in group:
-            object.__setattr__(trace, "_clean", True)
+            object.__setattr__(trace, "_clean", clean)
 
 
 def _failed(
