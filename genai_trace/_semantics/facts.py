@@ -480,7 +480,11 @@ def _parents_first(records: list[_S]) -> list[_S]:
 def _collect_tags(records: Iterable[SpanFacts]) -> dict[str, str]:
     tags: dict[str, str] = {}
     for record in records:
-        for key, value in record.attributes.items():
+        attributes = record.attributes
+        # Most spans have no tag: one search of their keys joined, at C speed, says so.
+        if sc.TAG_PREFIX not in "\n".join(attributes):
+            continue
+        for key, value in attributes.items():
             if key.startswith(sc.TAG_PREFIX):
                 tags[key[len(sc.TAG_PREFIX) :]] = str(value)
     return tags
