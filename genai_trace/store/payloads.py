@@ -26,7 +26,7 @@ import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
@@ -62,8 +62,7 @@ class Dictionary:
     data: bytes
 
 
-@dataclass(frozen=True)
-class Packed:
+class Packed(NamedTuple):  # made for every trace written: a tuple is the cheapest to make
     """A trace's spans as stored.
 
     The bytes, the store dictionary used (``None``: none), and the JSON before compression
