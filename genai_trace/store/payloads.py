@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import zlib
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
@@ -33,7 +33,8 @@ from opentelemetry.trace import SpanKind
 
 from genai_trace._semantics.capture import clean_text, safe_repr
 from genai_trace._semantics.codec import RawJSON, dumps, loads
-from genai_trace._semantics.model import TokenUsage, usage_dict
+from genai_trace._semantics.facts import SpanFacts
+from genai_trace._semantics.model import usage_dict
 from genai_trace._semantics.redaction import recorded_items
 
 _LEVEL = 1
@@ -218,18 +219,8 @@ def stored_span(span: dict[str, Any]) -> dict[str, Any]:
     return kept
 
 
-class _SpanView(Protocol):
+class _SpanView(SpanFacts, Protocol):
     """What :func:`stored_span_of_view` reads: a span view (``_runtime.builder.SpanView``)."""
-
-    span_id: str
-    parent_id: str | None
-    name: str
-    span_type: str
-    start_time_ns: int
-    end_time_ns: int | None
-    status: str
-    parent_is_remote: bool
-    attributes: Mapping[str, Any]
 
     @property
     def span(self) -> ReadableSpan: ...
@@ -241,14 +232,6 @@ class _SpanView(Protocol):
     def input_json(self) -> str | None: ...
     @property
     def output_json(self) -> str | None: ...
-    @property
-    def inputs(self) -> Any: ...
-    @property
-    def outputs(self) -> Any: ...
-    @property
-    def token_usage(self) -> TokenUsage | None: ...
-    @property
-    def cost_usd(self) -> float | None: ...
 
 
 def stored_span_of_view(view: _SpanView) -> dict[str, Any]:
