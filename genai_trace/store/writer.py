@@ -470,7 +470,7 @@ def _insert_batch(
     for trace_id in repeated:
         written[trace_id] = _merged_rows(connection, packing, _parts_of(traces, trace_id))
     connection.execute("SAVEPOINT fresh")
-    seqs = _insert_new_traces(connection, [rows[0] for rows in written.values()], clean)
+    seqs = _insert_new_traces(connection, [row for row, *_ in written.values()], clean)
     stored: dict[str, tuple[int, Trace]] = {}
     if seqs is None:  # rare: a trace of the batch is stored already
         connection.execute("ROLLBACK TO fresh")
@@ -478,14 +478,14 @@ def _insert_batch(
         for trace_id, (_, prior) in stored.items():
             parts = [prior, *_parts_of(traces, trace_id)]
             written[trace_id] = _merged_rows(connection, packing, parts)
-        fresh = [rows[0] for trace_id, rows in written.items() if trace_id not in stored]
+        fresh = [row for trace_id, (row, *_) in written.items() if trace_id not in stored]
         seqs = _insert_new_traces(connection, fresh, clean)
         assert seqs is not None  # under the write lock, what was not stored still is not
         seqs.update((trace_id, seq) for trace_id, (seq, _) in stored.items())
         _insert_rows(connection, _TRACE_UPSERT, [written[t][0] for t in stored], clean)
     connection.execute("RELEASE fresh")
     tag_rows = [
-        (trace_id, key, value) for trace_id, rows in written.items() for key, value in rows[5]
+        (trace_id, key, value) for trace_id, (*_, tags) in written.items() for key, value in tags
     ]
     _insert_rows(connection, _TAG_INSERT, tag_rows, clean)
     rewritten = [seqs[trace_id] for trace_id in stored]
@@ -495,15 +495,18 @@ def _insert_batch(
     _insert_rows(
         connection,
         _SPANS_INSERT,
-        [(seqs[trace_id], rows[1], rows[2]) for trace_id, rows in written.items()],
+        [
+            (seqs[trace_id], dictionary, packed)
+            for trace_id, (_, dictionary, packed, *_) in written.items()
+        ],
     )
     type_rows = [
         (span_type, seqs[trace_id], count)
-        for trace_id, rows in written.items()
-        for span_type, count in rows[3]
+        for trace_id, (_, _, _, type_counts, *_) in written.items()
+        for span_type, count in type_counts
     ]
     _insert_rows(connection, _TYPES_INSERT, type_rows, clean)
-    billed = [row for rows in written.values() for row in rows[4]]
+    billed = [row for _, _, _, _, calls, _ in written.values() for row in calls]
     _insert_rows(connection, _CALL_INSERT, billed, clean)
 
 
@@ -515,7 +518,10 @@ _Rows = tuple[
     tuple[tuple[Any, ...], ...],  # its usage_calls rows
     tuple[tuple[str, str], ...],  # its tags
 ]
-"""A trace as written, in plain values: all its rows but the ``seq`` its trace row gets."""
+"""A trace as written, in plain values: all its rows but the ``seq`` its trace row gets.
+
+A plain tuple, not a named one: the garbage collector stops tracking a tuple of plain values
+(it never does a subclass's), and a batch holds a thousand of them."""
 
 
 def _rows(
