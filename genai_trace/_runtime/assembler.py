@@ -219,6 +219,7 @@ class TraceAssembler(SpanProcessor):
             context = span.get_span_context()
             if context is None or not context.trace_flags.sampled:
                 return
+            _redact.compact_ended_span(span)  # it may wait for export: fewer objects to walk
             complete = orphan = None
             with self._lock:
                 buffer = self._buffers.get(context.trace_id)
