@@ -18,6 +18,7 @@ from genai_trace.exporters._base import (
     TraceExporter,
     after_fork_in_child,
     use_runtime_resource,
+    views_read,
 )
 
 if TYPE_CHECKING:
@@ -101,6 +102,10 @@ class SampledExporter:
         self.sampled_out = 0
         self._sampled_out_untaken = 0
 
+    releases_views = True
+    """Each trace's views are let go once (``DeferredTrace.views_read``): a dropped trace's
+    here, a kept one's by the wrapped exporter if it does so itself, else here after it."""
+
     def export(self, traces: Sequence[Trace]) -> ExportResult:
         """Export the kept traces (a sampler that raises keeps the trace: lose nothing)."""
         kept = []
@@ -112,12 +117,19 @@ class SampledExporter:
                 keep = True
             if keep:
                 kept.append(trace)
+            else:
+                views_read(trace)
         self.kept += len(kept)
         self.sampled_out += len(traces) - len(kept)
         self._sampled_out_untaken += len(traces) - len(kept)
         if not kept:
             return ExportResult.SUCCESS
-        return self.exporter.export(kept)
+        try:
+            return self.exporter.export(kept)
+        finally:
+            if not getattr(self.exporter, "releases_views", False):
+                for trace in kept:
+                    views_read(trace)
 
     def take_sampled_out(self) -> int:
         """Traces dropped by the sampler since the last call (the pipeline counts them)."""

@@ -88,3 +88,17 @@ def after_fork_in_child(exporter: object) -> None:
     hook = getattr(exporter, "after_fork_in_child", None)
     if callable(hook):
         hook()
+
+
+# Optional: ``releases_views = True``. A trace from the runtime keeps its span views until
+# every destination has read them; by default its destination counts a batch as read once
+# ``export`` returns. An exporter that is done with each trace sooner (it turns a trace into
+# bytes or rows and drops what it read) says so, and calls :func:`views_read` on each trace
+# of the batch, exactly once: a batch's views then never all wait for its end.
+
+
+def views_read(trace: object) -> None:
+    """This destination is done with ``trace``'s views (a trace not from the runtime has none)."""
+    done = getattr(trace, "views_read", None)
+    if done is not None:
+        done()

@@ -59,23 +59,52 @@ def encode_request(
     own) in order of first appearance (as the official encoder does); each span's own
     ``resource`` is not read: one resource for the batch.
     """
-    by_scope: dict[InstrumentationScope | None, list[bytes]] = {}
-    for span, attributes in spans:
-        encoded = _span(span, span.attributes if attributes is None else attributes)
-        scope = (span.instrumentation_scope if scope_of is None else scope_of(span)) or None
-        group = by_scope.get(scope)
-        if group is None:
-            by_scope[scope] = [encoded]
-        else:
-            group.append(encoded)
-    if not by_scope:
-        return b""
-    body = [_field(0x0A, _resource(resource))]
-    for scope, encoded_spans in by_scope.items():
-        body.append(_field(0x12, _scope_spans(scope, encoded_spans)))
-    if resource.schema_url:
-        body.append(_field(0x1A, resource.schema_url.encode()))
-    return _field(0x0A, b"".join(body))
+    request = RequestWriter(scope_of)
+    request.add(spans)
+    return request.finish(resource)
+
+
+class RequestWriter:
+    """An ``ExportTraceServiceRequest`` written a trace at a time (see :func:`encode_request`).
+
+    Each span is bytes as soon as it is added: a batch of traces need not be kept whole
+    until the request is written, only its spans' bytes, which the garbage collector never
+    walks.
+    """
+
+    __slots__ = ("_by_scope", "_scope_of", "spans")
+
+    def __init__(
+        self, scope_of: Callable[[ReadableSpan], InstrumentationScope | None] | None = None
+    ) -> None:
+        self._by_scope: dict[InstrumentationScope | None, list[bytes]] = {}
+        self._scope_of = scope_of
+        self.spans = 0
+        """Spans added so far."""
+
+    def add(self, spans: Iterable[SpanWithAttributes]) -> None:
+        """Write ``spans`` (each with the attributes to send, ``None``: its own)."""
+        by_scope, scope_of = self._by_scope, self._scope_of
+        for span, attributes in spans:
+            encoded = _span(span, span.attributes if attributes is None else attributes)
+            scope = (span.instrumentation_scope if scope_of is None else scope_of(span)) or None
+            group = by_scope.get(scope)
+            if group is None:
+                by_scope[scope] = [encoded]
+            else:
+                group.append(encoded)
+            self.spans += 1
+
+    def finish(self, resource: Resource) -> bytes:
+        """The request's bytes: every span added, under ``resource`` (empty with no span)."""
+        if not self._by_scope:
+            return b""
+        body = [_field(0x0A, _resource(resource))]
+        for scope, encoded_spans in self._by_scope.items():
+            body.append(_field(0x12, _scope_spans(scope, encoded_spans)))
+        if resource.schema_url:
+            body.append(_field(0x1A, resource.schema_url.encode()))
+        return _field(0x0A, b"".join(body))
 
 
 def _scope_spans(scope: InstrumentationScope | None, spans: list[bytes]) -> bytes:

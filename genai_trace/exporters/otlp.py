@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import threading
 import urllib.parse
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -24,7 +24,7 @@ from genai_trace._errors import ThrottledWarning, log_internal_error, warn_once
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.feedback import FeedbackDelivery
 from genai_trace._semantics.model import Trace
-from genai_trace.exporters._base import ExportResult
+from genai_trace.exporters._base import ExportResult, views_read
 from genai_trace.exporters._feedback import (
     HeldFeedback,
     MlflowAssessments,
@@ -33,7 +33,7 @@ from genai_trace.exporters._feedback import (
     warn_unknown_trace,
 )
 from genai_trace.exporters._otel_spans import record_scope, sent_as_rebuilt, to_otel_spans
-from genai_trace.exporters._otlp_wire import SpanWithAttributes, encode_request
+from genai_trace.exporters._otlp_wire import RequestWriter, SpanWithAttributes, encode_request
 from genai_trace.exporters.dialects import Dialect, get_dialect
 from genai_trace.exporters.dialects import default as default_dialect
 from genai_trace.exporters.dialects import mlflow as mlflow_dialect
@@ -97,6 +97,8 @@ class OTLPTraceExporter:
 
     reports_own_failures = False
     """True when it cannot send at all: it warned once, the pipeline need not warn again."""
+    releases_views = True
+    """It lets each trace's views go as soon as the trace is bytes (:func:`views_read`)."""
     max_batch = 512
     """Traces per request, the official batch processor's spans per request: each request
     costs the HTTP client a fixed share of CPU that more traces per request spread."""
@@ -232,6 +234,9 @@ class OTLPTraceExporter:
             client = _wire_client(self._exporter)
         # Written from the spans' views, never their records, where the dialect allows it.
         from_views = client is not None and self.dialect is default_dialect.span_attributes
+        # With our own wire client each trace is bytes at once, and its views go (the other
+        # destinations' reads aside): the batch is not held whole until the request.
+        request = RequestWriter(record_scope) if client is not None else None
         spans: list[SpanWithAttributes] = []
         converted: list[Trace] = []
         for trace in traces:
@@ -240,15 +245,24 @@ class OTLPTraceExporter:
                 if sent is None:
                     rebuilt = to_otel_spans(trace, self.dialect(trace), resource)
                     sent = [(span, None) for span in rebuilt]
-                spans.extend(sent)
+                if request is not None:
+                    request.add(sent)
+                else:
+                    spans.extend(sent)
                 converted.append(trace)
             except Exception:
                 log_internal_error("OTLP conversion")
-        if not spans:
+            finally:
+                views_read(trace)
+        if not (request.spans if request is not None else spans):
             return ExportResult.SUCCESS if len(converted) == len(traces) else ExportResult.FAILURE
         if self.reports_own_failures:
             return ExportResult.FAILURE
-        if not self._send(spans, resource, client):
+        if request is not None:
+            sent_all = self._send_request(lambda: request.finish(resource), client)
+        else:
+            sent_all = self._send(spans, resource, client)
+        if not sent_all:
             return ExportResult.FAILURE
         if self._mlflow is not None and not self._mlflow.send(converted):
             return ExportResult.FAILURE
@@ -288,11 +302,19 @@ class OTLPTraceExporter:
         return refused
 
     def _send(self, spans: list[SpanWithAttributes], resource: Resource, client: Any) -> bool:
+        if client is not None:
+            return self._send_request(lambda: encode_request(resource, spans, record_scope), client)
+        try:  # gRPC, or an HTTP exporter whose client we do not know
+            plain = [span for span, _ in spans]  # rebuilt spans: attributes their own
+            return bool(self._exporter.export(plain) is SpanExportResult.SUCCESS)
+        except Exception as exc:
+            _SEND_FAILED.record(1, self.name, _one_line(exc))
+            return False
+
+    def _send_request(self, encode: Callable[[], bytes], client: Any) -> bool:
+        """Post one request with our wire client; ``encode`` makes its bytes."""
         try:
-            if client is None:  # gRPC, or an HTTP exporter whose client we do not know
-                plain = [span for span, _ in spans]  # rebuilt spans: attributes their own
-                return bool(self._exporter.export(plain) is SpanExportResult.SUCCESS)
-            data = encode_request(resource, spans, record_scope)
+            data = encode()
             limit = _max_request_size(self._exporter)
             if 0 < limit < len(data):  # the official exporter drops such a batch, logged
                 _SEND_FAILED.record(1, self.name, f"{len(data)} bytes > max_request_size")

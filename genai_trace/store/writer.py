@@ -25,7 +25,7 @@ from genai_trace._semantics.capture import clean_text
 from genai_trace._semantics.facts import merge_parts
 from genai_trace._semantics.feedback import FeedbackDelivery
 from genai_trace._semantics.model import Trace, TraceInfo, span_to_dict, usage_dict
-from genai_trace.exporters._base import ExportResult
+from genai_trace.exporters._base import ExportResult, views_read
 from genai_trace.store.feedback import FeedbackInbox
 from genai_trace.store.payloads import (
     FACTS_BY_DEFAULT,
@@ -464,9 +464,7 @@ def _insert_batch(
             repeated.append(info.trace_id)
         else:
             written[info.trace_id] = _rows(connection, packing, info, _stored_spans(trace))
-        views_read = getattr(trace, "views_read", None)
-        if views_read is not None:  # a retry of this batch makes them again: same rows
-            views_read()
+        views_read(trace)  # a retry of this batch makes them again: same rows
     for trace_id in repeated:
         written[trace_id] = _merged_rows(connection, packing, _parts_of(traces, trace_id))
     connection.execute("SAVEPOINT fresh")

@@ -181,3 +181,42 @@ def test_one_batch_mixing_views_and_records_groups_scopes_as_records_do() -> Non
     assert mixed == encode_request(RESOURCE, rebuilt, record_scope)
     scopes = [s.scope for r in _decoded(mixed).resource_spans for s in r.scope_spans]
     assert [(s.name, s.version) for s in scopes] == [("genai_trace", ""), ("some.http.lib", "")]
+
+
+def test_the_otlp_exporter_lets_each_traces_views_go_once_every_destination_sent_it() -> None:
+    """Over HTTP to a real receiver: the batch's request is written a trace at a time, and
+    each trace's views go once both destinations have read them; what arrives is the
+    request the records would make."""
+    from genai_trace.exporters.otlp import OTLPTraceExporter
+    from tests.helpers.servers.otlp_receiver import OTLPReceiver
+
+    with OTLPReceiver() as receiver:
+        recorder = Recorder()
+        otlp = OTLPTraceExporter(receiver.endpoint)
+        genai_trace.configure(exporters=[otlp, recorder], metrics=False)
+        for record, _ in CASES.values():
+            record()
+        assert genai_trace.flush(10)
+        traces = recorder.traces
+        assert all(isinstance(t, DeferredTrace) for t in traces)
+        assert all(t._views is None for t in traces)  # type: ignore[attr-defined]
+        assert all(t._readers == 0 for t in traces)  # type: ignore[attr-defined]
+        (body,) = [body for path, body in receiver.received if path == "/v1/traces"]
+
+    arrived = _decoded(body)
+    resource = arrived.resource_spans[0].resource
+    spans = [s for r in arrived.resource_spans for ss in r.scope_spans for s in ss.spans]
+    expected = _decoded(
+        encode_request(
+            RESOURCE,
+            [
+                (span, None)
+                for t in traces
+                for span in to_otel_spans(t, default.span_attributes(t), RESOURCE)
+            ],
+            record_scope,
+        )
+    )
+    assert spans == [s for r in expected.resource_spans for ss in r.scope_spans for s in ss.spans]
+    assert resource.attributes  # the provider's resource, service name and all
+    assert SECRET.encode() not in body

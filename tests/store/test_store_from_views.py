@@ -105,3 +105,26 @@ def test_views_stay_while_a_destination_has_not_read_them() -> None:
     assert [dumps(stored_span_of_view(v), default=repr) for v in again] == [
         dumps(stored_span_of_view(v), default=repr) for v in views
     ]
+
+
+def test_sampled_destinations_let_each_traces_views_go_exactly_once(tmp_path: Path) -> None:
+    """A sampler's wrapper lets a dropped trace's views go itself, and a kept one's only
+    where the wrapped exporter does not (the store does, a plain exporter does not): every
+    trace ends read once by each of its three destinations, never less, never more."""
+    from genai_trace.sampling import SampledExporter, TailSampler
+
+    half = TailSampler(rate=0.5)
+    everything, sampled = Recorder(), Recorder()
+    store = SQLiteTraceStore(tmp_path / "traces.db")
+    genai_trace.configure(
+        exporters=[SampledExporter(store, half), SampledExporter(sampled, half), everything]
+    )
+    for _ in range(40):
+        CASES["plain"][0]()
+    assert genai_trace.flush(10)
+    traces = everything.traces
+    assert len(traces) == 40 and 0 < len(sampled.traces) < 40  # some of each
+    assert all(isinstance(t, DeferredTrace) for t in traces)
+    assert [t._readers for t in traces] == [0] * 40  # type: ignore[attr-defined]
+    assert all(t._views is None for t in traces)  # type: ignore[attr-defined]
+    store.shutdown()
