@@ -329,15 +329,19 @@ def compact_ended_span(span: object) -> None:
     ``ReadableSpan`` reads plain ones the same (attributes through ``MappingProxyType``,
     events and links through ``tuple()``, drop counts only from its bounded types, else 0),
     and takes them as its own defaults. The span has ended: nothing writes them any more.
+    A span that refuses the swap (another SDK's, a later SDK's) keeps its containers.
     """
-    attributes = getattr(span, "_attributes", None)
-    store = getattr(attributes, "_dict", None)
-    if type(store) is dict and getattr(attributes, "dropped", None) == 0:
-        span._attributes = store  # type: ignore[attr-defined]
-    for name in _PRIVATE_NAMES.values():
-        items = getattr(span, name, None)
-        if type(items) is not tuple and getattr(items, "dropped", None) == 0 and not items:
-            setattr(span, name, ())
+    try:
+        attributes = getattr(span, "_attributes", None)
+        store = getattr(attributes, "_dict", None)
+        if type(store) is dict and getattr(attributes, "dropped", None) == 0:
+            span._attributes = store  # type: ignore[attr-defined]
+        for name in _PRIVATE_NAMES.values():
+            items = getattr(span, name, None)
+            if type(items) is not tuple and getattr(items, "dropped", None) == 0 and not items:
+                setattr(span, name, ())
+    except (AttributeError, TypeError):
+        pass
 
 
 _PRIVATE_NAMES = {"events": "_events", "links": "_links"}

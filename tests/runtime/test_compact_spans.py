@@ -91,3 +91,27 @@ def test_the_apps_exporters_read_the_same_spans_and_plain_spans_are_compacted(
     assert {k: v for k, v in records["too many"].attributes.items() if k[0] == "a"} == {
         "a2": 2, "a3": 3, "a4": 4, "a5": 5
     }  # fmt: skip
+
+
+def test_a_span_that_refuses_the_swap_keeps_its_containers_and_its_trace() -> None:
+    """An SDK whose ended spans cannot be changed: nothing is swapped, nothing is lost."""
+    from genai_trace._semantics.redaction import compact_ended_span
+
+    class Frozen:
+        __slots__ = ("_attributes",)
+
+        def __init__(self) -> None:
+            object.__setattr__(self, "_attributes", _Bounded({"k": "v"}))
+
+        def __setattr__(self, name: str, value: object) -> None:
+            raise AttributeError(f"{name} is read-only")
+
+    frozen = Frozen()
+    compact_ended_span(frozen)  # no exception
+    assert type(frozen._attributes) is _Bounded
+
+
+class _Bounded:
+    def __init__(self, values: dict[str, str]) -> None:
+        self._dict = values
+        self.dropped = 0
