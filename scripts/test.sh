@@ -27,3 +27,22 @@ site_dir=$(mktemp -d)
 NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet -d "$site_dir"
 rm -rf "$site_dir"
 .venv/bin/python -m pytest "$@"
+
+# The other Pythons we support, each in a venv of its own with the same pins: the inner loop
+# (no backend server, no browser, nothing slow), in the full run only. Python 3.10 has the
+# install check above: constraints/ci.txt does not resolve there.
+other_python() {
+    local venv=.ci/venvs/py$1 interp
+    interp=$(ls -d "$HOME"/.pyenv/versions/"$1".*/bin/python 2>/dev/null | sort -V | tail -1)
+    [ -n "$interp" ] || interp=$(command -v "python$1")
+    [ -x "$venv/bin/python" ] || "$interp" -m venv "$venv"
+    "$venv/bin/python" -m pip install --quiet --upgrade pip
+    "$venv/bin/python" -m pip install --quiet -e ".[dev]" -c constraints/ci.txt
+    echo "== the inner loop on Python $1"
+    "$venv/bin/python" -m pytest -p no:cacheprovider -q -m "not backend and not browser and not slow"
+}
+if [ "$#" -eq 0 ]; then
+    for version in 3.12 3.13; do
+        other_python "$version"
+    done
+fi

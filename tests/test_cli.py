@@ -6,7 +6,6 @@ import json
 import os
 import pty
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -19,6 +18,7 @@ import genai_trace
 from genai_trace.store import SQLiteTraceStore, TraceQuery
 from tests.helpers.apps.stored_rag import fill
 from tests.helpers.reliability.faults import FaultyBackend, Status
+from tests.helpers.sqlite import connect
 
 
 def cli(
@@ -198,7 +198,7 @@ def test_large_store_lists_by_index_without_reading_it_whole(tmp_path: Path) -> 
     seed = SQLiteTraceStore(db)
     fill(seed)
     seed.shutdown()
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         (start_ns,) = connection.execute("SELECT start_ns FROM traces LIMIT 1").fetchone()
         rows = [
             (f"{i:032x}", "bulk", "OK", start_ns + i, 1.0, f"q{i}", "a", 1, "{}")

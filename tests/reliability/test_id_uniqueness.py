@@ -52,14 +52,14 @@ def test_forked_children_never_repeat_the_parents_ids(spawn: Spawn) -> None:
         import json, os, random
         import genai_trace
         from genai_trace.exporters import InMemoryTraceExporter
-        from tests.helpers.reliability.child_app import ids_of, work
+        from tests.helpers.reliability.child_app import fork_with_threads, ids_of, work
         memory = InMemoryTraceExporter()
         genai_trace.configure(exporters=[memory])
         work(0)  # the id generator is in use before the forks
         r, w = os.pipe()
         pids = []
         for _ in range(3):
-            pid = os.fork()
+            pid = fork_with_threads()
             if pid == 0:
                 os.close(r)
                 random.seed(0)

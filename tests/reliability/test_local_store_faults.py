@@ -31,6 +31,7 @@ from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceStoreError
 from genai_trace.store.schema import open_for_writing
 from genai_trace.testing import capture_traces
 from tests.helpers.reliability.faults import WAIT_S, Child, FaultyBackend, wait_until
+from tests.helpers.sqlite import connect
 
 Spawn = Callable[..., Child]
 SLACK_S = 10.0
@@ -64,7 +65,7 @@ def test_the_store_is_in_wal_mode(tmp_path: Path) -> None:
     genai_trace.configure(exporters=[SQLiteTraceStore(db)])
     unit(1)
     assert genai_trace.flush(WAIT_S)
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     connection.close()
 
@@ -98,7 +99,7 @@ def test_a_writer_killed_mid_write_loses_no_committed_trace(spawn: Spawn, tmp_pa
 
     stored = set(request_ids(db))
     assert {f"req-{i}" for i in range(committed + 1)} <= stored
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         assert connection.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
     connection.close()
 

@@ -28,7 +28,7 @@ def test_normal_exit_exports_pending_traces(spawn: Spawn, tmp_path: Path) -> Non
     child = spawn(
         f"""
         import genai_trace
-        from tests.helpers.reliability.child_app import FileExporter, work
+        from tests.helpers.reliability.child_app import FileExporter, fork_with_threads, work
 
         genai_trace.configure(exporters=[FileExporter({str(out)!r})])
         for i in range(50):
@@ -87,7 +87,7 @@ def test_a_forked_child_traces_on_its_own_and_nothing_is_exported_twice(
         import os, sys, threading
         import genai_trace
         from genai_trace._runtime import state as _runtime
-        from tests.helpers.reliability.child_app import FileExporter, work
+        from tests.helpers.reliability.child_app import FileExporter, fork_with_threads, work
 
         gate = threading.Event()
         genai_trace.configure(exporters=[FileExporter({str(out)!r}, gate=gate)])
@@ -102,7 +102,7 @@ def test_a_forked_child_traces_on_its_own_and_nothing_is_exported_twice(
         def after_fork(): return work(3)
 
         before_fork()
-        pid = os.fork()
+        pid = fork_with_threads()
         if pid == 0:
             gate.set()
             in_child()
@@ -132,6 +132,7 @@ def test_a_forked_child_never_writes_on_the_parents_backend_connection(
         import os
         import genai_trace
         from genai_trace.exporters.otlp import OTLPTraceExporter
+        from tests.helpers.reliability.child_app import fork_with_threads
 
         genai_trace.configure(exporters=[OTLPTraceExporter({backend.endpoint!r}, timeout_s=30)])
 
@@ -140,7 +141,7 @@ def test_a_forked_child_never_writes_on_the_parents_backend_connection(
 
         step("parent")
         assert genai_trace.flush(30)  # the parent now holds a keep-alive connection
-        pid = os.fork()
+        pid = fork_with_threads()
         if pid == 0:
             step("child")
             os._exit(0 if genai_trace.flush(30) else 3)
@@ -171,7 +172,7 @@ def test_shutdown_is_idempotent_across_explicit_calls_and_exit(
     child = spawn(
         f"""
         import genai_trace
-        from tests.helpers.reliability.child_app import FileExporter, work
+        from tests.helpers.reliability.child_app import FileExporter, fork_with_threads, work
 
         genai_trace.configure(exporters=[FileExporter({str(out)!r})])
         work(1)
@@ -196,7 +197,7 @@ def test_sigterm_with_flush_on_exit_signals_loses_no_completed_trace(
         f"""
         import signal, sys, time
         import genai_trace
-        from tests.helpers.reliability.child_app import FileExporter, work
+        from tests.helpers.reliability.child_app import FileExporter, fork_with_threads, work
 
         class SlowFile(FileExporter):
             def export(self, traces):

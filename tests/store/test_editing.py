@@ -7,7 +7,6 @@ store that real traced code wrote, read back through every reader.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ from genai_trace.exporters.otlp import OTLPTraceExporter
 from genai_trace.store import SQLiteTraceStore
 from tests.helpers.apps.stored_rag import fill, rag
 from tests.helpers.reliability.faults import FaultyBackend
+from tests.helpers.sqlite import connect
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def trace_id_of(question: str) -> str:
 
 def rows_of(store: SQLiteTraceStore, trace_id: str, seq: int) -> dict[str, int]:
     """How many rows of ``trace_id`` (row number ``seq``) each table holds."""
-    with sqlite3.connect(store.path) as connection:
+    with connect(store.path) as connection:
         tables = connection.execute(
             "SELECT m.name, c.name FROM sqlite_master AS m, pragma_table_info(m.name) AS c "
             "WHERE m.type = 'table' AND c.name IN ('trace_id', 'seq') "
@@ -53,7 +53,7 @@ def rows_of(store: SQLiteTraceStore, trace_id: str, seq: int) -> dict[str, int]:
 
 
 def last_row_number(store: SQLiteTraceStore) -> int:
-    with sqlite3.connect(store.path) as connection:
+    with connect(store.path) as connection:
         (seq,) = connection.execute(
             "SELECT seq FROM sqlite_sequence WHERE name = 'traces'"
         ).fetchone()
@@ -62,7 +62,7 @@ def last_row_number(store: SQLiteTraceStore) -> int:
 
 
 def seq_of(store: SQLiteTraceStore, trace_id: str) -> int:
-    with sqlite3.connect(store.path) as connection:
+    with connect(store.path) as connection:
         (seq,) = connection.execute(
             "SELECT seq FROM traces WHERE trace_id = ?", (trace_id,)
         ).fetchone()
@@ -145,7 +145,7 @@ def test_an_unknown_trace_or_bad_argument_is_a_clear_error(store: SQLiteTraceSto
 def test_delete_traces_by_id_removes_every_row_of_those_traces(store: SQLiteTraceStore) -> None:
     alpha, beta = trace_id_of("alpha"), trace_id_of("beta")
     # A per-trace table that a later migration adds goes with its traces too.
-    with sqlite3.connect(store.path) as connection:
+    with connect(store.path) as connection:
         connection.execute("CREATE TABLE notes (trace_id TEXT NOT NULL, note TEXT)")
         connection.executemany("INSERT INTO notes VALUES (?, 'n')", [(alpha,), (beta,)])
         connection.executemany(

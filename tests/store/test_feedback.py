@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -30,6 +29,7 @@ from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader
 from genai_trace.store.schema import SCHEMA_VERSION, open_for_writing
 from tests.helpers.paths import REPO_ROOT
 from tests.helpers.reliability.faults import FaultyBackend
+from tests.helpers.sqlite import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -46,7 +46,7 @@ def use_store(db: Path, **options: Any) -> SQLiteTraceStore:
 
 
 def rows(db: Path) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         found = connection.execute(
             "SELECT trace_id, span_id, kind, name, value, source_type, source_id, rationale "
             "FROM feedback ORDER BY created_ns"
@@ -272,7 +272,7 @@ def test_an_old_store_reads_without_feedback_and_migrates(tmp_path: Path) -> Non
     assert reader.get(first.trace_id).feedback == ()  # type: ignore[union-attr]
 
     open_for_writing(db, timeout_s=5.0).close()
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     connection.close()
     use_store(db)
@@ -329,7 +329,7 @@ def test_10000_feedback_from_16_threads_while_traces_export(
 
     expected = {fid for ids in logged for fid in ids}
     assert len(expected) == 16 * per_thread == 10_000
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         stored = [fid for (fid,) in connection.execute("SELECT feedback_id FROM feedback")]
         per_trace = connection.execute(
             "SELECT count(*) FROM (SELECT trace_id FROM feedback GROUP BY trace_id "

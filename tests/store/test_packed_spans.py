@@ -30,6 +30,7 @@ from genai_trace.store.payloads import (
     unpack_spans,
 )
 from genai_trace.store.schema import SCHEMA_VERSION, open_for_writing
+from tests.helpers.sqlite import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OLD_TRACES: list[dict[str, Any]] = json.loads(
@@ -125,7 +126,7 @@ def test_a_store_keeps_repeated_payloads_small(tmp_path: Path) -> None:
         run(i)
     assert genai_trace.flush(30)
     genai_trace.shutdown()
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         (packed,) = connection.execute("SELECT sum(length(spans)) FROM trace_spans").fetchone()
     connection.close()
@@ -183,7 +184,7 @@ def test_a_late_part_of_an_old_trace_is_merged_into_one_packed_row(store_v1: Pat
         **{s.span_id: s for s in old.spans},
         late.span_id: late,
     }
-    with sqlite3.connect(store_v1) as connection:
+    with connect(store_v1) as connection:
         types = dict(
             connection.execute(
                 "SELECT span_type, spans FROM span_types JOIN traces USING (seq) "
@@ -228,7 +229,7 @@ def test_processes_opening_an_old_store_at_once_migrate_it_once(
     for process in processes:
         process.join(30)
     assert outcomes == ["ok"] * 4
-    with sqlite3.connect(store_v1) as connection:
+    with connect(store_v1) as connection:
         (version,) = connection.execute("PRAGMA user_version").fetchone()
         columns = [row[1] for row in connection.execute("PRAGMA table_info(traces)")]
         (traces,) = connection.execute("SELECT count(*) FROM traces").fetchone()
@@ -275,7 +276,7 @@ def test_a_store_dictionary_is_learned_once_and_used_by_every_writer(tmp_path: P
     second = SQLiteTraceStore(db, retention=None)  # another process's writer, later
     assert second.export([big_trace(i) for i in range(40, 60)]).name == "SUCCESS"
     second.shutdown()
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         (dictionaries,) = connection.execute("SELECT count(*) FROM dictionaries").fetchone()
         used = dict(
             connection.execute(
@@ -298,7 +299,7 @@ def test_a_batch_rolled_back_after_learning_a_dictionary_leaves_none_dangling(
     db = tmp_path / "traces.db"
     store = SQLiteTraceStore(db, retention=None)
     assert store.export([big_trace(0)]).name == "SUCCESS"
-    with sqlite3.connect(db) as connection:  # a write refused after the packing
+    with connect(db) as connection:  # a write refused after the packing
         connection.execute(
             "CREATE TRIGGER refuse AFTER INSERT ON span_types WHEN NEW.span_type = 'BOOM' "
             "BEGIN SELECT RAISE(ABORT, 'refused'); END"
@@ -317,7 +318,7 @@ def test_a_batch_rolled_back_after_learning_a_dictionary_leaves_none_dangling(
     )
     assert store.take_rejected() == 1
     store.shutdown()
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         dangling = connection.execute(
             "SELECT count(*) FROM trace_spans WHERE dictionary IS NOT NULL "
             "AND dictionary NOT IN (SELECT id FROM dictionaries)"
@@ -343,7 +344,7 @@ def test_a_reader_of_a_store_not_upgraded_reads_filters_and_counts_its_span_rows
     for old in OLD_TRACES:
         read = reader.get(old["info"]["trace_id"])
         assert read is not None and read.to_dict() == old
-    with sqlite3.connect(store_v1) as connection:
+    with connect(store_v1) as connection:
         (version,) = connection.execute("PRAGMA user_version").fetchone()
     connection.close()
     assert version == 1  # read as it is: readers never write

@@ -19,6 +19,7 @@ import pytest
 import genai_trace
 from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader, TraceStoreError
 from genai_trace.store.schema import SCHEMA_VERSION
+from tests.helpers.sqlite import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -55,7 +56,7 @@ def test_a_store_migrated_while_a_reader_keeps_a_connection_is_read_migrated(
     reader = TraceReader(db)
     before = reader.stats()["by_span_type"]  # through the version-1 stand-ins
     write(db, "after the upgrade")  # the writer migrates the store
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         (version,) = connection.execute("PRAGMA user_version").fetchone()
     connection.close()
     assert version == SCHEMA_VERSION
@@ -117,7 +118,7 @@ def test_a_store_its_first_writer_is_still_creating_reads_as_empty(tmp_path: Pat
 
 def test_another_programs_database_is_refused_not_read_as_empty(tmp_path: Path) -> None:
     db = tmp_path / "other.db"
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         connection.execute("CREATE TABLE notes (text TEXT)")
     connection.close()
     with pytest.raises(TraceStoreError, match="is it a genai-trace store"):

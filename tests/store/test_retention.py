@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -24,6 +23,7 @@ from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader
 from genai_trace.store.retention import Retention, parse_size, prune, used_bytes
 from genai_trace.store.schema import open_for_writing
 from genai_trace.store.writer import WAL_TRUNCATE_BYTES
+from tests.helpers.sqlite import connect
 
 PAYLOAD = "lorem ipsum dolor sit amet " * 20  # about 540 characters
 T0 = 1_700_000_000 * 10**9
@@ -65,7 +65,7 @@ def make_trace(i: int, start_ns: int | None = None, spans: int = 3) -> Trace:
 
 
 def stored_ids(db: Path) -> list[int]:
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         rows = connection.execute("SELECT trace_id FROM traces ORDER BY start_ns").fetchall()
     connection.close()
     return [int(trace_id, 16) for (trace_id,) in rows]
@@ -73,7 +73,7 @@ def stored_ids(db: Path) -> list[int]:
 
 def orphans(db: Path) -> tuple[int, int]:
     """Spans and tags whose trace is gone: pruning deletes whole traces only."""
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         (spans,) = connection.execute(
             "SELECT (SELECT count(*) FROM trace_spans WHERE seq NOT IN (SELECT seq FROM traces))"
             " + (SELECT count(*) FROM span_types WHERE seq NOT IN (SELECT seq FROM traces))"
@@ -94,7 +94,7 @@ def test_retention_holds_a_100000_trace_stream_under_a_small_limit(tmp_path: Pat
     for start in range(0, 100_000, 1000):
         batch = [make_trace(i, spans=1) for i in range(start, start + 1000)]
         assert store.export(batch) is genai_trace.ExportResult.SUCCESS
-        with sqlite3.connect(db) as connection:
+        with connect(db) as connection:
             # the pages in use stay under the limit, up to the traces of one upkeep interval
             assert used_bytes(connection) <= limit + 1_500_000
         connection.close()

@@ -19,6 +19,7 @@ import genai_trace
 from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader, TraceStoreError
 from tests.helpers.apps.stored_rag import fill, rag, retrieve
 from tests.helpers.paths import APPS
+from tests.helpers.sqlite import connect
 
 
 @pytest.fixture
@@ -33,7 +34,7 @@ def names(infos: list[genai_trace.TraceInfo]) -> list[str]:
 
 
 def test_store_is_wal_and_holds_whole_traces(store: SQLiteTraceStore) -> None:
-    with sqlite3.connect(store.path) as connection:
+    with connect(store.path) as connection:
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
     infos = store.search()
     assert names(infos) == ["hello 100%_done", "fail", "beta", "alpha"]
@@ -340,7 +341,7 @@ def test_every_trace_of_a_big_batch_keeps_its_own_spans_beside_a_merged_part(
     merged = store.get(f"{8:032x}")
     assert merged is not None and sorted(s.name for s in merged.spans) == ["span-7-1", "span-7-2"]
     assert len(store.search(TraceQuery(limit=10_000))) == 2501
-    with sqlite3.connect(tmp_path / "t.db") as connection:
+    with connect(tmp_path / "t.db") as connection:
         counts = connection.execute(
             "SELECT COUNT(*), COUNT(DISTINCT seq) FROM span_types"
         ).fetchone()

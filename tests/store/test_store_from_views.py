@@ -7,7 +7,6 @@ be the same bytes, and read back (``store.reader``) as the same trace.
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -18,10 +17,11 @@ from genai_trace._semantics.codec import dumps
 from genai_trace.store import SQLiteTraceStore
 from genai_trace.store.payloads import stored_span_of_view
 from tests.exporters.test_otlp_views import CASES, SECRET, Recorder
+from tests.helpers.sqlite import connect
 
 
 def _rows(path: Path) -> list[tuple[object, ...]]:
-    with sqlite3.connect(path) as connection:
+    with connect(path) as connection:
         traces = connection.execute(
             "SELECT trace_id, client_request_id, name, state, start_ns, end_ns, duration_ms, "
             "request_preview, response_preview, session_id, user_id, total_tokens, span_count, "

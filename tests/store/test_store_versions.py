@@ -24,12 +24,13 @@ import genai_trace
 from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader, TraceStoreError, schema
 from genai_trace.store.schema import SCHEMA_VERSION, open_for_writing
 from tests.helpers.paths import REPO_ROOT
+from tests.helpers.sqlite import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def user_version(db: Path) -> int:
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         (version,) = connection.execute("PRAGMA user_version").fetchone()
     connection.close()
     return int(version)
@@ -74,7 +75,7 @@ def test_a_store_of_the_first_schema_opens_migrates_and_reads_back_exactly(
 def store_from_the_future(tmp_path: Path) -> Path:
     db = tmp_path / "traces.db"
     open_for_writing(db, timeout_s=5.0).close()
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         connection.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     connection.close()
     return db
@@ -170,7 +171,7 @@ def test_a_failed_migration_leaves_the_store_as_it_was(
     with pytest.raises(sqlite3.OperationalError):
         open_for_writing(store_v1, timeout_s=5.0)
     assert user_version(store_v1) == 1
-    with sqlite3.connect(store_v1) as connection:
+    with connect(store_v1) as connection:
         columns = [row[1] for row in connection.execute("PRAGMA table_info(traces)")]
     connection.close()
     assert "feedback" not in columns

@@ -8,7 +8,6 @@ token kind, and read a store written before usage was kept as empty, never crash
 from __future__ import annotations
 
 import shutil
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from genai_trace.store.retention import Retention, prune_store
 from genai_trace.store.schema import SCHEMA_VERSION, open_for_writing
 from genai_trace.store.usage import UsageRow, usage_summary
 from genai_trace.store.writer import SQLiteTraceStore
+from tests.helpers.sqlite import connect
 
 FIXTURES = Path(__file__).parent / "fixtures"
 GPT_4O_COST = (800 * 2.5 + 200 * 1.25 + 100 * 10.0) * 1e-6  # 200 of 1000 input tokens cached
@@ -115,7 +115,7 @@ def test_the_python_api_reads_the_same_rows(db: Path) -> None:
 def test_pruned_traces_take_their_calls_with_them(db: Path) -> None:
     prune_store(db, Retention(0, 0, 1), False, 5.0)  # keep the newest trace only
     assert [r.key for r in usage_summary(TraceReader(db), "model")] == ["mystery-model"]
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         assert connection.execute("SELECT count(*) FROM usage_calls").fetchone() == (1,)
     connection.close()
 
@@ -128,7 +128,7 @@ def test_a_store_from_before_usage_reads_empty_then_migrates_and_counts_its_trac
     assert usage_summary(TraceReader(db), "model") == []  # read-only: no table yet, no crash
     before = usage_summary(TraceReader(db), "session")  # its traces, no calls: as once migrated
     open_for_writing(db, timeout_s=5.0).close()
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         assert connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     connection.close()
     assert usage_summary(TraceReader(db), "model") == []  # calls of old traces are not recovered

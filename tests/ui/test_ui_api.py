@@ -8,7 +8,6 @@ import logging
 import os
 import signal
 import socket
-import sqlite3
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader
 from genai_trace.store.reader import Cursor
 from genai_trace.ui import RunningViewer, serve, start_server
 from tests.helpers.apps.stored_rag import fill
+from tests.helpers.sqlite import connect
 
 XSS = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 LOOKUP = '{"id":7}'
@@ -362,7 +362,7 @@ def test_a_store_of_100000_traces_is_paged_by_index(tmp_path: Path) -> None:
     store = SQLiteTraceStore(db)
     fill(store)
     store.shutdown()
-    with sqlite3.connect(db) as connection:
+    with connect(db) as connection:
         (template,) = connection.execute("SELECT info FROM traces LIMIT 1").fetchone()
         base = json.loads(template)
         (newest,) = connection.execute("SELECT max(start_ns) FROM traces").fetchone()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from genai_trace import SpanType
 from genai_trace.store import SQLiteTraceStore, TraceQuery
 from genai_trace.ui import RunningViewer, start_server
 from tests.helpers.apps.stored_rag import fill
+from tests.helpers.sqlite import connect
 
 # Needs Chromium: `pytest -m 'not browser'` leaves this module out.
 pytestmark = pytest.mark.browser
@@ -432,7 +432,7 @@ def test_span_type_and_time_range_filters(browser: Any, tmp_path: Path) -> None:
     assert genai_trace.flush(10)
     store.shutdown()
     two_days_ns = 2 * 86400 * 10**9
-    with sqlite3.connect(db) as connection:  # as if traced two days ago
+    with connect(db) as connection:  # as if traced two days ago
         connection.execute(
             "UPDATE traces SET start_ns = start_ns - ? WHERE request_preview = 'old question'",
             (two_days_ns,),

@@ -7,11 +7,24 @@ from __future__ import annotations
 
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
 import genai_trace
 from genai_trace import ExportResult, Trace
+
+
+def fork_with_threads() -> int:
+    """``os.fork()``, without Python's warning about the threads running in the process.
+
+    From Python 3.12 a fork of a process with threads warns (a DeprecationWarning on
+    stderr): genai-trace's export threads are running, and forking them is what these tests
+    are about (its fork hooks give the child fresh locks, queues and connections).
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "This process .* is multi-threaded", DeprecationWarning)
+        return os.fork()
 
 
 @genai_trace.trace
