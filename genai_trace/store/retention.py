@@ -71,7 +71,7 @@ def prune(
         now_ns = time.time_ns() if now_ns is None else now_ns
         cutoff = now_ns - int(retention.max_age_s * 1e9)
         budget.spend(_delete_oldest(connection, budget.left(None), cutoff))
-    if retention.max_traces:
+    if retention.max_traces and _seq_range(connection) > retention.max_traces:
         excess = _trace_count(connection) - retention.max_traces
         if excess > 0:
             budget.spend(_delete_oldest(connection, budget.left(excess), keep=retention.max_traces))
@@ -122,6 +122,16 @@ def _prune_to_size(connection: sqlite3.Connection, max_bytes: int, budget: _Budg
         removed += deleted
         budget.spend(deleted)
     return removed
+
+
+def _seq_range(connection: sqlite3.Connection) -> int:
+    """At least the number of traces, read off the ``seq`` key's two ends.
+
+    A count scans the whole table; within a count limit (most upkeeps) this says so at once.
+    Deleted traces leave gaps, so it can only be more than the count.
+    """
+    (span,) = connection.execute("SELECT max(seq) - min(seq) + 1 FROM traces").fetchone()
+    return int(span or 0)
 
 
 def _trace_count(connection: sqlite3.Connection) -> int:

@@ -162,8 +162,9 @@ def test_a_store_far_over_its_limits_is_pruned_a_slice_per_write(tmp_path: Path)
 def test_pruning_a_store_within_its_limits_counts_nothing_and_deletes_nothing(
     tmp_path: Path,
 ) -> None:
-    """The writer prunes every 1,000 traces: a store within its limits must not be counted
-    (a scan of the whole table, which grows with the store) nor enter a delete."""
+    """The writer prunes every 1,000 traces: a store within its limits (size, age, count)
+    must not be counted (a scan of the whole table, which grows with the store) nor enter a
+    delete."""
     db = tmp_path / "traces.db"
     store = SQLiteTraceStore(db, retention=None)
     store.export([make_trace(i, start_ns=time.time_ns(), spans=1) for i in range(50)])
@@ -172,7 +173,7 @@ def test_pruning_a_store_within_its_limits_counts_nothing_and_deletes_nothing(
     statements: list[str] = []
     connection.set_trace_callback(statements.append)
     try:
-        retention = Retention(max_bytes=10**9, max_age_s=3600)
+        retention = Retention(max_bytes=10**9, max_age_s=3600, max_traces=1000)
         assert prune(connection, retention) == 0
     finally:
         connection.close()
