@@ -129,14 +129,15 @@ class SQLiteTraceStore(TraceReader):
         cannot bind) costs only itself: the batch is written again trace by trace, and the
         refused one is logged and counted (:meth:`take_rejected`).
         """
+        read: set[int] = set()  # the traces whose views this export let go (by id)
         try:
             with self._lock:
                 try:
-                    self._write(traces)
+                    self._write(traces, read)
                 except Exception as exc:
                     if not _is_about_a_trace(exc):
                         raise
-                    self._write_one_by_one(traces)
+                    self._write_one_by_one(traces, read)
                 self._deliver_feedback()
                 self._upkeep(len(traces))
             return ExportResult.SUCCESS
@@ -236,7 +237,7 @@ class SQLiteTraceStore(TraceReader):
             rejected, self._rejected = self._rejected, 0
         return rejected
 
-    def _write_one_by_one(self, traces: Sequence[Trace]) -> None:
+    def _write_one_by_one(self, traces: Sequence[Trace], read: set[int]) -> None:
         """Each trace in its own transaction; one the store refuses is dropped and counted.
 
         Text that SQLite cannot encode (a lone surrogate that got past capture, from another
@@ -245,9 +246,9 @@ class SQLiteTraceStore(TraceReader):
         for trace in traces:
             try:
                 try:
-                    self._write([trace])
+                    self._write([trace], read)
                 except UnicodeEncodeError:
-                    self._write([trace], clean=True)
+                    self._write([trace], read, clean=True)
             except Exception as exc:
                 if not _is_about_a_trace(exc):
                     raise
@@ -256,8 +257,10 @@ class SQLiteTraceStore(TraceReader):
                     1, self.path, trace.info.trace_id, f"{type(exc).__name__}: {exc}"
                 )
 
-    def _write(self, traces: Sequence[Trace], clean: bool = False) -> None:
+    def _write(self, traces: Sequence[Trace], read: set[int], clean: bool = False) -> None:
         """One transaction, waiting up to ``busy_timeout_s`` for another writer's lock.
+
+        ``read``: the traces (by id) whose views this export has let go already.
 
         SQLite's own busy handler waits (it takes the lock soon after it is free; polls from
         here left gaps that other processes filled, so under load a writer could wait out
@@ -273,7 +276,7 @@ class SQLiteTraceStore(TraceReader):
                 connection.execute(f"PRAGMA busy_timeout={wait_ms}")
                 try:
                     with connection:
-                        _insert_batch(connection, traces, self._packing, clean)
+                        _insert_batch(connection, traces, self._packing, read, clean)
                 finally:
                     self._packing.committed(sys.exc_info()[0] is None)
                 return
@@ -433,6 +436,7 @@ def _insert_batch(
     connection: sqlite3.Connection,
     traces: Sequence[Trace],
     packing: _Packing,
+    read: set[int],
     clean: bool = False,
 ) -> None:
     """Write a batch with one multi-row statement per table, in one write transaction.
@@ -444,9 +448,10 @@ def _insert_batch(
     (:func:`~genai_trace._semantics.facts.merge_parts`) and its spans are written again,
     whole. ``clean``: replace lone surrogates in every text written.
 
-    Each trace is turned into its rows as the batch is read, and its views let go at once:
-    until its statements run, the batch holds rows of plain values (which the garbage
-    collector stops tracking), not a batch's worth of span dicts and views.
+    Each trace is turned into its rows as the batch is read, and its views let go at once
+    (once an export: ``read`` holds the ids of those let go by an earlier try): until its
+    statements run, the batch holds rows of plain values (which the garbage collector stops
+    tracking), not a batch's worth of span dicts and views.
 
     Most batches hold no part of a stored trace: their rows are inserted with no read
     first. A row whose trace is stored is not inserted (``ON CONFLICT DO NOTHING``); then
@@ -464,7 +469,9 @@ def _insert_batch(
             repeated.append(info.trace_id)
         else:
             written[info.trace_id] = _rows(connection, packing, info, _stored_spans(trace))
-        views_read(trace)  # a retry of this batch makes them again: same rows
+        if id(trace) not in read:  # once an export, however often the batch is tried
+            read.add(id(trace))
+            views_read(trace)  # a retry of this batch makes them again: same rows
     for trace_id in repeated:
         written[trace_id] = _merged_rows(connection, packing, _parts_of(traces, trace_id))
     connection.execute("SAVEPOINT fresh")

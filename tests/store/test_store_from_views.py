@@ -14,7 +14,7 @@ import pytest
 import genai_trace
 from genai_trace._runtime.deferred import DeferredTrace
 from genai_trace._semantics.codec import dumps
-from genai_trace.store import SQLiteTraceStore
+from genai_trace.store import SQLiteTraceStore, TraceQuery
 from genai_trace.store.payloads import stored_span_of_view
 from tests.exporters.test_otlp_views import CASES, SECRET, Recorder
 from tests.helpers.sqlite import connect
@@ -127,4 +127,28 @@ def test_sampled_destinations_let_each_traces_views_go_exactly_once(tmp_path: Pa
     assert all(isinstance(t, DeferredTrace) for t in traces)
     assert [t._readers for t in traces] == [0] * 40  # type: ignore[attr-defined]
     assert all(t._views is None for t in traces)  # type: ignore[attr-defined]
+    store.shutdown()
+
+
+def test_a_batch_written_again_trace_by_trace_lets_each_traces_views_go_once(
+    tmp_path: Path,
+) -> None:
+    """A trace the store refuses sends its batch to the one-by-one path, which reads every
+    trace again: the views are still let go once per trace, so the other destination's
+    count ends at exactly 0."""
+    from opentelemetry import trace as trace_api
+
+    everything = Recorder()
+    store = SQLiteTraceStore(tmp_path / "traces.db")
+    genai_trace.configure(exporters=[store, everything])
+    foreign = trace_api.get_tracer("another.instrumentation")
+    for i in range(10):
+        with genai_trace.start_span("unit", inputs=f"trace {i}"):
+            if i == 4:  # a broken clock, past SQLite's 64 bits: this trace is refused
+                foreign.start_span("broken", start_time=2**70).end(end_time=2**70 + 1)
+    assert genai_trace.flush(10)
+    assert len(store.search(TraceQuery(limit=100))) == 9  # the refused one is not stored
+    traces = everything.traces
+    assert len(traces) == 10
+    assert [t._readers for t in traces] == [0] * 10  # type: ignore[attr-defined]
     store.shutdown()
