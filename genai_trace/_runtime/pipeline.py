@@ -30,7 +30,7 @@ from genai_trace._semantics.facts import TraceUpdates
 from genai_trace._semantics.feedback import FeedbackDelivery
 from genai_trace._semantics.messages import is_genai_span
 from genai_trace._semantics.model import Trace
-from genai_trace.exporters._base import ExportResult
+from genai_trace.exporters._base import ExportResult, views_read
 
 if TYPE_CHECKING:
     from genai_trace.exporters._base import TraceExporter
@@ -224,8 +224,7 @@ class Destination:
         # mid-batch) says so; for the others, the batch is done here.
         if not getattr(self.exporter, "releases_views", False):
             for trace in traces:
-                if isinstance(trace, DeferredTrace):
-                    trace.views_read()
+                views_read(trace)
         if result is ExportResult.SUCCESS:
             # An exporter may refuse single traces and store the rest (the local store).
             take_rejected = getattr(self.exporter, "take_rejected", None)
