@@ -353,7 +353,7 @@ def recorded_items(span: object, name: str) -> Sequence[Any]:
     The view copies its list under a lock on every read, a cost that shows on the export
     worker for every span, though most spans have neither.
     """
-    items = getattr(span, _PRIVATE_NAMES.get(name) or "_" + name, None)
+    items = getattr(span, _PRIVATE_NAMES[name], None)
     if items is not None and len(items) == 0:
         return ()
     return getattr(span, name)  # type: ignore[no-any-return]
