@@ -32,6 +32,7 @@ from tests.helpers.reliability.faults import (
     Status,
     free_port,
     threads_blocked_on_sockets,
+    wait_until,
 )
 
 SLACK_S = 10.0
@@ -95,10 +96,14 @@ def test_a_hanging_backend_blocks_only_its_own_export_thread(backend: FaultyBack
     # Every call returned while the backend still holds the first request.
     assert not backend.release.is_set() and backend.hanging == 1
     # Of genai-trace's threads and the app's, only the OTLP export thread waits on its socket
-    # (threads other tests left behind may wait on sockets of their own).
+    # (threads other tests left behind may wait on sockets of their own). The backend holds
+    # the request once it has read it; the export thread reaches its read of the answer when
+    # it next gets the GIL, which the app's calls just held: it is given that moment.
+    otlp_thread = f"genai_trace export: OTLP {backend.endpoint}"
+    assert wait_until(lambda: otlp_thread in threads_blocked_on_sockets())
     blocked = threads_blocked_on_sockets()
     ours = {name for name in blocked if name.startswith("genai_trace")}
-    assert ours == {f"genai_trace export: OTLP {backend.endpoint}"}
+    assert ours == {otlp_thread}
     assert threading.main_thread().name not in blocked
     # The other destination is not delayed at all.
     assert destination(1).flush(WAIT_S)
