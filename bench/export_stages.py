@@ -45,7 +45,7 @@ class _Keep:
     def export(self, traces: list[Any]) -> Any:
         import genai_trace
 
-        self.parts.extend(trace._parts for trace in traces)
+        self.parts.extend(trace.parts for trace in traces)
         return genai_trace.ExportResult.SUCCESS
 
     def shutdown(self) -> None:

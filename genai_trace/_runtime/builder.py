@@ -292,6 +292,8 @@ class SpanView:
 
     def _model(self) -> str | None:
         attributes = self.attributes
+        if _MODEL_KEYS.isdisjoint(attributes):  # most spans are not model calls
+            return None
         return first(
             text_value(attributes.get(sc.GEN_AI_RESPONSE_MODEL)),
             text_value(attributes.get(sc.GEN_AI_REQUEST_MODEL)),
@@ -303,6 +305,7 @@ class SpanView:
         return scope.name if scope is not None else None
 
 
+_MODEL_KEYS = frozenset((sc.GEN_AI_RESPONSE_MODEL, sc.GEN_AI_REQUEST_MODEL, sc.LLM_MODEL_NAME))
 _KIND_NAMES = {kind: kind.name for kind in SpanKind}  # an enum's .name is a property call
 
 

@@ -45,10 +45,18 @@ _build_lock = threading.RLock()
 class DeferredTrace(Trace):
     """A :class:`Trace` built from its spans when first read; equal to the built trace."""
 
-    __slots__ = ("_built", "_clean", "_info", "_parts", "_readers", "_views")
+    # The spans and what came with them in slots of their own, not a tuple: a queued trace
+    # is objects the garbage collector walks, and a tuple holding a list is one more.
+    __slots__ = (
+        "_built", "_clean", "_dropped", "_info", "_readers", "_reason", "_spans", "_updates",
+        "_views",
+    )  # fmt: skip
     _built: Trace | None
     _clean: bool | None
-    _parts: _Parts | None
+    _spans: Sequence[ReadableSpan] | None
+    _updates: TraceUpdates | None
+    _reason: str | None
+    _dropped: int
     _views: list[SpanView] | None
     _info: TraceInfo | None
     _readers: int
@@ -64,7 +72,10 @@ class DeferredTrace(Trace):
         """``readers``: how many destinations will read the views (see :meth:`views_read`)."""
         # Trace is a frozen dataclass: its own __setattr__ refuses; these slots are ours.
         setattr_ = object.__setattr__
-        setattr_(self, "_parts", (spans, updates, incomplete_reason, dropped_spans))
+        setattr_(self, "_spans", spans)
+        setattr_(self, "_updates", updates)
+        setattr_(self, "_reason", incomplete_reason)
+        setattr_(self, "_dropped", dropped_spans)
         setattr_(self, "_built", None)
         setattr_(self, "_views", None)
         setattr_(self, "_info", None)
@@ -72,6 +83,17 @@ class DeferredTrace(Trace):
         # Whether its waiting payloads need no redaction, as a batch's look found (None: not
         # looked at; False: each is looked at alone as the views are made).
         setattr_(self, "_clean", None)
+
+    @property
+    def parts(self) -> _Parts | None:
+        """What the trace was made with (its spans, updates, reason, dropped count).
+
+        ``None`` for a merge of parts.
+        """
+        spans = self._spans
+        if spans is None:
+            return None
+        return (spans, self._updates, self._reason, self._dropped)
 
     @property
     def info(self) -> TraceInfo:
@@ -86,10 +108,9 @@ class DeferredTrace(Trace):
     @property
     def client_request_id(self) -> str | None:
         """The client request id, without building the trace (what ``info`` will say)."""
-        built, parts = self._built, self._parts
-        if built is not None or parts is None:
+        built, spans, updates = self._built, self._spans, self._updates
+        if built is not None or spans is None:
             return self.built().info.client_request_id
-        spans, updates = parts[0], parts[1]
         if updates is not None and updates.client_request_id is not None:
             return updates.client_request_id
         for span in reversed(spans):  # the root usually ends last
@@ -105,10 +126,10 @@ class DeferredTrace(Trace):
         For a quick look that must not finalize the trace. ``None`` once only records are
         left (read those).
         """
-        parts = self._parts
-        if parts is None:
+        spans = self._spans
+        if spans is None:
             return None
-        return [attributes_of(span) for span in parts[0]]
+        return [attributes_of(span) for span in spans]
 
     def span_views(self) -> list[SpanView] | None:
         """Each span's view, parents first (finalized now if it was not yet).
@@ -117,7 +138,7 @@ class DeferredTrace(Trace):
         finalize): read the records instead.
         """
         views = self._views
-        if views is not None or self._parts is None:
+        if views is not None or self._spans is None:
             return views
         with _build_lock:
             return self._finalized()
@@ -136,9 +157,8 @@ class DeferredTrace(Trace):
                 views = self._finalized()
                 if views is None:
                     return self.built().info
-                assert self._parts is not None  # kept while views exist
                 try:
-                    info = view_info(views, *self._parts[1:])
+                    info = view_info(views, self._updates, self._reason, self._dropped)
                 except Exception:
                     log_internal_error("building a trace")
                     return self.built().info
@@ -162,9 +182,10 @@ class DeferredTrace(Trace):
     def _finalized(self) -> list[SpanView] | None:
         """The views, made once (the build lock held)."""
         views = self._views
-        if views is None and self._parts is not None:
+        spans = self._spans
+        if views is None and spans is not None:
             try:
-                views = finalize(self._parts[0], self._clean is True)
+                views = finalize(spans, self._clean is True)
             except Exception:
                 log_internal_error("building a trace")
                 return None
@@ -184,14 +205,16 @@ class DeferredTrace(Trace):
         return built
 
     def _make(self) -> Trace:
-        assert self._parts is not None  # kept for the views' exporters
+        spans = self._spans
+        assert spans is not None  # kept for the views' exporters
         views = self._finalized()
         if views is not None:
             try:
-                return trace_of_views(views, self._info or view_info(views, *self._parts[1:]))
+                info = self._info or view_info(views, self._updates, self._reason, self._dropped)
+                return trace_of_views(views, info)
             except Exception:
                 log_internal_error("building a trace")
-        return _failed(*self._parts)
+        return _failed(spans, self._updates, self._reason, self._dropped)
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Trace):
@@ -214,7 +237,7 @@ class MergedTrace(DeferredTrace):
     _pieces: tuple[DeferredTrace, DeferredTrace]
 
     def __init__(self, earlier: DeferredTrace, later: DeferredTrace) -> None:
-        object.__setattr__(self, "_parts", None)
+        object.__setattr__(self, "_spans", None)
         object.__setattr__(self, "_built", None)
         object.__setattr__(self, "_views", None)  # a merge is read as records
         object.__setattr__(self, "_info", None)
@@ -251,12 +274,12 @@ def finalize_together(traces: Sequence[Trace]) -> None:
         if type(trace) is DeferredTrace
         and trace._clean is None
         and trace._views is None
-        and trace._parts is not None
+        and trace._spans is not None
     ]
     for start in range(0, len(pending), FINALIZED_TOGETHER):
         group = pending[start : start + FINALIZED_TOGETHER]
         try:
-            clean = waiting_payloads_clean([trace._parts[0] for trace in group])  # type: ignore[index]
+            clean = waiting_payloads_clean([trace._spans for trace in group])  # type: ignore[misc]
         except Exception:
             log_internal_error("building a trace")
             return

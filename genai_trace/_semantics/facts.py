@@ -111,10 +111,15 @@ def trace_info(
     one = len(records) == 1  # most traces: no search, no sum
     root = records[0] if one else root_of(records)
     attributes = root.attributes
-    request = first(updates.request_preview, text_value(attributes.get(sc.TRACE_REQUEST_PREVIEW)))
-    response = first(
-        updates.response_preview, text_value(attributes.get(sc.TRACE_RESPONSE_PREVIEW))
-    )
+    request = updates.request_preview
+    if request is None:
+        request = text_value(attributes.get(sc.TRACE_REQUEST_PREVIEW))
+    response = updates.response_preview
+    if response is None:
+        response = text_value(attributes.get(sc.TRACE_RESPONSE_PREVIEW))
+    client_request_id = updates.client_request_id
+    if client_request_id is None:
+        client_request_id = text_value(attributes.get(sc.TRACE_CLIENT_REQUEST_ID))
     tags = _collect_tags(records)
     metadata = _collect_metadata(records)
     if updates is not _NO_UPDATES:
@@ -135,9 +140,7 @@ def trace_info(
             if response is None
             else truncate_text(response, PREVIEW_MAX_CHARS),
             "span_count": len(records),
-            "client_request_id": first(
-                updates.client_request_id, text_value(attributes.get(sc.TRACE_CLIENT_REQUEST_ID))
-            ),
+            "client_request_id": client_request_id,
             "tags": tags,
             "metadata": metadata,
             "session_id": _first_str(updates.session_id, records, sc.SESSION_ID),

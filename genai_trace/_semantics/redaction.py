@@ -52,12 +52,14 @@ _SECRET_SUFFIXES = (
 )  # fmt: skip
 
 # A first look at lower-cased JSON text for a key that may be secret: every secret key ends
-# in one of these. Splitting at '":' puts each key at the end of a piece, and str.endswith
-# with a tuple tests them all at C speed.
+# in one of these, right before the '":' that closes it.
 _KEY_ENDINGS = (
     "password", "passwd", "pwd", "secret", "token", "key", "authorization", "auth",
     "cookie", "credential", "credentials", "passphrase", "jwt", "bearer",
 )  # fmt: skip
+# Matched in the reversed text, where the pattern starts with a literal: the regex engine
+# skips to each ':"' at C speed instead of trying the endings at every character.
+_REVERSED_KEY_END = re.compile(':"(?:' + "|".join(e[::-1] for e in _KEY_ENDINGS) + ")")
 # A first look for a value that may be secret, at C speed over the text's UTF-8 bytes (a
 # regex scan costs ~10 ns a character; a byte translation and a substring test, ~1). Every
 # API key and JWT rule below matches an unbroken run of 15+ such characters starting with a
@@ -134,12 +136,7 @@ def _may_hold_secret_value(text: str) -> bool:
 
 
 def _may_hold_secret_key(json_text: str) -> bool:
-    pieces = json_text.lower().split('":')
-    pieces.pop()  # what follows the last key
-    for piece in pieces:
-        if piece.endswith(_KEY_ENDINGS):
-            return True
-    return False
+    return _REVERSED_KEY_END.search(json_text.lower()[::-1]) is not None
 
 
 def luhn_valid(digits: str) -> bool:

@@ -49,12 +49,13 @@ class _SpanData:
         self.token_usage = TokenUsage(**usage) if isinstance(usage, dict) else None
 
 
+def _may_bill(span: Mapping[str, Any]) -> bool:
+    return span.get("token_usage") is not None or sc.COST_USD in (span.get("attributes") or {})
+
+
 def call_rows(trace_id: str, spans: Sequence[Mapping[str, Any]]) -> list[tuple[Any, ...]]:
     """The ``usage_calls`` rows of the trace ``trace_id``, from its spans' stored forms."""
-    if not any(
-        s.get("token_usage") is not None or sc.COST_USD in (s.get("attributes") or {})
-        for s in spans
-    ):
+    if not any(map(_may_bill, spans)):
         return []  # most traces of most apps: nothing billed
     rows = []
     for span in billed_spans([_SpanData(s) for s in spans]):

@@ -151,12 +151,12 @@ def _recorded_batch(questions: list[str]) -> list[Trace]:
     genai_trace.flush()
     assert all(isinstance(t, DeferredTrace) and t._views is None for t in recorder.traces)
     # The recorder's destination looked at them already: the same spans, unread by anyone.
-    return [DeferredTrace(*t._parts) for t in recorder.traces]  # type: ignore[attr-defined]
+    return [DeferredTrace(*t.parts) for t in recorder.traces]  # type: ignore[attr-defined]
 
 
 def test_a_clean_batch_is_finalized_together_as_each_trace_alone_would_be() -> None:
     traces = _recorded_batch([f"question {i}" for i in range(40)])
-    alone = [build_trace(t._parts[0]) for t in traces]  # type: ignore[attr-defined]
+    alone = [build_trace(t.parts[0]) for t in traces]  # type: ignore[attr-defined]
     with mock.patch.object(
         _deferred, "waiting_payloads_clean", wraps=_deferred.waiting_payloads_clean
     ) as looked:

@@ -94,7 +94,7 @@ def test_views_stay_while_a_destination_has_not_read_them() -> None:
     genai_trace.flush()
     (done,) = recorder.traces
     assert isinstance(done, DeferredTrace)
-    trace = DeferredTrace(done._parts[0] if done._parts else (), readers=2)
+    trace = DeferredTrace(done.parts[0] if done.parts else (), readers=2)
     views = trace.span_views()
     trace.views_read()
     assert trace.span_views() is views  # the second destination reads the same views
