@@ -3,6 +3,13 @@
 Not the ``random`` module itself (an app's ``random.seed(0)`` would make ids repeat across
 processes), and not ``os.urandom`` per id (it releases the GIL and starves the export
 thread). One ``random.Random`` seeded once from the OS, re-seeded in a forked child.
+
+A trace id starts with the second it was made (the layout of AWS X-Ray's ids), its last 96
+bits random: the local store indexes traces by id, and ids that grow with time are added at
+the end of that index, where a random id lands on a page of its own once the store is large
+(each trace then writes a page more, and the store slows as it grows). W3C Trace Context's
+``random`` flag, which the SDK sets from :meth:`GenAIIdGenerator.is_trace_id_random`, asks
+for the right-most 7 bytes to be random; samplers read the low 64 bits.
 """
 
 from __future__ import annotations
@@ -10,6 +17,7 @@ from __future__ import annotations
 import os
 import random
 import threading
+import time
 import weakref
 
 from opentelemetry import trace as trace_api
@@ -30,7 +38,9 @@ class _ForcedTraceId(threading.local):
 
 
 class GenAIIdGenerator(IdGenerator):
-    """Random W3C ids from a private generator, re-seeded after ``fork``.
+    """W3C ids from a private generator, re-seeded after ``fork``.
+
+    Span ids are random; trace ids are the second they were made and 96 random bits.
 
     A trace id can be forced for the next root span started on this thread
     (:meth:`force_next_trace_id`), which is how a caller-supplied id becomes the OTel trace id.
@@ -54,18 +64,19 @@ class GenAIIdGenerator(IdGenerator):
         return span_id
 
     def generate_trace_id(self) -> int:
-        """Return the forced trace id if one is set on this thread, else a random one."""
+        """Return the forced trace id if one is set on this thread, else a new one.
+
+        A new one is the current second (32 bits, since the epoch) and 96 random bits:
+        never the invalid id, since the second is not 0.
+        """
         forced = self._forced.trace_id
         if forced is not None:
             self._forced.trace_id = None
             return forced
-        trace_id = self._rng.getrandbits(128)
-        while trace_id == trace_api.INVALID_TRACE_ID:
-            trace_id = self._rng.getrandbits(128)
-        return trace_id
+        return (int(time.time()) & 0xFFFFFFFF) << 96 | self._rng.getrandbits(96)
 
     def is_trace_id_random(self) -> bool:
-        """Ids are uniformly random (a forced one is the caller's promise)."""
+        """The right-most 7 bytes are random, as W3C's flag asks (a forced id: the caller's)."""
         return True
 
     def force_next_trace_id(self, trace_id: int | None) -> None:
