@@ -16,6 +16,7 @@ import genai_trace
 from genai_trace import SpanType
 from genai_trace.exporters import InMemoryTraceExporter
 from genai_trace.testing import capture_traces
+from tests.helpers.app_processors import added_processor
 from tests.helpers.trace_shape import only, parent_names, span_tree
 
 foreign = trace_api.get_tracer("app.http")
@@ -49,11 +50,8 @@ def test_our_spans_reach_the_apps_own_exporters_as_real_otel_spans() -> None:
     provider = trace_api.get_tracer_provider()
     assert isinstance(provider, TracerProvider)
     app_exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(app_exporter))
-    try:
+    with added_processor(provider, SimpleSpanProcessor(app_exporter)):
         complete("x")
-    finally:
-        app_exporter.shutdown()
     names = [s.name for s in app_exporter.get_finished_spans()]
     assert names == ["POST https://llm.local/v1/chat", "complete"]
     ours = app_exporter.get_finished_spans()[1]

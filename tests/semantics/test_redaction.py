@@ -19,6 +19,7 @@ from genai_trace import SpanType
 from genai_trace._semantics.redaction import Redactor, luhn_valid
 from genai_trace.exporters import InMemoryTraceExporter
 from genai_trace.testing import capture_traces
+from tests.helpers.app_processors import added_processor
 from tests.helpers.trace_shape import only
 
 OPENAI_KEY = "sk-proj-" + "A1b2C3d4E5f6G7h8I9j0" * 2
@@ -32,9 +33,8 @@ def app_spans() -> Iterator[InMemorySpanExporter]:
     provider = trace_api.get_tracer_provider()
     assert isinstance(provider, TracerProvider)
     exporter = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    yield exporter
-    exporter.shutdown()
+    with added_processor(provider, SimpleSpanProcessor(exporter)):
+        yield exporter
 
 
 def everything_exported(traces: list[genai_trace.Trace], app: InMemorySpanExporter) -> str:
