@@ -344,6 +344,21 @@ def compact_ended_span(span: object) -> None:
 _PRIVATE_NAMES = {"events": "_events", "links": "_links"}
 
 
+def dropped_nothing(span: Any) -> bool:
+    """Whether the span dropped no attribute, event or link (all three SDK counts are 0).
+
+    A compacted span (:func:`compact_ended_span`) says so by its containers' types, without
+    the three properties' ABC checks: the SDK counts drops only in its bounded types.
+    """
+    if (
+        type(getattr(span, "_attributes", None)) is dict
+        and type(getattr(span, "_events", None)) is tuple
+        and type(getattr(span, "_links", None)) is tuple
+    ):
+        return True
+    return not (span.dropped_attributes or span.dropped_events or span.dropped_links)
+
+
 def recorded_items(span: object, name: str) -> Sequence[Any]:
     """A span's ``events`` or ``links`` (``name``), read past the SDK's view when it is empty.
 

@@ -11,7 +11,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
 
 from genai_trace._semantics.model import SpanRecord, Trace
-from genai_trace._semantics.redaction import recorded_items
+from genai_trace._semantics.redaction import dropped_nothing, recorded_items
 from genai_trace._semantics.semconv import STATUS_CODES
 
 UNFINISHED = "genai_trace.span.unfinished"
@@ -49,12 +49,10 @@ def sent_as_rebuilt(span: ReadableSpan) -> bool:
         and not context.trace_state
         and (parent is None or parent.is_valid)
         and not recorded_items(span, "links")
-        and not span.dropped_attributes
+        and dropped_nothing(span)
         and (status.description is None or status.status_code is StatusCode.ERROR)
         and span.instrumentation_scope is not None
         and (not events or all(not event.dropped_attributes for event in events))
-        and not span.dropped_events
-        and not span.dropped_links
     )
 
 

@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode
 
-from genai_trace._semantics.redaction import recorded_items
+from genai_trace._semantics.redaction import dropped_nothing, recorded_items
 
 _logger = logging.getLogger("genai_trace")
 
@@ -152,15 +152,16 @@ def _span(span: ReadableSpan, attributes: Mapping[str, Any] | None) -> bytes:
     if span.end_time:
         parts.append(b"\x41" + _fixed64(span.end_time))
     parts.extend(_key_values(0x4A, attributes))
-    if span.dropped_attributes:
+    counted = not dropped_nothing(span)  # most spans: no count to read
+    if counted and span.dropped_attributes:
         parts.append(b"\x50" + _varint(span.dropped_attributes))
     for event in recorded_items(span, "events"):
         parts.append(_field(0x5A, _event(event.name, event.timestamp, event)))
-    if span.dropped_events:
+    if counted and span.dropped_events:
         parts.append(b"\x60" + _varint(span.dropped_events))
     for link in recorded_items(span, "links"):
         parts.append(_field(0x6A, _link(link.context, link.attributes, link)))
-    if span.dropped_links:
+    if counted and span.dropped_links:
         parts.append(b"\x70" + _varint(span.dropped_links))
     status = span.status
     if status.status_code is StatusCode.UNSET and not status.description:
@@ -292,13 +293,18 @@ def _field(tag: int, payload: bytes) -> bytes:
 
 def _varint(value: int) -> bytes:
     if value < 0x80:
-        return bytes((value,))
+        return _ONE_BYTE[value]
+    if value < 0x4000:  # most lengths: two bytes
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
         value >>= 7
     out.append(value)
     return bytes(out)
+
+
+_ONE_BYTE = [bytes((value,)) for value in range(0x80)]
 
 
 def spans_only(spans: Sequence[ReadableSpan]) -> list[SpanWithAttributes]:
