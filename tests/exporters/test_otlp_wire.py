@@ -12,11 +12,14 @@ import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.trace import Event, ReadableSpan, SpanLimits, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from opentelemetry.trace import Link, SpanContext, SpanKind, Status, StatusCode, TraceFlags
 from opentelemetry.trace.span import TraceState
 
+from genai_trace._semantics.redaction import compact_ended_span, dropped_nothing
 from genai_trace.exporters._otlp_wire import encode_request
 
 RESOURCE = Resource.create({"service.name": "wire-test", "deployment.environment": "ci"})
@@ -217,3 +220,40 @@ def test_many_spans_with_repeated_cached_pairs_stay_equal() -> None:
 
 def test_no_spans_no_bytes() -> None:
     assert encode_request(RESOURCE, []) == b""
+
+
+def test_drop_counts_of_real_sdk_spans_compacted_or_not() -> None:
+    provider = TracerProvider(
+        resource=RESOURCE,
+        span_limits=SpanLimits(
+            max_span_attributes=2, max_events=1, max_links=1, max_event_attributes=1
+        ),
+    )
+    exporter = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("genai_trace")
+    link = Link(SpanContext(0x1234, 0x5678, is_remote=True, trace_flags=TraceFlags(1)))
+    with tracer.start_as_current_span("drops", links=[link, link]) as span:
+        span.set_attributes({"a": 1, "b": 2, "c": 3})
+        span.add_event("dropped")  # a bounded list keeps the newest
+        span.add_event("kept", {"x": 1, "y": 2})
+    with tracer.start_as_current_span("drops nothing") as span:
+        span.set_attribute("a", 1)
+    spans = list(exporter.get_finished_spans())
+    as_recorded = _official(spans)
+    for span in spans:
+        compact_ended_span(span)
+    dropping, clean = spans
+    assert (dropping.dropped_attributes, dropping.dropped_events, dropping.dropped_links) == (
+        1,
+        1,
+        1,
+    )
+    assert not dropped_nothing(dropping)
+    assert type(clean._attributes) is dict and dropped_nothing(clean)  # type: ignore[attr-defined]
+    written = _ours(spans)
+    assert written == _official(spans) == as_recorded
+    first = written.resource_spans[0].scope_spans[0].spans[0]
+    assert (first.dropped_attributes_count, first.dropped_events_count) == (1, 1)
+    assert (first.dropped_links_count, first.events[0].dropped_attributes_count) == (1, 1)
+    provider.shutdown()
