@@ -172,12 +172,15 @@ class DeferredTrace(Trace):
         are objects the garbage collector walks on every full collection: main's records
         replaced the OTel spans, views come on top of them. A reader after this (a retry,
         ``get_trace``) makes them again from the spans: same views, redaction included.
+
+        Without the build lock, which would queue one destination's thread behind another's
+        build: two readers done at once may count as one, and the views are then kept until
+        the trace is dropped, never let go early.
         """
-        with _build_lock:
-            readers = self._readers - 1
-            object.__setattr__(self, "_readers", readers)
-            if readers == 0:
-                object.__setattr__(self, "_views", None)
+        readers = self._readers - 1
+        object.__setattr__(self, "_readers", readers)
+        if readers <= 0:
+            object.__setattr__(self, "_views", None)
 
     def _finalized(self) -> list[SpanView] | None:
         """The views, made once (the build lock held)."""
