@@ -25,6 +25,9 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.util import BoundedList
+
 from genai_trace._errors import log_internal_error
 from genai_trace._semantics import semconv as sc
 
@@ -328,15 +331,19 @@ def compact_ended_span(span: object) -> None:
     and takes them as its own defaults. The span has ended: nothing writes them any more.
     A span that refuses the swap (another SDK's, a later SDK's) keeps its containers.
     """
+    # Exact types and attribute reads, no loop: this runs on the app's thread for every span.
     try:
-        attributes = getattr(span, "_attributes", None)
-        store = getattr(attributes, "_dict", None)
-        if type(store) is dict and getattr(attributes, "dropped", None) == 0:
-            span._attributes = store  # type: ignore[attr-defined]
-        for name in _PRIVATE_NAMES.values():
-            items = getattr(span, name, None)
-            if type(items) is not tuple and getattr(items, "dropped", None) == 0 and not items:
-                setattr(span, name, ())
+        attributes = span._attributes  # type: ignore[attr-defined]
+        if type(attributes) is BoundedAttributes and attributes.dropped == 0:
+            store = attributes._dict
+            if type(store) is dict:
+                span._attributes = store  # type: ignore[attr-defined]
+        events = span._events  # type: ignore[attr-defined]
+        if type(events) is BoundedList and events.dropped == 0 and not events._dq:  # type: ignore[attr-defined]
+            span._events = ()  # type: ignore[attr-defined]
+        links = span._links  # type: ignore[attr-defined]
+        if type(links) is BoundedList and links.dropped == 0 and not links._dq:  # type: ignore[attr-defined]
+            span._links = ()  # type: ignore[attr-defined]
     except (AttributeError, TypeError):
         pass
 
