@@ -54,6 +54,7 @@ class Row:
     title: str
     venv: str | None = None  # .ci/venvs/<venv>/bin/python
     destinations: tuple[str, ...] = ("otlp",)  # what lost/delivered is checked against
+    default: bool = True  # in the table ``python -m bench`` makes without ``--rows``
 
 
 ROWS: dict[str, Row] = {
@@ -64,6 +65,9 @@ ROWS: dict[str, Row] = {
         Row("genai_store", "genai-trace, local store (`configure()`, the default)", None,
             ("store",)),
         Row("genai_both", "genai-trace, local store + OTLP/HTTP", None, ("otlp", "store")),
+        Row("genai_store_app_ids", "genai-trace, local store, each call under a root span of "
+            "the app's own TracerProvider (the SDK's random trace ids; 2 spans a trace)", None,
+            ("store",), default=False),
         Row("openinference", "OpenInference `tracer.chain` + official OTLP/HTTP exporter",
             "peer-openinference"),
         Row("logfire", "Logfire `@instrument`, its OTLP/HTTP exporter (`OTEL_EXPORTER_OTLP_*`)",
@@ -172,6 +176,25 @@ def setup_genai_both(endpoint: str) -> tuple[_workload.Decorator, Flush]:
     return _genai(otlp_endpoint=endpoint)
 
 
+def setup_genai_store_app_ids(endpoint: str) -> tuple[_workload.Decorator, Flush]:
+    from opentelemetry.sdk.trace import TracerProvider
+
+    provider = TracerProvider()  # its ids: the SDK's, random
+    traced, flush = _genai(tracer_provider=provider)
+    app_tracer = provider.get_tracer("app")
+
+    def decorate(func: Callable[..., Any]) -> Callable[..., Any]:
+        inner = traced(func)
+
+        def request(*args: Any) -> Any:
+            with app_tracer.start_as_current_span("GET /answer"):  # the app's root span
+                return inner(*args)
+
+        return request
+
+    return decorate, flush
+
+
 def setup_openinference(endpoint: str) -> tuple[_workload.Decorator, Flush]:
     from openinference.instrumentation import TracerProvider
 
@@ -219,6 +242,7 @@ SETUPS: dict[str, Callable[[str], tuple[_workload.Decorator, Flush]]] = {
     "genai_otlp": setup_genai_otlp,
     "genai_store": setup_genai_store,
     "genai_both": setup_genai_both,
+    "genai_store_app_ids": setup_genai_store_app_ids,
     "openinference": setup_openinference,
     "logfire": setup_logfire,
     "langfuse": setup_langfuse,

@@ -168,10 +168,11 @@ class DeferredTrace(Trace):
     def views_read(self) -> None:
         """One destination is done with the views; after the last, they are let go.
 
-        Views kept until the trace itself is dropped (a queue's batch, the recent traces)
-        are objects the garbage collector walks on every full collection: main's records
-        replaced the OTel spans, views come on top of them. A reader after this (a retry,
-        ``get_trace``) makes them again from the spans: same views, redaction included.
+        The facts made from them (``view_info``) go with them. Kept until the trace itself
+        is dropped (a queue's batch, the recent traces), they are objects the garbage
+        collector walks again and again: letting them go here took a third of the store's
+        collections away. A reader after this (a retry, ``get_trace``) makes them again
+        from the spans: same views and facts, redaction included.
 
         Without the build lock, which would queue one destination's thread behind another's
         build: two readers done at once may count as one, and the views are then kept until
@@ -181,6 +182,7 @@ class DeferredTrace(Trace):
         object.__setattr__(self, "_readers", readers)
         if readers <= 0:
             object.__setattr__(self, "_views", None)
+            object.__setattr__(self, "_info", None)
 
     def _finalized(self) -> list[SpanView] | None:
         """The views, made once (the build lock held)."""

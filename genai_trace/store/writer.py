@@ -463,8 +463,10 @@ def _insert_batch(
     connection.execute("BEGIN IMMEDIATE")
     written: dict[str, _Rows] = {}
     repeated: list[str] = []  # rare: two parts of one trace in the batch
+    keyed: list[tuple[str, Trace]] = []  # each trace's id, read once (its facts are let go)
     for trace in traces:
         info = _facts(trace)
+        keyed.append((info.trace_id, trace))
         if info.trace_id in written:
             repeated.append(info.trace_id)
         else:
@@ -473,7 +475,7 @@ def _insert_batch(
             read.add(id(trace))
             views_read(trace)  # a retry of this batch makes them again: same rows
     for trace_id in repeated:
-        written[trace_id] = _merged_rows(connection, packing, _parts_of(traces, trace_id))
+        written[trace_id] = _merged_rows(connection, packing, _parts_of(keyed, trace_id))
     connection.execute("SAVEPOINT fresh")
     seqs = _insert_new_traces(connection, [row for row, *_ in written.values()], clean)
     stored: dict[str, tuple[int, Trace]] = {}
@@ -481,7 +483,7 @@ def _insert_batch(
         connection.execute("ROLLBACK TO fresh")
         stored = _stored_parts(connection, list(written))
         for trace_id, (_, prior) in stored.items():
-            parts = [prior, *_parts_of(traces, trace_id)]
+            parts = [prior, *_parts_of(keyed, trace_id)]
             written[trace_id] = _merged_rows(connection, packing, parts)
         fresh = [row for trace_id, (row, *_) in written.items() if trace_id not in stored]
         seqs = _insert_new_traces(connection, fresh, clean)
@@ -552,9 +554,9 @@ def _merged_rows(connection: sqlite3.Connection, packing: _Packing, parts: list[
     return _rows(connection, packing, merged.info, spans)
 
 
-def _parts_of(traces: Sequence[Trace], trace_id: str) -> list[Trace]:
-    """The parts of the trace ``trace_id`` in a batch, in the batch's order."""
-    return [trace for trace in traces if _facts(trace).trace_id == trace_id]
+def _parts_of(keyed: Sequence[tuple[str, Trace]], trace_id: str) -> list[Trace]:
+    """The parts of the trace ``trace_id`` in a batch (each trace by its id), in its order."""
+    return [trace for key, trace in keyed if key == trace_id]
 
 
 def _insert_new_traces(

@@ -199,7 +199,7 @@ def test_the_otlp_exporter_lets_each_traces_views_go_once_every_destination_sent
         assert genai_trace.flush(10)
         traces = recorder.traces
         assert all(isinstance(t, DeferredTrace) for t in traces)
-        assert all(t._views is None for t in traces)  # type: ignore[attr-defined]
+        assert all(t._views is None and t._info is None for t in traces)  # type: ignore[attr-defined]
         assert all(t._readers == 0 for t in traces)  # type: ignore[attr-defined]
         (body,) = [body for path, body in receiver.received if path == "/v1/traces"]
 

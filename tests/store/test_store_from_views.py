@@ -96,10 +96,13 @@ def test_views_stay_while_a_destination_has_not_read_them() -> None:
     assert isinstance(done, DeferredTrace)
     trace = DeferredTrace(done.parts[0] if done.parts else (), readers=2)
     views = trace.span_views()
+    info = trace.view_info()
     trace.views_read()
     assert trace.span_views() is views  # the second destination reads the same views
+    assert trace.view_info() is info  # and the same facts
     trace.views_read()
-    assert trace._views is None
+    assert trace._views is None and trace._info is None  # both let go after the last
+    assert trace.view_info() == info  # made again, equal
     again = trace.span_views()  # made again from the spans
     assert again is not None and views is not None
     assert [dumps(stored_span_of_view(v), default=repr) for v in again] == [
