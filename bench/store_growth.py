@@ -4,10 +4,11 @@ Runs each store row (default: ``genai_store``, genai-trace's own provider and tr
 ``genai_store_app_ids``, an app's own TracerProvider with the SDK's random ids) ``--runs``
 times, each run in an interpreter of its own and all into one store file: each run adds
 12,100 traces (1,100 of warm-up) to what the runs before it wrote. Prints each run's CPU a
-call, one trace (loop plus flush, every thread), the caller thread's, the wall time, and
-the store's size after it. The default table (``python -m bench``) writes its three
-repetitions of the store row into one file too: a cost that grows with the store shows
-there as a spread between repetitions.
+call, one trace (loop plus flush, every thread), the caller thread's, the wall time, the
+bytes the process wrote a call (``/proc/self/io``: the store's WAL and checkpoints, free of
+the machine's noise), and the store's size after it. The default table (``python -m
+bench``) writes its three repetitions of the store row into one file too: a cost that grows
+with the store shows there as a spread between repetitions.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ def main(argv: list[str]) -> int:
                     size = _size_mb(os.path.join(workdir, f"{row}-1"))
                     print(f"  run {run}: CPU {result['cpu_us']:5.1f} µs a call, caller "
                           f"{result['caller_us']:4.1f}, wall {result['wall_us']:5.1f}, "
+                          f"written {result['written_bytes_per_span']:6.0f} B a call, "
                           f"store {size:5.1f} MiB")  # fmt: skip
     return 0
 
