@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 
 from opentelemetry import trace as trace_api
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
 import genai_trace
 from genai_trace.exporters import InMemoryTraceExporter
@@ -45,3 +47,21 @@ def test_a_trace_id_given_by_the_caller_is_kept_as_it_is(exporter: InMemoryTrace
     assert genai_trace.flush(10)
     (trace,) = exporter.get_finished_traces()
     assert trace.info.trace_id == given
+
+
+def test_an_apps_ratio_sampler_still_keeps_its_share_of_our_traces() -> None:
+    # TraceIdRatioBased reads a trace id's low 64 bits: random in ours, whatever the second.
+    provider = TracerProvider(sampler=TraceIdRatioBased(0.5))
+    exporter = InMemoryTraceExporter()
+    genai_trace.configure(tracer_provider=provider, exporters=[exporter], local_store=False)
+
+    @genai_trace.trace
+    def step(i: int) -> int:
+        return i
+
+    for i in range(1000):
+        step(i)
+    assert genai_trace.flush(10)
+    kept = len(exporter.get_finished_traces())
+    assert 400 <= kept <= 600  # 500 expected; the bounds are over six standard deviations
+    provider.shutdown()
