@@ -1,7 +1,8 @@
-"""What garbage collection costs a flat-out loop: ``python -m bench.gc_share [store|none]``.
+"""What garbage collection costs a flat-out loop: ``python -m bench.gc_share [DESTINATION]``.
 
 Runs the bench's 1-span workload (11,000 traces after 1,100 of warm-up) into the local store
-(``store``, the default) or into no destination (``none``), and times every collection with
+(``store``, the default), OTLP to the bench's receiver (``otlp``), both (``both``) or no
+destination (``none``), and times every collection with
 ``gc.callbacks`` on the thread that ran it (``time.thread_time``): per generation, how many
 and their CPU per span, the objects the full (generation 2) collections walked, and the
 loop's process CPU per span beside it. Queued traces are objects every full collection
@@ -10,6 +11,7 @@ walks: this shows what a queue's length costs.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -18,6 +20,7 @@ import time
 from typing import Any
 
 from bench import _workload
+from bench._harness import receiver
 
 SPANS = 11_000
 
@@ -27,10 +30,20 @@ def main(argv: list[str]) -> int:
     os.chdir(tempfile.mkdtemp(prefix="genai-trace-gc-"))
     import genai_trace
 
-    if destination == "store":
-        genai_trace.configure()
-    else:
-        genai_trace.configure(local_store=False, exporters=[], metrics=False)
+    with contextlib.ExitStack() as stack:
+        if destination in ("otlp", "both"):
+            url = stack.enter_context(receiver())
+            genai_trace.configure(otlp_endpoint=url, local_store=destination == "both")
+        elif destination == "store":
+            genai_trace.configure()
+        else:
+            genai_trace.configure(local_store=False, exporters=[], metrics=False)
+        return _measure(destination)
+
+
+def _measure(destination: str) -> int:
+    import genai_trace
+
     call = _workload.single(genai_trace.trace)
     for _ in range(SPANS // 10):
         call()
