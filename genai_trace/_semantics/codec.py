@@ -37,6 +37,15 @@ class RawJSON:
         self.text = text
 
 
+def raw_json(text: str) -> Any:
+    """``text`` (valid JSON) as :func:`dumps` writes it: as it is, in place of a value.
+
+    With orjson, its own ``Fragment``, which it writes without calling back into Python;
+    else a :class:`RawJSON`.
+    """
+    return RawJSON(text) if orjson is None else orjson.Fragment(text)
+
+
 def dumps(value: Any, *, default: Callable[[Any], Any], indent: int | None = None) -> str:
     """JSON text of ``value``, keeping non-ASCII characters as they are.
 
@@ -71,6 +80,8 @@ def _with_raw_json(
     def convert(value: Any) -> Any:
         if type(value) is RawJSON:
             return write_raw(value.text)
+        if orjson is not None and type(value) is orjson.Fragment:  # on the standard library's
+            return json.loads(orjson.dumps(value))  # path: the fragment's text, decoded
         return default(value)
 
     return convert

@@ -32,7 +32,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
 from genai_trace._semantics.capture import clean_text, safe_repr
-from genai_trace._semantics.codec import RawJSON, dumps, loads
+from genai_trace._semantics.codec import dumps, loads, raw_json
 from genai_trace._semantics.facts import SpanFacts
 from genai_trace._semantics.model import usage_dict
 from genai_trace._semantics.redaction import recorded_items
@@ -238,7 +238,7 @@ def stored_span_of_view(view: _SpanView) -> dict[str, Any]:
     """``stored_span(span_to_dict(record))`` of the view's record, without the record.
 
     The same keys in the same order, made at once rather than made whole and then thinned.
-    A payload left as recorded is its JSON text (a :class:`RawJSON`): it encodes as the
+    A payload left as recorded is its JSON text (:func:`raw_json`): it encodes as the
     decoded value would, without being decoded. Encode the dict, never keep it: it shares
     the view's attributes.
     """
@@ -267,11 +267,11 @@ def stored_span_of_view(view: _SpanView) -> dict[str, Any]:
     if scope is not None:
         data["instrumentation_scope"] = scope
     text = view.input_json
-    inputs = view.inputs if text is None else RawJSON(text)
+    inputs = view.inputs if text is None else raw_json(text)
     if inputs is not None:
         data["inputs"] = inputs
     text = view.output_json
-    outputs = view.outputs if text is None else RawJSON(text)
+    outputs = view.outputs if text is None else raw_json(text)
     if outputs is not None:
         data["outputs"] = outputs
     data["attributes"] = view.attributes
