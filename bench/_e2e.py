@@ -383,7 +383,7 @@ def summary(samples: list[dict[str, Any]], warmups_lost: list[dict[str, Any]]) -
         result[f"lost_{unit}"] = sum(c for c in counts if c > 0)
         result[f"extra_{unit}"] = -sum(c for c in counts if c < 0)
     for key in ("cpu_us", "caller_us", "wall_us", "otlp_bytes_per_span", "written_bytes_per_span"):
-        values = [s.get(key, 0.0) for s in samples]
+        values = [s[key] for s in samples]
         result[key] = statistics.median(values)
         result[key + "_min"] = min(values)
         result[key + "_max"] = max(values)

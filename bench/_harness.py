@@ -71,6 +71,11 @@ def python_for(row: str) -> str | None:
     return str(python) if python.exists() else None
 
 
+def row_dir(workdir: str, row: str, shape: str) -> str:
+    """Where a row runs in ``workdir`` (and its store lands): the same for every repetition."""
+    return os.path.join(workdir, f"{row}-{shape}")
+
+
 def run_row(
     row: str, shape: str, endpoint: str, workdir: str, spans: int, reps: int
 ) -> dict[str, Any]:
@@ -78,7 +83,7 @@ def run_row(
     if python is None:
         return {"status": "skipped", "reason": "no venv: run bench/setup_peers.sh"}
     out_path = os.path.join(workdir, f"{row}-{shape}.json")
-    rundir = os.path.join(workdir, f"{row}-{shape}")
+    rundir = row_dir(workdir, row, shape)
     os.makedirs(rundir, exist_ok=True)  # the store row's database lands here
     command = [python, "-m", "bench._e2e", row, shape, endpoint, out_path]
     command += ["--spans", str(spans), "--reps", str(reps)]

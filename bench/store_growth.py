@@ -18,7 +18,7 @@ import os
 import sys
 import tempfile
 
-from bench._harness import receiver, run_row
+from bench._harness import receiver, row_dir, run_row
 
 DEFAULT_ROWS = ("genai_store", "genai_store_app_ids")
 
@@ -46,7 +46,7 @@ def main(argv: list[str]) -> int:
                     if result.get("status") != "ok" or result.get("lost_spans"):
                         print(f"  run {run}: {result.get('status')} {result.get('reason', '')}")
                         return 1
-                    size = _size_mb(os.path.join(workdir, f"{row}-1"))
+                    size = _size_mb(row_dir(workdir, row, "1"))
                     print(f"  run {run}: CPU {result['cpu_us']:5.1f} µs a call, caller "
                           f"{result['caller_us']:4.1f}, wall {result['wall_us']:5.1f}, "
                           f"written {result['written_bytes_per_span']:6.0f} B a call, "
