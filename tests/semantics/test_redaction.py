@@ -214,6 +214,18 @@ def test_capture_content_false_records_no_content_at_all(
     ("text", "expected"),
     [
         ("Authorization: Bearer abcdef123456", "Authorization: Bearer [REDACTED]"),
+        # After an Authorization header's name any token is a credential, digits or not.
+        ("-H 'Authorization: Basic YWxhZGRpbjpvcGVu'", "-H 'Authorization: Basic [REDACTED]'"),
+        ("proxy-authorization=bearer abcdefgh", "proxy-authorization=bearer [REDACTED]"),
+        # Elsewhere, a token that looks made by a machine: a digit, base64's + / =, or case
+        # changing every few letters.
+        ("send Basic dXNlcjpwYXNzd29yZA== now", "send Basic [REDACTED] now"),
+        ("bearer AbCdEfGhIjKlMnOpQr", "bearer [REDACTED]"),
+        # English has "basic" and "bearer": prose stays whole.
+        ("This is basic information about it.", "This is basic information about it."),
+        ("a basic JavaScript example", "a basic JavaScript example"),
+        ("the bearer receives", "the bearer receives"),
+        ("basic OpenTelemetryInstrumentation", "basic OpenTelemetryInstrumentation"),
         ("ghp_" + "a" * 36, "[REDACTED:api_key]"),
         ("AIza" + "B" * 35, "[REDACTED:api_key]"),
         ("xoxb-1234567890-abcdef", "[REDACTED:api_key]"),
@@ -251,7 +263,7 @@ def test_key_rules_ignore_case_and_separators() -> None:
 _PIECES = (
     "sk-proj-" + "Ab1" * 8, "rk_test_" + "x" * 16, "AKIAIOSFODNN7EXAMPLE", "ghp_" + "a" * 30,
     "github_pat_" + "B" * 22, "AIza" + "c" * 35, "xoxb-1234567890", "hf_" + "d" * 30, JWT,
-    "BEARER abcdefgh", "basic\tabcdefgh",
+    "BEARER abcdefgh", "basic\tabcdefgh", "Authorization: Basic abcdefgh", "bearer A1b2c3d4e5f6g7",
     "-----BEGIN EC PRIVATE KEY-----\nx\n-----END EC PRIVATE KEY-----",
     "4111 1111 1111 1111", "4111-1111-1111-1111", "378282246310005", "4222222222222",
     "6011 0009 9013 9424", "BatchSpanProcessor", "/usr/local/lib/python3.11", "sk-", "AKIA",
@@ -264,6 +276,16 @@ def _first_look_agrees(text: str) -> None:
 
     if not _may_hold_secret_value(text):
         assert _replace_values(text) == text, text
+
+
+def test_the_first_look_passes_prose_with_basic_or_bearer_at_once() -> None:
+    from genai_trace._semantics.redaction import _may_hold_secret_value
+
+    assert not _may_hold_secret_value("basic questions, and the bearer of the answers")
+    assert _may_hold_secret_value("basic questions; Authorization: Basic abcdefgh")
+    # "İ".lower() is two characters: the scheme is looked for in the text itself then.
+    assert _may_hold_secret_value("İİ send Basic dXNlcjpwYXNzd29yZA== now")
+    assert not _may_hold_secret_value("İİ basic questions, and the bearer of the answers")
 
 
 @pytest.mark.parametrize("piece", _PIECES)
