@@ -4,6 +4,7 @@ marker is set only once everything queued before it was handled."""
 from __future__ import annotations
 
 import threading
+import time
 
 from genai_trace._runtime.worker import QueueWorker, _FlushMarker
 
@@ -48,3 +49,34 @@ def test_items_put_from_threads_all_arrive_once_in_each_producers_order() -> Non
     assert len(seen) == 15_000
     for producer in range(3):
         assert [i for p, i in seen if p == producer] == list(range(5_000))
+
+
+def test_each_put_past_the_yield_point_lets_a_worker_busy_in_python_run() -> None:
+    # Backpressure: a worker busy in Python (an exporter encoding, building rows) waits for
+    # the GIL, and a put past the yield point must hand it over, or a flat-out loop outruns
+    # the worker until its queue is full. Python 3.10's sleep(0) did not: the worker ran
+    # after 6 puts in 100 (tests/runtime/test_destinations.py shows the drops that made).
+    spins = [0]
+    stop = threading.Event()
+
+    def spin(batch: list[int]) -> None:  # holds the GIL but for the interpreter's switches
+        while not stop.is_set():
+            spins[0] += 1
+
+    worker: QueueWorker[int] = QueueWorker("test", spin, max_queue=1_000, max_batch=1)
+    try:
+        assert worker.put(-1)
+        deadline = time.monotonic() + 10
+        while spins[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.001)
+        for i in range(worker._yield_at):  # up to the yield point: no hand-over
+            assert worker.put(i)
+        handed_over = 0
+        for i in range(40):
+            before = spins[0]
+            assert worker.put(i)
+            handed_over += spins[0] != before
+        assert handed_over >= 32, f"the worker ran after {handed_over} of 40 puts"
+    finally:
+        stop.set()
+        worker.shutdown(10)
