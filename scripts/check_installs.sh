@@ -2,7 +2,8 @@
 # Installs as users make them: for each Python we support, a fresh venv with the pip that
 # `python -m venv` bundles (never upgraded), no constraints file, the project from this
 # checkout; then `pip check`, the quickstart, a thread fan-out (one trace) and autolog against
-# the local OpenAI-compatible server. One more row pins the lowest OpenTelemetry we declare.
+# the local OpenAI-compatible server (and, with every extra, the stored quickstart through
+# to_pandas()). One more row pins the lowest OpenTelemetry we declare.
 # Rows run in parallel; prints a summary and exits 1 when any row failed.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -10,7 +11,7 @@ root=$PWD
 FLOOR=1.45.0 # the lowest opentelemetry-api/-sdk/-exporter-* in pyproject.toml
 # Not llama-index (~110 MB more: numpy, nltk, SQLAlchemy) nor dspy (~240 MB more: litellm,
 # tokenizers, huggingface-hub); the dev install tests both.
-ALL_EXTRAS=grpc,openai,anthropic,langchain,openai-agents,google-genai,bedrock,fastapi,mcp
+ALL_EXTRAS=grpc,openai,anthropic,langchain,openai-agents,google-genai,bedrock,fastapi,mcp,pandas
 work=$(mktemp -d "${TMPDIR:-/tmp}/genai-trace-installs.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
@@ -88,6 +89,11 @@ row() { # row NAME PYTHON-VERSION: one fresh venv, as named below
             fail "got opentelemetry-sdk $got, not the newest ($newest)"
     fi
     smoke "$venv"
+    if [ "$name" = all-extras ]; then # the pandas extra: the stored quickstart as a DataFrame
+        (cd "$venv/run" && "$venv/bin/python" -c 'import genai_trace
+frame = genai_trace.search_traces().to_pandas()
+assert list(frame["name"]) == ["answer"], frame') || fail "search_traces().to_pandas()"
+    fi
     echo "pip $("$venv/bin/python" -m pip --version | cut -d' ' -f2)  $(versions "$venv")"
 }
 
