@@ -297,8 +297,8 @@ _INPUT_WITHOUT_CACHE_SCOPES = ("opentelemetry.instrumentation.genai.bedrock",)
 def token_usage_of(attributes: Mapping[str, Any], scope: str | None = None) -> TokenUsage | None:
     """Token usage from OpenInference or GenAI attributes, ``None`` when neither is there.
 
-    The cache and reasoning counts come from the GenAI keys (OpenInference has none that
-    instrumentations write alike); both cache-write names are read. ``scope``: the
+    The cache and reasoning counts come from the GenAI keys, else OpenInference's
+    ``llm.token_count.*_details.*``; both GenAI cache-write names are read. ``scope``: the
     instrumentation that recorded the span; one known to leave cached tokens out of the
     input gets them added back, so ``input_tokens`` counts every input token.
     """
@@ -346,12 +346,19 @@ def _recorded_usage(attributes: Mapping[str, Any]) -> TokenUsage | None:
             input_tokens,
             output_tokens,
             total,
-            _int(attributes.get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS)),
+            _first_int(
+                attributes.get(sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS),
+                attributes.get(sc.LLM_TOKEN_COUNT_CACHE_READ),
+            ),
             _first_int(
                 attributes.get(sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
                 attributes.get(sc.GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS),
+                attributes.get(sc.LLM_TOKEN_COUNT_CACHE_WRITE),
             ),
-            _int(attributes.get(sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS)),
+            _first_int(
+                attributes.get(sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS),
+                attributes.get(sc.LLM_TOKEN_COUNT_REASONING),
+            ),
         )
     return None
 

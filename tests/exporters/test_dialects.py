@@ -422,6 +422,72 @@ def test_default_dialect_adds_open_conventions_to_a_gen_ai_only_span() -> None:
     assert attributes == {}
 
 
+def test_cache_and_reasoning_tokens_reach_every_dialect_under_its_own_keys() -> None:
+    from opentelemetry import trace as trace_api
+
+    # One call as the official GenAI instrumentation records it, one as OpenInference's
+    # do: each dialect names the cached and reasoning tokens its backend reads.
+    genai_client = trace_api.get_tracer("opentelemetry.instrumentation.genai.openai")
+    openinference_client = trace_api.get_tracer("openinference.instrumentation.openai")
+    with capture_traces() as traces:
+        with genai_trace.start_span("chain"):
+            with genai_client.start_as_current_span("chat gpt-4o") as span:
+                span.set_attribute("gen_ai.operation.name", "chat")
+                span.set_attribute("gen_ai.usage.input_tokens", 100)
+                span.set_attribute("gen_ai.usage.output_tokens", 30)
+                span.set_attribute("gen_ai.usage.cache_read.input_tokens", 60)
+                span.set_attribute("gen_ai.usage.cache_creation.input_tokens", 20)
+                span.set_attribute("gen_ai.usage.reasoning.output_tokens", 10)
+            with openinference_client.start_as_current_span("ChatCompletion") as span:
+                span.set_attribute("openinference.span.kind", "LLM")
+                span.set_attribute("llm.token_count.prompt", 50)
+                span.set_attribute("llm.token_count.completion", 8)
+                span.set_attribute("llm.token_count.total", 58)
+                span.set_attribute("llm.token_count.prompt_details.cache_read", 40)
+                span.set_attribute("llm.token_count.prompt_details.cache_write", 5)
+                span.set_attribute("llm.token_count.completion_details.reasoning", 3)
+    (trace,) = traces
+    genai_call, openinference_call = trace.get_span("chat gpt-4o"), trace.get_span("ChatCompletion")
+    assert genai_call is not None and openinference_call is not None
+    assert genai_call.token_usage == genai_trace.TokenUsage(100, 30, 130, 60, 20, 10)
+    assert openinference_call.token_usage == genai_trace.TokenUsage(50, 8, 58, 40, 5, 3)
+
+    sent = default.span_attributes(trace)[genai_call.span_id]
+    assert {k: v for k, v in sent.items() if k.startswith("llm.token_count.")} == {
+        "llm.token_count.prompt": 100,
+        "llm.token_count.completion": 30,
+        "llm.token_count.total": 130,
+        "llm.token_count.prompt_details.cache_read": 60,
+        "llm.token_count.prompt_details.cache_write": 20,
+        "llm.token_count.completion_details.reasoning": 10,
+    }
+    sent = genai.span_attributes(trace)[openinference_call.span_id]
+    assert {k: v for k, v in sent.items() if k.startswith("gen_ai.usage.")} == {
+        "gen_ai.usage.input_tokens": 50,
+        "gen_ai.usage.output_tokens": 8,
+        "gen_ai.usage.cache_read.input_tokens": 40,
+        "gen_ai.usage.cache_creation.input_tokens": 5,
+        "gen_ai.usage.reasoning.output_tokens": 3,
+    }
+    assert not any(k.startswith("llm.") for k in sent)
+    sent = mlflow.span_attributes(trace)[openinference_call.span_id]
+    assert json.loads(sent["mlflow.chat.tokenUsage"]) == {
+        "input_tokens": 50,
+        "output_tokens": 8,
+        "total_tokens": 58,
+        "cache_read_input_tokens": 40,
+        "cache_creation_input_tokens": 5,
+    }
+    body = mlflow.start_trace_request(trace, experiment_id="0")
+    assert json.loads(body["trace"]["trace_info"]["trace_metadata"]["mlflow.trace.tokenUsage"]) == {
+        "input_tokens": 150,
+        "output_tokens": 38,
+        "total_tokens": 188,
+        "cache_read_input_tokens": 100,
+        "cache_creation_input_tokens": 25,
+    }
+
+
 def test_default_dialect_leaves_out_a_computed_preview_that_repeats_the_root_text() -> None:
     @genai_trace.trace
     def ask(question: str, top_k: int) -> dict[str, Any]:

@@ -157,6 +157,13 @@ def _with_open_conventions(span: SpanRecord) -> dict[str, Any]:
         attributes[sc.LLM_TOKEN_COUNT_PROMPT] = usage.input_tokens
         attributes[sc.LLM_TOKEN_COUNT_COMPLETION] = usage.output_tokens
         attributes[sc.LLM_TOKEN_COUNT_TOTAL] = usage.total_tokens
+        for key, count in (
+            (sc.LLM_TOKEN_COUNT_CACHE_READ, usage.cache_read_input_tokens),
+            (sc.LLM_TOKEN_COUNT_CACHE_WRITE, usage.cache_write_input_tokens),
+            (sc.LLM_TOKEN_COUNT_REASONING, usage.reasoning_tokens),
+        ):
+            if count:
+                attributes.setdefault(key, count)
     if span.model is not None:
         attributes.setdefault(sc.LLM_MODEL_NAME, span.model)
     return attributes

@@ -112,9 +112,17 @@ def _span(span: SpanRecord) -> dict[str, Any]:
     name_key = _NAME_KEY_OF_TYPE.get(span_type)
     if name_key is not None:
         extra[name_key] = span.name
-    if span.token_usage is not None:
-        extra[sc.GEN_AI_USAGE_INPUT_TOKENS] = span.token_usage.input_tokens
-        extra[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = span.token_usage.output_tokens
+    usage = span.token_usage
+    if usage is not None:
+        extra[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
+        extra[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
+        for key, count in (
+            (sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_input_tokens),
+            (sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_write_input_tokens),
+            (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_tokens),
+        ):
+            if count:
+                extra[key] = count
     if span.model is not None:
         extra[sc.GEN_AI_REQUEST_MODEL] = span.model
     session = span.attributes.get(sc.SESSION_ID)

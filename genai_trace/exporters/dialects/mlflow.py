@@ -27,7 +27,7 @@ from typing import Any
 
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import safe_repr, truncate_text
-from genai_trace._semantics.model import Trace
+from genai_trace._semantics.model import TokenUsage, Trace
 from genai_trace.exporters.dialects import default
 
 SPAN_TYPE = "mlflow.spanType"
@@ -78,13 +78,7 @@ def span_attributes(trace: Trace) -> dict[str, dict[str, Any]]:
         if span.outputs is not None:
             attributes[SPAN_OUTPUTS] = mlflow_value(span.outputs)
         if span.token_usage is not None:
-            attributes[CHAT_USAGE] = mlflow_value(
-                {
-                    "input_tokens": span.token_usage.input_tokens,
-                    "output_tokens": span.token_usage.output_tokens,
-                    "total_tokens": span.token_usage.total_tokens,
-                }
-            )
+            attributes[CHAT_USAGE] = mlflow_value(_usage(span.token_usage))
     root = trace.root
     if root is not None:
         attributes = out[root.span_id]
@@ -93,6 +87,23 @@ def span_attributes(trace: Trace) -> dict[str, dict[str, Any]]:
         for key, value in trace.info.tags.items():
             attributes[TRACE_TAG_PREFIX + key] = str(value)
     return out
+
+
+def _usage(usage: TokenUsage) -> dict[str, int]:
+    """MLflow's token usage keys (``TokenUsageKey``); the cache kinds only when counted.
+
+    MLflow has no key for reasoning tokens: they are within ``output_tokens``.
+    """
+    counts = {
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+        "total_tokens": usage.total_tokens,
+    }
+    if usage.cache_read_input_tokens:
+        counts["cache_read_input_tokens"] = usage.cache_read_input_tokens
+    if usage.cache_write_input_tokens:
+        counts["cache_creation_input_tokens"] = usage.cache_write_input_tokens
+    return counts
 
 
 def start_trace_request(trace: Trace, experiment_id: str) -> dict[str, Any]:
@@ -113,14 +124,7 @@ def start_trace_request(trace: Trace, experiment_id: str) -> dict[str, Any]:
     if info.user_id is not None:
         metadata[TRACE_USER] = info.user_id
     if info.token_usage is not None:
-        usage = info.token_usage
-        metadata[TRACE_TOKEN_USAGE] = json.dumps(
-            {
-                "input_tokens": usage.input_tokens,
-                "output_tokens": usage.output_tokens,
-                "total_tokens": usage.total_tokens,
-            }
-        )
+        metadata[TRACE_TOKEN_USAGE] = json.dumps(_usage(info.token_usage))
     if info.incomplete_reason is not None:
         metadata[default.TRACE_INCOMPLETE_REASON] = info.incomplete_reason
     tags = {TRACE_NAME_TAG: info.name, **{str(k): str(v) for k, v in info.tags.items()}}
