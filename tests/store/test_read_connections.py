@@ -69,15 +69,23 @@ def test_a_store_migrated_while_a_reader_keeps_a_connection_is_read_migrated(
 def test_a_forked_child_reads_with_connections_of_its_own(tmp_path: Path) -> None:
     db = tmp_path / "traces.db"
     write(db, "one", "two")
+    from genai_trace.store import schema
+
     reader = TraceReader(db)
     assert names(reader) == ["one", "two"]  # a connection kept in the parent
+    (parents,) = [connection for _, _, connection in reader._connections._idle]  # type: ignore[union-attr]
     pid = os.fork()
-    if pid == 0:  # the child: exit status 0 only if it read right
+    if pid == 0:  # the child: exit status 0 only if it read right, on a connection of its own
         try:
-            ok = names(reader) == ["one", "two"] and reader.count() == 2
+            read = names(reader) == ["one", "two"] and reader.count() == 2
+            kept = reader._connections._idle  # type: ignore[union-attr]
+            own = [c for (opener, _, _), _, c in kept if opener == os.getpid()]
+            status = 0 if read else 1
+            if not (own and parents not in own and parents in schema._INHERITED):
+                status = 2  # it read on the parent's connection
         except BaseException:
-            ok = False
-        os._exit(0 if ok else 1)
+            status = 3
+        os._exit(status)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert names(reader) == ["one", "two"]  # the parent's connection still serves it
