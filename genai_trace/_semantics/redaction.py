@@ -79,6 +79,12 @@ _SECRET_PREFIX = re.compile(
     rb"(?:sk|rk|pk)[-_]|AKIA|ASIA|gh[pousr]_|github_pat_|AIza|xox[abprs]-|hf_|eyJ"
 )
 _CARD_LIKE = re.compile(r"\d{4}(?:[ -]?\d){9}", re.ASCII)  # the shortest card: 13 digits
+# Digits to "d", the separators a card may have to "s", anything else to "x".
+_CARD_CLASSES = bytes(
+    ord("d") if byte in b"0123456789" else ord("s") if byte in b" -" else ord("x")
+    for byte in range(256)
+)
+_THIRTEEN_DIGITS = b"d" * 13
 
 _AUTH_SCHEME = re.compile(r"\b(?i:bearer|basic)\s+([A-Za-z0-9._~+/=-]{8,})", re.ASCII)
 
@@ -128,7 +134,7 @@ def _may_hold_secret_value(text: str) -> bool:
         return True
     data = text.encode("utf-8", "replace")  # secrets are ASCII; others map to non-run bytes
     classes = data.translate(_CLASSES)
-    if classes.find(b"dddd") >= 0 and _CARD_LIKE.search(text):
+    if classes.find(b"dddd") >= 0 and _may_hold_card(text, data):
         return True
     # Long runs are common in plain text too (CamelCase names, paths, URLs): only a run
     # holding a key's telltale prefix needs the full rules.
@@ -142,6 +148,19 @@ def _may_hold_secret_value(text: str) -> bool:
             return True
         start = runs.find(_RUN, end)
     return False
+
+
+def _may_hold_card(text: str, data: bytes) -> bool:
+    """Whether :data:`_CARD_LIKE` matches ``text`` (``data``: its UTF-8 bytes).
+
+    Every match is 13 digits in a row once its single spaces and dashes are taken out: a
+    byte translation and a substring test say whether any can be there (about 2 ns a
+    character), before the regex (about 11) looks. Most numbers (years, ids, counts) are
+    shorter.
+    """
+    if _THIRTEEN_DIGITS not in data.translate(_CARD_CLASSES).replace(b"s", b""):
+        return False
+    return _CARD_LIKE.search(text) is not None
 
 
 def _may_hold_secret_key(json_text: str) -> bool:

@@ -288,6 +288,15 @@ def test_the_first_look_passes_prose_with_basic_or_bearer_at_once() -> None:
     assert not _may_hold_secret_value("İİ basic questions, and the bearer of the answers")
 
 
+@settings(max_examples=300)
+@given(st.text(alphabet="0123456789 -x.\u0663é", max_size=40))
+def test_the_card_first_look_agrees_with_the_card_pattern(text: str) -> None:
+    from genai_trace._semantics.redaction import _CARD_LIKE, _may_hold_card
+
+    data = text.encode("utf-8", "replace")
+    assert _may_hold_card(text, data) == (_CARD_LIKE.search(text) is not None)
+
+
 @pytest.mark.parametrize("piece", _PIECES)
 def test_the_first_look_sees_each_secret_alone_and_in_text(piece: str) -> None:
     for text in (piece, f"see {piece}.", f'{{"k":"{piece}"}}', f"é{piece}é"):
