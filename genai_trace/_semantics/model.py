@@ -327,6 +327,21 @@ def span_to_dict(span: SpanRecord) -> dict[str, Any]:
 _DETAIL_KINDS = ("cache_read_input_tokens", "cache_write_input_tokens", "reasoning_tokens")
 
 
+def usage_details(
+    usage: TokenUsage, keys: tuple[str | None, str | None, str | None]
+) -> dict[str, int]:
+    """The cache-read, cache-write and reasoning counts that are not 0, under ``keys``.
+
+    ``keys`` name the three kinds in a backend's conventions, in that order; ``None``: the
+    backend has no key for that kind.
+    """
+    return {
+        key: count
+        for key, kind in zip(keys, _DETAIL_KINDS, strict=True)
+        if key is not None and (count := getattr(usage, kind))
+    }
+
+
 def usage_dict(usage: TokenUsage | None) -> dict[str, int] | None:
     """Token usage as plain data: the three totals, and each detail kind that is not 0.
 
@@ -340,10 +355,7 @@ def usage_dict(usage: TokenUsage | None) -> dict[str, int] | None:
         "output_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
     }
-    for kind in _DETAIL_KINDS:
-        count = getattr(usage, kind)
-        if count:
-            data[kind] = count
+    data.update(usage_details(usage, _DETAIL_KINDS))
     return data
 
 

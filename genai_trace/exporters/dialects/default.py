@@ -8,7 +8,7 @@ from typing import Any, Protocol
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import to_json, to_text
 from genai_trace._semantics.facts import SpanFacts
-from genai_trace._semantics.model import SpanRecord, Trace, TraceInfo, find_root
+from genai_trace._semantics.model import SpanRecord, Trace, TraceInfo, find_root, usage_details
 from genai_trace._semantics.scope import tag_attributes
 
 _CAP = 100_000
@@ -157,13 +157,15 @@ def _with_open_conventions(span: SpanRecord) -> dict[str, Any]:
         attributes[sc.LLM_TOKEN_COUNT_PROMPT] = usage.input_tokens
         attributes[sc.LLM_TOKEN_COUNT_COMPLETION] = usage.output_tokens
         attributes[sc.LLM_TOKEN_COUNT_TOTAL] = usage.total_tokens
-        for key, count in (
-            (sc.LLM_TOKEN_COUNT_CACHE_READ, usage.cache_read_input_tokens),
-            (sc.LLM_TOKEN_COUNT_CACHE_WRITE, usage.cache_write_input_tokens),
-            (sc.LLM_TOKEN_COUNT_REASONING, usage.reasoning_tokens),
-        ):
-            if count:
-                attributes.setdefault(key, count)
+        for key, count in usage_details(usage, _OPENINFERENCE_DETAILS).items():
+            attributes.setdefault(key, count)
     if span.model is not None:
         attributes.setdefault(sc.LLM_MODEL_NAME, span.model)
     return attributes
+
+
+_OPENINFERENCE_DETAILS = (
+    sc.LLM_TOKEN_COUNT_CACHE_READ,
+    sc.LLM_TOKEN_COUNT_CACHE_WRITE,
+    sc.LLM_TOKEN_COUNT_REASONING,
+)

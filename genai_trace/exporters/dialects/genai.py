@@ -24,7 +24,7 @@ from typing import Any
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import to_json
 from genai_trace._semantics.messages import find_messages, is_messages
-from genai_trace._semantics.model import SpanRecord, Trace
+from genai_trace._semantics.model import SpanRecord, Trace, usage_details
 from genai_trace.exporters.dialects import default
 
 CONVERSATION_ID = sc.GEN_AI_CONVERSATION_ID
@@ -116,13 +116,7 @@ def _span(span: SpanRecord) -> dict[str, Any]:
     if usage is not None:
         extra[sc.GEN_AI_USAGE_INPUT_TOKENS] = usage.input_tokens
         extra[sc.GEN_AI_USAGE_OUTPUT_TOKENS] = usage.output_tokens
-        for key, count in (
-            (sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, usage.cache_read_input_tokens),
-            (sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, usage.cache_write_input_tokens),
-            (sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, usage.reasoning_tokens),
-        ):
-            if count:
-                extra[key] = count
+        extra.update(usage_details(usage, _GENAI_DETAILS))
     if span.model is not None:
         extra[sc.GEN_AI_REQUEST_MODEL] = span.model
     session = span.attributes.get(sc.SESSION_ID)
@@ -220,3 +214,10 @@ def _message(message: dict[str, Any], finish_reason: Any = None) -> dict[str, An
     if finish_reason is not None:
         out["finish_reason"] = finish_reason
     return out
+
+
+_GENAI_DETAILS = (
+    sc.GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    sc.GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    sc.GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+)

@@ -27,7 +27,7 @@ from typing import Any
 
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import safe_repr, truncate_text
-from genai_trace._semantics.model import TokenUsage, Trace
+from genai_trace._semantics.model import TokenUsage, Trace, usage_details
 from genai_trace.exporters.dialects import default
 
 SPAN_TYPE = "mlflow.spanType"
@@ -94,16 +94,12 @@ def _usage(usage: TokenUsage) -> dict[str, int]:
 
     MLflow has no key for reasoning tokens: they are within ``output_tokens``.
     """
-    counts = {
+    return {
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
         "total_tokens": usage.total_tokens,
+        **usage_details(usage, ("cache_read_input_tokens", "cache_creation_input_tokens", None)),
     }
-    if usage.cache_read_input_tokens:
-        counts["cache_read_input_tokens"] = usage.cache_read_input_tokens
-    if usage.cache_write_input_tokens:
-        counts["cache_creation_input_tokens"] = usage.cache_write_input_tokens
-    return counts
 
 
 def start_trace_request(trace: Trace, experiment_id: str) -> dict[str, Any]:
