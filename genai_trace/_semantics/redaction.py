@@ -164,7 +164,27 @@ def _may_hold_card(text: str, data: bytes) -> bool:
 
 
 def _may_hold_secret_key(json_text: str) -> bool:
-    return _REVERSED_KEY_END.search(json_text.lower()[::-1]) is not None
+    """Whether a key of ``json_text`` ends in one of :data:`_KEY_ENDINGS`, any case.
+
+    Text with few keys for its length (a payload of prose) is looked at only before each
+    ``":`` that closes a key: lower-casing and reversing all of it costs some 4 ns a
+    character beyond ASCII. Text dense with keys gets the one scan of its reversed copy.
+    """
+    closes = json_text.count('":')
+    if closes * _CHARS_A_KEY_LOOK > len(json_text):
+        return _REVERSED_KEY_END.search(json_text.lower()[::-1]) is not None
+    at = json_text.find('":')
+    while at >= 0:
+        # Each character lower-cases to one or more: the last few before the '":' suffice.
+        if json_text[max(0, at - _LONGEST_KEY_ENDING) : at].lower().endswith(_KEY_ENDINGS):
+            return True
+        at = json_text.find('":', at + 1)
+    return False
+
+
+_LONGEST_KEY_ENDING = max(map(len, _KEY_ENDINGS))
+_CHARS_A_KEY_LOOK = 100
+"""Characters of text one key's look costs as much as (about 0.4 µs against 4 ns each)."""
 
 
 def luhn_valid(digits: str) -> bool:

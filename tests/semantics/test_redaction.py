@@ -288,6 +288,34 @@ def test_the_first_look_passes_prose_with_basic_or_bearer_at_once() -> None:
     assert not _may_hold_secret_value("İİ basic questions, and the bearer of the answers")
 
 
+_KEY_PIECES = st.sampled_from(
+    ["api_key", "API-Key", "db_password", "tokens", "monkey", "\u212aey", "İ", "Σ", " ", "x"]
+)
+
+
+@settings(max_examples=300)
+@given(
+    st.dictionaries(
+        st.lists(_KEY_PIECES, max_size=4).map("".join), st.text(max_size=30), max_size=5
+    ),
+    st.integers(0, 400),
+)
+def test_the_key_look_key_by_key_agrees_with_one_scan_of_the_text(
+    document: dict[str, str], padding: int
+) -> None:
+    # A payload of prose (few keys for its length) is looked at key by key; text dense with
+    # keys gets one scan of its reversed copy. Both must say the same of every text.
+    from genai_trace._semantics import redaction
+
+    text = json.dumps(
+        {"prose": "p" * padding, **document}, ensure_ascii=False, separators=(",", ":")
+    )
+    scan = redaction._REVERSED_KEY_END.search(text.lower()[::-1]) is not None
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(redaction, "_CHARS_A_KEY_LOOK", 0)  # always key by key
+        assert redaction._may_hold_secret_key(text) == scan, text
+
+
 @settings(max_examples=300)
 @given(st.text(alphabet="0123456789 -x.\u0663é", max_size=40))
 def test_the_card_first_look_agrees_with_the_card_pattern(text: str) -> None:
