@@ -5,7 +5,9 @@ with the genai-trace of the checkout at ``DIR`` first on the path (a ``git workt
 another commit). Every round runs each row once, in an interpreter of its own, one after
 the other, against one receiver; the medians and minimums of CPU per span are printed, and
 for two neighbouring arguments of one row (``ROW@DIR ROW``) the median of the rounds' paired
-changes. For a change too small for the noise of one run of the full table:
+changes. A peer's row runs in its venv (``bash bench/setup_peers.sh``). ``--shape prompt``
+gives each call a chat's payloads (about 3.5 KB in), where the costs that grow with the
+text show. For a change too small for the noise of one run of the full table:
 
     git worktree add ../before HEAD~1
     python -m bench.ab --rounds 6 genai_store@../before genai_store
@@ -21,7 +23,8 @@ import subprocess
 import sys
 import tempfile
 
-from bench._harness import receiver, row_env_with_repo
+from bench import _workload
+from bench._harness import python_for, receiver, row_env_with_repo
 
 
 def run(row: str, checkout: str | None, shape: str, url: str, spans: int) -> dict[str, object]:
@@ -30,7 +33,10 @@ def run(row: str, checkout: str | None, shape: str, url: str, spans: int) -> dic
         env = row_env_with_repo(row, url)
         if checkout is not None:
             env["PYTHONPATH"] = os.pathsep.join([os.path.abspath(checkout), env["PYTHONPATH"]])
-        command = [sys.executable, "-m", "bench._e2e", row, shape, url, out]
+        python = python_for(row)
+        if python is None:
+            return {"status": "skipped", "reason": f"{row}'s venv is not set up"}
+        command = [python, "-m", "bench._e2e", row, shape, url, out]
         command += ["--spans", str(spans), "--reps", "1"]
         subprocess.run(command, cwd=scratch, env=env, check=True, capture_output=True)
         with open(out, encoding="utf-8") as result:
@@ -40,7 +46,7 @@ def run(row: str, checkout: str | None, shape: str, url: str, spans: int) -> dic
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ab")
     parser.add_argument("rows", nargs="+", help="ROW or ROW@CHECKOUT_DIR")
-    parser.add_argument("--shape", default="1", choices=["1", "11"])
+    parser.add_argument("--shape", default="1", choices=sorted(_workload.SHAPES))
     parser.add_argument("--rounds", type=int, default=4)
     parser.add_argument("--spans", type=int, default=11_000)
     args = parser.parse_args(argv)
