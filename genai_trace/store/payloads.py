@@ -1,9 +1,12 @@
 """A trace's spans as the store keeps them: one JSON array per trace, compressed.
 
 Spans of one trace repeat each other (a retriever's output is the next span's input, the
-root's output is the LLM's), and each span's ``inputs`` reappear in its ``input.value``
-attribute: compressed together, the copies cost little. Two dictionaries make the first
-copy cheap too (zlib's preset dictionary, ``zdict``):
+root's output is the LLM's): compressed together, the copies cost little. A span's inputs
+and outputs decoded from its ``input.value``/``output.value`` attributes are stored once,
+as those attributes (the key ``"io"`` says which); :func:`unpack_spans` decodes them back
+as the span's view did. A chat's payload is then
+encoded, compressed and written once, not twice. Two dictionaries make the first copy
+cheap too (zlib's preset dictionary, ``zdict``):
 
 - the trace's own previews, which its row keeps as plain text anyway: the request and the
   response are then stored once, in the columns the lists read;
@@ -31,13 +34,17 @@ from typing import Any, NamedTuple, Protocol
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
-from genai_trace._semantics.capture import clean_text, safe_repr
-from genai_trace._semantics.codec import dumps, loads, raw_json
+from genai_trace._semantics import semconv as sc
+from genai_trace._semantics.capture import clean_text, from_text, safe_repr
+from genai_trace._semantics.codec import dumps, loads
 from genai_trace._semantics.facts import SpanFacts
 from genai_trace._semantics.model import usage_dict
 from genai_trace._semantics.redaction import recorded_items
 
 _LEVEL = 1
+INPUTS_IN_ATTRIBUTES = 1
+OUTPUTS_IN_ATTRIBUTES = 2
+"""Bits of a stored span's ``"io"``: its inputs, its outputs are read from its attributes."""
 _UNSTORED = frozenset({"trace_id", "duration_ms"})
 """Keys every span dict has and none needs stored: the row's trace, and what is computed."""
 _NONE_BY_DEFAULT = frozenset(
@@ -125,10 +132,30 @@ def unpack_spans(
             "events": [],
             "parent_is_remote": False,
             "kind": "INTERNAL",
-            **span,
+            **(span if "io" not in span else _with_payloads(span)),
         }
         for span in stored
     ]
+
+
+def _with_payloads(span: dict[str, Any]) -> dict[str, Any]:
+    """A stored span whose inputs or outputs were left to their attributes, with them back.
+
+    Decoded from the attribute as the span's view decoded them when it was written.
+    """
+    span = dict(span)
+    stored_in = span.pop("io")
+    attributes = span.get("attributes") or {}
+    for bit, key, value_key, mime_key in _PAYLOAD_KEYS:
+        if stored_in & bit:
+            span[key] = from_text(attributes.get(value_key), attributes.get(mime_key))
+    return span
+
+
+_PAYLOAD_KEYS = (
+    (INPUTS_IN_ATTRIBUTES, "inputs", sc.INPUT_VALUE, sc.INPUT_MIME_TYPE),
+    (OUTPUTS_IN_ATTRIBUTES, "outputs", sc.OUTPUT_VALUE, sc.OUTPUT_MIME_TYPE),
+)
 
 
 def _zdict(shared: bytes, previews: Sequence[str | None]) -> bytes:
@@ -216,7 +243,24 @@ def stored_span(span: dict[str, Any]) -> dict[str, Any]:
         del kept["parent_is_remote"]
     if kept.get("kind") == "INTERNAL":
         del kept["kind"]
-    return kept
+    attributes = span.get("attributes") or {}
+    stored_in = 0
+    for bit, key, value_key, mime_key in _PAYLOAD_KEYS:
+        # Left to the attribute only where it decodes to them, as a span's view does.
+        if value_key in attributes and from_text(
+            attributes[value_key], attributes.get(mime_key)
+        ) == span.get(key):
+            kept.pop(key, None)
+            stored_in |= bit
+    if not stored_in:
+        return kept
+    # Where the view's stored form has it: just before the attributes.
+    ordered: dict[str, Any] = {}
+    for key, value in kept.items():
+        if key == "attributes":
+            ordered["io"] = stored_in
+        ordered[key] = value
+    return ordered
 
 
 class _SpanView(SpanFacts, Protocol):
@@ -238,9 +282,8 @@ def stored_span_of_view(view: _SpanView) -> dict[str, Any]:
     """``stored_span(span_to_dict(record))`` of the view's record, without the record.
 
     The same keys in the same order, made at once rather than made whole and then thinned.
-    A payload left as recorded is its JSON text (:func:`raw_json`): it encodes as the
-    decoded value would, without being decoded. Encode the dict, never keep it: it shares
-    the view's attributes.
+    A payload left as recorded is stored once, as its attribute (see the module's doc).
+    Encode the dict, never keep it: it shares the view's attributes.
     """
     span = view.span
     data: dict[str, Any] = {"span_id": view.span_id}
@@ -266,15 +309,24 @@ def stored_span_of_view(view: _SpanView) -> dict[str, Any]:
     scope = view.instrumentation_scope
     if scope is not None:
         data["instrumentation_scope"] = scope
-    text = view.input_json
-    inputs = view.inputs if text is None else raw_json(text)
-    if inputs is not None:
-        data["inputs"] = inputs
-    text = view.output_json
-    outputs = view.outputs if text is None else raw_json(text)
-    if outputs is not None:
-        data["outputs"] = outputs
-    data["attributes"] = view.attributes
+    # A payload the view decodes from its attribute is stored there alone.
+    attributes = view.attributes
+    stored_in = 0
+    if sc.INPUT_VALUE in attributes:
+        stored_in = INPUTS_IN_ATTRIBUTES
+    else:
+        inputs = view.inputs
+        if inputs is not None:
+            data["inputs"] = inputs
+    if sc.OUTPUT_VALUE in attributes:
+        stored_in |= OUTPUTS_IN_ATTRIBUTES
+    else:
+        outputs = view.outputs
+        if outputs is not None:
+            data["outputs"] = outputs
+    if stored_in:
+        data["io"] = stored_in
+    data["attributes"] = attributes
     events = recorded_items(span, "events")
     if events:
         data["events"] = [

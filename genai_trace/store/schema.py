@@ -201,11 +201,22 @@ def _add_usage(connection: sqlite3.Connection) -> None:
         connection.execute(statement)
 
 
+def _payloads_once(connection: sqlite3.Connection) -> None:
+    """Version 4 to 5: a span's payloads may be stored once, in their attributes.
+
+    No table changes: a packed span may now leave its inputs and outputs to the
+    ``input.value``/``output.value`` attributes they were recorded as (``"io"``, see
+    ``payloads``). A reader before version 5 would show such a span without them, so the
+    version moves and it refuses the file instead. Spans stored before keep both copies.
+    """
+
+
 MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (
     _create_v1,
     _add_packed_spans,
     _add_feedback,
     _add_usage,
+    _payloads_once,
 )
 """``MIGRATIONS[n]`` takes a store from version ``n`` to ``n + 1``, inside the transaction
 that :func:`open_for_writing` holds; it must not commit. A new table or column is a new

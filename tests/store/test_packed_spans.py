@@ -134,6 +134,53 @@ def test_a_store_keeps_repeated_payloads_small(tmp_path: Path) -> None:
     assert packed < raw / 4  # the copies of one trace's payloads cost almost nothing
 
 
+def test_a_payload_is_stored_once_and_read_back_as_recorded(tmp_path: Path) -> None:
+    # A span's inputs and outputs are decoded from its input.value / output.value: the
+    # store keeps those alone (and a chat's payload is encoded and compressed once).
+    from genai_trace.testing import capture_traces
+
+    db = tmp_path / "traces.db"
+    genai_trace.configure(exporters=[SQLiteTraceStore(db, retention=None)])
+    prose = "a chat's context, " * 150
+
+    @genai_trace.trace(span_type=SpanType.LLM)
+    def chat(messages: list[dict[str, str]], temperature: float) -> dict[str, Any]:
+        return {"role": "assistant", "content": "unique answer " + prose}
+
+    @genai_trace.trace
+    def text_only(question: str) -> str:  # a lone string: text, not JSON
+        return "unique plain " + prose
+
+    with capture_traces() as traces:
+        chat([{"role": "user", "content": "unique question " + prose}], 0.2)
+        text_only("unique text " + prose)
+    assert genai_trace.flush(30)
+    genai_trace.shutdown()
+    reader = TraceReader(db)
+    for trace in traces:
+        assert reader.get(trace.info.trace_id) == trace
+    with connect(db) as connection:
+        rows = connection.execute(
+            "SELECT spans, dictionary, request_preview, response_preview FROM trace_spans "
+            "JOIN traces USING (seq)"
+        ).fetchall()
+    connection.close()
+    for packed, dictionary_id, *previews in rows:
+        assert dictionary_id is None  # no store dictionary yet: the previews alone
+        (span,) = json.loads(_inflate(packed, previews))
+        assert "inputs" not in span and "outputs" not in span and span["io"] == 3
+        stored = json.dumps(span)
+        assert stored.count("unique") == 2  # once in, once out
+
+
+def _inflate(packed: bytes, previews: list[str | None]) -> bytes:
+    if packed[:1] == b"[":
+        return packed
+    zdict = "\n".join(p for p in previews if p).encode()
+    decompressor = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
+    return decompressor.decompress(packed) + decompressor.flush()
+
+
 def ids(db: Path) -> list[str]:
     return [info.trace_id for info in TraceReader(db).search(TraceQuery(limit=1000))]
 
