@@ -103,18 +103,3 @@ def test_a_traces_previews_from_its_views_equal_those_from_its_records(
         from_records.response_preview,
     )
     assert from_views.request_preview is not None
-
-
-@pytest.mark.parametrize("make", ["RawJSON", "raw_json"])
-def test_recorded_json_is_written_as_it_is_by_either_encoder(make: str) -> None:
-    from genai_trace._semantics import codec
-    from genai_trace._semantics.capture import safe_repr
-
-    raw = getattr(codec, make)('{"q":"why?","k":[1,2]}')
-    assert codec.dumps({"inputs": raw}, default=safe_repr) == '{"inputs":{"q":"why?","k":[1,2]}}'
-    # An int past 64 bits sends the whole value to the standard library's encoder.
-    both = codec.dumps({"inputs": raw, "n": 2**70}, default=safe_repr)
-    assert json.loads(both) == {"inputs": {"q": "why?", "k": [1, 2]}, "n": 2**70}
-    # So does a lone surrogate (orjson refuses it); the fragment is still written whole.
-    lone = codec.dumps({"inputs": raw, "t": "a\ud800b"}, default=safe_repr)
-    assert json.loads(lone) == {"inputs": {"q": "why?", "k": [1, 2]}, "t": "a\ud800b"}
