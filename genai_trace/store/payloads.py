@@ -312,18 +312,13 @@ def stored_span_of_view(view: _SpanView) -> dict[str, Any]:
     # A payload the view decodes from its attribute is stored there alone.
     attributes = view.attributes
     stored_in = 0
-    if sc.INPUT_VALUE in attributes:
-        stored_in = INPUTS_IN_ATTRIBUTES
-    else:
-        inputs = view.inputs
-        if inputs is not None:
-            data["inputs"] = inputs
-    if sc.OUTPUT_VALUE in attributes:
-        stored_in |= OUTPUTS_IN_ATTRIBUTES
-    else:
-        outputs = view.outputs
-        if outputs is not None:
-            data["outputs"] = outputs
+    for bit, key, value_key, _ in _PAYLOAD_KEYS:
+        if value_key in attributes:
+            stored_in |= bit
+        else:
+            value = getattr(view, key)  # decoded from the GenAI keys, if at all
+            if value is not None:
+                data[key] = value
     if stored_in:
         data["io"] = stored_in
     data["attributes"] = attributes
