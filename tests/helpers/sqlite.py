@@ -1,9 +1,9 @@
-"""A SQLite connection for tests that closes when its block ends."""
+"""A SQLite connection for tests that closes when its block ends, and one query's rows."""
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,3 +22,9 @@ def connect(database: Any, **options: Any) -> Iterator[sqlite3.Connection]:
             yield connection
     finally:
         connection.close()
+
+
+def fetch_all(database: Any, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    """The rows of one query, on a connection of its own (closed after)."""
+    with connect(database) as connection:
+        return connection.execute(sql, params).fetchall()

@@ -29,7 +29,7 @@ from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader
 from genai_trace.store.schema import SCHEMA_VERSION, open_for_writing
 from tests.helpers.paths import REPO_ROOT
 from tests.helpers.reliability.faults import FaultyBackend
-from tests.helpers.sqlite import connect
+from tests.helpers.sqlite import connect, fetch_all
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -46,13 +46,11 @@ def use_store(db: Path, **options: Any) -> SQLiteTraceStore:
 
 
 def rows(db: Path) -> list[tuple[Any, ...]]:
-    with connect(db) as connection:
-        found = connection.execute(
-            "SELECT trace_id, span_id, kind, name, value, source_type, source_id, rationale "
-            "FROM feedback ORDER BY created_ns"
-        ).fetchall()
-    connection.close()
-    return found
+    return fetch_all(
+        db,
+        "SELECT trace_id, span_id, kind, name, value, source_type, source_id, rationale "
+        "FROM feedback ORDER BY created_ns",
+    )
 
 
 def store_counts(store_name: str = "SQLiteTraceStore") -> dict[str, int]:

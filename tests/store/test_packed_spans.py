@@ -25,12 +25,13 @@ from genai_trace.store import SQLiteTraceStore, TraceQuery, TraceReader, schema
 from genai_trace.store.payloads import (
     COMPRESS_FROM,
     Dictionary,
+    _zdict,
     pack_spans,
     stored_span,
     unpack_spans,
 )
 from genai_trace.store.schema import SCHEMA_VERSION, open_for_writing
-from tests.helpers.sqlite import connect
+from tests.helpers.sqlite import connect, fetch_all
 
 FIXTURES = Path(__file__).parent / "fixtures"
 OLD_TRACES: list[dict[str, Any]] = json.loads(
@@ -159,12 +160,11 @@ def test_a_payload_is_stored_once_and_read_back_as_recorded(tmp_path: Path) -> N
     reader = TraceReader(db)
     for trace in traces:
         assert reader.get(trace.info.trace_id) == trace
-    with connect(db) as connection:
-        rows = connection.execute(
-            "SELECT spans, dictionary, request_preview, response_preview FROM trace_spans "
-            "JOIN traces USING (seq)"
-        ).fetchall()
-    connection.close()
+    rows = fetch_all(
+        db,
+        "SELECT spans, dictionary, request_preview, response_preview FROM trace_spans "
+        "JOIN traces USING (seq)",
+    )
     for packed, dictionary_id, *previews in rows:
         assert dictionary_id is None  # no store dictionary yet: the previews alone
         (span,) = json.loads(_inflate(packed, previews))
@@ -174,9 +174,10 @@ def test_a_payload_is_stored_once_and_read_back_as_recorded(tmp_path: Path) -> N
 
 
 def _inflate(packed: bytes, previews: list[str | None]) -> bytes:
+    """The packed JSON as stored (``unpack_spans`` would put the payloads back)."""
     if packed[:1] == b"[":
         return packed
-    zdict = "\n".join(p for p in previews if p).encode()
+    zdict = _zdict(b"", previews)
     decompressor = zlib.decompressobj(zdict=zdict) if zdict else zlib.decompressobj()
     return decompressor.decompress(packed) + decompressor.flush()
 
@@ -365,13 +366,12 @@ def test_a_batch_rolled_back_after_learning_a_dictionary_leaves_none_dangling(
     )
     assert store.take_rejected() == 1
     store.shutdown()
-    with connect(db) as connection:
-        dangling = connection.execute(
-            "SELECT count(*) FROM trace_spans WHERE dictionary IS NOT NULL "
-            "AND dictionary NOT IN (SELECT id FROM dictionaries)"
-        ).fetchone()
-    connection.close()
-    assert dangling == (0,)
+    dangling = fetch_all(
+        db,
+        "SELECT count(*) FROM trace_spans WHERE dictionary IS NOT NULL "
+        "AND dictionary NOT IN (SELECT id FROM dictionaries)",
+    )
+    assert dangling == [(0,)]
     reader = TraceReader(db)
     assert reader.count() == 60
     for i in range(60):
