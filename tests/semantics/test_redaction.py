@@ -316,8 +316,14 @@ def test_the_key_look_key_by_key_agrees_with_one_scan_of_the_text(
         assert redaction._may_hold_secret_key(text) == scan, text
 
 
+# Digit groups and the separators a card may have, so that card-like text is common.
+_CARD_PIECES = st.sampled_from(
+    ["4111", "1111", "0", "12", "123", " ", "-", "  ", " - ", "x", ".", "é", "\u0663"]
+)
+
+
 @settings(max_examples=300)
-@given(st.text(alphabet="0123456789 -x.\u0663é", max_size=40))
+@given(st.lists(_CARD_PIECES, max_size=14).map("".join))
 def test_the_card_first_look_agrees_with_the_card_pattern(text: str) -> None:
     from genai_trace._semantics.redaction import _CARD_LIKE, _may_hold_card
 
