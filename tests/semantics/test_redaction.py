@@ -288,6 +288,23 @@ def test_the_first_look_passes_prose_with_basic_or_bearer_at_once() -> None:
     assert not _may_hold_secret_value("İİ basic questions, and the bearer of the answers")
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Pairs of a prefix's neighbours ("p_", "AI", "s-") in short and in long runs
+        # before the key: each run is looked at in turn, none hides the next.
+        "top_k=3 and OpenAI, then sk-proj-" + "Ab1" * 8,
+        "see opentelemetry/sdk/trace/export/__init__.py, then ghp_" + "a" * 30,
+        "keys_and_passwords_as_words " * 3 + "AKIAIOSFODNN7EXAMPLE",
+    ],
+)
+def test_the_first_look_reads_past_neighbours_that_only_look_like_a_prefix(text: str) -> None:
+    from genai_trace._semantics.redaction import _may_hold_secret_value
+
+    assert _may_hold_secret_value(text)
+    assert not _may_hold_secret_value(text.rsplit(" ", 1)[0])
+
+
 _KEY_PIECES = st.sampled_from(
     ["api_key", "API-Key", "db_password", "tokens", "monkey", "\u212aey", "İ", "Σ", " ", "x"]
 )
