@@ -65,29 +65,32 @@ _KEY_ENDINGS = (
 _REVERSED_KEY_END = re.compile(':"(?:' + "|".join(e[::-1] for e in _KEY_ENDINGS) + ")")
 # A first look for a value that may be secret, at C speed over the text's UTF-8 bytes (a
 # regex scan costs ~10 ns a character; a byte translation and a substring test, ~1). Every
-# API key and JWT rule below matches an unbroken run of 15+ such characters starting with a
+# API key and JWT rule below matches an unbroken run of 15+ such characters holding a
 # telltale prefix; every card starts with four digits in a row.
 _RUN_BYTES = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_+/=.-"
-# Each byte to its class: "d" a digit, "a" another run character, " " anything else.
-_CLASSES = bytes(
-    ord("d") if byte in b"0123456789" else ord("a") if byte in _RUN_BYTES else ord(" ")
-    for byte in range(256)
-)
 _SHORTEST_RUN = 15  # Slack's xoxb- and ten characters; every other rule needs 20 or more
 _SECRET_PREFIX = re.compile(
     rb"(?:sk|rk|pk)[-_]|AKIA|ASIA|gh[pousr]_|github_pat_|AIza|xox[abprs]-|hf_|eyJ"
 )
 # Every prefix above holds one of these pairs of neighbours: a letter of the first set
 # followed by a separator ("sk-", "hf_", "ghp_", "b_" of "github_", "xoxb-"), or an "A" or
-# "y" followed by one of "KSIJ" ("AKIA", "ASIA", "AIza", "eyJ"). Each byte maps to flag
-# bits: an earlier byte's bit 0 or 3, with the next byte's bit 1 or 4, marks a pair.
+# "y" followed by one of "KSIJ" ("AKIA", "ASIA", "AIza", "eyJ").
 _BEFORE_SEPARATOR, _SEPARATORS = b"kpousrbaf", b"-_"
 _BEFORE_CAPITAL, _CAPITALS = b"Ay", b"KSIJ"
-_PAIR_FLAGS = bytes(
-    (byte in _BEFORE_SEPARATOR) | (byte in _SEPARATORS) << 1
+# Each byte to flag bits. A byte's bit 0 (3) with the next byte's bit 1 (4) marks a pair;
+# no other two neighbours' bits line up so, but bit 4 with a digit's 5, which only adds
+# pairs. A digit is 0x20 alone, a byte outside runs 0x80 alone: one translation serves
+# the look for four digits, for pairs, and for the runs around them.
+_DIGIT, _OUTSIDE_RUNS = 0x20, 0x80
+_FLAGS = bytes(
+    _DIGIT if byte in b"0123456789"
+    else _OUTSIDE_RUNS if byte not in _RUN_BYTES
+    else (byte in _BEFORE_SEPARATOR) | (byte in _SEPARATORS) << 1
     | (byte in _BEFORE_CAPITAL) << 3 | (byte in _CAPITALS) << 4
     for byte in range(256)
 )  # fmt: skip
+_FOUR_DIGITS = bytes([_DIGIT]) * 4
+_RUN_END = bytes([_OUTSIDE_RUNS])
 _ASCII_LOWER = bytes.maketrans(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", b"abcdefghijklmnopqrstuvwxyz")
 _CARD_LIKE = re.compile(r"\d{4}(?:[ -]?\d){9}", re.ASCII)  # the shortest card: 13 digits
 # Digits to "d", the separators a card may have to "s", anything else to "x".
@@ -145,30 +148,31 @@ def _may_hold_secret_value(text: str) -> bool:
     folded = data.translate(_ASCII_LOWER)
     if (b"bearer" in folded or b"basic" in folded) and _holds_scheme_credential(text, folded):
         return True
-    classes = data.translate(_CLASSES)
-    if classes.find(b"dddd") >= 0 and _may_hold_card(text, data):
+    flags = data.translate(_FLAGS)
+    if _FOUR_DIGITS in flags and _may_hold_card(text, data):
         return True
-    return _may_hold_key_prefix(data, classes)
+    return _may_hold_key_prefix(data, flags)
 
 
-def _may_hold_key_prefix(data: bytes, classes: bytes) -> bool:
+def _may_hold_key_prefix(data: bytes, flags: bytes) -> bool:
     """Whether :data:`_SECRET_PREFIX` matches within a run of 15+ run characters.
 
-    Long runs are common in plain text (CamelCase names, paths, URLs), and a regex costs
-    some 15 ns a character: the prefixes' telltale pairs of neighbours are looked for
-    first, over the whole text as one big integer (a few C-speed passes in all). Only a
-    long run holding such a pair gets the regex.
+    ``flags``: ``data`` translated by :data:`_FLAGS`. Long runs are common in plain text
+    (CamelCase names, paths, URLs), and a regex costs some 15 ns a character: the
+    prefixes' telltale pairs of neighbours are looked for first, over the whole text as
+    one big integer (two C-speed passes). Only a long run holding such a pair gets the
+    regex.
     """
-    flags = int.from_bytes(data.translate(_PAIR_FLAGS), "big")
+    bits = int.from_bytes(flags, "big")
     # Big-endian: shifting by 7 puts the next byte's bit 1 (4) on this byte's bit 0 (3).
-    pairs = flags & (flags << 7)
+    pairs = bits & (bits << 7)
     size = len(data)
     while pairs:
         # The highest bit is the first pair in the text; the run around it is looked at,
         # then every pair up to the run's end is let go.
         at = size - 1 - (pairs.bit_length() - 1) // 8
-        start = classes.rfind(b" ", 0, at) + 1
-        end = classes.find(b" ", at)
+        start = flags.rfind(_RUN_END, 0, at) + 1
+        end = flags.find(_RUN_END, at)
         if end < 0:
             end = size
         if end - start >= _SHORTEST_RUN and _SECRET_PREFIX.search(data, start, end):
