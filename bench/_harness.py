@@ -21,7 +21,12 @@ from bench._e2e import ROWS, row_env, summary
 REPO_ROOT = Path(__file__).resolve().parent.parent
 VENVS = REPO_ROOT / ".ci" / "venvs"
 ROW_TIMEOUT_S = 1800
-SHAPES = ("1", "11")
+SHAPES = ("1", "11", "prompt")
+SHAPE_TITLES = {
+    "1": "1-span traces",
+    "11": "per span, 11-span traces",
+    "prompt": "1-span traces, a chat's payloads (3.5 KB in)",
+}
 DEFAULT_ROWS = tuple(name for name, row in ROWS.items() if row.default)
 GENAI_ROWS = ("genai_otlp", "genai_store", "genai_both")
 PEER_ROWS = tuple(name for name, row in ROWS.items() if row.venv)
@@ -194,28 +199,20 @@ def render(results: dict[str, dict[str, dict[str, Any]]], machine: dict[str, Any
         "Details: wall µs / caller-thread CPU µs / CPU min-max / delivery / OTLP request "
         "bytes, all per span.",
         "",
-        "| row | CPU, 1-span traces | CPU per span, 11-span traces "
-        "| 1-span: wall / caller / min-max / delivered "
-        "| 11-span: wall / caller / min-max / delivered | version |",
-        "|---|---:|---:|---|---|---|",
+        "| row | "
+        + " | ".join(f"CPU, {SHAPE_TITLES[shape]}" for shape in SHAPES)
+        + " | "
+        + " | ".join(
+            f"{SHAPE_TITLES[shape]}: wall / caller / min-max / delivered" for shape in SHAPES
+        )
+        + " | version |",
+        "|---|" + "---:|" * len(SHAPES) + "---|" * len(SHAPES) + "---|",
     ]
     for row, shapes in results.items():
-        one, eleven = shapes.get("1", {}), shapes.get("11", {})
-        version = one.get("version") or eleven.get("version") or "-"
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    _title(row),
-                    _cell(one, floor.get("1")),
-                    _cell(eleven, floor.get("11")),
-                    _details(one),
-                    _details(eleven),
-                    str(version),
-                ]
-            )
-            + " |"
-        )
+        version = next((r["version"] for r in shapes.values() if r.get("version")), "-")
+        cells = [_cell(shapes.get(shape, {}), floor.get(shape)) for shape in SHAPES]
+        details = [_details(shapes.get(shape, {})) for shape in SHAPES]
+        lines.append("| " + " | ".join([_title(row), *cells, *details, str(version)]) + " |")
     lines += ["", *_lead_lines(results)]
     return "\n".join(lines)
 
@@ -238,7 +235,7 @@ def _lead_lines(results: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
             if results.get(g, {}).get(shape, {}).get("status") == "ok"
         ]
         lines.append(
-            f"{shape}-span traces: fastest peer {fastest} ({fastest_us:.0f} µs/span); "
+            f"{SHAPE_TITLES[shape]}: fastest peer {fastest} ({fastest_us:.0f} µs/span); "
             f"genai-trace's lead (peer CPU / genai-trace CPU): {', '.join(leads) or '-'}"
         )
     return lines
