@@ -91,6 +91,7 @@ _FLAGS = bytes(
 )  # fmt: skip
 _FOUR_DIGITS = bytes([_DIGIT]) * 4
 _RUN_END = bytes([_OUTSIDE_RUNS])
+_ANY_BITS = bytes(min(byte, 1) for byte in range(256))
 _CARD_LIKE = re.compile(r"\d{4}(?:[ -]?\d){9}", re.ASCII)  # the shortest card: 13 digits
 # Digits to "d", the separators a card may have to "s", anything else to "x".
 _CARD_CLASSES = bytes(
@@ -165,18 +166,19 @@ def _may_hold_key_prefix(data: bytes, flags: bytes) -> bool:
     bits = int.from_bytes(flags, "big")
     # Big-endian: shifting by 7 puts the next byte's bit 1 (4) on this byte's bit 0 (3).
     pairs = bits & (bits << 7)
+    if not pairs:
+        return False
     size = len(data)
-    while pairs:
-        # The highest bit is the first pair in the text; the run around it is looked at,
-        # then every pair up to the run's end is let go.
-        at = size - 1 - (pairs.bit_length() - 1) // 8
+    marked = pairs.to_bytes(size, "big").translate(_ANY_BITS)  # 1 where a pair starts
+    at = marked.find(1)
+    while at >= 0:
         start = flags.rfind(_RUN_END, 0, at) + 1
         end = flags.find(_RUN_END, at)
         if end < 0:
             end = size
         if end - start >= _SHORTEST_RUN and _SECRET_PREFIX.search(data, start, end):
             return True
-        pairs &= (1 << 8 * (size - end)) - 1
+        at = marked.find(1, end)  # the run's other pairs are looked at with it
     return False
 
 
