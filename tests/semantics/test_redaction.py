@@ -259,7 +259,7 @@ def test_key_rules_ignore_case_and_separators() -> None:
 
 
 # Pieces the property below mixes: secrets of every rule, near misses, and text that has
-# long runs, digits, non-ASCII and case changes around them.
+# long runs, digits, non-ASCII, case changes and the first look's pairs ("p_", "AI") around them.
 _PIECES = (
     "sk-proj-" + "Ab1" * 8, "rk_test_" + "x" * 16, "AKIAIOSFODNN7EXAMPLE", "ghp_" + "a" * 30,
     "github_pat_" + "B" * 22, "AIza" + "c" * 35, "xoxb-1234567890", "hf_" + "d" * 30, JWT,
@@ -268,6 +268,7 @@ _PIECES = (
     "4111 1111 1111 1111", "4111-1111-1111-1111", "378282246310005", "4222222222222",
     "6011 0009 9013 9424", "BatchSpanProcessor", "/usr/local/lib/python3.11", "sk-", "AKIA",
     "12345678901234567890", "é", "ß", "\u212a", "日本", " ", "\n", '"', ":", "-", "_", ".",
+    "top_k", "OpenAI", "__init__", "K8s", "eyJ", "xox", "gh", "hf", "Ay", "b_",
 )  # fmt: skip
 
 
