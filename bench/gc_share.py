@@ -1,12 +1,13 @@
-"""What garbage collection costs a flat-out loop: ``python -m bench.gc_share [DESTINATION]``.
+"""What garbage collection costs a flat-out loop: ``python -m bench.gc_share [DEST] [SHAPE]``.
 
-Runs the bench's 1-span workload (11,000 traces after 1,100 of warm-up) into the local store
-(``store``, the default), OTLP to the bench's receiver (``otlp``), both (``both``) or no
-destination (``none``), and times every collection with
-``gc.callbacks`` on the thread that ran it (``time.thread_time``): per generation, how many
-and their CPU per span, the objects the full (generation 2) collections walked, and the
-loop's process CPU per span beside it. Queued traces are objects every full collection
-walks: this shows what a queue's length costs.
+Runs a shape of the bench's workload (``SHAPE``: ``1``, the default, one span a call;
+``prompt``, one span with a chat's payloads; see ``bench/_workload.py``), 11,000 calls after
+1,100 of warm-up, into the local store (``DEST``: ``store``, the default), OTLP to the
+bench's receiver (``otlp``), both (``both``) or no destination (``none``), and times every
+collection with ``gc.callbacks`` on the thread that ran it (``time.thread_time``): per
+generation, how many and their CPU per span, the objects the full (generation 2)
+collections walked, and the loop's process CPU per span beside it. Queued traces are
+objects every full collection walks: this shows what a queue's length costs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SPANS = 11_000
 
 def main(argv: list[str]) -> int:
     destination = argv[0] if argv else "store"
+    shape = argv[1] if len(argv) > 1 else "1"
     os.chdir(tempfile.mkdtemp(prefix="genai-trace-gc-"))
     import genai_trace
 
@@ -38,13 +40,14 @@ def main(argv: list[str]) -> int:
             genai_trace.configure()
         else:
             genai_trace.configure(local_store=False, exporters=[], metrics=False)
-        return _measure(destination)
+        return _measure(destination, shape)
 
 
-def _measure(destination: str) -> int:
+def _measure(destination: str, shape: str) -> int:
     import genai_trace
 
-    call = _workload.single(genai_trace.trace)
+    make, _ = _workload.SHAPES[shape]
+    call = make(genai_trace.trace)
     for _ in range(SPANS // 10):
         call()
     genai_trace.flush()
