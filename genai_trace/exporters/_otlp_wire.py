@@ -99,20 +99,18 @@ class RequestWriter:
         """The request's bytes: every span added, under ``resource`` (empty with no span)."""
         if not self._by_scope:
             return b""
-        body = [_field(0x0A, _resource(resource))]
+        # Each message's length goes before it: the lengths are summed over the parts, and
+        # every byte is copied once, by one join (a payload is not copied again for each
+        # message it is nested in).
+        parts = [_field(0x0A, _resource(resource))]
         for scope, encoded_spans in self._by_scope.items():
-            body.append(_field(0x12, _scope_spans(scope, encoded_spans)))
+            head = _field(0x0A, _scope(scope))
+            tail = _field(0x1A, scope.schema_url.encode()) if scope and scope.schema_url else b""
+            size = len(head) + sum(map(len, encoded_spans)) + len(tail)
+            parts += (b"\x12" + _varint(size), head, *encoded_spans, tail)
         if resource.schema_url:
-            body.append(_field(0x1A, resource.schema_url.encode()))
-        return _field(0x0A, b"".join(body))
-
-
-def _scope_spans(scope: InstrumentationScope | None, spans: list[bytes]) -> bytes:
-    parts = [_field(0x0A, _scope(scope))]
-    parts.extend(spans)
-    if scope is not None and scope.schema_url:
-        parts.append(_field(0x1A, scope.schema_url.encode()))
-    return b"".join(parts)
+            parts.append(_field(0x1A, resource.schema_url.encode()))
+        return b"".join([b"\x0a" + _varint(sum(map(len, parts))), *parts])
 
 
 def _scope(scope: InstrumentationScope | None) -> bytes:
@@ -169,7 +167,7 @@ def _span(span: ReadableSpan, attributes: Mapping[str, Any] | None) -> bytes:
     else:
         parts.append(_field(0x7A, _status(status)))
     parts.append(_REMOTE_PARENT_FLAGS if parent is not None and parent.is_remote else _LOCAL_FLAGS)
-    return _field(0x12, b"".join(parts))
+    return b"".join([b"\x12" + _varint(sum(map(len, parts))), *parts])
 
 
 def _event(name: str, timestamp: int, event: Any) -> bytes:
@@ -232,11 +230,15 @@ def _key_values(tag: int, attributes: Mapping[str, Any] | None) -> list[bytes]:
                 continue
         try:
             if kind is str and len(value) > 32:
+                # The field's head, then the text: a payload is copied by the span's join
+                # alone, not by each of the three messages it is nested in.
                 encoded_key = _key_cache.get(key) or _encoded_key(key)
                 text = value.encode()
-                any_value = b"\x0a" + _varint(len(text)) + text
-                body = encoded_key + b"\x12" + _varint(len(any_value)) + any_value
-                append(bytes((tag,)) + _varint(len(body)) + body)
+                text_head = b"\x0a" + _varint(len(text))
+                value_head = b"\x12" + _varint(len(text_head) + len(text))
+                size = len(encoded_key) + len(value_head) + len(text_head) + len(text)
+                append(bytes((tag,)) + _varint(size) + encoded_key + value_head + text_head)
+                append(text)
                 continue
             field = bytes((tag,)) + _key_value(key, value)
         except (TypeError, ValueError, OverflowError) as exc:
