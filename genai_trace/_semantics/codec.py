@@ -46,6 +46,21 @@ def dumps(value: Any, *, default: Callable[[Any], Any], indent: int | None = Non
     )
 
 
+def dumps_utf8(value: Any, *, default: Callable[[Any], Any]) -> bytes:
+    """:func:`dumps` as UTF-8 bytes (orjson writes bytes: not decoded and encoded again).
+
+    Raises ``UnicodeEncodeError`` for text UTF-8 cannot hold (a lone surrogate), as
+    ``dumps(value).encode()`` does.
+    """
+    if orjson is not None:
+        try:
+            encoded: bytes = orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS)
+            return encoded
+        except Exception:  # the slow path writes it, or says why it cannot
+            pass
+    return dumps(value, default=default).encode()
+
+
 def loads(text: str | bytes) -> Any:
     """Parse JSON text."""
     return orjson.loads(text) if orjson is not None else json.loads(text)

@@ -36,7 +36,7 @@ from opentelemetry.trace import SpanKind
 
 from genai_trace._semantics import semconv as sc
 from genai_trace._semantics.capture import clean_text, from_text, safe_repr
-from genai_trace._semantics.codec import dumps, loads
+from genai_trace._semantics.codec import dumps, dumps_utf8, loads
 from genai_trace._semantics.facts import SpanFacts
 from genai_trace._semantics.model import usage_dict
 from genai_trace._semantics.redaction import recorded_items
@@ -91,11 +91,10 @@ def pack_spans(
     that UTF-8 cannot hold (a lone surrogate that got past capture, from another
     instrumentation) is stored with U+FFFD in its place: the trace is kept, not refused.
     """
-    text = dumps(spans, default=safe_repr)
     try:
-        encoded = text.encode()
+        encoded = dumps_utf8(spans, default=safe_repr)
     except UnicodeEncodeError:
-        encoded = clean_text(text).encode()
+        encoded = clean_text(dumps(spans, default=safe_repr)).encode()
     if len(encoded) < COMPRESS_FROM:
         return Packed(encoded, None, encoded)
     zdict = _zdict(dictionary.data if dictionary else b"", previews)

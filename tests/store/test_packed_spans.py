@@ -110,6 +110,17 @@ def test_a_packed_span_reads_back_exactly(
             unpack_spans(packed.spans, span["trace_id"], (None, None), None)
 
 
+@pytest.mark.parametrize("size", [10, COMPRESS_FROM])
+def test_text_utf8_cannot_hold_is_packed_with_a_replacement_character(size: int) -> None:
+    # A lone surrogate from another instrumentation: the trace is kept, the character
+    # replaced (orjson refuses such text; the standard library writes it, UTF-8 cannot).
+    span = span_dict(name="half \udce9", inputs="x" * size)
+    packed = pack_spans([stored_span(span)], (None, None), None)
+    (back,) = unpack_spans(packed.spans, span["trace_id"], (None, None), None)
+    assert back["name"] == "half \ufffd"
+    assert back["inputs"] == "x" * size
+
+
 def test_a_store_keeps_repeated_payloads_small(tmp_path: Path) -> None:
     db = tmp_path / "traces.db"
     genai_trace.configure(exporters=[SQLiteTraceStore(db, retention=None)])
