@@ -124,7 +124,8 @@ def run_all(
             for row in rows:
                 for shape in SHAPES:
                     print(
-                        f"running {row} ({shape}-span traces), repetition {rep + 1} of {reps} ...",
+                        f"running {row} ({SHAPE_TITLES[shape]}), "
+                        f"repetition {rep + 1} of {reps} ...",
                         file=log,
                         flush=True,
                     )
