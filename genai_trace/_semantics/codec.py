@@ -30,35 +30,39 @@ def dumps(value: Any, *, default: Callable[[Any], Any], indent: int | None = Non
     :func:`~genai_trace._semantics.capture.safe_repr` for text that never fails). A value
     orjson refuses (a key it cannot write, an int past 64 bits) takes the standard library.
     """
-    if orjson is not None and indent is None:
-        try:
-            encoded: bytes = orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS)
+    if indent is None:
+        encoded = _orjson_dumps(value, default)
+        if encoded is not None:
             return encoded.decode()
-        except Exception:  # the slow path writes it, or says why it cannot
-            pass
-    separators = (",", ":") if indent is None else None
-    return json.dumps(
-        value,
-        default=default,
-        ensure_ascii=False,
-        indent=indent,
-        separators=separators,
-    )
+    return _standard_dumps(value, default, indent)
 
 
 def dumps_utf8(value: Any, *, default: Callable[[Any], Any]) -> bytes:
     """:func:`dumps` as UTF-8 bytes (orjson writes bytes: not decoded and encoded again).
 
     Raises ``UnicodeEncodeError`` for text UTF-8 cannot hold (a lone surrogate), as
-    ``dumps(value).encode()`` does.
+    ``dumps(value).encode()`` does; its ``object`` is that text.
     """
-    if orjson is not None:
-        try:
-            encoded: bytes = orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS)
-            return encoded
-        except Exception:  # the slow path writes it, or says why it cannot
-            pass
-    return dumps(value, default=default).encode()
+    encoded = _orjson_dumps(value, default)
+    return encoded if encoded is not None else _standard_dumps(value, default, None).encode()
+
+
+def _orjson_dumps(value: Any, default: Callable[[Any], Any]) -> bytes | None:
+    """Compact JSON as orjson writes it; ``None`` without orjson or where it refuses."""
+    if orjson is None:
+        return None
+    try:
+        encoded: bytes = orjson.dumps(value, default=default, option=orjson.OPT_NON_STR_KEYS)
+    except Exception:  # the standard library writes it, or says why it cannot
+        return None
+    return encoded
+
+
+def _standard_dumps(value: Any, default: Callable[[Any], Any], indent: int | None) -> str:
+    separators = (",", ":") if indent is None else None
+    return json.dumps(
+        value, default=default, ensure_ascii=False, indent=indent, separators=separators
+    )
 
 
 def loads(text: str | bytes) -> Any:

@@ -93,8 +93,8 @@ def pack_spans(
     """
     try:
         encoded = dumps_utf8(spans, default=safe_repr)
-    except UnicodeEncodeError:
-        encoded = clean_text(dumps(spans, default=safe_repr)).encode()
+    except UnicodeEncodeError as unencodable:  # its object: the JSON text, written once
+        encoded = clean_text(unencodable.object).encode()
     if len(encoded) < COMPRESS_FROM:
         return Packed(encoded, None, encoded)
     zdict = _zdict(dictionary.data if dictionary else b"", previews)
