@@ -99,9 +99,8 @@ class RequestWriter:
         """The request's bytes: every span added, under ``resource`` (empty with no span)."""
         if not self._by_scope:
             return b""
-        # Each message's length goes before it: the lengths are summed over the parts, and
-        # every byte is copied once, by one join (a payload is not copied again for each
-        # message it is nested in).
+        # The scopes' messages are parts of the request's, joined with it once (see
+        # _joined_field): a payload is not copied again for each message it is nested in.
         parts = [_field(0x0A, _resource(resource))]
         for scope, encoded_spans in self._by_scope.items():
             head = _field(0x0A, _scope(scope))
@@ -110,7 +109,7 @@ class RequestWriter:
             parts += (b"\x12" + _varint(size), head, *encoded_spans, tail)
         if resource.schema_url:
             parts.append(_field(0x1A, resource.schema_url.encode()))
-        return b"".join([b"\x0a" + _varint(sum(map(len, parts))), *parts])
+        return _joined_field(0x0A, parts)
 
 
 def _scope(scope: InstrumentationScope | None) -> bytes:
@@ -167,7 +166,7 @@ def _span(span: ReadableSpan, attributes: Mapping[str, Any] | None) -> bytes:
     else:
         parts.append(_field(0x7A, _status(status)))
     parts.append(_REMOTE_PARENT_FLAGS if parent is not None and parent.is_remote else _LOCAL_FLAGS)
-    return b"".join([b"\x12" + _varint(sum(map(len, parts))), *parts])
+    return _joined_field(0x12, parts)
 
 
 def _event(name: str, timestamp: int, event: Any) -> bytes:
@@ -291,6 +290,11 @@ def _any_value(value: Any) -> bytes:
 def _field(tag: int, payload: bytes) -> bytes:
     """A length-delimited field whose tag fits in one byte."""
     return bytes((tag,)) + _varint(len(payload)) + payload
+
+
+def _joined_field(tag: int, parts: list[bytes]) -> bytes:
+    """:func:`_field` of ``parts`` joined: its length summed, its bytes copied by one join."""
+    return b"".join([bytes((tag,)) + _varint(sum(map(len, parts))), *parts])
 
 
 def _varint(value: int) -> bytes:
